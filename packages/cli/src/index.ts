@@ -1,0 +1,2 @@
+export { type Anvil, anvilBinary, startAnvil, stopChild } from './anvil.js'
+export { type DevStack, type DevStackOptions, startDevStack } from './devStack.js'

@@ -1,0 +1,21 @@
+export { createRequestHandler, type RequestHandler, type RequestHandlerOptions } from './handler.js'
+export { createFileAtomic, writeFileAtomic } from './keys/atomicWrite.js'
+export { createFileKeyStore, createMemoryKeyStore } from './keys/fileKeyStore.js'
+export { createLocalSealer } from './keys/localSealer.js'
+export type {
+  AttestationProvider,
+  AwsCredentials,
+  KeyStore,
+  SealedKeyRecord,
+  SealedSecret,
+  Sealer,
+  SealingKind,
+  UnsealContext,
+} from './keys/types.js'
+export { createRuntime, type LocalEnclaveOptions, loadDevSealingKey, localEnclave } from './localEnclave.js'
+export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
+export { createEnclaveConnection, type EnclaveConnection, type EnclaveConnectionOptions } from './proxy/enclaveConnection.js'
+export { type ParentProxy, type ParentProxyOptions, startParentProxy } from './proxy/parentProxy.js'
+export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
+export { signEip1559Transaction } from './signers/eip1559.js'
+export { deriveAddress, signDigest } from './signers/secp256k1.js'

@@ -1,0 +1,65 @@
+import { readdir, readFile, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { InternalError, KEY_ID_PATTERN, KeyExistsError } from '@enclave-custody/sdk/protocol'
+import { createFileAtomic, type WriteSteps } from './atomicWrite.js'
+import type { KeyStore, SealedKeyRecord } from './types.js'
+
+const SUFFIX = '.json'
+
+/**
+ * Sealed records as one JSON file per key under `<dir>`, created atomically (write temp, fsync,
+ * link into place, fsync the directory). Records are immutable once written. Leftover temp files of
+ * an interrupted write are removed when the store opens.
+ */
+export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): Promise<KeyStore> {
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [] as string[]
+    throw e
+  })
+  await Promise.all(entries.filter((f) => f.startsWith('.') && f.endsWith('.tmp')).map((f) => unlink(join(dir, f)).catch(() => {})))
+
+  const pathOf = (keyId: string) => {
+    if (!KEY_ID_PATTERN.test(keyId)) throw new InternalError({ reason: 'invalid keyId reached the key store' })
+    return join(dir, `${keyId}${SUFFIX}`)
+  }
+
+  async function read(path: string): Promise<SealedKeyRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as SealedKeyRecord
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new InternalError({ reason: 'unreadable key record', cause: e })
+    }
+  }
+
+  return {
+    async put(record) {
+      const created = await createFileAtomic(pathOf(record.keyId), `${JSON.stringify(record, null, 2)}\n`, steps)
+      if (!created) throw new KeyExistsError({ keyId: record.keyId })
+    },
+    get: (keyId) => read(pathOf(keyId)),
+    async list() {
+      const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith(SUFFIX) && !f.startsWith('.')).sort()
+      const records = await Promise.all(files.map((f) => read(join(dir, f))))
+      return records.filter((r): r is SealedKeyRecord => r !== undefined)
+    },
+  }
+}
+
+/** An in-memory key store (tests, ephemeral local enclaves). */
+export function createMemoryKeyStore(): KeyStore {
+  const records = new Map<string, SealedKeyRecord>()
+  return {
+    async put(record) {
+      if (records.has(record.keyId)) throw new KeyExistsError({ keyId: record.keyId })
+      records.set(record.keyId, structuredClone(record))
+    },
+    async get(keyId) {
+      const r = records.get(keyId)
+      return r && structuredClone(r)
+    },
+    async list() {
+      return [...records.values()].sort((a, b) => a.keyId.localeCompare(b.keyId)).map((r) => structuredClone(r))
+    },
+  }
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import {
+  type CustodyError,
+  ErrorCode,
+  httpStatusOf,
+  InternalError,
+  InvalidArgumentError,
+  InvalidFrameError,
+  isCustodyError,
+  type Operation,
+  PROTOCOL_VERSION,
+  type RequestMessage,
+  routeToOperation,
+  UnknownOperationError,
+} from '@enclave-custody/sdk/protocol'
+import { type Logger, silentLogger } from '../logger.js'
+import { createEnclaveConnection, type EnclaveConnection } from './enclaveConnection.js'
+
+export type ParentProxyOptions = {
+  /** Where the enclave server listens (vsock bridged to TCP, or loopback in dev). */
+  enclave: { host: string; port: number }
+  /** @default 0 (a free port) */
+  port?: number
+  /** @default '127.0.0.1' */
+  host?: string
+  /** Largest accepted request body. @default 256 KiB */
+  maxBodyBytes?: number
+  /** Timeout of one enclave round trip. @default 10_000 */
+  enclaveTimeoutMs?: number
+  logger?: Logger
+}
+
+export type ParentProxy = { url: string; port: number; close(): Promise<void> }
+
+/**
+ * The parent-instance proxy: the HTTP API of DESIGN.md (`POST /v1/keys`, `GET /v1/keys/:keyId`,
+ * `POST /v1/keys/:keyId/sign`, `GET /healthz`) in front of the enclave's framed socket.
+ * Errors are `{ error: { code, message, retryable } }` with a matching status; 5xx bodies are generic.
+ */
+export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', maxBodyBytes = 256 * 1024, enclaveTimeoutMs = 10_000, logger = silentLogger }: ParentProxyOptions): Promise<ParentProxy> {
+  const connection: EnclaveConnection = createEnclaveConnection({ ...enclave, timeoutMs: enclaveTimeoutMs, logger })
+  const prefix = randomBytes(4).toString('hex')
+  let seq = 0
+  const nextId = () => `p${prefix}-${(seq++).toString(36)}`
+
+  async function forward(op: Operation, params: unknown): Promise<{ status: number; body: unknown }> {
+    const message = { v: PROTOCOL_VERSION, id: nextId(), op, params } as RequestMessage
+    const response = await connection.request(message)
+    if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result }
+    const code = response.error.code in httpStatusOf ? response.error.code : ErrorCode.INTERNAL
+    return { status: httpStatusOf[code], body: { error: response.error } }
+  }
+
+  async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+    const url = new URL(req.url ?? '/', 'http://proxy')
+    if (url.pathname === '/healthz' && req.method === 'GET') {
+      const started = performance.now()
+      await forward('key.list', {})
+      return { status: 200, body: { status: 'ok', enclaveRoundTripMs: Math.round(performance.now() - started) } }
+    }
+    const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined
+    const target = routeToOperation(req.method ?? 'GET', url.pathname, body)
+    if (!target) throw new UnknownOperationError({ op: `${req.method} ${url.pathname}` })
+    return forward(target.op, target.params)
+  }
+
+  const server: Server = createServer((req, res) => {
+    const started = performance.now()
+    route(req)
+      .catch((e: unknown) => {
+        const error = publicError(e)
+        return { status: httpStatusOf[error.code], body: { error: error.toJSON() } }
+      })
+      .then(({ status, body }) => {
+        send(res, status, body)
+        logger.info({ method: req.method, path: routeLabel(req.url), status, ms: Math.round(performance.now() - started) }, 'http request')
+      })
+  })
+  server.requestTimeout = 30_000
+  server.headersTimeout = 10_000
+  server.keepAliveTimeout = 5_000
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  const address = server.address()
+  const bound = typeof address === 'object' && address ? address.port : port
+  logger.info({ host, port: bound }, 'parent proxy listening')
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+        connection.close()
+      }),
+  }
+}
+
+function publicError(e: unknown): CustodyError {
+  if (!isCustodyError(e)) return new InternalError()
+  // 5xx bodies stay generic; the code alone tells the client what happened.
+  if (e.code === ErrorCode.INTERNAL) return new InternalError()
+  return e
+}
+
+/** The path without key ids, for logs. */
+function routeLabel(url: string | undefined): string {
+  return (url ?? '/').split('?')[0]!.replace(/^\/v1\/keys\/[^/]+/, '/v1/keys/:keyId')
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? ''
+  if (!type.startsWith('application/json')) throw new InvalidArgumentError({ field: 'content-type', rule: 'must be application/json' })
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw new InvalidFrameError({ reason: `request body exceeds ${limit} bytes` })
+    chunks.push(chunk as Buffer)
+  }
+  const raw = Buffer.concat(chunks)
+  try {
+    return JSON.parse(raw.toString('utf8'))
+  } catch {
+    throw new InvalidFrameError({ reason: 'request body is not valid JSON' })
+  } finally {
+    raw.fill(0)
+    for (const c of chunks) c.fill(0)
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Stable, machine-readable error codes. They travel on the wire and never change meaning.
+ */
+export const ErrorCode = {
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  INVALID_FRAME: 'INVALID_FRAME',
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  UNKNOWN_OPERATION: 'UNKNOWN_OPERATION',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  KEY_NOT_FOUND: 'KEY_NOT_FOUND',
+  KEY_EXISTS: 'KEY_EXISTS',
+  INTEGRITY_ERROR: 'INTEGRITY_ERROR',
+  ATTESTATION_FAILED: 'ATTESTATION_FAILED',
+  POLICY_DENIED: 'POLICY_DENIED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+  INTERNAL: 'INTERNAL',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export const errorCodes: readonly ErrorCode[] = Object.values(ErrorCode)
+
+/** Whether a caller may retry the same request unchanged. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT])
+
+const DOCS_BASE = 'https://github.com/enclave-custody/enclave-custody/blob/main/docs/errors.md'
+
+export type CustodyErrorParameters = {
+  /** One sentence: what went wrong. Never contains key material. */
+  shortMessage: string
+  /** Extra structured facts (field names, limits). Never contains key material. */
+  details?: Record<string, unknown>
+  cause?: unknown
+  /** Override the default retryability of the code. */
+  retryable?: boolean
+}
+
+/**
+ * The base of every error enclave-custody throws. `code` is stable and machine-readable.
+ *
+ * @example
+ * import { isCustodyError } from '@enclave-custody/sdk'
+ * try { await custody.signEip1559(keyId, tx) } catch (e) {
+ *   if (isCustodyError(e, 'INVALID_ARGUMENT')) console.error(e.details?.field)
+ * }
+ */
+export class CustodyError extends Error {
+  override name = 'CustodyError'
+  readonly code: ErrorCode
+  readonly shortMessage: string
+  readonly details: Record<string, unknown> | undefined
+  readonly retryable: boolean
+  readonly docsUrl: string
+
+  constructor(code: ErrorCode, { shortMessage, details, cause, retryable }: CustodyErrorParameters) {
+    super(shortMessage, cause === undefined ? undefined : { cause })
+    this.code = code
+    this.shortMessage = shortMessage
+    this.details = details
+    this.retryable = retryable ?? RETRYABLE.has(code)
+    this.docsUrl = `${DOCS_BASE}#${code.toLowerCase().replaceAll('_', '-')}`
+  }
+
+  /** The wire form: `{ code, message, retryable }` (details only when present). */
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.shortMessage,
+      retryable: this.retryable,
+      ...(this.details === undefined ? {} : { details: this.details }),
+    }
+  }
+}
+
+/** A request argument broke a rule. `details.field` names the field, `details.rule` the rule. */
+export class InvalidArgumentError extends CustodyError {
+  override name = 'InvalidArgumentError'
+  constructor({ field, rule, cause }: { field: string; rule: string; cause?: unknown }) {
+    super(ErrorCode.INVALID_ARGUMENT, { shortMessage: `"${field}" ${rule}`, details: { field, rule }, cause })
+  }
+}
+
+export class InvalidFrameError extends CustodyError {
+  override name = 'InvalidFrameError'
+  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
+    super(ErrorCode.INVALID_FRAME, { shortMessage: `invalid frame: ${reason}`, cause })
+  }
+}
+
+export class UnsupportedVersionError extends CustodyError {
+  override name = 'UnsupportedVersionError'
+  constructor({ version, supported }: { version: unknown; supported: number }) {
+    super(ErrorCode.UNSUPPORTED_VERSION, {
+      shortMessage: `protocol version ${JSON.stringify(version) ?? 'undefined'} is not supported (supported: ${supported})`,
+      details: { supported },
+    })
+  }
+}
+
+export class UnknownOperationError extends CustodyError {
+  override name = 'UnknownOperationError'
+  constructor({ op }: { op: string }) {
+    super(ErrorCode.UNKNOWN_OPERATION, { shortMessage: `unknown operation "${op.slice(0, 64)}"` })
+  }
+}
+
+export class KeyNotFoundError extends CustodyError {
+  override name = 'KeyNotFoundError'
+  constructor({ keyId }: { keyId: string }) {
+    super(ErrorCode.KEY_NOT_FOUND, { shortMessage: `key "${keyId}" not found`, details: { keyId } })
+  }
+}
+
+export class KeyExistsError extends CustodyError {
+  override name = 'KeyExistsError'
+  constructor({ keyId }: { keyId: string }) {
+    super(ErrorCode.KEY_EXISTS, { shortMessage: `key "${keyId}" already exists`, details: { keyId } })
+  }
+}
+
+/** The backend returned something that does not check out (wrong signer, malformed result). */
+export class IntegrityError extends CustodyError {
+  override name = 'IntegrityError'
+  constructor({ reason, details }: { reason: string; details?: Record<string, unknown> }) {
+    super(ErrorCode.INTEGRITY_ERROR, { shortMessage: `integrity check failed: ${reason}`, details })
+  }
+}
+
+export class AttestationError extends CustodyError {
+  override name = 'AttestationError'
+  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
+    super(ErrorCode.ATTESTATION_FAILED, { shortMessage: `attestation failed: ${reason}`, cause })
+  }
+}
+
+export class PolicyDeniedError extends CustodyError {
+  override name = 'PolicyDeniedError'
+  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
+    super(ErrorCode.POLICY_DENIED, { shortMessage: `denied: ${reason}`, cause })
+  }
+}
+
+export class UnavailableError extends CustodyError {
+  override name = 'UnavailableError'
+  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
+    super(ErrorCode.UNAVAILABLE, { shortMessage: `unavailable: ${reason}`, cause })
+  }
+}
+
+export class TimeoutError extends CustodyError {
+  override name = 'TimeoutError'
+  constructor({ operation, ms }: { operation: string; ms: number }) {
+    super(ErrorCode.TIMEOUT, { shortMessage: `${operation} timed out after ${ms} ms`, details: { ms } })
+  }
+}
+
+export class InternalError extends CustodyError {
+  override name = 'InternalError'
+  constructor({ reason = 'internal error', cause }: { reason?: string; cause?: unknown } = {}) {
+    super(ErrorCode.INTERNAL, { shortMessage: reason, cause })
+  }
+}
+
+/**
+ * Type guard: `e` is a CustodyError (with `code`, when given).
+ *
+ * @example
+ * if (isCustodyError(err, 'KEY_NOT_FOUND')) return null
+ */
+export function isCustodyError<C extends ErrorCode>(e: unknown, code?: C): e is CustodyError & { code: C } {
+  return e instanceof CustodyError && (code === undefined || e.code === code)
+}
+
+/**
+ * Rebuild a CustodyError from its wire form. Unknown codes become INTERNAL: a peer cannot invent codes.
+ */
+export function errorFromWire(wire: { code: string; message: string; retryable?: boolean; details?: Record<string, unknown> }): CustodyError {
+  const code = (errorCodes as readonly string[]).includes(wire.code) ? (wire.code as ErrorCode) : ErrorCode.INTERNAL
+  return new CustodyError(code, {
+    shortMessage: String(wire.message).slice(0, 1000),
+    details: wire.details,
+    retryable: wire.retryable,
+  })
+}
+
+/** Our own errors pass unchanged; anything else is wrapped as INTERNAL with `cause`. */
+export function toCustodyError(e: unknown, reason?: string): CustodyError {
+  if (e instanceof CustodyError) return e
+  return new InternalError({ reason, cause: e })
+}

@@ -1,0 +1,72 @@
+import { type ErrorCode, ErrorCode as Codes } from '../errors/CustodyError.js'
+import type { Operation } from './messages.js'
+
+/** HTTP status for each error code on the SDK ↔ parent-proxy API. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  [Codes.INVALID_ARGUMENT]: 400,
+  [Codes.INVALID_FRAME]: 400,
+  [Codes.UNSUPPORTED_VERSION]: 400,
+  [Codes.UNKNOWN_OPERATION]: 404,
+  [Codes.UNAUTHENTICATED]: 401,
+  [Codes.KEY_NOT_FOUND]: 404,
+  [Codes.KEY_EXISTS]: 409,
+  [Codes.INTEGRITY_ERROR]: 502,
+  [Codes.ATTESTATION_FAILED]: 502,
+  [Codes.POLICY_DENIED]: 403,
+  [Codes.UNAVAILABLE]: 503,
+  [Codes.TIMEOUT]: 504,
+  [Codes.INTERNAL]: 500,
+}
+
+export type HttpRoute = { method: 'GET' | 'POST'; path: string; body?: unknown }
+
+/**
+ * Map an operation to its versioned HTTP route (`POST /v1/keys`, `GET /v1/keys/:keyId`, …).
+ * The parent proxy uses `routeToOperation` to map back: one table, both directions.
+ */
+export function operationToRoute(op: Operation, params: Record<string, unknown>): HttpRoute {
+  const { keyId, ...rest } = params as { keyId?: string }
+  const k = encodeURIComponent(String(keyId))
+  switch (op) {
+    case 'key.import':
+      return { method: 'POST', path: '/v1/keys', body: params }
+    case 'key.generate':
+      return { method: 'POST', path: '/v1/keys', body: { generate: true, ...params } }
+    case 'key.get':
+      return { method: 'GET', path: `/v1/keys/${k}` }
+    case 'key.list':
+      return { method: 'GET', path: '/v1/keys' }
+    case 'sign.eip1559':
+      return { method: 'POST', path: `/v1/keys/${k}/sign`, body: { type: 'eip1559', ...rest } }
+  }
+}
+
+/** Map an HTTP request back to `{ op, params }`, or undefined for a route that does not exist. */
+export function routeToOperation(method: string, pathname: string, body: unknown): { op: Operation; params: unknown } | undefined {
+  const parts = pathname.split('/').filter(Boolean)
+  if (parts[0] !== 'v1' || parts[1] !== 'keys') return undefined
+  const keyId = parts[2] === undefined ? undefined : safeDecode(parts[2])
+  const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>
+  if (parts.length === 2 && method === 'GET') return { op: 'key.list', params: {} }
+  if (parts.length === 2 && method === 'POST') {
+    if (b.generate === true) {
+      const { generate: _, ...params } = b
+      return { op: 'key.generate', params }
+    }
+    return { op: 'key.import', params: b }
+  }
+  if (parts.length === 3 && method === 'GET') return { op: 'key.get', params: { keyId } }
+  if (parts.length === 4 && parts[3] === 'sign' && method === 'POST') {
+    const { type, ...rest } = b
+    if (type === undefined || type === 'eip1559') return { op: 'sign.eip1559', params: { ...rest, keyId } }
+  }
+  return undefined
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}

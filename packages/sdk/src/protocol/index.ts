@@ -1,0 +1,52 @@
+/**
+ * The wire protocol shared by the SDK, the parent proxy and the enclave runtime: message schemas,
+ * length-prefixed JSON framing, error codes and the HTTP route table.
+ */
+export {
+  AttestationError,
+  CustodyError,
+  type CustodyErrorParameters,
+  ErrorCode,
+  errorCodes,
+  errorFromWire,
+  IntegrityError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidFrameError,
+  isCustodyError,
+  KeyExistsError,
+  KeyNotFoundError,
+  PolicyDeniedError,
+  TimeoutError,
+  toCustodyError,
+  UnavailableError,
+  UnknownOperationError,
+  UnsupportedVersionError,
+} from '../errors/CustodyError.js'
+export { type DecodedFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './framing.js'
+export { type HttpRoute, httpStatusOf, operationToRoute, routeToOperation } from './http.js'
+export {
+  errorResponse,
+  idOf,
+  KEY_ID_PATTERN,
+  type KeyInfoWire,
+  KeyInfoSchema,
+  type Operation,
+  type OperationParams,
+  type OperationParamsWire,
+  type OperationResult,
+  operationNames,
+  operations,
+  type ParsedRequest,
+  PROTOCOL_VERSION,
+  parseRequest,
+  parseResponse,
+  parseResult,
+  type RequestAuth,
+  type RequestMessage,
+  type ResponseMessage,
+  type SignedTransactionWire,
+  SignedTransactionSchema,
+  successResponse,
+  type WireError,
+} from './messages.js'

@@ -1,0 +1,181 @@
+import { z } from 'zod'
+import {
+  type CustodyError,
+  ErrorCode,
+  InvalidArgumentError,
+  InvalidFrameError,
+  UnknownOperationError,
+  UnsupportedVersionError,
+} from '../errors/CustodyError.js'
+import { normalizeEip1559Transaction } from '../transactions/eip1559.js'
+import { assertPrivateKeyHex } from '../utils/privateKey.js'
+
+/** The one protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1
+
+/** Key ids: 1–64 characters of [A-Za-z0-9._-], starting with a letter or digit. */
+export const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
+
+const keyId = z.string().regex(KEY_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit')
+const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lower-case hex`)
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 20-byte address')
+
+/** Public description of a key. Never carries key material. */
+export const KeyInfoSchema = z.strictObject({
+  keyId,
+  address,
+  curve: z.literal('secp256k1'),
+  createdAt: z.iso.datetime(),
+})
+export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
+
+export const SignedTransactionSchema = z.strictObject({
+  rawTransaction: z.string().regex(/^0x[0-9a-f]+$/, 'must be hex'),
+  hash: hex(32),
+  from: address,
+  signature: z.strictObject({ r: hex(32), s: hex(32), yParity: z.union([z.literal(0), z.literal(1)]) }),
+})
+export type SignedTransactionWire = z.infer<typeof SignedTransactionSchema>
+
+/** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */
+export const operations = {
+  'key.import': {
+    params: z.strictObject({
+      privateKey: z.unknown().transform((v) => assertPrivateKeyHex(v, 'privateKey')),
+      keyId: keyId.optional(),
+    }),
+    result: KeyInfoSchema,
+  },
+  'key.generate': { params: z.strictObject({ keyId: keyId.optional() }), result: KeyInfoSchema },
+  'key.get': { params: z.strictObject({ keyId }), result: KeyInfoSchema },
+  'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema) }) },
+  'sign.eip1559': {
+    params: z.strictObject({
+      keyId,
+      tx: z.unknown().transform((v) => normalizeEip1559Transaction(v, 'tx', { maxGas: (1n << 64n) - 1n })),
+    }),
+    result: SignedTransactionSchema,
+  },
+} as const
+
+export type Operation = keyof typeof operations
+export const operationNames = Object.keys(operations) as Operation[]
+/** Params as sent on the wire (JSON). */
+export type OperationParamsWire<O extends Operation> = z.input<(typeof operations)[O]['params']>
+/** Params after validation (bigints, checksummed addresses). */
+export type OperationParams<O extends Operation> = z.output<(typeof operations)[O]['params']>
+export type OperationResult<O extends Operation> = z.output<(typeof operations)[O]['result']>
+
+/**
+ * Reserved for request authentication (a later protocol revision): the envelope travels beside
+ * `params` so that the enclave can verify who asked before it parses what was asked.
+ */
+export type RequestAuth = { scheme: string; [k: string]: unknown }
+
+export type RequestMessage<O extends Operation = Operation> = {
+  v: typeof PROTOCOL_VERSION
+  id: string
+  op: O
+  params: OperationParamsWire<O>
+  auth?: RequestAuth
+}
+
+export type WireError = { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> }
+
+export type ResponseMessage =
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown; sig?: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: false; error: WireError; sig?: unknown }
+
+const EnvelopeSchema = z.looseObject({
+  v: z.unknown().optional(),
+  id: z.unknown().optional(),
+  op: z.unknown().optional(),
+  params: z.unknown().optional(),
+  auth: z.unknown().optional(),
+})
+
+/** A request that passed every check, with validated params. */
+export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: OperationParams<O>; auth?: RequestAuth } }[Operation]
+
+/**
+ * Validate a decoded request message. Throws a CustodyError whose code says what is wrong;
+ * `idOf(message)` recovers the request id (when valid) so that the error can still be answered.
+ */
+export function parseRequest(message: unknown): ParsedRequest {
+  const env = EnvelopeSchema.safeParse(message)
+  if (!env.success) throw new InvalidFrameError({ reason: 'a request must be a JSON object' })
+  const { v, id, op, params, auth } = env.data
+  const allowed = new Set(['v', 'id', 'op', 'params', 'auth'])
+  const extra = Object.keys(env.data).filter((k) => !allowed.has(k))
+  if (extra.length > 0) throw new InvalidFrameError({ reason: `unknown envelope field ${JSON.stringify(extra[0]!.slice(0, 40))}` })
+  if (v !== PROTOCOL_VERSION) throw new UnsupportedVersionError({ version: v, supported: PROTOCOL_VERSION })
+  if (typeof id !== 'string' || !REQUEST_ID_PATTERN.test(id)) throw new InvalidFrameError({ reason: '"id" must be 1-64 characters of [A-Za-z0-9._:-]' })
+  if (typeof op !== 'string') throw new InvalidFrameError({ reason: '"op" must be a string' })
+  if (!Object.hasOwn(operations, op)) throw new UnknownOperationError({ op })
+  if (auth !== undefined) throw new InvalidArgumentError({ field: 'auth', rule: 'is not supported by protocol version 1' })
+  const schema = operations[op as Operation].params
+  const parsed = schema.safeParse(params ?? {})
+  if (!parsed.success) throw zodToInvalidArgument(parsed.error)
+  return { id, op, params: parsed.data } as ParsedRequest
+}
+
+/** The request id of a message, if it has a well-formed one. */
+export function idOf(message: unknown): string {
+  const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined
+  return typeof id === 'string' && REQUEST_ID_PATTERN.test(id) ? id : '0'
+}
+
+/** Validate a result for `op` coming back from a peer (the SDK distrusts the backend). */
+export function parseResult<O extends Operation>(op: O, result: unknown): OperationResult<O> {
+  const parsed = operations[op].result.safeParse(result)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new InvalidFrameError({ reason: `malformed ${op} result at "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'invalid'}` })
+  }
+  return parsed.data as OperationResult<O>
+}
+
+export function successResponse(id: string, result: unknown): ResponseMessage {
+  return { v: PROTOCOL_VERSION, id, ok: true, result }
+}
+
+export function errorResponse(id: string, error: CustodyError): ResponseMessage {
+  return { v: PROTOCOL_VERSION, id, ok: false, error: error.toJSON() }
+}
+
+const ResponseSchema = z.union([
+  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: z.string(), ok: z.literal(true), result: z.unknown(), sig: z.unknown().optional() }),
+  z.strictObject({
+    v: z.literal(PROTOCOL_VERSION),
+    id: z.string(),
+    ok: z.literal(false),
+    error: z.strictObject({
+      code: z.string().max(64),
+      message: z.string().max(2000),
+      retryable: z.boolean(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+    sig: z.unknown().optional(),
+  }),
+])
+
+/** Validate a decoded response message. */
+export function parseResponse(message: unknown): ResponseMessage {
+  const parsed = ResponseSchema.safeParse(message)
+  if (!parsed.success) throw new InvalidFrameError({ reason: 'malformed response message' })
+  return parsed.data as ResponseMessage
+}
+
+function zodToInvalidArgument(error: z.ZodError): InvalidArgumentError {
+  const issue = error.issues[0]!
+  if (issue.code === 'unrecognized_keys') {
+    const field = issue.path.length ? issue.path.join('.') : 'params'
+    return new InvalidArgumentError({ field, rule: `has unknown field ${JSON.stringify(String(issue.keys[0]).slice(0, 40))}` })
+  }
+  const field = issue.path.length ? issue.path.map(String).join('.') : 'params'
+  const rule = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : `is invalid: ${issue.message}`
+  return new InvalidArgumentError({ field, rule })
+}
+
+export { ErrorCode }

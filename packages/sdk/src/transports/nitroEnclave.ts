@@ -1,0 +1,62 @@
+import { ErrorCode, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
+import { operationToRoute } from '../protocol/http.js'
+import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
+import type { Transport } from './types.js'
+
+export type NitroEnclaveParameters = {
+  /** Base URL of the parent proxy, e.g. `https://custody.internal:8443`. */
+  url: string
+  /** Extra headers on every request (e.g. `authorization`). */
+  headers?: Record<string, string>
+  /** Per-request timeout in ms. @default 15_000 */
+  timeoutMs?: number
+  /** Inject a fetch implementation. @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch
+}
+
+/**
+ * A transport to the real enclave runtime through the parent proxy's HTTP API.
+ *
+ * @example
+ * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+ * const custody = createCustodyClient({ transport: nitroEnclave({ url: 'https://custody.internal:8443' }) })
+ */
+export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch }: NitroEnclaveParameters): Transport {
+  const base = new URL(url)
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('nitroEnclave: url must be http(s)')
+  return {
+    name: 'nitro-enclave',
+    async request(message: RequestMessage): Promise<unknown> {
+      const route = operationToRoute(message.op, message.params as Record<string, unknown>)
+      let response: Response
+      try {
+        response = await fetchImpl(new URL(route.path, base), {
+          method: route.method,
+          headers: {
+            ...headers,
+            accept: 'application/json',
+            'x-request-id': message.id,
+            ...(route.body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: route.body === undefined ? undefined : JSON.stringify(route.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        })
+      } catch (cause) {
+        if (cause instanceof Error && cause.name === 'TimeoutError') throw new TimeoutError({ operation: message.op, ms: timeoutMs })
+        throw new UnavailableError({ reason: `cannot reach the parent proxy at ${base.origin}`, cause })
+      }
+      let body: unknown
+      try {
+        body = await response.json()
+      } catch {
+        throw new UnavailableError({ reason: `the parent proxy answered HTTP ${response.status} without a JSON body` })
+      }
+      if (response.ok) return { v: PROTOCOL_VERSION, id: message.id, ok: true, result: body }
+      const error = (body as { error?: unknown }).error
+      if (typeof error !== 'object' || error === null) {
+        return { v: PROTOCOL_VERSION, id: message.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `HTTP ${response.status}`, retryable: response.status >= 500 } }
+      }
+      return { v: PROTOCOL_VERSION, id: message.id, ok: false, error }
+    },
+  }
+}

@@ -1,0 +1,13 @@
+import type { RequestMessage } from '../protocol/messages.js'
+
+/**
+ * How the client reaches an enclave. A transport carries one protocol request and returns the peer's
+ * response message, unvalidated: the client validates every response itself.
+ */
+export interface Transport {
+  /** Short name for diagnostics, e.g. `nitro-enclave` or `local-enclave`. */
+  readonly name: string
+  request(message: RequestMessage): Promise<unknown>
+  /** Release sockets, timers or the in-process runtime. */
+  close?(): Promise<void>
+}

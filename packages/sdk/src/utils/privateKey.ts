@@ -1,0 +1,27 @@
+import { fail, typeName } from './assert.js'
+
+/** Order of the secp256k1 group. */
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+const PRIVATE_KEY_RE = /^0x[0-9a-fA-F]{64}$/
+
+/**
+ * Validate a secp256k1 private key given as 0x + 64 hex digits: 0 < k < n.
+ * Error messages never include the value.
+ */
+export function assertPrivateKeyHex(value: unknown, field = 'privateKey'): `0x${string}` {
+  if (typeof value !== 'string') fail(field, `must be a 0x-prefixed 32-byte hex string (got ${typeName(value)})`)
+  if (!PRIVATE_KEY_RE.test(value)) fail(field, 'must be a 0x-prefixed 32-byte hex string (64 hex digits)')
+  const k = BigInt(value)
+  if (k === 0n) fail(field, 'must not be zero')
+  if (k >= SECP256K1_N) fail(field, 'must be below the secp256k1 group order')
+  return value as `0x${string}`
+}
+
+/** Whether 32 bytes form a valid secp256k1 scalar (0 < k < n). */
+export function isValidPrivateKeyBytes(bytes: Uint8Array): boolean {
+  if (bytes.length !== 32) return false
+  let k = 0n
+  for (const b of bytes) k = (k << 8n) | BigInt(b)
+  return k > 0n && k < SECP256K1_N
+}

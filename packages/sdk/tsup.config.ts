@@ -1,0 +1,4 @@
+import { defineConfig } from 'tsup'
+import { libraryConfig } from '../../tsup.base.js'
+
+export default defineConfig(libraryConfig({ index: 'src/index.ts', 'protocol/index': 'src/protocol/index.ts' }))
