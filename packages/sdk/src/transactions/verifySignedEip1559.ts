@@ -24,11 +24,21 @@ export function verifySignedEip1559(requested: Eip1559Transaction, signed: Signe
   if (parsed.unsignedSerialized !== serializeEip1559Unsigned(requested).unsignedSerialized) {
     throw new IntegrityError({ reason: 'rawTransaction does not hold the requested transaction fields' })
   }
-  const sig = parsed.signature
-  if (!sig) throw new IntegrityError({ reason: 'rawTransaction is unsigned' })
-  if (BigInt(sig.s) > SECP256K1_N / 2n) throw new IntegrityError({ reason: 'signature is not low-s' })
-  const from = parsed.from
-  if (!from || from.toLowerCase() !== expected.toLowerCase()) {
+  let sig: NonNullable<Transaction['signature']>
+  let from: string | null
+  try {
+    // ethers refuses a high-s value when it is read; treat that like any other bad signature.
+    const signature = parsed.signature
+    if (!signature) throw new IntegrityError({ reason: 'rawTransaction is unsigned' })
+    if (BigInt(signature.s) > SECP256K1_N / 2n) throw new IntegrityError({ reason: 'signature is not low-s' })
+    sig = signature
+    from = parsed.from
+  } catch (e) {
+    if (e instanceof IntegrityError) throw e
+    throw new IntegrityError({ reason: 'signature is invalid or not low-s' })
+  }
+  if (!from) throw new IntegrityError({ reason: 'rawTransaction is unsigned' })
+  if (from.toLowerCase() !== expected.toLowerCase()) {
     throw new IntegrityError({ reason: 'rawTransaction is not signed by the key', details: { expected, recovered: from } })
   }
   if (signed.from.toLowerCase() !== expected.toLowerCase()) throw new IntegrityError({ reason: '"from" does not match the key address' })

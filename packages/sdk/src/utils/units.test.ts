@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest'
+import { toChecksumAddress } from './address.js'
+import { formatEther, parseEther } from './units.js'
+
+describe('parseEther / formatEther', () => {
+  it.each([
+    ['0.01', 10n ** 16n],
+    ['1', 10n ** 18n],
+    ['0', 0n],
+    ['123.000000000000000001', 123n * 10n ** 18n + 1n],
+  ])('parses %s exactly', (s, wei) => {
+    expect(parseEther(s)).toBe(wei)
+    expect(parseEther(formatEther(wei))).toBe(wei)
+  })
+
+  it.each([[0.01], ['1e18'], ['-1'], ['.5'], ['1.0000000000000000001'], ['0x10'], [' 1']])('refuses %j', (v) => {
+    expect(() => parseEther(v as string)).toThrowError(/^"ether" must be/)
+  })
+})
+
+describe('EIP-55', () => {
+  // The EIP-55 specification's own examples.
+  it.each([
+    '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+    '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359',
+    '0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB',
+    '0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb',
+  ])('checksums %s', (address) => {
+    expect(toChecksumAddress(address.toLowerCase())).toBe(address)
+  })
+})
