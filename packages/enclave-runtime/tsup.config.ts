@@ -1,4 +1,8 @@
 import { defineConfig } from 'tsup'
 import { libraryConfig } from '../../tsup.base.js'
 
-export default defineConfig(libraryConfig({ index: 'src/index.ts' }))
+export default defineConfig([
+  libraryConfig({ index: 'src/index.ts' }, { clean: false }),
+  // Executables: ESM only, no declarations.
+  libraryConfig({ 'bin/enclave': 'src/bin/enclave.ts', 'bin/proxy': 'src/bin/proxy.ts' }, { format: ['esm'], dts: false, clean: false }),
+])
