@@ -27,19 +27,20 @@ Env: CUSTODY_DEMO_PRIVATE_KEY=0x… imports that key instead of generating one i
 const step = (line: string) => console.log(`• ${line}`)
 const dataDir = await mkdtemp(join(tmpdir(), 'custody-demo-'))
 let stack: DevStack | undefined
-let exiting = false
+let exiting: Promise<never> | undefined
 
-async function cleanup(code: number): Promise<never> {
-  if (!exiting) {
-    exiting = true
+/** Stop everything once; the first caller's exit code wins (Ctrl-C stays 130 even if the flow then fails). */
+function cleanup(code: number): Promise<never> {
+  exiting ??= (async () => {
     await stack?.close()
     if (!values['keep-data']) await rm(dataDir, { recursive: true, force: true })
-  }
-  process.exit(code)
+    process.exit(code)
+  })()
+  return exiting
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
-    console.error(`\n${signal}: stopping`)
+    if (!exiting) console.error(`\n${signal}: stopping`)
     void cleanup(130)
   })
 }
@@ -85,7 +86,9 @@ block         ${receipt?.blockNumber}
 balance now   ${formatEther(balance)} ETH`)
   await cleanup(receipt?.status === 1 ? 0 : 1)
 } catch (e) {
-  const err = e as { code?: string; message?: string }
-  console.error(`demo failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`)
+  if (!exiting) {
+    const err = e as { code?: string; message?: string }
+    console.error(`demo failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`)
+  }
   await cleanup(1)
 }
