@@ -89,5 +89,5 @@ describe('process entry points', () => {
     enclave.child.kill('SIGTERM')
     expect(await exitCode(proxy.child)).toBe(0)
     expect(await exitCode(enclave.child)).toBe(0)
-  })
+  }, 60_000)
 })

@@ -61,7 +61,8 @@ export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', 
     }
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined
     const target = routeToOperation(req.method ?? 'GET', url.pathname, body)
-    if (!target) throw new UnknownOperationError({ op: `${req.method} ${url.pathname}` })
+    // The path is not echoed: a caller may have pasted anything into it.
+    if (!target) throw new UnknownOperationError({ op: 'route' })
     return forward(target.op, target.params)
   }
 
@@ -73,8 +74,8 @@ export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', 
         return { status: httpStatusOf[error.code], body: { error: error.toJSON() } }
       })
       .then(({ status, body }) => {
-        send(res, status, body)
         logger.info({ method: req.method, path: routeLabel(req.url), status, ms: Math.round(performance.now() - started) }, 'http request')
+        send(res, status, body)
       })
   })
   server.requestTimeout = 30_000
@@ -107,9 +108,13 @@ function publicError(e: unknown): CustodyError {
   return e
 }
 
-/** The path without key ids, for logs. */
+/** The route's shape for logs: never the raw path, which may carry anything a caller typed. */
 function routeLabel(url: string | undefined): string {
-  return (url ?? '/').split('?')[0]!.replace(/^\/v1\/keys\/[^/]+/, '/v1/keys/:keyId')
+  const path = (url ?? '/').split('?')[0]!
+  if (path === '/healthz' || path === '/v1/keys') return path
+  if (/^\/v1\/keys\/[^/]+$/.test(path)) return '/v1/keys/:keyId'
+  if (/^\/v1\/keys\/[^/]+\/sign$/.test(path)) return '/v1/keys/:keyId/sign'
+  return '(unmatched)'
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

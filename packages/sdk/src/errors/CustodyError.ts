@@ -100,7 +100,8 @@ export class UnsupportedVersionError extends CustodyError {
 export class UnknownOperationError extends CustodyError {
   override name = 'UnknownOperationError'
   constructor({ op }: { op: string }) {
-    super(ErrorCode.UNKNOWN_OPERATION, { shortMessage: `unknown operation "${op.slice(0, 64)}"` })
+    // Only an identifier-like name is echoed: a caller may have sent anything in its place.
+    super(ErrorCode.UNKNOWN_OPERATION, { shortMessage: /^[a-zA-Z_.]{1,32}$/.test(op) ? `unknown operation "${op}"` : 'unknown operation' })
   }
 }
 

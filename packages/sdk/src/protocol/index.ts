@@ -27,6 +27,9 @@ export { type DecodedFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from '.
 export { type HttpRoute, httpStatusOf, operationToRoute, routeToOperation } from './http.js'
 export {
   errorResponse,
+  ForwardedCredentialsSchema,
+  type ParentContext,
+  ParentContextSchema,
   idOf,
   KEY_ID_PATTERN,
   type KeyInfoWire,

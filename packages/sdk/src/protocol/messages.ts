@@ -7,17 +7,18 @@ import {
   UnknownOperationError,
   UnsupportedVersionError,
 } from '../errors/CustodyError.js'
+import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
+import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
 import { normalizeEip1559Transaction } from '../transactions/eip1559.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 
 /** The one protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1
 
-/** Key ids: 1–64 characters of [A-Za-z0-9._-], starting with a letter or digit. */
-export const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export { KEY_ID_PATTERN }
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 
-const keyId = z.string().regex(KEY_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit')
+const keyId = z.string().regex(KEY_ID_PATTERN, KEY_ID_RULE)
 const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lower-case hex`)
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 20-byte address')
 
@@ -47,7 +48,11 @@ export const operations = {
     }),
     result: KeyInfoSchema,
   },
-  'key.generate': { params: z.strictObject({ keyId: keyId.optional() }), result: KeyInfoSchema },
+  'key.generate': {
+    params: z.strictObject({ keyId: keyId.optional() }),
+    /** `record` is present when the enclave does not persist records itself: the caller must store it. */
+    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
+  },
   'key.get': { params: z.strictObject({ keyId }), result: KeyInfoSchema },
   'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema) }) },
   'sign.eip1559': {
@@ -80,6 +85,25 @@ export type RequestMessage<O extends Operation = Operation> = {
   params: OperationParamsWire<O>
   auth?: RequestAuth
 }
+
+/** AWS credentials the parent forwards for one request (the instance role's, from IMDS). */
+export const ForwardedCredentialsSchema = z.strictObject({
+  accessKeyId: z.string().min(16).max(128),
+  secretAccessKey: z.string().min(1).max(256),
+  sessionToken: z.string().min(1).max(4096).optional(),
+  expiration: z.iso.datetime().optional(),
+})
+
+/**
+ * What the parent attaches beside a request envelope on the enclave socket: the sealed record of the
+ * key the request names (fetched from Secrets Manager) and the credentials for KMS. Untrusted input:
+ * KMS binds a record to its keyId, and the enclave checks the unsealed key against the record address.
+ */
+export const ParentContextSchema = z.strictObject({
+  record: SealedKeyRecordSchema.optional(),
+  credentials: ForwardedCredentialsSchema.optional(),
+})
+export type ParentContext = z.infer<typeof ParentContextSchema>
 
 export type WireError = { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> }
 

@@ -1,0 +1,346 @@
+/**
+ * No key material outside the enclave: an import + generate + sign + error flow through the dev stack
+ * (SDK → parent proxy → enclave socket), with every observable output captured — the servers' logs,
+ * process.stdout/stderr, console, every HTTP response body and header the proxy returns, every error
+ * thrown (message, JSON, stack, details, cause chain) and every file under the data directory — and
+ * searched for the imported private key in every spelling, in part, and as raw bytes.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { format, inspect } from 'node:util'
+import { type DevStack, startDevStack } from '@enclave-custody/cli'
+import type { Logger } from '@enclave-custody/enclave-runtime'
+import { createCustodyClient, type CustodyClient, type Eip1559TransactionRequest, nitroEnclave } from '@enclave-custody/sdk'
+import { computeAddress, Transaction } from 'ethers'
+import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest'
+
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+function freshPrivateKey(): Buffer {
+  for (;;) {
+    const k = randomBytes(32)
+    const n = BigInt(`0x${k.toString('hex')}`)
+    if (n > 0n && n < SECP256K1_N) return k
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The detector: every spelling of a key, and any 8-byte window of it.
+
+type Secret = { bytes: Buffer; hex: string }
+const secretOf = (bytes: Buffer): Secret => ({ bytes, hex: bytes.toString('hex') })
+
+const WINDOW = 8
+
+/** Where `secret` shows up in `texts` (case-insensitive hex, base64, decimal) and `buffers` (raw bytes). */
+function findLeaks(secret: Secret, texts: readonly { source: string; text: string }[], buffers: readonly { source: string; data: Buffer }[] = []): string[] {
+  const hexWindows: string[] = []
+  const byteWindows: Buffer[] = []
+  for (let i = 0; i + WINDOW <= 32; i++) {
+    hexWindows.push(secret.hex.slice(2 * i, 2 * (i + WINDOW)))
+    byteWindows.push(secret.bytes.subarray(i, i + WINDOW))
+  }
+  const exact = [secret.bytes.toString('base64'), secret.bytes.toString('base64url'), BigInt(`0x${secret.hex}`).toString()]
+  const found: string[] = []
+  for (const { source, text } of texts) {
+    const lower = text.toLowerCase()
+    const w = hexWindows.findIndex((h) => lower.includes(h))
+    if (w >= 0) found.push(`${source}: hex of key bytes ${w}..${w + WINDOW - 1}`)
+    for (const e of exact) if (text.includes(e)) found.push(`${source}: encoded key ${e.slice(0, 6)}…`)
+  }
+  for (const { source, data } of buffers) {
+    const w = byteWindows.findIndex((b) => data.includes(b))
+    if (w >= 0) found.push(`${source}: raw key bytes ${w}..${w + WINDOW - 1}`)
+  }
+  return found
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Capture: logger, stdout/stderr, console, HTTP responses, errors, files.
+
+/** Serialise what pino would: errors with message, stack, cause and own fields; bigints and bytes as text. */
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { ...value, name: value.name, message: value.message, stack: value.stack, cause: value.cause }
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
+  return value
+}
+
+type Corpus = {
+  logs: string[]
+  http: { source: string; text: string }[]
+  errors: { source: string; text: string }[]
+}
+const newCorpus = (): Corpus => ({ logs: [], http: [], errors: [] })
+let corpus = newCorpus()
+
+const record = (level: string) => (obj: object, msg?: string) => {
+  corpus.logs.push(JSON.stringify({ level, ...obj, msg }, replacer))
+}
+const capturingLogger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
+
+const capturingFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init)
+  const url = input instanceof Request ? input.url : String(input)
+  const text = await res.clone().text()
+  // The label elides long hex runs so that a failure report does not print the key it found.
+  const path = new URL(url).pathname.replace(/[0-9a-fA-F]{16,}/g, '…')
+  corpus.http.push({ source: `HTTP ${init?.method ?? 'GET'} ${path} → ${res.status}`, text: `${JSON.stringify([...res.headers])}\n${text}` })
+  return res
+}
+
+/** Every view of an error a caller or a log might print, down its cause chain. */
+function errorTexts(e: unknown): string {
+  const parts: string[] = []
+  let current: unknown = e
+  for (let depth = 0; current !== undefined && depth < 10; depth++) {
+    const err = current as { message?: unknown; stack?: unknown; details?: unknown; shortMessage?: unknown; cause?: unknown }
+    parts.push(String(current), String(err.message), String(err.stack), String(err.shortMessage), JSON.stringify(err.details ?? null, replacer))
+    parts.push(JSON.stringify(current, replacer), inspect(current, { depth: 10, showHidden: true }))
+    current = err.cause
+  }
+  return parts.join('\n')
+}
+
+/** Run `fn`, which must fail; record the error and return it. */
+async function failure(label: string, fn: () => Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await fn()
+  } catch (e) {
+    corpus.errors.push({ source: `error: ${label}`, text: errorTexts(e) })
+    return e as Error & { code?: string }
+  }
+  throw new Error(`${label}: expected a failure`)
+}
+
+const streams = { stdout: process.stdout, stderr: process.stderr }
+const spies: { name: string; spy: MockInstance<(...args: never[]) => unknown> }[] = []
+
+function outputTexts(): { source: string; text: string }[] {
+  return spies.flatMap(({ name, spy }) =>
+    spy.mock.calls.map((args) => {
+      const [first] = args as unknown[]
+      const text = name.startsWith('process.') ? (Buffer.isBuffer(first) || first instanceof Uint8Array ? Buffer.from(first).toString('latin1') : String(first)) : format(...(args as unknown[]))
+      return { source: name, text }
+    }),
+  )
+}
+
+function clearOutput(): void {
+  for (const { spy } of spies) spy.mockClear()
+}
+
+async function readTree(dir: string): Promise<{ path: string; data: Buffer }[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  const files = entries.filter((e) => e.isFile())
+  return Promise.all(files.map(async (e) => ({ path: join(e.parentPath, e.name), data: await readFile(join(e.parentPath, e.name)) })))
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const key = secretOf(freshPrivateKey())
+const privateKeyHex = `0x${key.hex}` as const
+const otherKey = secretOf(freshPrivateKey())
+
+let dataDir: string
+let stack: DevStack | undefined
+let custody: CustodyClient
+
+beforeAll(async () => {
+  for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
+    spies.push({ name: `console.${method}`, spy: vi.spyOn(console, method) as unknown as MockInstance<(...args: never[]) => unknown> })
+  }
+  for (const [name, stream] of Object.entries(streams)) {
+    spies.push({ name: `process.${name}`, spy: vi.spyOn(stream, 'write') as unknown as MockInstance<(...args: never[]) => unknown> })
+  }
+  dataDir = await mkdtemp(join(tmpdir(), 'custody-nokey-'))
+  stack = await startDevStack({ dataDir, anvil: false, logger: capturingLogger })
+  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, fetch: capturingFetch }) })
+})
+
+afterAll(async () => {
+  await custody?.close()
+  await stack?.close()
+  for (const { spy } of spies) spy.mockRestore()
+  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+})
+
+const tx = (to: string): Eip1559TransactionRequest => ({ chainId: 11155111n, nonce: 0n, to, value: 1n, gas: 21_000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n })
+const RECIPIENT = '0x000000000000000000000000000000000000dEaD'
+
+async function post(path: string, body: string, contentType = 'application/json'): Promise<Response> {
+  return capturingFetch(`${stack!.proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
+}
+
+describe('no key material outside the enclave', () => {
+  it('the capture sees what is written to it, and the detector finds a planted key in every form', async () => {
+    corpus = newCorpus()
+    clearOutput()
+    const marker = `capture-marker-${randomBytes(4).toString('hex')}`
+    console.log(marker)
+    console.error(marker)
+    process.stdout.write(`${marker}\n`)
+    process.stderr.write(Buffer.from(`${marker}\n`))
+    capturingLogger.info({ marker }, 'sanity')
+    const res = await capturingFetch(`${stack!.proxyUrl}/healthz`)
+    expect(res.status).toBe(200)
+    await failure('sanity', async () => {
+      throw new Error('outer', { cause: new Error(marker) })
+    })
+
+    const out = outputTexts()
+    for (const source of ['console.log', 'console.error', 'process.stdout', 'process.stderr']) {
+      expect(out.some((o) => o.source === source && o.text.includes(marker)), source).toBe(true)
+    }
+    expect(corpus.logs.some((l) => l.includes(marker))).toBe(true)
+    // The stack's own servers log through the logger we passed.
+    expect(corpus.logs.some((l) => l.includes('"msg":"http request"'))).toBe(true)
+    expect(corpus.logs.some((l) => l.includes('"msg":"request served"'))).toBe(true)
+    expect(corpus.http).toHaveLength(1)
+    expect(corpus.http[0]!.text).toContain('"status":"ok"')
+    expect(corpus.errors[0]!.text).toContain(marker) // found through the cause chain
+
+    // Positive controls for the detector: each spelling of the key is caught; another key is not.
+    const planted = [
+      { source: 'lower', text: `x ${privateKeyHex} y` },
+      { source: 'upper-no-0x', text: key.hex.toUpperCase() },
+      { source: 'partial', text: `"${key.hex.slice(30, 46)}"` },
+      { source: 'base64', text: key.bytes.toString('base64') },
+      { source: 'decimal', text: BigInt(privateKeyHex).toString() },
+    ]
+    for (const p of planted) expect(findLeaks(key, [p]), p.source).not.toEqual([])
+    expect(findLeaks(key, [], [{ source: 'file', data: Buffer.concat([Buffer.from('\x00abc'), key.bytes.subarray(5, 20)]) }])).not.toEqual([])
+    expect(findLeaks(key, [...planted, ...out], [{ source: 'other', data: otherKey.bytes }]).length).toBe(planted.length)
+    expect(findLeaks(otherKey, planted, [{ source: 'file', data: key.bytes }])).toEqual([])
+  })
+
+  describe('import + generate + sign + errors', () => {
+    let files: { path: string; data: Buffer }[] = []
+    let flow: Corpus
+    let output: { source: string; text: string }[] = []
+
+    beforeAll(async () => {
+      corpus = newCorpus()
+      clearOutput()
+
+      const imported = await custody.importKey({ privateKey: privateKeyHex, keyId: 'imported-1' })
+      expect(imported.address).toBe(computeAddress(privateKeyHex))
+      const upper = await custody.importKey({ privateKey: `0x${key.hex.toUpperCase()}`, keyId: 'imported-upper' })
+      expect(upper.address).toBe(imported.address)
+      const generated = await custody.importKey({ generate: true })
+      for (const k of [imported, generated]) {
+        const signed = await custody.signEip1559(k.keyId, tx(RECIPIENT))
+        expect(Transaction.from(signed.rawTransaction).from).toBe(k.address)
+      }
+      expect((await custody.getKey('imported-1')).address).toBe(imported.address)
+      expect((await custody.listKeys()).map((k) => k.keyId)).toEqual(expect.arrayContaining(['imported-1', 'imported-upper', generated.keyId]))
+
+      // Errors through the SDK, the key in right and wrong places.
+      const errors = [
+        await failure('keyId: privateKey', () => custody.importKey({ privateKey: privateKeyHex, keyId: privateKeyHex })),
+        await failure('generate with keyId: privateKey', () => custody.importKey({ generate: true, keyId: privateKeyHex })),
+        await failure('privateKey too long', () => custody.importKey({ privateKey: `${privateKeyHex}00` })),
+        await failure('privateKey without 0x', () => custody.importKey({ privateKey: key.hex })),
+        await failure('privateKey truncated', () => custody.importKey({ privateKey: privateKeyHex.slice(0, 64) })),
+        await failure('privateKey as bytes', () => custody.importKey({ privateKey: key.bytes as unknown as string })),
+        await failure('privatekey typo', () => custody.importKey({ privatekey: privateKeyHex } as never)),
+        await failure('duplicate keyId', () => custody.importKey({ privateKey: privateKeyHex, keyId: 'imported-1' })),
+        await failure('to: privateKey', () => custody.signEip1559('imported-1', tx(privateKeyHex))),
+        await failure('value: privateKey', () => custody.signEip1559('imported-1', { ...tx(RECIPIENT), value: privateKeyHex })),
+        await failure('unknown key', () => custody.signEip1559('does-not-exist', tx(RECIPIENT))),
+        await failure('getKey(privateKey)', () => custody.getKey(privateKeyHex)),
+      ]
+      expect(errors.map((e) => e.code)).toEqual([
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'KEY_EXISTS',
+        'INVALID_ARGUMENT',
+        'INVALID_ARGUMENT',
+        'KEY_NOT_FOUND',
+        'INVALID_ARGUMENT',
+      ])
+
+      // Bad requests straight to the proxy, past the SDK's own checks.
+      const raw = [
+        await post('/v1/keys', JSON.stringify({ privateKey: `${privateKeyHex}00` })),
+        await post('/v1/keys', JSON.stringify({ privateKey: key.hex })),
+        await post('/v1/keys', JSON.stringify({ privateKey: `0x${key.hex.slice(0, 62)}` })),
+        await post('/v1/keys', JSON.stringify({ privateKey: privateKeyHex, keyId: privateKeyHex })),
+        await post('/v1/keys', JSON.stringify({ keyId: privateKeyHex })),
+        await post('/v1/keys', JSON.stringify({ generate: true, privateKey: privateKeyHex })),
+        await post('/v1/keys', JSON.stringify({ privateKey: [...key.bytes] })),
+        await post('/v1/keys', `{"privateKey":"${privateKeyHex}"`),
+        await post('/v1/keys', privateKeyHex, 'text/plain'),
+        await post('/v1/keys/imported-1/sign', JSON.stringify({ tx: { chainId: privateKeyHex, nonce: '0', to: RECIPIENT, value: '1', gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1' } })),
+        await post('/v1/keys/imported-1/sign', JSON.stringify({ tx: { chainId: '1', nonce: '0', to: RECIPIENT, gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1', data: `${privateKeyHex}0` } })),
+        await post('/v1/keys/imported-1/sign', JSON.stringify({ privateKey: privateKeyHex, tx: { chainId: '1', nonce: '0', gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1' } })),
+      ]
+      expect(raw.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400])
+
+      flow = corpus
+      output = outputTexts()
+      files = await readTree(dataDir)
+    })
+
+    it('captured the whole flow', () => {
+      expect(flow.logs.filter((l) => l.includes('"msg":"request served"')).length).toBeGreaterThanOrEqual(7)
+      expect(flow.logs.filter((l) => l.includes('"msg":"request failed"')).length).toBeGreaterThanOrEqual(15)
+      expect(flow.http.length).toBeGreaterThanOrEqual(7 + 4 + 12)
+      expect(flow.http.some((h) => h.text.includes('"rawTransaction":"0x02'))).toBe(true)
+      expect(flow.errors).toHaveLength(12)
+      // Three sealed records and the dev sealing key.
+      expect(files.filter((f) => f.path.endsWith('.json')).length).toBe(3)
+      expect(files.some((f) => f.path.endsWith('sealing.key'))).toBe(true)
+      // The public address is in the records: the search does read the files.
+      const address = computeAddress(privateKeyHex).slice(2).toLowerCase()
+      expect(files.some((f) => f.data.toString('utf8').toLowerCase().includes(address))).toBe(true)
+    })
+
+    it('no log object holds the key', () => {
+      expect(findLeaks(key, flow.logs.map((text, i) => ({ source: `log #${i}: ${text.slice(0, 120)}`, text })))).toEqual([])
+    })
+
+    it('nothing written to stdout, stderr or console holds the key', () => {
+      expect(findLeaks(key, output)).toEqual([])
+    })
+
+    it('no HTTP response (body or headers) from the proxy holds the key', () => {
+      expect(findLeaks(key, flow.http)).toEqual([])
+    })
+
+    it('no error (message, JSON, stack, details, cause chain) holds the key', () => {
+      expect(findLeaks(key, flow.errors)).toEqual([])
+    })
+
+    it('no file under the data directory holds the key, as text or as raw bytes', () => {
+      const texts = files.map((f) => ({ source: f.path, text: `${f.path}\n${f.data.toString('latin1')}` }))
+      const buffers = files.map((f) => ({ source: f.path, data: f.data }))
+      expect(findLeaks(key, texts, buffers)).toEqual([])
+    })
+  })
+
+  // A private key pasted where a key id belongs. A 64-hex-digit string is a well-formed key id, so
+  // the request is valid; the answer must still not repeat it.
+  it('a private key (without 0x) used as keyId is refused as a keyId and not echoed', async () => {
+    corpus = newCorpus()
+    clearOutput()
+    const e = await failure('getKey(privateKey without 0x)', () => custody.getKey(key.hex))
+    expect(e.code).toBe('INVALID_ARGUMENT')
+    expect(findLeaks(key, [...corpus.errors, ...corpus.http, ...corpus.logs.map((text) => ({ source: 'log', text })), ...outputTexts()])).toEqual([])
+  })
+
+  it('a private key in the path of an unknown route is neither echoed nor logged', async () => {
+    corpus = newCorpus()
+    clearOutput()
+    const res = await capturingFetch(`${stack!.proxyUrl}/v1/${privateKeyHex}`)
+    expect(res.status).toBe(404)
+    expect(findLeaks(key, [...corpus.http, ...corpus.logs.map((text) => ({ source: 'log', text })), ...outputTexts()])).toEqual([])
+  })
+})
