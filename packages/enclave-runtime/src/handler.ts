@@ -7,11 +7,14 @@ import {
   idOf,
   InternalError,
   InvalidArgumentError,
+  InvalidFrameError,
   isCustodyError,
   KeyExistsError,
+  UnknownOperationError,
   type KeyInfoWire,
   KeyNotFoundError,
   type ParsedRequest,
+  ParentContextSchema,
   PROTOCOL_VERSION,
   parseRequest,
   type ResponseMessage,
@@ -37,7 +40,7 @@ export type RequestHandler = {
    * Answer one decoded protocol message. Never throws: every failure becomes an error response with
    * a stable code. `context` carries what the parent forwards (credentials for unsealing).
    */
-  handle(message: unknown, context?: UnsealContext): Promise<ResponseMessage>
+  handle(message: unknown, context?: unknown): Promise<ResponseMessage>
 }
 
 const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => ({ keyId: r.keyId, address: r.address, curve: r.curve, createdAt: r.createdAt })
@@ -47,7 +50,7 @@ const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => ({ keyId: r.keyId, addres
  * served on. Plaintext key bytes exist only for the duration of one operation and are zeroed after it.
  */
 export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date() }: RequestHandlerOptions): RequestHandler {
-  async function store(keyId: string, privateKey: Uint8Array, sealed: SealedSecret): Promise<KeyInfoWire> {
+  async function store(keyId: string, privateKey: Uint8Array, sealed: SealedSecret): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
     const record: SealedKeyRecord = {
       version: 1,
       keyId,
@@ -56,12 +59,13 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       ...sealed,
       createdAt: now().toISOString(),
     }
+    if (!keyStore.put) return { ...toKeyInfo(record), record }
     await keyStore.put(record)
     return toKeyInfo(record)
   }
 
   async function withKey<T>(keyId: string, context: UnsealContext | undefined, fn: (privateKey: Uint8Array, record: SealedKeyRecord) => T): Promise<T> {
-    const record = await keyStore.get(keyId)
+    const record = await keyStore.get(keyId, context)
     if (!record) throw new KeyNotFoundError({ keyId })
     const privateKey = await sealer.unseal(record, context)
     try {
@@ -75,10 +79,12 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
     switch (req.op) {
       case 'key.import': {
         const keyId = req.params.keyId ?? newKeyId()
-        if (await keyStore.get(keyId)) throw new KeyExistsError({ keyId })
         const privateKey = hexToBytes(req.params.privateKey)
         try {
-          if (!sealer.seal) throw new InvalidArgumentError({ field: 'privateKey', rule: `cannot be imported into the enclave with ${sealer.kind} sealing; import through KMS Encrypt` })
+          if (!sealer.seal || !keyStore.put) {
+            throw new InvalidArgumentError({ field: 'privateKey', rule: `cannot be sent to an enclave with ${sealer.kind} sealing; import with the KMS importer (createKmsImporter)` })
+          }
+          if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
           return await store(keyId, privateKey, await sealer.seal(keyId, privateKey, context))
         } finally {
           privateKey.fill(0)
@@ -94,11 +100,12 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         }
       }
       case 'key.get': {
-        const record = await keyStore.get(req.params.keyId)
+        const record = await keyStore.get(req.params.keyId, context)
         if (!record) throw new KeyNotFoundError({ keyId: req.params.keyId })
         return toKeyInfo(record)
       }
       case 'key.list':
+        if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list (records are listed by the parent)' })
         return { keys: (await keyStore.list()).map(toKeyInfo) }
       case 'sign.eip1559': {
         const { keyId, tx } = req.params
@@ -120,7 +127,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       try {
         const req = parseRequest(message)
         op = req.op
-        const result = await dispatch(req, context)
+        const result = await dispatch(req, parseContext(context))
         logger.info({ reqId: id, op, ms: Math.round(performance.now() - started) }, 'request served')
         return successResponse(id, result)
       } catch (e) {
@@ -131,6 +138,14 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
     },
   }
+}
+
+/** Validate what the parent attached (untrusted input, like the request itself). */
+function parseContext(context: unknown): UnsealContext | undefined {
+  if (context === undefined) return undefined
+  const parsed = ParentContextSchema.safeParse(context)
+  if (!parsed.success) throw new InvalidFrameError({ reason: `malformed parent context at "${parsed.error.issues[0]?.path.join('.') ?? ''}"` })
+  return parsed.data
 }
 
 /** Our own errors pass unchanged; anything else becomes a generic INTERNAL with no details. */

@@ -30,12 +30,21 @@ export {
   MIN_GAS,
   normalizeEip1559Transaction,
 } from './transactions/eip1559.js'
-export { serializeEip1559Signed, serializeEip1559Unsigned, type TransactionSignature } from './transactions/serialize.js'
+export {
+  type ParsedSignedEip1559,
+  parseSignedEip1559,
+  serializeEip1559Signed,
+  serializeEip1559Unsigned,
+  type TransactionSignature,
+} from './transactions/serialize.js'
 export { verifySignedEip1559 } from './transactions/verifySignedEip1559.js'
 export { type NitroEnclaveParameters, nitroEnclave } from './transports/nitroEnclave.js'
 export type { Transport } from './transports/types.js'
 export { type Address, assertAddress, toChecksumAddress } from './utils/address.js'
 export { bytesToHex, type Hex, hexToBytes } from './utils/hex.js'
-export { assertPrivateKeyHex, isValidPrivateKeyBytes, SECP256K1_N } from './utils/privateKey.js'
+export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
+export { type SealedKeyRecord, SealedKeyRecordSchema, type SealingKind } from './keys/sealedKeyRecord.js'
 export { MAX_NONCE, MAX_UINT256, type QuantityInput, toQuantity } from './utils/quantity.js'
 export { formatEther, parseEther } from './utils/units.js'
+export { createKmsImporter, DEFAULT_SECRET_PREFIX, type KmsImporter, type KmsImporterParameters } from './importer/createKmsImporter.js'
+export { type BuildKeyPolicyParameters, buildKeyPolicy, KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from './policy/buildKeyPolicy.js'

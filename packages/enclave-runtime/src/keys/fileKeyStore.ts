@@ -11,7 +11,7 @@ const SUFFIX = '.json'
  * link into place, fsync the directory). Records are immutable once written. Leftover temp files of
  * an interrupted write are removed when the store opens.
  */
-export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): Promise<KeyStore> {
+export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): Promise<Required<KeyStore>> {
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return [] as string[]
     throw e
@@ -47,7 +47,7 @@ export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): P
 }
 
 /** An in-memory key store (tests, ephemeral local enclaves). */
-export function createMemoryKeyStore(): KeyStore {
+export function createMemoryKeyStore(): Required<KeyStore> {
   const records = new Map<string, SealedKeyRecord>()
   return {
     async put(record) {

@@ -1,26 +1,6 @@
-/**
- * The sealed key record (DESIGN.md): public facts about a key plus its secret, sealed. This is what a
- * key store persists (locally, or in Secrets Manager as `enclave-custody/keys/<keyId>`).
- */
-export type SealedKeyRecord = {
-  version: 1
-  keyId: string
-  curve: 'secp256k1'
-  /** EIP-55 address derived from the key. */
-  address: string
-  /** Which sealer produced `ciphertext`: `local-aes-gcm` (dev) or `aws-kms`. */
-  sealing: SealingKind
-  /** KMS key id or ARN (aws-kms sealing). */
-  kmsKeyId?: string
-  /** Base64 ciphertext: an AES-GCM envelope locally, a KMS CiphertextBlob with aws-kms. */
-  ciphertext: string
-  /** Bound to the ciphertext: a record moved to another keyId fails to unseal. */
-  encryptionContext: Record<string, string>
-  /** ISO-8601. */
-  createdAt: string
-}
+import type { SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
-export type SealingKind = 'local-aes-gcm' | 'aws-kms'
+export type { SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
 /** The sealed part of a record, as a sealer produces it. */
 export type SealedSecret = Pick<SealedKeyRecord, 'sealing' | 'kmsKeyId' | 'ciphertext' | 'encryptionContext'>
@@ -28,8 +8,11 @@ export type SealedSecret = Pick<SealedKeyRecord, 'sealing' | 'kmsKeyId' | 'ciphe
 /** Short-lived AWS credentials the parent forwards to the enclave (instance-role credentials). */
 export type AwsCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: string }
 
-/** Facts the parent supplies with a request that the enclave may need to unseal. */
-export type UnsealContext = { credentials?: AwsCredentials }
+/**
+ * Facts the parent supplies with a request: the instance role's credentials for KMS and, when records
+ * live outside the enclave (Secrets Manager), the sealed record of the key the request names.
+ */
+export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRecord }
 
 /**
  * Seals and unseals private keys. Implementations: a local AES-256-GCM sealer (dev, this issue) and the
@@ -46,12 +29,16 @@ export interface Sealer {
   generate?(keyId: string, context?: UnsealContext): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
 }
 
-/** Where sealed records live. */
+/**
+ * Where sealed records live. A store without `put` (records kept by the parent in Secrets Manager)
+ * makes `key.generate` return the new record for the caller to store; one without `list` leaves listing
+ * to the parent.
+ */
 export interface KeyStore {
   /** Persist a new record durably; throws KeyExistsError if the keyId is taken. */
-  put(record: SealedKeyRecord): Promise<void>
-  get(keyId: string): Promise<SealedKeyRecord | undefined>
-  list(): Promise<SealedKeyRecord[]>
+  put?(record: SealedKeyRecord): Promise<void>
+  get(keyId: string, context?: UnsealContext): Promise<SealedKeyRecord | undefined>
+  list?(): Promise<SealedKeyRecord[]>
 }
 
 /** Produces Nitro-format attestation documents (COSE_Sign1 bytes). */

@@ -1,15 +1,10 @@
-import { type Address, bytesToHex, type Hex, toChecksumAddress } from '@enclave-custody/sdk'
+import { type Hex, privateKeyToAddress } from '@enclave-custody/sdk'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { keccak_256 } from '@noble/hashes/sha3.js'
 
 export type RecoverableSignature = { r: Hex; s: Hex; yParity: 0 | 1 }
 
-/** The Ethereum address of a private key: keccak256(uncompressed public key)[12:], EIP-55. */
-export function deriveAddress(privateKey: Uint8Array): Address {
-  const pub = secp256k1.getPublicKey(privateKey, false)
-  const hash = keccak_256(pub.subarray(1))
-  return toChecksumAddress(bytesToHex(hash.subarray(12)))
-}
+/** The Ethereum address of a private key (EIP-55). */
+export const deriveAddress = privateKeyToAddress
 
 /**
  * Sign a 32-byte digest: RFC 6979 deterministic nonce, low-s, with the recovery bit as yParity.

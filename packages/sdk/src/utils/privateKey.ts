@@ -1,4 +1,8 @@
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import { type Address, toChecksumAddress } from './address.js'
 import { fail, typeName } from './assert.js'
+import { bytesToHex } from './hex.js'
 
 /** Order of the secp256k1 group. */
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
@@ -24,4 +28,10 @@ export function isValidPrivateKeyBytes(bytes: Uint8Array): boolean {
   let k = 0n
   for (const b of bytes) k = (k << 8n) | BigInt(b)
   return k > 0n && k < SECP256K1_N
+}
+
+/** The Ethereum address of a 32-byte private key: keccak256(uncompressed public key)[12:], EIP-55. */
+export function privateKeyToAddress(privateKey: Uint8Array): Address {
+  const pub = secp256k1.getPublicKey(privateKey, false)
+  return toChecksumAddress(bytesToHex(keccak_256(pub.subarray(1)).subarray(12)))
 }

@@ -1,0 +1,28 @@
+import { z } from 'zod'
+import { KEY_ID_PATTERN } from '../protocol/keyId.js'
+
+/**
+ * The sealed key record (one per key; in AWS the Secrets Manager secret `enclave-custody/keys/<keyId>`):
+ * public facts about a key plus its private key sealed by KMS (or, in development, by a local key).
+ * It holds no plaintext: it may travel through the parent and the SDK, and is validated wherever it arrives.
+ */
+export const SealedKeyRecordSchema = z.strictObject({
+  version: z.literal(1),
+  keyId: z.string().regex(KEY_ID_PATTERN),
+  curve: z.literal('secp256k1'),
+  /** EIP-55 address derived from the key. */
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  /** Which sealer produced `ciphertext`. */
+  sealing: z.enum(['local-aes-gcm', 'aws-kms']),
+  /** KMS key id or ARN (aws-kms sealing). */
+  kmsKeyId: z.string().min(1).max(2048).optional(),
+  /** Base64: a KMS CiphertextBlob (aws-kms) or an AES-GCM envelope (local-aes-gcm). */
+  ciphertext: z.string().min(1).max(8192).regex(/^[A-Za-z0-9+/]+={0,2}$/),
+  /** Bound to the ciphertext (KMS encryption context): a record moved to another keyId does not unseal. */
+  encryptionContext: z.record(z.string(), z.string()),
+  /** ISO-8601. */
+  createdAt: z.iso.datetime(),
+})
+
+export type SealedKeyRecord = z.infer<typeof SealedKeyRecordSchema>
+export type SealingKind = SealedKeyRecord['sealing']
