@@ -42,7 +42,8 @@ function findLeaks(secret: Secret, texts: readonly { source: string; text: strin
     hexWindows.push(secret.hex.slice(2 * i, 2 * (i + WINDOW)))
     byteWindows.push(secret.bytes.subarray(i, i + WINDOW))
   }
-  const exact = [secret.bytes.toString('base64'), secret.bytes.toString('base64url'), BigInt(`0x${secret.hex}`).toString()]
+  // A Set: a key whose base64 has no '+' or '/' spells the same in base64url and must count once.
+  const exact = [...new Set([secret.bytes.toString('base64'), secret.bytes.toString('base64url'), BigInt(`0x${secret.hex}`).toString()])]
   const found: string[] = []
   for (const { source, text } of texts) {
     const lower = text.toLowerCase()

@@ -19,3 +19,5 @@ export { type ParentProxy, type ParentProxyOptions, startParentProxy } from './p
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
 export { signEip1559Transaction } from './signers/eip1559.js'
 export { deriveAddress, signDigest } from './signers/secp256k1.js'
+export { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
+export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './proxy/recordSource.js'

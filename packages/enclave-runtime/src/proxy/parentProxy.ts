@@ -8,14 +8,19 @@ import {
   InvalidArgumentError,
   InvalidFrameError,
   isCustodyError,
+  KEY_ID_PATTERN,
+  KEY_ID_RULE,
+  KeyNotFoundError,
   type Operation,
   PROTOCOL_VERSION,
   type RequestMessage,
   routeToOperation,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
+import type { AwsCredentials, SealedKeyRecord, UnsealContext } from '../keys/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { createEnclaveConnection, type EnclaveConnection } from './enclaveConnection.js'
+import type { RecordSource } from './recordSource.js'
 
 export type ParentProxyOptions = {
   /** Where the enclave server listens (vsock bridged to TCP, or loopback in dev). */
@@ -29,6 +34,13 @@ export type ParentProxyOptions = {
   /** Timeout of one enclave round trip. @default 10_000 */
   enclaveTimeoutMs?: number
   logger?: Logger
+  /**
+   * Where key records live when the enclave keeps none (production: Secrets Manager). With it, the proxy
+   * answers get/list from the records and forwards the named record with each sign request.
+   */
+  records?: RecordSource
+  /** Credentials forwarded to the enclave for KMS (production: the instance role's, from IMDSv2). */
+  credentials?: () => Promise<AwsCredentials>
 }
 
 export type ParentProxy = { url: string; port: number; close(): Promise<void> }
@@ -38,15 +50,24 @@ export type ParentProxy = { url: string; port: number; close(): Promise<void> }
  * `POST /v1/keys/:keyId/sign`, `GET /healthz`) in front of the enclave's framed socket.
  * Errors are `{ error: { code, message, retryable } }` with a matching status; 5xx bodies are generic.
  */
-export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', maxBodyBytes = 256 * 1024, enclaveTimeoutMs = 10_000, logger = silentLogger }: ParentProxyOptions): Promise<ParentProxy> {
+export async function startParentProxy({
+  enclave,
+  port = 0,
+  host = '127.0.0.1',
+  maxBodyBytes = 256 * 1024,
+  enclaveTimeoutMs = 10_000,
+  logger = silentLogger,
+  records,
+  credentials,
+}: ParentProxyOptions): Promise<ParentProxy> {
   const connection: EnclaveConnection = createEnclaveConnection({ ...enclave, timeoutMs: enclaveTimeoutMs, logger })
   const prefix = randomBytes(4).toString('hex')
   let seq = 0
   const nextId = () => `p${prefix}-${(seq++).toString(36)}`
 
-  async function forward(op: Operation, params: unknown): Promise<{ status: number; body: unknown }> {
+  async function forward(op: Operation, params: unknown, context?: UnsealContext): Promise<{ status: number; body: unknown }> {
     const message = { v: PROTOCOL_VERSION, id: nextId(), op, params } as RequestMessage
-    const response = await connection.request(message)
+    const response = await connection.request(message, context)
     if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result }
     const code = response.error.code in httpStatusOf ? response.error.code : ErrorCode.INTERNAL
     return { status: httpStatusOf[code], body: { error: response.error } }
@@ -63,7 +84,30 @@ export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', 
     const target = routeToOperation(req.method ?? 'GET', url.pathname, body)
     // The path is not echoed: a caller may have pasted anything into it.
     if (!target) throw new UnknownOperationError({ op: 'route' })
-    return forward(target.op, target.params)
+    if (!records) return forward(target.op, target.params)
+    return withRecords(records, target.op, target.params)
+  }
+
+  /** Production routing: records come from the record source, credentials go with every enclave call. */
+  async function withRecords(source: RecordSource, op: Operation, params: unknown): Promise<{ status: number; body: unknown }> {
+    const creds = credentials ? { credentials: await credentials() } : {}
+    const keyId = (params as { keyId?: unknown }).keyId
+    const record = async (): Promise<SealedKeyRecord> => {
+      if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
+      const found = await source.get(keyId)
+      if (!found) throw new KeyNotFoundError({ keyId })
+      return found
+    }
+    switch (op) {
+      case 'key.list':
+        return { status: 200, body: { keys: (await source.list()).map(keyInfo) } }
+      case 'key.get':
+        return { status: 200, body: keyInfo(await record()) }
+      case 'sign.eip1559':
+        return forward(op, params, { ...creds, record: await record() })
+      default:
+        return forward(op, params, creds)
+    }
   }
 
   const server: Server = createServer((req, res) => {
@@ -100,6 +144,8 @@ export async function startParentProxy({ enclave, port = 0, host = '127.0.0.1', 
       }),
   }
 }
+
+const keyInfo = (r: SealedKeyRecord) => ({ keyId: r.keyId, address: r.address, curve: r.curve, createdAt: r.createdAt })
 
 function publicError(e: unknown): CustodyError {
   if (!isCustodyError(e)) return new InternalError()

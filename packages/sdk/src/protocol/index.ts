@@ -32,6 +32,7 @@ export {
   ParentContextSchema,
   idOf,
   KEY_ID_PATTERN,
+  KEY_ID_RULE,
   type KeyInfoWire,
   KeyInfoSchema,
   type Operation,

@@ -15,7 +15,7 @@ import { assertPrivateKeyHex } from '../utils/privateKey.js'
 /** The one protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1
 
-export { KEY_ID_PATTERN }
+export { KEY_ID_PATTERN, KEY_ID_RULE }
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 
 const keyId = z.string().regex(KEY_ID_PATTERN, KEY_ID_RULE)
