@@ -19,5 +19,22 @@ export { type ParentProxy, type ParentProxyOptions, startParentProxy } from './p
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
 export { signEip1559Transaction } from './signers/eip1559.js'
 export { deriveAddress, signDigest } from './signers/secp256k1.js'
+export {
+  type ComputeRuntimeMeasurementParameters,
+  type ComputeRuntimeMeasurementReturnType,
+  computeRuntimeMeasurement,
+} from './attestation/computeRuntimeMeasurement.js'
+export {
+  type CreateSoftwareNsmCaParameters,
+  createSoftwareNsmCa,
+  loadOrCreateSoftwareNsmCa,
+  SOFTWARE_NSM_CA_FILE,
+  SOFTWARE_NSM_ROOT_CERT_FILE,
+  type SoftwareNsmCa,
+} from './attestation/createSoftwareNsmCa.js'
+export { type CreateSoftwareNsmParameters, type CreateSoftwareNsmReturnType, createSoftwareNsm, type SoftwareNsm } from './attestation/softwareNsm.js'
+export { decryptEnvelopedData, type ParsedEnvelopedData, parseEnvelopedData } from './unseal/cms.js'
+export { type CreateKeyCacheParameters, type CreateKeyCacheReturnType, createKeyCache, type KeyCache } from './unseal/keyCache.js'
+export { type CreateKmsSealerParameters, type CreateKmsSealerReturnType, createKmsSealer, type KmsSealer } from './unseal/kmsSealer.js'
 export { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
 export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './proxy/recordSource.js'

@@ -46,5 +46,12 @@ export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP2
 export { type SealedKeyRecord, SealedKeyRecordSchema, type SealingKind } from './keys/sealedKeyRecord.js'
 export { MAX_NONCE, MAX_UINT256, type QuantityInput, toQuantity } from './utils/quantity.js'
 export { formatEther, parseEther } from './utils/units.js'
+export { AWS_NITRO_ENCLAVES_ROOT_G1_PEM, AWS_NITRO_ENCLAVES_ROOT_G1_SHA256 } from './attestation/awsNitroRootCertificate.js'
+export {
+  type VerifyAttestationDocumentErrorType,
+  type VerifyAttestationDocumentParameters,
+  type VerifyAttestationDocumentReturnType,
+  verifyAttestationDocument,
+} from './attestation/verifyAttestationDocument.js'
 export { createKmsImporter, DEFAULT_SECRET_PREFIX, type KmsImporter, type KmsImporterParameters } from './importer/createKmsImporter.js'
 export { type BuildKeyPolicyParameters, buildKeyPolicy, KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from './policy/buildKeyPolicy.js'

@@ -1,0 +1,289 @@
+import { createHash, generateKeyPair } from 'node:crypto'
+import { promisify } from 'node:util'
+import {
+  DecryptCommand,
+  type DecryptCommandOutput,
+  GenerateDataKeyCommand,
+  type GenerateDataKeyCommandOutput,
+  KMSClient,
+  type RecipientInfo,
+} from '@aws-sdk/client-kms'
+import { AttestationError, CustodyError, ErrorCode, IntegrityError, InvalidArgumentError, isValidPrivateKeyBytes } from '@enclave-custody/sdk'
+import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
+import { decryptEnvelopedData } from './cms.js'
+import { mapKmsError } from './mapKmsError.js'
+
+/** Options of {@link createKmsSealer}. */
+export type CreateKmsSealerParameters = {
+  /** Produces the attestation documents (the NSM in production, the software NSM locally). */
+  attestation: AttestationProvider
+  /** AWS region of the KMS endpoint. */
+  region: string
+  /** KMS endpoint override (e.g. local-aws, or the vsock-proxied KMS host inside the enclave). @default the regional AWS endpoint */
+  endpoint?: string
+  /** KMS key (id, ARN or alias) under which `generate` creates keys. Required for `generate` only. */
+  kmsKeyId?: string
+  /** Reuse an attestation document for at most this long; KMS refuses documents older than 5 minutes. @default 240_000 */
+  documentRefreshMs?: number
+  /** How many GenerateDataKey calls `generate` makes before giving up on getting a valid secp256k1 scalar. @default 4 */
+  maxGenerateAttempts?: number
+  /** Attempts per KMS call, including the first (the AWS SDK's retry strategy). @default 3 */
+  maxAttempts?: number
+  /** Clock, ms since the epoch. @default Date.now */
+  now?: () => number
+}
+
+/** The attested KMS sealer: unseals and generates keys that only this enclave instance can read. */
+export type KmsSealer = Sealer & {
+  readonly kind: 'aws-kms'
+  unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
+  generate(keyId: string, context?: UnsealContext): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  /** DER SubjectPublicKeyInfo of this boot's ephemeral RSA-2048 key (the documents' `public_key`). */
+  readonly recipientPublicKey: Uint8Array
+  /** Close the KMS clients' connections. */
+  close(): void
+}
+
+/** What {@link createKmsSealer} resolves to. */
+export type CreateKmsSealerReturnType = KmsSealer
+
+const MAX_CLIENTS = 4
+const generateRsa = promisify(generateKeyPair)
+
+/**
+ * Create the attested KMS sealer (kind `aws-kms`).
+ *
+ * At creation it makes an ephemeral RSA-2048 key pair that never leaves this process. Each KMS call
+ * carries `Recipient { KeyEncryptionAlgorithm: RSAES_OAEP_SHA_256, AttestationDocument }`, where the
+ * document (from `attestation`, refreshed before it is `documentRefreshMs` old) holds the RSA public key
+ * as `public_key`; KMS checks the document against the key policy and answers with
+ * `CiphertextForRecipient`, a CMS EnvelopedData only this key pair can open.
+ *
+ * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob`, `KeyId` and
+ *   `EncryptionContext` (which must bind the record's own `keyId`).
+ * - `generate(keyId, { credentials })`: KMS GenerateDataKey (AES_256, context `{ keyId }`); the 32-byte data
+ *   key is the private key (retried while it is not a valid secp256k1 scalar), its `CiphertextBlob` the
+ *   sealed secret.
+ *
+ * There is no `seal`: the enclave role has no `kms:Encrypt`. A response that carries `Plaintext` (KMS
+ * ignored the Recipient) is refused. Each set of forwarded credentials gets its own `KMSClient`.
+ *
+ * @param parameters - Attestation provider, region/endpoint, KMS key, timings.
+ * @returns The sealer.
+ * @throws InvalidArgumentError on malformed parameters.
+ * @example
+ * import { createKmsSealer, createSoftwareNsm } from '@enclave-custody/enclave-runtime'
+ * const sealer = await createKmsSealer({ attestation: await createSoftwareNsm(), region: 'us-east-1', kmsKeyId: 'alias/custody' })
+ * const { privateKey, sealed } = await sealer.generate('key-1', { credentials })
+ */
+export async function createKmsSealer(parameters: CreateKmsSealerParameters): Promise<CreateKmsSealerReturnType> {
+  const {
+    attestation,
+    region,
+    endpoint,
+    kmsKeyId,
+    documentRefreshMs = 240_000,
+    maxGenerateAttempts = 4,
+    maxAttempts = 3,
+    now = Date.now,
+  } = parameters
+  if (typeof attestation?.attest !== 'function') throw new InvalidArgumentError({ field: 'attestation', rule: 'must be an AttestationProvider' })
+  if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) throw new InvalidArgumentError({ field: 'region', rule: 'must be an AWS region name' })
+  if (endpoint !== undefined) {
+    let url: URL | undefined
+    try {
+      url = new URL(endpoint)
+    } catch {}
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an http(s) URL' })
+    }
+  }
+  if (kmsKeyId !== undefined) checkKmsKeyId(kmsKeyId, 'kmsKeyId')
+  if (!Number.isSafeInteger(documentRefreshMs) || documentRefreshMs <= 0 || documentRefreshMs > 290_000) {
+    throw new InvalidArgumentError({ field: 'documentRefreshMs', rule: 'must be an integer in 1..290000 (KMS accepts documents up to 5 minutes old)' })
+  }
+  if (!Number.isSafeInteger(maxGenerateAttempts) || maxGenerateAttempts < 1 || maxGenerateAttempts > 16) {
+    throw new InvalidArgumentError({ field: 'maxGenerateAttempts', rule: 'must be an integer in 1..16' })
+  }
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new InvalidArgumentError({ field: 'maxAttempts', rule: 'must be an integer in 1..10' })
+
+  const { privateKey: rsaPrivateKey, publicKey } = await generateRsa('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
+  const recipientPublicKey = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }))
+
+  // The attestation document, shared by concurrent callers and replaced before it gets too old.
+  let current: { document: Uint8Array; fetchedAt: number } | undefined
+  let pending: Promise<Uint8Array> | undefined
+  const attestationDocument = (): Promise<Uint8Array> => {
+    const t = now()
+    if (current !== undefined && t - current.fetchedAt < documentRefreshMs && t >= current.fetchedAt) return Promise.resolve(current.document)
+    pending ??= (async () => {
+      try {
+        const fetchedAt = now()
+        let document: Uint8Array
+        try {
+          document = await attestation.attest({ publicKey: recipientPublicKey })
+        } catch (cause) {
+          throw cause instanceof CustodyError ? cause : new AttestationError({ reason: 'the attestation provider could not produce a document', cause })
+        }
+        current = { document, fetchedAt }
+        return document
+      } finally {
+        pending = undefined
+      }
+    })()
+    return pending
+  }
+  const recipient = async (): Promise<RecipientInfo> => ({ KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: await attestationDocument() })
+
+  // One client per credential set (the parent forwards short-lived instance-role credentials).
+  const clients = new Map<string, KMSClient>()
+  const clientFor = (context: UnsealContext | undefined): KMSClient => {
+    const credentials = checkCredentials(context?.credentials)
+    const id = createHash('sha256')
+      .update(JSON.stringify([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken ?? '']))
+      .digest('hex')
+    let client = clients.get(id)
+    if (client !== undefined) {
+      clients.delete(id)
+      clients.set(id, client)
+      return client
+    }
+    const expiration = credentials.expiration === undefined ? undefined : new Date(credentials.expiration)
+    client = new KMSClient({
+      region,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      maxAttempts,
+      credentials: {
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken }),
+        ...(expiration === undefined || Number.isNaN(expiration.getTime()) ? {} : { expiration }),
+      },
+    })
+    clients.set(id, client)
+    while (clients.size > MAX_CLIENTS) {
+      const [oldest, old] = clients.entries().next().value as [string, KMSClient]
+      clients.delete(oldest)
+      old.destroy()
+    }
+    return client
+  }
+
+  const openRecipientCiphertext = (ciphertextForRecipient: Uint8Array | undefined, plaintext: Uint8Array | undefined, operation: string): Uint8Array => {
+    if (plaintext !== undefined && plaintext.length > 0) {
+      plaintext.fill(0)
+      throw new IntegrityError({ reason: `KMS ${operation} returned Plaintext instead of CiphertextForRecipient: the Recipient was ignored` })
+    }
+    if (ciphertextForRecipient === undefined || ciphertextForRecipient.length === 0) {
+      throw new IntegrityError({ reason: `KMS ${operation} returned no CiphertextForRecipient` })
+    }
+    return decryptEnvelopedData(ciphertextForRecipient, rsaPrivateKey)
+  }
+
+  return {
+    kind: 'aws-kms',
+    recipientPublicKey,
+    async unseal(record, context) {
+      const { ciphertextBlob, kmsKeyId: recordKmsKeyId, encryptionContext } = checkRecord(record)
+      const client = clientFor(context)
+      const command = new DecryptCommand({
+        CiphertextBlob: ciphertextBlob,
+        EncryptionContext: encryptionContext,
+        KeyId: recordKmsKeyId,
+        Recipient: await recipient(),
+      })
+      let response: DecryptCommandOutput
+      try {
+        response = await client.send(command)
+      } catch (e) {
+        throw mapKmsError(e, 'Decrypt')
+      }
+      const key = openRecipientCiphertext(response.CiphertextForRecipient, response.Plaintext, 'Decrypt')
+      if (key.length !== 32) {
+        key.fill(0)
+        throw new IntegrityError({ reason: 'the unsealed key is not 32 bytes' })
+      }
+      return key
+    },
+    async generate(keyId, context) {
+      if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a string of 1..256 characters' })
+      if (kmsKeyId === undefined) throw new InvalidArgumentError({ field: 'kmsKeyId', rule: 'must be configured on the sealer to generate keys' })
+      const client = clientFor(context)
+      for (let attempt = 1; attempt <= maxGenerateAttempts; attempt++) {
+        const command = new GenerateDataKeyCommand({ KeyId: kmsKeyId, KeySpec: 'AES_256', EncryptionContext: { keyId }, Recipient: await recipient() })
+        let response: GenerateDataKeyCommandOutput
+        try {
+          response = await client.send(command)
+        } catch (e) {
+          throw mapKmsError(e, 'GenerateDataKey')
+        }
+        const blob = response.CiphertextBlob
+        const privateKey = openRecipientCiphertext(response.CiphertextForRecipient, response.Plaintext, 'GenerateDataKey')
+        if (blob === undefined || blob.length === 0) {
+          privateKey.fill(0)
+          throw new IntegrityError({ reason: 'KMS GenerateDataKey returned no CiphertextBlob' })
+        }
+        if (privateKey.length !== 32) {
+          privateKey.fill(0)
+          throw new IntegrityError({ reason: 'KMS GenerateDataKey returned a data key that is not 32 bytes' })
+        }
+        if (isValidPrivateKeyBytes(privateKey)) {
+          return {
+            privateKey,
+            sealed: { sealing: 'aws-kms', kmsKeyId, ciphertext: Buffer.from(blob).toString('base64'), encryptionContext: { keyId } },
+          }
+        }
+        privateKey.fill(0)
+      }
+      throw new IntegrityError({ reason: `KMS GenerateDataKey gave no valid secp256k1 private key in ${maxGenerateAttempts} attempts` })
+    },
+    close() {
+      for (const client of clients.values()) client.destroy()
+      clients.clear()
+    },
+  }
+}
+
+function checkKmsKeyId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) throw new InvalidArgumentError({ field, rule: 'must be a KMS key id, ARN or alias of 1..2048 characters' })
+  return value
+}
+
+function checkCredentials(credentials: AwsCredentials | undefined): AwsCredentials {
+  if (credentials === undefined) {
+    throw new CustodyError(ErrorCode.UNAUTHENTICATED, { shortMessage: 'no AWS credentials were forwarded with the request: the KMS sealer needs them' })
+  }
+  const { accessKeyId, secretAccessKey, sessionToken, expiration } = credentials as Record<string, unknown>
+  if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(accessKeyId)) {
+    throw new InvalidArgumentError({ field: 'credentials.accessKeyId', rule: 'must be an AWS access key id' })
+  }
+  if (typeof secretAccessKey !== 'string' || secretAccessKey.length === 0 || secretAccessKey.length > 256) {
+    throw new InvalidArgumentError({ field: 'credentials.secretAccessKey', rule: 'must be a non-empty string' })
+  }
+  if (sessionToken !== undefined && (typeof sessionToken !== 'string' || sessionToken.length === 0 || sessionToken.length > 8192)) {
+    throw new InvalidArgumentError({ field: 'credentials.sessionToken', rule: 'must be a non-empty string when present' })
+  }
+  if (expiration !== undefined && typeof expiration !== 'string') throw new InvalidArgumentError({ field: 'credentials.expiration', rule: 'must be an ISO-8601 string' })
+  return credentials
+}
+
+function checkRecord(record: SealedKeyRecord): { ciphertextBlob: Uint8Array; kmsKeyId: string; encryptionContext: Record<string, string> } {
+  if (typeof record !== 'object' || record === null) throw new InvalidArgumentError({ field: 'record', rule: 'must be a sealed key record' })
+  if (record.sealing !== 'aws-kms') throw new InvalidArgumentError({ field: 'record.sealing', rule: 'must be "aws-kms" for the KMS sealer' })
+  const kmsKeyId = checkKmsKeyId(record.kmsKeyId, 'record.kmsKeyId')
+  const context = record.encryptionContext
+  if (typeof context !== 'object' || context === null || Array.isArray(context) || Object.values(context).some((v) => typeof v !== 'string')) {
+    throw new InvalidArgumentError({ field: 'record.encryptionContext', rule: 'must be an object of strings' })
+  }
+  // KMS only checks that the context matches the ciphertext; this check binds both to the record's keyId,
+  // so a ciphertext moved (with its context) into another key's record is refused.
+  if (typeof record.keyId !== 'string' || context.keyId !== record.keyId) {
+    throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId' })
+  }
+  if (typeof record.ciphertext !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(record.ciphertext) || record.ciphertext.length % 4 !== 0) {
+    throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must be base64' })
+  }
+  const ciphertextBlob = new Uint8Array(Buffer.from(record.ciphertext, 'base64'))
+  if (ciphertextBlob.length === 0 || ciphertextBlob.length > 6144) throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must decode to 1..6144 bytes' })
+  return { ciphertextBlob, kmsKeyId, encryptionContext: { ...context } }
+}
