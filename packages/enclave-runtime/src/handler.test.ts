@@ -3,6 +3,7 @@ import { createRequestHandler } from './handler.js'
 import { createMemoryKeyStore } from './keys/fileKeyStore.js'
 import { createLocalSealer } from './keys/localSealer.js'
 import type { Sealer } from './keys/types.js'
+import { createKeyCache } from './unseal/keyCache.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
 const tx = { chainId: '1', nonce: '0', gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1' }
@@ -75,5 +76,26 @@ describe('request handler', () => {
     })
     const response = await handler.handle({ v: 1, id: '1', op: 'key.get', params: { keyId: 'a' } })
     expect(response).toEqual({ v: 1, id: '1', ok: false, error: { code: 'INTERNAL', message: 'internal error', retryable: false } })
+  })
+
+  it('with a key cache, unseals once per key and record, and still zeroes what it hands out', async () => {
+    const { sealer, seen } = spyingSealer()
+    const keyCache = createKeyCache({ ttlMs: 60_000, maxEntries: 10 })
+    const store = createMemoryKeyStore()
+    const handler = createRequestHandler({ keyStore: store, sealer, keyCache })
+    await handler.handle({ v: 1, id: '1', op: 'key.import', params: { privateKey: KEY, keyId: 'a' } })
+    await handler.handle({ v: 1, id: '2', op: 'key.generate', params: { keyId: 'b' } })
+    const unseals = () => seen.length - 2
+    for (let i = 0; i < 3; i++) {
+      expect(await handler.handle({ v: 1, id: `s${i}`, op: 'sign.eip1559', params: { keyId: 'a', tx } })).toMatchObject({ ok: true })
+    }
+    expect(unseals()).toBe(1)
+    await handler.handle({ v: 1, id: 's4', op: 'sign.eip1559', params: { keyId: 'b', tx } })
+    expect(unseals()).toBe(2)
+    expect(keyCache.size).toBe(2)
+    expect(seen.every(allZero)).toBe(true)
+    keyCache.clear()
+    await handler.handle({ v: 1, id: 's5', op: 'sign.eip1559', params: { keyId: 'a', tx } })
+    expect(unseals()).toBe(3)
   })
 })

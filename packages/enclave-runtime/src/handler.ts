@@ -1,4 +1,4 @@
-import { getRandomValues, randomBytes } from 'node:crypto'
+import { createHash, getRandomValues, randomBytes } from 'node:crypto'
 import { DEFAULT_MAX_GAS, hexToBytes, isValidPrivateKeyBytes } from '@enclave-custody/sdk'
 import {
   type CustodyError,
@@ -23,6 +23,7 @@ import {
 import type { KeyStore, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from './keys/types.js'
 import { type Logger, silentLogger } from './logger.js'
 import { signEip1559Transaction } from './signers/eip1559.js'
+import type { KeyCache } from './unseal/keyCache.js'
 import { deriveAddress } from './signers/secp256k1.js'
 
 export type RequestHandlerOptions = {
@@ -33,6 +34,11 @@ export type RequestHandlerOptions = {
   logger?: Logger
   /** Clock for `createdAt`. @default () => new Date() */
   now?: () => Date
+  /**
+   * Plaintext keys kept between requests (zeroed on eviction), keyed by keyId and the record's
+   * ciphertext: one KMS call per key per TTL instead of one per signature. @default no cache
+   */
+  keyCache?: KeyCache
 }
 
 export type RequestHandler = {
@@ -49,7 +55,7 @@ const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => ({ keyId: r.keyId, addres
  * The enclave's request handler: import, generate, get, list and sign, independent of the socket it is
  * served on. Plaintext key bytes exist only for the duration of one operation and are zeroed after it.
  */
-export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date() }: RequestHandlerOptions): RequestHandler {
+export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date(), keyCache }: RequestHandlerOptions): RequestHandler {
   async function store(keyId: string, privateKey: Uint8Array, sealed: SealedSecret): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
     const record: SealedKeyRecord = {
       version: 1,
@@ -67,7 +73,13 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
   async function withKey<T>(keyId: string, context: UnsealContext | undefined, fn: (privateKey: Uint8Array, record: SealedKeyRecord) => T): Promise<T> {
     const record = await keyStore.get(keyId, context)
     if (!record) throw new KeyNotFoundError({ keyId })
-    const privateKey = await sealer.unseal(record, context)
+    // A record with other sealed bytes under the same keyId is another cache entry, never a hit.
+    const cacheKey = `${record.keyId}:${createHash('sha256').update(record.ciphertext).digest('base64url')}`
+    let privateKey = keyCache?.get(cacheKey)
+    if (!privateKey) {
+      privateKey = await sealer.unseal(record, context)
+      keyCache?.set(cacheKey, privateKey)
+    }
     try {
       return fn(privateKey, record)
     } finally {
@@ -104,6 +116,8 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         if (!record) throw new KeyNotFoundError({ keyId: req.params.keyId })
         return toKeyInfo(record)
       }
+      case 'system.health':
+        return { status: 'ok', protocolVersion: PROTOCOL_VERSION }
       case 'key.list':
         if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list (records are listed by the parent)' })
         return { keys: (await keyStore.list()).map(toKeyInfo) }

@@ -38,3 +38,4 @@ export { type CreateKeyCacheParameters, type CreateKeyCacheReturnType, createKey
 export { type CreateKmsSealerParameters, type CreateKmsSealerReturnType, createKmsSealer, type KmsSealer } from './unseal/kmsSealer.js'
 export { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
 export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './proxy/recordSource.js'
+export { type AttestedRuntimeOptions, createAttestedRuntime } from './attestedRuntime.js'

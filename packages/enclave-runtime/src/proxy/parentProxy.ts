@@ -77,7 +77,8 @@ export async function startParentProxy({
     const url = new URL(req.url ?? '/', 'http://proxy')
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const started = performance.now()
-      await forward('key.list', {})
+      const health = await forward('system.health', {})
+      if (health.status !== 200) return health
       return { status: 200, body: { status: 'ok', enclaveRoundTripMs: Math.round(performance.now() - started) } }
     }
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined

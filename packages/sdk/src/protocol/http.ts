@@ -38,6 +38,8 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'GET', path: '/v1/keys' }
     case 'sign.eip1559':
       return { method: 'POST', path: `/v1/keys/${k}/sign`, body: { type: 'eip1559', ...rest } }
+    case 'system.health':
+      return { method: 'GET', path: '/healthz' }
   }
 }
 

@@ -65,11 +65,16 @@ describe('parseResponse / parseResult', () => {
 })
 
 describe('HTTP route table', () => {
-  it.each(operationNames.map((op) => [op]))('maps %s to a route and back', (op) => {
+  it.each(operationNames.filter((op) => op !== 'system.health').map((op) => [op]))('maps %s to a route and back', (op) => {
     const params: Record<string, unknown> = op === 'key.list' ? {} : op === 'key.import' ? { privateKey: KEY } : op === 'key.generate' ? { keyId: 'g' } : op === 'key.get' ? { keyId: 'a/b c' } : { keyId: 'k', tx: { chainId: '1' } }
     const route = operationToRoute(op, params)
     expect(route.path.startsWith('/v1/keys')).toBe(true)
     expect(routeToOperation(route.method, route.path, route.body)).toEqual({ op, params })
+  })
+
+  it('serves the health operation at /healthz (answered by the proxy itself)', () => {
+    expect(operationToRoute('system.health', {})).toEqual({ method: 'GET', path: '/healthz' })
+    expect(routeToOperation('GET', '/healthz', undefined)).toBeUndefined()
   })
 
   it('has no route for unknown paths', () => {

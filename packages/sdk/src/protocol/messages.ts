@@ -55,6 +55,11 @@ export const operations = {
   },
   'key.get': { params: z.strictObject({ keyId }), result: KeyInfoSchema },
   'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema) }) },
+  /** Liveness of the enclave itself (the parent's health check makes one round trip with it). */
+  'system.health': {
+    params: z.strictObject({}),
+    result: z.strictObject({ status: z.literal('ok'), protocolVersion: z.literal(PROTOCOL_VERSION) }),
+  },
   'sign.eip1559': {
     params: z.strictObject({
       keyId,
