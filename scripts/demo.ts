@@ -1,10 +1,14 @@
 /**
- * The main job, locally and without AWS: anvil (chain id 11155111) + enclave runtime + parent proxy;
- * a key generated inside the enclave (or imported from CUSTODY_DEMO_PRIVATE_KEY), funded from an anvil
+ * The main job, locally and without AWS: anvil (chain id 11155111), local KMS + Secrets Manager, the
+ * enclave runtime with software attestation and the parent proxy; a key generated inside the enclave
+ * (or imported from CUSTODY_DEMO_PRIVATE_KEY) under an attested key policy, funded from an anvil
  * account, an EIP-1559 transfer of 0.01 ETH signed through the SDK, broadcast with ethers, mined.
  *
  * Usage: pnpm demo [--keep-data] [--help]
  */
+// We support Node 20 (engines); the AWS SDK's notice about its future Node 22 requirement is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,12 +30,16 @@ Env: CUSTODY_DEMO_PRIVATE_KEY=0x… imports that key instead of generating one i
 
 const step = (line: string) => console.log(`• ${line}`)
 const dataDir = await mkdtemp(join(tmpdir(), 'custody-demo-'))
-let stack: DevStack | undefined
+const abort = new AbortController()
+let starting: Promise<DevStack> | undefined
 let exiting: Promise<never> | undefined
 
 /** Stop everything once; the first caller's exit code wins (Ctrl-C stays 130 even if the flow then fails). */
 function cleanup(code: number): Promise<never> {
   exiting ??= (async () => {
+    abort.abort()
+    // A start in progress stops what it started itself; a finished one is closed here.
+    const stack = await starting?.catch(() => undefined)
     await stack?.close()
     if (!values['keep-data']) await rm(dataDir, { recursive: true, force: true })
     process.exit(code)
@@ -46,13 +54,16 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 try {
-  stack = await startDevStack({ dataDir, onProgress: step })
+  starting = startDevStack({ dataDir, onProgress: step, signal: abort.signal })
+  const stack = await starting
   const provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })
-  const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }) })
+  step(`key policy: Decrypt/GenerateDataKey only for the instance role under PCR0 ${stack.pcr0.slice(0, 16)}…`)
+  // The importer role seals keys with KMS and stores their records; the enclave never sees plaintext input.
+  const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
 
   const imported = process.env.CUSTODY_DEMO_PRIVATE_KEY
   const key = imported ? await custody.importKey({ privateKey: imported }) : await custody.importKey({ generate: true })
-  step(`${imported ? 'imported' : 'generated in the enclave'}: key ${key.keyId} → ${key.address}`)
+  step(`${imported ? 'imported (KMS Encrypt by the importer role)' : 'generated in the enclave (KMS GenerateDataKey, attested)'}: ${key.keyId} → ${key.address}`)
 
   const funder = await provider.getSigner(0)
   const fund = await funder.sendTransaction({ to: key.address, value: parseEther('1') })
@@ -72,7 +83,7 @@ try {
     maxFeePerGas,
     maxPriorityFeePerGas,
   })
-  step('signed an EIP-1559 transfer of 0.01 ETH in the enclave')
+  step('signed an EIP-1559 transfer of 0.01 ETH in the enclave (key unsealed by KMS Decrypt with attestation)')
 
   const sent = await provider.broadcastTransaction(signed.rawTransaction)
   const receipt = await sent.wait()

@@ -33,7 +33,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-e2e-'))
   stack = await startDevStack({ dataDir })
   provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }) })
+  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
   funder = await provider.getSigner(0)
 })
 

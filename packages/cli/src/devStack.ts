@@ -1,10 +1,23 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createRuntime, type Logger, silentLogger, startEnclaveServer, startParentProxy } from '@enclave-custody/enclave-runtime'
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import {
+  createAttestedRuntime,
+  createSecretsManagerRecordSource,
+  createSoftwareNsm,
+  type Logger,
+  silentLogger,
+  startEnclaveServer,
+  startParentProxy,
+} from '@enclave-custody/enclave-runtime'
+import { startLocalAws } from '@enclave-custody/local-aws'
+import { buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
 import { type Anvil, startAnvil } from './anvil.js'
+import { type DevConfig, type DevPrincipal, loadDevConfig, saveDevConfig } from './devConfig.js'
 
 export type DevStackOptions = {
-  /** Everything the stack persists lives here. */
+  /** Everything the stack persists lives here: local AWS state, the software NSM's CA, dev credentials. */
   dataDir: string
   /** Start anvil too. @default true */
   anvil?: boolean
@@ -13,45 +26,119 @@ export type DevStackOptions = {
   /** Progress lines ("starting anvil…"). */
   onProgress?: (line: string) => void
   logger?: Logger
+  /** Per-call delay of local AWS, for realistic benchmarks. @default 0 */
+  awsLatencyMs?: number
+  /** Abort a start in progress: whatever already started is stopped and the promise rejects. */
+  signal?: AbortSignal
 }
 
 export type DevStack = {
   proxyUrl: string
   enclavePort: number
+  /** Local KMS + Secrets Manager endpoint. */
+  awsEndpoint: string
+  region: string
+  /** The attested KMS key. */
+  kmsKeyId: string
+  /** PCR0 the key policy requires (the software NSM's measurement of the runtime code). */
+  pcr0: string
+  /** The importer role's side: seals keys with KMS Encrypt and stores records (pass it to createCustodyClient). */
+  importer: KmsImporter
+  /** The dev principals (admin, importer, instance) and their credentials. */
+  config: DevConfig
   anvil?: Anvil
   /** Stop everything that was started, in reverse order. Safe to call twice. */
   close(): Promise<void>
 }
 
+const credentialsOf = (p: DevPrincipal) => ({ accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey })
+
 /**
- * The local stack: the enclave runtime on a loopback TCP port (the stand-in for vsock), the parent
- * proxy in front of it, and optionally anvil. Whatever starts is stopped by `close()`, also when a
- * later step fails.
+ * The local stack, shaped like production: local KMS and Secrets Manager (wire-compatible, SigV4 and key
+ * policies enforced), the enclave runtime with software attestation unsealing only through KMS
+ * `Recipient`, the parent proxy fetching records from Secrets Manager with the instance role, and
+ * optionally anvil. The KMS key policy is the production one: Decrypt and GenerateDataKey only for the
+ * instance role under the runtime's PCR0, Encrypt only for the importer.
  */
-export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId = 11155111, onProgress = () => {}, logger = silentLogger }: DevStackOptions): Promise<DevStack> {
-  const stops: (() => Promise<void>)[] = []
+export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId = 11155111, onProgress: report = () => {}, logger = silentLogger, awsLatencyMs = 0, signal }: DevStackOptions): Promise<DevStack> {
+  const stops: (() => Promise<void> | void)[] = []
+  /** Every step reports progress here, so an abort takes effect between steps. */
+  const onProgress = (line: string) => {
+    signal?.throwIfAborted()
+    report(line)
+  }
   let closed = false
   const close = async () => {
     if (closed) return
     closed = true
-    for (const stop of stops.reverse()) await stop().catch(() => {})
+    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => {})
   }
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const config = await loadDevConfig(dataDir)
+    const { region, principals } = config
+
     let anvil: Anvil | undefined
     if (withAnvil) {
       onProgress(`starting anvil (chain id ${chainId})`)
       anvil = await startAnvil({ chainId })
       stops.push(anvil.stop)
     }
-    onProgress('starting enclave runtime')
-    const handler = await createRuntime({ dataDir: join(dataDir, 'enclave'), logger })
-    const server = await startEnclaveServer({ handler, port: 0, logger })
+
+    onProgress('starting software NSM and local KMS + Secrets Manager')
+    const nsm = await createSoftwareNsm({ ca: { dataDir: join(dataDir, 'nsm') } })
+    const aws = await startLocalAws({
+      port: 0,
+      dataDir: join(dataDir, 'aws'),
+      accountId: config.accountId,
+      region,
+      attestationRoots: [nsm.rootCertificatePem],
+      principals: Object.fromEntries(Object.values(principals).map((p) => [p.accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn }])),
+      latencyMs: awsLatencyMs,
+    })
+    stops.push(aws.close)
+    const client = <T>(Ctor: new (c: object) => T, p: DevPrincipal) => new Ctor({ region, endpoint: aws.endpoint, credentials: credentialsOf(p), maxAttempts: 2 })
+
+    // The attested key: created once, its policy re-applied at every start because PCR0 measures the
+    // runtime's code and changes with it.
+    const admin = client(KMSClient, principals.admin)
+    stops.push(() => admin.destroy())
+    let kmsKeyId = config.kmsKeyId
+    const exists = kmsKeyId && (await admin.send(new DescribeKeyCommand({ KeyId: kmsKeyId })).then(() => true, () => false))
+    if (!exists) {
+      const created = await admin.send(new CreateKeyCommand({ Description: 'enclave-custody dev: seals private keys for the attested enclave' }))
+      kmsKeyId = created.KeyMetadata!.KeyId!
+      await admin.send(new CreateAliasCommand({ AliasName: `alias/enclave-custody-dev-${kmsKeyId.slice(0, 8)}`, TargetKeyId: kmsKeyId }))
+      await saveDevConfig(dataDir, { ...config, kmsKeyId })
+    }
+    const pcr0 = nsm.pcrs[0]!
+    const policy = buildKeyPolicy({ pcr0, instanceRoleArn: principals.instance.arn, importerRoleArn: principals.importer.arn, adminArns: principals.admin.arn })
+    await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
+
+    onProgress('starting enclave runtime (software attestation, KMS unsealing)')
+    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: aws.endpoint, kmsKeyId: kmsKeyId!, logger })
+    stops.push(() => runtime.close())
+    const server = await startEnclaveServer({ handler: runtime.handler, port: 0, logger })
     stops.push(server.close)
+
     onProgress('starting parent proxy')
-    const proxy = await startParentProxy({ enclave: { host: server.host, port: server.port }, logger })
+    const instanceSecrets = client(SecretsManagerClient, principals.instance)
+    stops.push(() => instanceSecrets.destroy())
+    const proxy = await startParentProxy({
+      enclave: { host: server.host, port: server.port },
+      records: createSecretsManagerRecordSource({ client: instanceSecrets }),
+      credentials: async () => credentialsOf(principals.instance),
+      logger,
+    })
     stops.push(proxy.close)
-    return { proxyUrl: proxy.url, enclavePort: server.port, anvil, close }
+
+    const importerKms = client(KMSClient, principals.importer)
+    const importerSecrets = client(SecretsManagerClient, principals.importer)
+    stops.push(() => importerKms.destroy(), () => importerSecrets.destroy())
+    const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyId! })
+
+    signal?.throwIfAborted()
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint: aws.endpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config, anvil, close }
   } catch (e) {
     await close()
     throw e

@@ -1,0 +1,259 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { AwsServiceError } from '../protocol/AwsServiceError.js'
+import { accountOfArn } from './principals.js'
+
+/** A caller's long-term (or session) credentials, keyed by access key id in {@link VerifySigV4Parameters.principals}. */
+export type PrincipalCredentials = {
+  secretAccessKey: string
+  /** The IAM identity the key belongs to: `arn:aws:iam::<account>:user/…`, `…:role/…`, `…:root` or `arn:aws:sts::<account>:assumed-role/<role>/<session>`. */
+  arn: string
+  /** When set, requests must carry this `X-Amz-Security-Token` (temporary credentials). */
+  sessionToken?: string
+}
+
+/** Who signed a request. */
+export type AuthenticatedPrincipal = {
+  accessKeyId: string
+  arn: string
+  accountId: string
+}
+
+/** The parts of an HTTP request that SigV4 covers. */
+export type SigV4Request = {
+  method: string
+  /** The request target as received (`/path?query`). */
+  url: string
+  /** Node's `IncomingMessage.rawHeaders`: name, value, name, value, … */
+  rawHeaders: readonly string[]
+  body: Uint8Array
+}
+
+export type VerifySigV4Parameters = {
+  request: SigV4Request
+  /** The signing name the credential scope must name (`kms`, `secretsmanager`). */
+  service: string
+  /** The region the credential scope must name. */
+  region: string
+  principals: ReadonlyMap<string, PrincipalCredentials>
+  now: Date
+  /** @default 300_000 (5 minutes, as AWS) */
+  maxSkewMs?: number
+}
+
+const ALGORITHM = 'AWS4-HMAC-SHA256'
+const AMZ_DATE = /^(\d{8})T\d{6}Z$/
+
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.'
+
+/**
+ * Verify an AWS Signature Version 4 `Authorization` header and return the signing principal.
+ *
+ * Recomputes the canonical request from the received method, path, query, signed headers and the SHA-256 of
+ * the received body, with the secret from `principals`, and compares in constant time.
+ *
+ * @param parameters - the request, expected scope, known principals and the current time
+ * @returns the principal whose access key signed the request
+ * @throws AwsServiceError `MissingAuthenticationTokenException` (no Authorization header),
+ *   `IncompleteSignatureException` (malformed header), `UnrecognizedClientException` (unknown access key or
+ *   session token), `InvalidSignatureException` (wrong scope, wrong signature, or x-amz-date more than
+ *   `maxSkewMs` away from `now`)
+ * @example
+ * import { verifySigV4 } from '@enclave-custody/local-aws'
+ * const principal = verifySigV4({ request, service: 'kms', region: 'us-east-1', principals, now: new Date() })
+ */
+export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPrincipal {
+  const { request, service, region, principals, now, maxSkewMs = 300_000 } = parameters
+  const headers = headerMap(request.rawHeaders)
+
+  const authorization = headers.get('authorization')
+  if (authorization === undefined || authorization.length === 0) {
+    throw authError('MissingAuthenticationTokenException', 'Missing Authentication Token')
+  }
+  if (authorization.length > 1) throw incomplete('Only one Authorization header is allowed.')
+  const auth = parseAuthorization(authorization[0]!)
+
+  const scope = auth.credential.split('/')
+  if (scope.length !== 5 || scope.some((part) => part.length === 0)) {
+    throw incomplete(
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${auth.credential.slice(0, 256)}'`,
+    )
+  }
+  const [accessKeyId, scopeDate, scopeRegion, scopeService, terminator] = scope as [string, string, string, string, string]
+  if (terminator !== 'aws4_request') throw authError('InvalidSignatureException', "Credential should be scoped with a valid terminator: 'aws4_request'.")
+
+  const signedHeaders = auth.signedHeaders.split(';')
+  if (!signedHeaders.includes('host')) throw incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+  const amzDateValues = headers.get('x-amz-date')
+  const amzDate = amzDateValues?.length === 1 ? amzDateValues[0]!.trim() : undefined
+  const amzDateMatch = amzDate === undefined ? null : AMZ_DATE.exec(amzDate)
+  if (amzDate === undefined || amzDateMatch === null) {
+    throw incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+  }
+  if (!signedHeaders.includes('x-amz-date')) throw incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+
+  const credentials = principals.get(accessKeyId)
+  if (credentials === undefined) {
+    throw authError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+  }
+  const tokenValues = headers.get('x-amz-security-token')
+  const token = tokenValues?.[0]
+  if ((tokenValues !== undefined && tokenValues.length !== 1) || credentials.sessionToken !== token) {
+    throw authError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+  }
+  if (token !== undefined && !signedHeaders.includes('x-amz-security-token')) {
+    throw incomplete("'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.")
+  }
+
+  if (scopeDate !== amzDateMatch[1]) {
+    throw authError(
+      'InvalidSignatureException',
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${amzDateMatch[1]}', from '${amzDate}'.`,
+    )
+  }
+  if (scopeRegion !== region) {
+    throw authError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion.slice(0, 64)}'. `)
+  }
+  if (scopeService !== service) {
+    throw authError('InvalidSignatureException', `Credential should be scoped to correct service: '${service}'. `)
+  }
+
+  const canonicalRequest = [
+    request.method.toUpperCase(),
+    canonicalPath(request.url),
+    canonicalQuery(request.url),
+    signedHeaders.map((name) => `${name}:${canonicalHeaderValue(headers.get(name))}`).join('\n'),
+    '',
+    auth.signedHeaders,
+    sha256Hex(request.body),
+  ].join('\n')
+  const stringToSign = [ALGORITHM, amzDate, `${scopeDate}/${scopeRegion}/${scopeService}/aws4_request`, sha256Hex(canonicalRequest)].join('\n')
+  let key = hmac(`AWS4${credentials.secretAccessKey}`, scopeDate)
+  key = hmac(key, scopeRegion)
+  key = hmac(key, scopeService)
+  key = hmac(key, 'aws4_request')
+  const expected = hmac(key, stringToSign)
+  const provided = Buffer.from(auth.signature, 'hex')
+  if (!/^[0-9a-f]{64}$/.test(auth.signature) || !timingSafeEqual(expected, provided)) {
+    throw authError('InvalidSignatureException', SIGNATURE_MISMATCH)
+  }
+
+  const signedAt = parseAmzDate(amzDate)
+  const nowMs = now.getTime()
+  if (nowMs - signedAt > maxSkewMs) {
+    throw authError(
+      'InvalidSignatureException',
+      `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(nowMs - maxSkewMs)} (${formatAmzDate(nowMs)} - ${maxSkewMs / 60_000} min.)`,
+    )
+  }
+  if (signedAt - nowMs > maxSkewMs) {
+    throw authError(
+      'InvalidSignatureException',
+      `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(nowMs + maxSkewMs)} (${formatAmzDate(nowMs)} + ${maxSkewMs / 60_000} min.)`,
+    )
+  }
+
+  return { accessKeyId, arn: credentials.arn, accountId: accountOfArn(credentials.arn) }
+}
+
+type ParsedAuthorization = { credential: string; signedHeaders: string; signature: string }
+
+function parseAuthorization(value: string): ParsedAuthorization {
+  const space = value.indexOf(' ')
+  const algorithm = space === -1 ? value : value.slice(0, space)
+  if (algorithm !== ALGORITHM) throw incomplete(`Unsupported AWS 'algorithm': '${algorithm.slice(0, 64)}'`)
+  const fields = new Map<string, string>()
+  for (const part of value.slice(space + 1).split(',')) {
+    const eq = part.indexOf('=')
+    if (eq === -1) continue
+    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim())
+  }
+  const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((name) => !fields.get(name))
+  if (missing.length > 0) {
+    throw incomplete(missing.map((name) => `Authorization header requires '${name}' parameter.`).join(' '))
+  }
+  return { credential: fields.get('Credential')!, signedHeaders: fields.get('SignedHeaders')!, signature: fields.get('Signature')! }
+}
+
+function headerMap(rawHeaders: readonly string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>()
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase()
+    const values = map.get(name)
+    if (values === undefined) map.set(name, [rawHeaders[i + 1]!])
+    else values.push(rawHeaders[i + 1]!)
+  }
+  return map
+}
+
+function canonicalHeaderValue(values: readonly string[] | undefined): string {
+  return (values ?? []).map((v) => v.trim().replace(/\s+/g, ' ')).join(',')
+}
+
+/** RFC 3986 unreserved characters stay; everything else is percent-encoded (as the AWS SDKs do). */
+function escapeUri(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/** Non-S3 services: normalise the path, then URI-encode each (already encoded) segment once more. */
+function canonicalPath(url: string): string {
+  const path = url.split('?', 1)[0] ?? '/'
+  const segments: string[] = []
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') segments.pop()
+    else segments.push(segment)
+  }
+  const trailing = path.endsWith('/') && segments.length > 0 ? '/' : ''
+  return `/${segments.map(escapeUri).join('/')}${trailing}`
+}
+
+function canonicalQuery(url: string): string {
+  const q = url.indexOf('?')
+  if (q === -1) return ''
+  const pairs: [string, string][] = []
+  for (const part of url.slice(q + 1).split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const rawKey = eq === -1 ? part : part.slice(0, eq)
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1)
+    pairs.push([escapeUri(safeDecode(rawKey)), escapeUri(safeDecode(rawValue))])
+  }
+  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+  return pairs.map(([k, v]) => `${k}=${v}`).join('&')
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest()
+}
+
+function parseAmzDate(value: string): number {
+  const iso = `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}T${value.slice(9, 11)}:${value.slice(11, 13)}:${value.slice(13, 15)}Z`
+  const ms = Date.parse(iso)
+  if (Number.isNaN(ms)) throw incomplete(`Invalid X-Amz-Date '${value}'.`)
+  return ms
+}
+
+function formatAmzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+}
+
+function incomplete(message: string): AwsServiceError {
+  return authError('IncompleteSignatureException', message)
+}
+
+function authError(code: string, message: string): AwsServiceError {
+  return new AwsServiceError({ code, message })
+}
