@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer, connect, type Server } from 'node:net'
 import { format, inspect } from 'node:util'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
 import type { Logger } from '@enclave-custody/enclave-runtime'
@@ -150,6 +151,27 @@ let dataDir: string
 let stack: DevStack | undefined
 let custody: CustodyClient
 
+/** Every byte between the stack's AWS clients and local AWS, per connection and direction. */
+const awsTraffic: { toAws: Buffer[]; fromAws: Buffer[] }[] = []
+let tap: Server | undefined
+
+/** A TCP tap in front of local AWS: records both directions of every connection. */
+async function startAwsTap(upstream: string): Promise<string> {
+  const { hostname, port } = new URL(upstream)
+  tap = createServer((client) => {
+    const record = { toAws: [] as Buffer[], fromAws: [] as Buffer[] }
+    awsTraffic.push(record)
+    const server = connect({ host: hostname, port: Number(port) })
+    client.on('data', (c: Buffer) => record.toAws.push(c))
+    server.on('data', (c: Buffer) => record.fromAws.push(c))
+    client.pipe(server).pipe(client)
+    client.on('error', () => server.destroy())
+    server.on('error', () => client.destroy())
+  })
+  await new Promise<void>((r) => tap!.listen(0, '127.0.0.1', r))
+  return `http://127.0.0.1:${(tap.address() as { port: number }).port}`
+}
+
 beforeAll(async () => {
   for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
     spies.push({ name: `console.${method}`, spy: vi.spyOn(console, method) as unknown as MockInstance<(...args: never[]) => unknown> })
@@ -158,13 +180,14 @@ beforeAll(async () => {
     spies.push({ name: `process.${name}`, spy: vi.spyOn(stream, 'write') as unknown as MockInstance<(...args: never[]) => unknown> })
   }
   dataDir = await mkdtemp(join(tmpdir(), 'custody-nokey-'))
-  stack = await startDevStack({ dataDir, anvil: false, logger: capturingLogger })
+  stack = await startDevStack({ dataDir, anvil: false, logger: capturingLogger, tapAws: startAwsTap })
   custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, fetch: capturingFetch }), importer: stack!.importer })
 })
 
 afterAll(async () => {
   await custody?.close()
   await stack?.close()
+  await new Promise((r) => (tap ? tap.close(r) : r(undefined)))
   for (const { spy } of spies) spy.mockRestore()
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
 })
@@ -320,6 +343,28 @@ describe('no key material outside the enclave', () => {
 
     it('no HTTP response (body or headers) from the proxy holds the key', () => {
       expect(findLeaks(key, flow.http)).toEqual([])
+    })
+
+    it('local AWS never sends the key, and only the importer\'s KMS Encrypt requests carry it', () => {
+      const fromAws = awsTraffic.map((t, i) => ({ source: `local-aws response stream #${i}`, text: Buffer.concat(t.fromAws).toString('latin1') }))
+      expect(fromAws.length).toBeGreaterThanOrEqual(3) // keep-alive connections of the admin, importer, instance and enclave clients
+      // Decrypt answers were seen (CiphertextForRecipient), and none holds the key in any spelling.
+      expect(fromAws.some((t) => t.text.includes('CiphertextForRecipient'))).toBe(true)
+      expect(findLeaks(key, fromAws, awsTraffic.map((t, i) => ({ source: `local-aws raw bytes #${i}`, data: Buffer.concat(t.fromAws) })))).toEqual([])
+      // Requests: the key travels to KMS only inside TrentService.Encrypt calls of the importer role.
+      let carriers = 0
+      for (const t of awsTraffic) {
+        const requests = Buffer.concat(t.toAws).toString('latin1').split(/(?=POST \/ HTTP\/1\.1)/)
+        for (const request of requests) {
+          if (findLeaks(key, [{ source: 'request', text: request }]).length === 0) continue
+          carriers++
+          expect(request).toMatch(/x-amz-target: TrentService\.Encrypt/i)
+          expect(request).toContain(`Credential=${stack!.config.principals.importer.accessKeyId}/`)
+        }
+      }
+      // The two imports of this key (lower- and upper-case hex) and the KEY_EXISTS attempt (Encrypt runs
+      // before CreateSecret refuses) each sealed it with KMS Encrypt: the search does see requests.
+      expect(carriers).toBe(3)
     })
 
     it('no error (message, JSON, stack, details, cause chain) holds the key', () => {

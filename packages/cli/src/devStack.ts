@@ -30,6 +30,11 @@ export type DevStackOptions = {
   awsLatencyMs?: number
   /** Abort a start in progress: whatever already started is stopped and the promise rejects. */
   signal?: AbortSignal
+  /**
+   * Route every AWS client of the stack through another endpoint in front of local AWS (tests use a
+   * recording tap to assert over every byte local AWS sends). Returns the endpoint clients should use.
+   */
+  tapAws?: (endpoint: string) => Promise<string>
 }
 
 export type DevStack = {
@@ -60,7 +65,16 @@ const credentialsOf = (p: DevPrincipal) => ({ accessKeyId: p.accessKeyId, secret
  * optionally anvil. The KMS key policy is the production one: Decrypt and GenerateDataKey only for the
  * instance role under the runtime's PCR0, Encrypt only for the importer.
  */
-export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId = 11155111, onProgress: report = () => {}, logger = silentLogger, awsLatencyMs = 0, signal }: DevStackOptions): Promise<DevStack> {
+export async function startDevStack({
+  dataDir,
+  anvil: withAnvil = true,
+  chainId = 11155111,
+  onProgress: report = () => {},
+  logger = silentLogger,
+  awsLatencyMs = 0,
+  signal,
+  tapAws,
+}: DevStackOptions): Promise<DevStack> {
   const stops: (() => Promise<void> | void)[] = []
   /** Every step reports progress here, so an abort takes effect between steps. */
   const onProgress = (line: string) => {
@@ -95,9 +109,11 @@ export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId 
       attestationRoots: [nsm.rootCertificatePem],
       principals: Object.fromEntries(Object.values(principals).map((p) => [p.accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn }])),
       latencyMs: awsLatencyMs,
+      log: (entry) => logger.info({ svc: 'local-aws', ...entry }, 'aws request'),
     })
     stops.push(aws.close)
-    const client = <T>(Ctor: new (c: object) => T, p: DevPrincipal) => new Ctor({ region, endpoint: aws.endpoint, credentials: credentialsOf(p), maxAttempts: 2 })
+    const awsEndpoint = tapAws ? await tapAws(aws.endpoint) : aws.endpoint
+    const client = <T>(Ctor: new (c: object) => T, p: DevPrincipal) => new Ctor({ region, endpoint: awsEndpoint, credentials: credentialsOf(p), maxAttempts: 2 })
 
     // The attested key: created once, its policy re-applied at every start because PCR0 measures the
     // runtime's code and changes with it.
@@ -116,7 +132,7 @@ export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId 
     await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
 
     onProgress('starting enclave runtime (software attestation, KMS unsealing)')
-    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: aws.endpoint, kmsKeyId: kmsKeyId!, logger })
+    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyId: kmsKeyId!, logger })
     stops.push(() => runtime.close())
     const server = await startEnclaveServer({ handler: runtime.handler, port: 0, logger })
     stops.push(server.close)
@@ -138,7 +154,7 @@ export async function startDevStack({ dataDir, anvil: withAnvil = true, chainId 
     const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyId! })
 
     signal?.throwIfAborted()
-    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint: aws.endpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config, anvil, close }
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config, anvil, close }
   } catch (e) {
     await close()
     throw e
