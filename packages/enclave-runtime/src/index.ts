@@ -39,3 +39,5 @@ export { type CreateKmsSealerParameters, type CreateKmsSealerReturnType, createK
 export { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
 export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './proxy/recordSource.js'
 export { type AttestedRuntimeOptions, createAttestedRuntime } from './attestedRuntime.js'
+export { type CredentialsProvider, createImdsCredentialsProvider, type ImdsCredentialsOptions } from './proxy/imdsCredentials.js'
+export { createEnclavePool, type EnclavePoolOptions } from './proxy/enclaveConnection.js'

@@ -18,6 +18,7 @@ export {
   KeyNotFoundError,
   PolicyDeniedError,
   TimeoutError,
+  UnauthenticatedError,
   UnavailableError,
 } from './errors/CustodyError.js'
 export {

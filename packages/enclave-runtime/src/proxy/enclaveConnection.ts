@@ -21,11 +21,18 @@ export type EnclaveConnectionOptions = {
   connectTimeoutMs?: number
   maxFrameBytes?: number
   logger?: Logger
+  /** First wait after a failed connect; doubles per failure, with jitter. @default 100 */
+  backoffBaseMs?: number
+  /** Longest wait between connect attempts. @default 5_000 */
+  backoffMaxMs?: number
+  now?: () => number
 }
 
 export type EnclaveConnection = {
   /** Send one request (with the parent's unseal context) and wait for its response. */
   request(message: RequestMessage, context?: UnsealContext): Promise<ResponseMessage>
+  /** Requests waiting for an answer on this connection. */
+  readonly pending: number
   close(): void
 }
 
@@ -36,11 +43,24 @@ type Pending = { resolve: (r: ResponseMessage) => void; reject: (e: Error) => vo
  * fail fast with UNAVAILABLE when the enclave is down and with TIMEOUT when it does not answer; none
  * hangs.
  */
-export function createEnclaveConnection({ host, port, timeoutMs = 10_000, connectTimeoutMs = 2_000, maxFrameBytes = MAX_FRAME_BYTES, logger = silentLogger }: EnclaveConnectionOptions): EnclaveConnection {
+export function createEnclaveConnection({
+  host,
+  port,
+  timeoutMs = 10_000,
+  connectTimeoutMs = 2_000,
+  maxFrameBytes = MAX_FRAME_BYTES,
+  logger = silentLogger,
+  backoffBaseMs = 100,
+  backoffMaxMs = 5_000,
+  now = Date.now,
+}: EnclaveConnectionOptions): EnclaveConnection {
   let socket: Socket | undefined
   let ready: Promise<Socket> | undefined
   const pending = new Map<string, Pending>()
   let closed = false
+  /** Consecutive failed connects, and when the next attempt may start: requests in between fail fast. */
+  let failures = 0
+  let retryAt = 0
 
   const failAll = (error: Error) => {
     for (const [id, p] of pending) {
@@ -52,6 +72,7 @@ export function createEnclaveConnection({ host, port, timeoutMs = 10_000, connec
 
   function open(): Promise<Socket> {
     if (ready) return ready
+    if (now() < retryAt) return Promise.reject(new UnavailableError({ reason: 'enclave unreachable; reconnecting' }))
     ready = new Promise<Socket>((resolve, reject) => {
       const s = connect({ host, port })
       const decoder = new FrameDecoder(maxFrameBytes)
@@ -59,6 +80,8 @@ export function createEnclaveConnection({ host, port, timeoutMs = 10_000, connec
       s.setNoDelay(true)
       s.once('connect', () => {
         clearTimeout(timer)
+        if (failures > 0) logger.info({ after: failures }, 'enclave connection re-established')
+        failures = 0
         socket = s
         resolve(s)
       })
@@ -80,7 +103,13 @@ export function createEnclaveConnection({ host, port, timeoutMs = 10_000, connec
       })
       s.on('error', (err) => {
         clearTimeout(timer)
-        logger.warn({ errCode: (err as NodeJS.ErrnoException).code ?? err.message }, 'enclave connection error')
+        if (socket !== s) {
+          // A failed connect: back off exponentially (with jitter) before the next attempt.
+          failures++
+          const wait = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (failures - 1))
+          retryAt = now() + wait / 2 + Math.random() * (wait / 2)
+        }
+        logger.warn({ errCode: (err as NodeJS.ErrnoException).code ?? err.message, failures }, 'enclave connection error')
         reject(new UnavailableError({ reason: 'enclave connection failed' }))
       })
       s.on('close', () => {
@@ -115,10 +144,42 @@ export function createEnclaveConnection({ host, port, timeoutMs = 10_000, connec
         }
       })
     },
+    get pending() {
+      return pending.size
+    },
     close() {
       closed = true
       socket?.destroy()
       failAll(new UnavailableError({ reason: 'enclave connection is closed' }))
+    },
+  }
+}
+
+export type EnclavePoolOptions = EnclaveConnectionOptions & {
+  /** Connections to the enclave. @default 4 */
+  size?: number
+}
+
+/**
+ * A pool of multiplexed enclave connections: each request goes to the connection with the fewest
+ * requests in flight, so one slow or reconnecting socket does not hold up the others.
+ */
+export function createEnclavePool({ size = 4, ...options }: EnclavePoolOptions): EnclaveConnection {
+  if (!Number.isSafeInteger(size) || size < 1 || size > 64) throw new RangeError('enclave pool size must be 1..64')
+  const connections = Array.from({ length: size }, () => createEnclaveConnection(options))
+  let next = 0
+  return {
+    request(message, context) {
+      // Least pending first; ties rotate so that idle connections share the load.
+      let best = connections[next++ % size]!
+      for (const c of connections) if (c.pending < best.pending) best = c
+      return best.request(message, context)
+    },
+    get pending() {
+      return connections.reduce((n, c) => n + c.pending, 0)
+    },
+    close() {
+      for (const c of connections) c.close()
     },
   }
 }

@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { TLSSocket } from 'node:tls'
 import {
   type CustodyError,
   ErrorCode,
@@ -15,11 +17,12 @@ import {
   PROTOCOL_VERSION,
   type RequestMessage,
   routeToOperation,
+  UnauthenticatedError,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials, SealedKeyRecord, UnsealContext } from '../keys/types.js'
 import { type Logger, silentLogger } from '../logger.js'
-import { createEnclaveConnection, type EnclaveConnection } from './enclaveConnection.js'
+import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
 
 export type ParentProxyOptions = {
@@ -41,9 +44,30 @@ export type ParentProxyOptions = {
   records?: RecordSource
   /** Credentials forwarded to the enclave for KMS (production: the instance role's, from IMDSv2). */
   credentials?: () => Promise<AwsCredentials>
+  /** Serve HTTPS with this certificate. Without it the proxy only listens on a loopback address. */
+  tls?: { cert: string | Buffer; key: string | Buffer; /** CA that client certificates must chain to (mTLS). */ clientCa?: string | Buffer }
+  /**
+   * Caller authentication, required on any non-loopback address: bearer tokens (`Authorization: Bearer
+   * <token>`) and/or mutual TLS (a client certificate from `tls.clientCa`). `/healthz` stays open for
+   * the load balancer.
+   */
+  auth?: { bearerTokens?: readonly string[]; mtls?: boolean }
+  /** Connections to the enclave. @default 4 */
+  poolSize?: number
+  /** On close, how long in-flight requests may finish before connections are cut. @default 10_000 */
+  drainTimeoutMs?: number
 }
 
-export type ParentProxy = { url: string; port: number; close(): Promise<void> }
+export type ParentProxy = {
+  url: string
+  port: number
+  /** Requests being served. */
+  readonly inFlight: number
+  /** Stop accepting, let in-flight requests finish (up to `drainTimeoutMs`), then close everything. */
+  close(): Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
 /**
  * The parent-instance proxy: the HTTP API of DESIGN.md (`POST /v1/keys`, `GET /v1/keys/:keyId`,
@@ -59,8 +83,20 @@ export async function startParentProxy({
   logger = silentLogger,
   records,
   credentials,
+  tls,
+  auth,
+  poolSize = 4,
+  drainTimeoutMs = 10_000,
 }: ParentProxyOptions): Promise<ParentProxy> {
-  const connection: EnclaveConnection = createEnclaveConnection({ ...enclave, timeoutMs: enclaveTimeoutMs, logger })
+  const loopback = LOOPBACK.has(host)
+  if (!tls && !loopback) throw new TypeError(`parent proxy: plain HTTP is allowed only on loopback; give a TLS certificate to listen on ${host}`)
+  if (!loopback && !auth?.bearerTokens?.length && !auth?.mtls) throw new TypeError('parent proxy: callers must authenticate (bearer tokens or mTLS) on a non-loopback address')
+  if (auth?.mtls && !tls?.clientCa) throw new TypeError('parent proxy: mTLS needs tls.clientCa')
+  const tokenDigests = (auth?.bearerTokens ?? []).map((t) => {
+    if (t.length < 32) throw new TypeError('parent proxy: bearer tokens must be at least 32 characters')
+    return createHash('sha256').update(t).digest()
+  })
+  const connection: EnclaveConnection = createEnclavePool({ ...enclave, size: poolSize, timeoutMs: enclaveTimeoutMs, logger })
   const prefix = randomBytes(4).toString('hex')
   let seq = 0
   const nextId = () => `p${prefix}-${(seq++).toString(36)}`
@@ -73,6 +109,19 @@ export async function startParentProxy({
     return { status: httpStatusOf[code], body: { error: response.error } }
   }
 
+  /** Bearer token (compared as SHA-256 digests in constant time) or a verified client certificate. */
+  function authenticate(req: IncomingMessage): void {
+    if (!auth) return
+    if (auth.mtls && (req.socket as TLSSocket).authorized === true) return
+    const header = req.headers.authorization ?? ''
+    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)
+    if (match && tokenDigests.length > 0) {
+      const digest = createHash('sha256').update(match[1]!).digest()
+      if (tokenDigests.some((d) => timingSafeEqual(d, digest))) return
+    }
+    throw new UnauthenticatedError()
+  }
+
   async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const url = new URL(req.url ?? '/', 'http://proxy')
     if (url.pathname === '/healthz' && req.method === 'GET') {
@@ -81,6 +130,7 @@ export async function startParentProxy({
       if (health.status !== 200) return health
       return { status: 200, body: { status: 'ok', enclaveRoundTripMs: Math.round(performance.now() - started) } }
     }
+    authenticate(req)
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined
     const target = routeToOperation(req.method ?? 'GET', url.pathname, body)
     // The path is not echoed: a caller may have pasted anything into it.
@@ -111,8 +161,12 @@ export async function startParentProxy({
     }
   }
 
-  const server: Server = createServer((req, res) => {
+  let inFlight = 0
+  let draining = false
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
+    inFlight++
+    if (draining) res.setHeader('connection', 'close')
     route(req)
       .catch((e: unknown) => {
         const error = publicError(e)
@@ -122,7 +176,16 @@ export async function startParentProxy({
         logger.info({ method: req.method, path: routeLabel(req.url), status, ms: Math.round(performance.now() - started) }, 'http request')
         send(res, status, body)
       })
-  })
+      .finally(() => {
+        inFlight--
+      })
+  }
+  const server: Server = tls
+    ? createHttpsServer(
+        { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) },
+        onRequest,
+      )
+    : createHttpServer(onRequest)
   server.requestTimeout = 30_000
   server.headersTimeout = 10_000
   server.keepAliveTimeout = 5_000
@@ -135,14 +198,22 @@ export async function startParentProxy({
   const bound = typeof address === 'object' && address ? address.port : port
   logger.info({ host, port: bound }, 'parent proxy listening')
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-        connection.close()
-      }),
+    get inFlight() {
+      return inFlight
+    },
+    async close() {
+      draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const deadline = Date.now() + drainTimeoutMs
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      if (inFlight > 0) logger.warn({ inFlight }, 'drain timeout: cutting connections')
+      server.closeAllConnections()
+      connection.close()
+      await closed
+    },
   }
 }
 

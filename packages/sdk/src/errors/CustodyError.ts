@@ -105,6 +105,14 @@ export class UnknownOperationError extends CustodyError {
   }
 }
 
+/** The caller did not prove who it is (bearer token or client certificate). */
+export class UnauthenticatedError extends CustodyError {
+  override name = 'UnauthenticatedError'
+  constructor({ reason = 'authentication required' }: { reason?: string } = {}) {
+    super(ErrorCode.UNAUTHENTICATED, { shortMessage: reason })
+  }
+}
+
 export class KeyNotFoundError extends CustodyError {
   override name = 'KeyNotFoundError'
   constructor({ keyId }: { keyId: string }) {

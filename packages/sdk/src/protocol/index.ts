@@ -19,6 +19,7 @@ export {
   PolicyDeniedError,
   TimeoutError,
   toCustodyError,
+  UnauthenticatedError,
   UnavailableError,
   UnknownOperationError,
   UnsupportedVersionError,
