@@ -1,22 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { alive, runTs, until } from './support/processes.js'
 import { repoRoot } from './vectors.js'
 
-function startDemo(): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(repoRoot, 'scripts', 'demo.ts')], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString()
-  })
-  child.stderr!.on('data', (c: Buffer) => {
-    out += c.toString()
-  })
-  return { child, output: () => out }
-}
+const startDemo = () => runTs(join(repoRoot, 'scripts', 'demo.ts'))
 
 /** Pids of a process's anvil children (tsx's esbuild helper is also a child; it is not ours to check). */
 function childrenOf(pid: number): number[] {
@@ -31,31 +19,14 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 describe('pnpm demo', () => {
   it('signs, broadcasts and mines a 0.01 ETH transfer, then stops everything it started', async () => {
-    const { child, output } = startDemo()
+    const { child, output, exited } = startDemo()
     const spawned = new Set<number>()
     const watch = setInterval(() => {
       for (const pid of childrenOf(child.pid!)) spawned.add(pid)
     }, 20)
-    const code = await new Promise<number | null>((r) => child.once('exit', r))
+    const code = await exited
     clearInterval(watch)
     expect(output()).toMatch(/status\s+1 \(success\)/)
     expect(output()).toMatch(/gas used\s+21000/)
@@ -67,14 +38,14 @@ describe('pnpm demo', () => {
   })
 
   it('cleans up on Ctrl-C mid-run', async () => {
-    const { child, output } = startDemo()
+    const { child, output, exited } = startDemo()
     let anvilPid: number | undefined
     await until(() => {
       anvilPid = childrenOf(child.pid!)[0]
       return anvilPid !== undefined && output().includes('starting enclave runtime')
     }, 20_000)
     child.kill('SIGINT')
-    const code = await new Promise<number | null>((r) => child.once('exit', r))
+    const code = await exited
     expect(code).toBe(130)
     expect(output()).toContain('SIGINT: stopping')
     await until(() => !alive(anvilPid!), 5_000)

@@ -154,7 +154,7 @@ export async function startDevStack({
     const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyId! })
 
     signal?.throwIfAborted()
-    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config, anvil, close }
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
   } catch (e) {
     await close()
     throw e

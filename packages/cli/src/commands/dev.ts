@@ -1,0 +1,144 @@
+import { isAbsolute, relative, resolve } from 'node:path'
+import { z } from 'zod'
+import { type DevStack, type DevStackOptions, startDevStack } from '../devStack.js'
+import { type CliIo, signalExitCode } from './cliIo.js'
+import { defineCommand } from './defineCommand.js'
+import { removeDevEnv, writeDevEnv } from './devEnv.js'
+
+export type RunDevStackParameters = {
+  /** Absolute data directory: local AWS state, the software NSM's CA, dev credentials, dev.env. */
+  dataDir: string
+  anvil: boolean
+  chainId: number
+  awsLatencyMs: number
+}
+
+export type RunDevStackDeps = {
+  io: CliIo
+  /** Aborted (with the signal name as reason) to stop the stack. */
+  stop: AbortSignal
+  /** @default startDevStack */
+  start?: (options: DevStackOptions) => Promise<DevStack>
+}
+
+/** Grace before an unexpected anvil exit counts as a failure: Ctrl-C reaches anvil and us at once. */
+const ANVIL_EXIT_GRACE_MS = 200
+
+/**
+ * Run the local stack until `stop` is aborted: start it with progress lines, print the endpoints,
+ * write `<dataDir>/dev.env` (0600) for the other commands, then stop everything and remove dev.env.
+ *
+ * @returns the exit code: 128 + signal number when stopped by a signal, 1 when anvil died
+ * @throws whatever `startDevStack` throws (after it stopped what it had started)
+ */
+export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: RunDevStackParameters, { io, stop, start = startDevStack }: RunDevStackDeps): Promise<number> {
+  const stoppedCode = () => signalExitCode(typeof stop.reason === 'string' ? (stop.reason as NodeJS.Signals) : 'SIGTERM')
+  let stack: DevStack
+  try {
+    stack = await start({ dataDir, anvil, chainId, awsLatencyMs, signal: stop, onProgress: (line) => io.stdout(`• ${line}\n`) })
+  } catch (e) {
+    if (!stop.aborted) throw e
+    io.stdout('stopped\n') // the start stopped what it had started
+    return stoppedCode()
+  }
+  let code = 0
+  try {
+    if (stop.aborted) return stoppedCode()
+    const envPath = await writeDevEnv(dataDir, {
+      CUSTODY_URL: stack.proxyUrl,
+      CUSTODY_AWS_ENDPOINT: stack.awsEndpoint,
+      CUSTODY_REGION: stack.region,
+      CUSTODY_KMS_KEY_ID: stack.kmsKeyId,
+      CUSTODY_CHAIN_ID: String(chainId),
+      ...(stack.anvil ? { CUSTODY_RPC_URL: stack.anvil.rpcUrl } : {}),
+      AWS_ACCESS_KEY_ID: stack.config.principals.importer.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: stack.config.principals.importer.secretAccessKey,
+    })
+    /** Relative to the working directory when inside it, else absolute. */
+    const show = (path: string) => {
+      const r = relative(io.cwd, path)
+      return r === '' ? '.' : r.startsWith('..') || isAbsolute(r) ? path : r
+    }
+    const rows: [string, string][] = [
+      ['proxy URL', stack.proxyUrl],
+      ['AWS endpoint', `${stack.awsEndpoint} (KMS + Secrets Manager, region ${stack.region})`],
+      ['KMS key id', stack.kmsKeyId],
+      ['PCR0', stack.pcr0],
+      ['anvil RPC', stack.anvil ? `${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})` : 'not started (--no-anvil)'],
+      ['env file', `${show(envPath)} (e.g. custody generate-key --dev ${show(dataDir)})`],
+    ]
+    io.stdout(`\ncustody dev is running; Ctrl-C stops it\n${rows.map(([k, v]) => `  ${k.padEnd(13)} ${v}`).join('\n')}\n`)
+
+    const outcome = await new Promise<'stopped' | 'anvil'>((done) => {
+      if (stop.aborted) return done('stopped')
+      stop.addEventListener('abort', () => done('stopped'), { once: true })
+      stack.anvil?.process.once('exit', () => setTimeout(() => done(stop.aborted ? 'stopped' : 'anvil'), ANVIL_EXIT_GRACE_MS))
+    })
+    if (outcome === 'anvil') {
+      io.stderr('custody dev: anvil exited unexpectedly; stopping\n')
+      code = 1
+    } else code = stoppedCode()
+  } finally {
+    await stack.close()
+    await removeDevEnv(dataDir)
+  }
+  io.stdout('stopped\n')
+  return code
+}
+
+/** Force the exit when a stop takes longer than this. */
+const STOP_TIMEOUT_MS = 15_000
+
+export const devCommand = defineCommand({
+  name: 'dev',
+  summary: 'run the local stack: KMS, Secrets Manager, attested enclave, proxy, anvil',
+  usage: 'custody dev [--data-dir <dir>] [--no-anvil] [--chain-id <n>]',
+  description:
+    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>`, and runs until Ctrl-C.',
+  options: {
+    dataDir: { flag: 'data-dir', env: 'CUSTODY_DEV_DIR', value: 'dir', help: 'state directory (default .custody-dev)', schema: z.string().min(1).default('.custody-dev') },
+    noAnvil: { flag: 'no-anvil', boolean: true, help: 'do not start anvil', schema: z.boolean().default(false) },
+    chainId: {
+      flag: 'chain-id',
+      value: 'n',
+      help: "anvil's chain id (default 11155111)",
+      schema: z
+        .string()
+        .regex(/^[1-9][0-9]{0,14}$/, 'must be a positive integer')
+        .transform(Number)
+        .default(11155111),
+    },
+    awsLatencyMs: {
+      flag: 'aws-latency-ms',
+      value: 'ms',
+      help: 'delay every local AWS call (default 0)',
+      schema: z
+        .string()
+        .regex(/^(?:0|[1-9][0-9]{0,5})$/, 'must be an integer number of milliseconds')
+        .transform(Number)
+        .default(0),
+    },
+  },
+  async run({ options: o, io }) {
+    const controller = new AbortController()
+    let stopping = false
+    const off = io.onSignal((signal) => {
+      if (stopping) {
+        io.stderr(`${signal} again: exiting without waiting\n`)
+        io.exit(signalExitCode(signal))
+      }
+      stopping = true
+      io.stderr(`\n${signal}: stopping\n`)
+      controller.abort(signal)
+      setTimeout(() => {
+        io.stderr(`custody dev: not stopped after ${STOP_TIMEOUT_MS / 1000} s; exiting\n`)
+        io.exit(1)
+      }, STOP_TIMEOUT_MS).unref()
+    })
+    try {
+      return await runDevStack({ dataDir: resolve(io.cwd, o.dataDir), anvil: !o.noAnvil, chainId: o.chainId, awsLatencyMs: o.awsLatencyMs }, { io, stop: controller.signal })
+    } finally {
+      off()
+    }
+  },
+})

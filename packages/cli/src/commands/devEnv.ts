@@ -1,0 +1,66 @@
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { writeFileAtomic } from '@enclave-custody/enclave-runtime'
+import { UsageError } from './cliOptions.js'
+
+/** File name of the environment `custody dev` writes into its data directory. */
+export const DEV_ENV_FILE = 'dev.env'
+
+/** The variables of dev.env. */
+export type DevEnv = {
+  CUSTODY_URL: string
+  CUSTODY_AWS_ENDPOINT: string
+  CUSTODY_REGION: string
+  CUSTODY_KMS_KEY_ID: string
+  CUSTODY_CHAIN_ID: string
+  CUSTODY_RPC_URL?: string
+  /** The importer role's local credentials: may KMS Encrypt and create secrets, never decrypt. */
+  AWS_ACCESS_KEY_ID: string
+  AWS_SECRET_ACCESS_KEY: string
+}
+
+/** Values that need no quoting in a shell (`set -a; . dev.env`) and cannot break a line. */
+const PLAIN = /^[A-Za-z0-9+/=:.,_@-]*$/
+
+export const devEnvPath = (dataDir: string) => join(dataDir, DEV_ENV_FILE)
+
+/** Write `<dataDir>/dev.env` atomically with mode 0600: it holds the importer's credentials. */
+export async function writeDevEnv(dataDir: string, env: DevEnv): Promise<string> {
+  const lines = ['# Written by `custody dev`, removed when it stops. Holds local importer credentials: keep it private.']
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue
+    if (!PLAIN.test(value)) throw new Error(`dev.env: ${name} has characters a shell would need quoted`)
+    lines.push(`${name}=${value}`)
+  }
+  const path = devEnvPath(dataDir)
+  await writeFileAtomic(path, `${lines.join('\n')}\n`, { mode: 0o600 })
+  return path
+}
+
+/** Remove `<dataDir>/dev.env` (its endpoints die with the stack). */
+export async function removeDevEnv(dataDir: string): Promise<void> {
+  await rm(devEnvPath(dataDir), { force: true })
+}
+
+/**
+ * Read `<dataDir>/dev.env`: `NAME=value` lines, `#` comments, optional surrounding quotes.
+ * @throws UsageError when the file is missing (custody dev is not running there)
+ */
+export async function readDevEnv(dataDir: string): Promise<Record<string, string>> {
+  let text: string
+  try {
+    text = await readFile(devEnvPath(dataDir), 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UsageError(`--dev: ${devEnvPath(dataDir)} not found; start \`custody dev --data-dir ${dataDir}\` first`)
+    }
+    throw new UsageError(`--dev: cannot read ${devEnvPath(dataDir)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  const out: Record<string, string> = {}
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (!m || line.trimStart().startsWith('#')) continue
+    out[m[1]!] = m[2]!.trim().replace(/^(['"])(.*)\1$/, '$2')
+  }
+  return out
+}

@@ -1,0 +1,35 @@
+import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
+import { z } from 'zod'
+import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
+import { defineCommand } from './defineCommand.js'
+import { printKey } from './keyCommands.js'
+
+/**
+ * Have the enclave create a key: KMS GenerateDataKey with the enclave's attestation as Recipient, so the
+ * key exists in plaintext only inside the attested enclave; its sealed record is stored by the importer.
+ */
+export function generateKey({ keyId }: { keyId?: string | undefined }, { client }: { client: CustodyClient }): Promise<KeyInfo> {
+  return client.importKey({ generate: true, ...(keyId === undefined ? {} : { keyId }) })
+}
+
+export const generateKeyCommand = defineCommand({
+  name: 'generate-key',
+  summary: 'create a key inside the enclave (KMS GenerateDataKey, attested)',
+  usage: 'custody generate-key [--key-id <id>] [--dev <dir> | --url <url> --kms-key-id <id> …]',
+  description: 'The enclave generates the key from a KMS data key only it can read; the importer stores the sealed record.',
+  options: {
+    keyId: { flag: 'key-id', value: 'id', help: 'id to give the key (default: random)', schema: keyIdSchema.optional() },
+    json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
+    ...proxyOptions,
+    ...importerOptions,
+  },
+  async run({ options: o, io, devEnv }) {
+    const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
+    try {
+      printKey(io, await generateKey({ keyId: o.keyId }, { client }), o.json)
+      return 0
+    } finally {
+      await close()
+    }
+  },
+})

@@ -1,0 +1,39 @@
+import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
+import { z } from 'zod'
+import { connect, proxyOptions } from './connection.js'
+import { defineCommand } from './defineCommand.js'
+
+/** Every key the enclave deployment serves. */
+export function listKeys({ client }: { client: CustodyClient }): Promise<KeyInfo[]> {
+  return client.listKeys()
+}
+
+/** One line per key: keyId, address, creation time; aligned. */
+export function formatKeyTable(keys: readonly KeyInfo[]): string {
+  const width = Math.max(5, ...keys.map((k) => k.keyId.length))
+  const rows = keys.map((k) => `${k.keyId.padEnd(width)}  ${k.address}  ${k.createdAt.toISOString()}`)
+  return `${['KEY ID'.padEnd(width), 'ADDRESS'.padEnd(42), 'CREATED'].join('  ')}\n${rows.join('\n')}\n`
+}
+
+export const listCommand = defineCommand({
+  name: 'list',
+  summary: 'list keys',
+  usage: 'custody list [--json] [--dev <dir> | --url <url>]',
+  description: 'Lists the keys with their addresses.',
+  options: {
+    json: { flag: 'json', boolean: true, help: 'print a JSON array', schema: z.boolean().default(false) },
+    ...proxyOptions,
+  },
+  async run({ options: o, io }) {
+    const { client, close } = connect({ url: o.url })
+    try {
+      const keys = await listKeys({ client })
+      if (o.json) io.stdout(`${JSON.stringify(keys.map((k) => ({ keyId: k.keyId, address: k.address, curve: k.curve, createdAt: k.createdAt.toISOString() })))}\n`)
+      else if (keys.length === 0) io.stderr('no keys\n')
+      else io.stdout(formatKeyTable(keys))
+      return 0
+    } finally {
+      await close()
+    }
+  },
+})
