@@ -50,7 +50,11 @@ async function measure(label: string, op: (i: number) => Promise<unknown>, worke
 
 const rows: [string, number][] = []
 const wallet = new Wallet(KEY)
-rows.push(['baseline: ethers Wallet.signTransaction (plaintext key, in-process)', await measure('baseline', (i) => wallet.signTransaction({ ...tx(i), type: 2 }), 1)])
+const ethersTx = (i: number) => {
+  const { gas, ...rest } = tx(i)
+  return { ...rest, gasLimit: gas, type: 2 }
+}
+rows.push(['baseline: ethers Wallet.signTransaction (plaintext key, in-process)', await measure('baseline', (i) => wallet.signTransaction(ethersTx(i)), 1)])
 
 const handler = await createRuntime()
 await handler.handle({ v: 1, id: 'i', op: 'key.import', params: { privateKey: KEY, keyId: 'bench' } })
