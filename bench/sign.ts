@@ -52,7 +52,7 @@ const rows: [string, number][] = []
 const wallet = new Wallet(KEY)
 const ethersTx = (i: number) => {
   const { gas, ...rest } = tx(i)
-  return { ...rest, gasLimit: gas, type: 2 }
+  return { ...rest, nonce: Number(rest.nonce), gasLimit: gas, type: 2 }
 }
 rows.push(['baseline: ethers Wallet.signTransaction (plaintext key, in-process)', await measure('baseline', (i) => wallet.signTransaction(ethersTx(i)), 1)])
 
