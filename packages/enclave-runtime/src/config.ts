@@ -10,7 +10,16 @@ const host = z.string().min(1)
 export const enclaveServerOptions = {
   port: { flag: 'port', env: 'CUSTODY_ENCLAVE_PORT', help: 'TCP port to listen on (socat bridges vsock here)', schema: port.default(5000) },
   host: { flag: 'host', env: 'CUSTODY_ENCLAVE_HOST', help: 'address to listen on', schema: host.default('127.0.0.1') },
-  dataDir: { flag: 'data-dir', env: 'CUSTODY_DATA_DIR', help: 'directory for sealed key records (dev sealing)', schema: z.string().min(1) },
+  sealing: { flag: 'sealing', env: 'CUSTODY_SEALING', help: 'kms (attested KMS, production) | dev (local AES key under --data-dir)', schema: z.enum(['kms', 'dev']).default('kms') },
+  mode: { flag: 'mode', env: 'CUSTODY_MODE', help: 'production refuses software attestation unless allowed | development', schema: z.enum(['production', 'development']).default('production') },
+  attestation: { flag: 'attestation', env: 'CUSTODY_ATTESTATION', help: 'auto (NSM when /dev/nsm exists) | nsm | software', schema: z.enum(['auto', 'nsm', 'software']).default('auto') },
+  allowSoftwareAttestation: { flag: 'allow-software-attestation', env: 'CUSTODY_ALLOW_SOFTWARE_ATTESTATION', help: 'allow the software NSM in production mode (staging only)', schema: z.stringbool().default(false), boolean: true },
+  softwareNsmDir: { flag: 'software-nsm-dir', env: 'CUSTODY_SOFTWARE_NSM_DIR', help: 'directory of the software NSM CA (shared with local-aws)', schema: z.string().min(1).optional() },
+  region: { flag: 'region', env: 'AWS_REGION', help: 'AWS region of KMS (kms sealing)', schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional() },
+  kmsEndpoint: { flag: 'kms-endpoint', env: 'CUSTODY_KMS_ENDPOINT', help: 'KMS endpoint (inside the enclave: the vsock-proxied regional host)', schema: z.url().optional() },
+  kmsKeyId: { flag: 'kms-key-id', env: 'KMS_KEY_ID', help: 'KMS key new keys are generated under', schema: z.string().min(1).optional() },
+  keyCacheTtlMs: { flag: 'key-cache-ttl-ms', env: 'CUSTODY_KEY_CACHE_TTL_MS', help: 'how long an unsealed key stays in memory', schema: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000) },
+  dataDir: { flag: 'data-dir', env: 'CUSTODY_DATA_DIR', help: 'directory for sealed key records (dev sealing only)', schema: z.string().min(1).optional() },
   maxGas: { flag: 'max-gas', env: 'CUSTODY_MAX_GAS', help: 'refuse transactions with more gas than this', schema: z.coerce.bigint().positive().default(30_000_000n) },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info') },
 } satisfies Record<string, OptionSpec>
@@ -57,7 +66,8 @@ export function parseConfig<S extends Record<string, OptionSpec>>(specs: S, argv
   if (values.help) return 'help'
   const out: Record<string, unknown> = {}
   for (const [key, spec] of Object.entries(specs)) {
-    const raw = (values as Record<string, unknown>)[spec.flag] ?? env[spec.env]
+    const flag = (values as Record<string, unknown>)[spec.flag]
+    const raw = flag === true ? 'true' : (flag ?? env[spec.env])
     const parsed = spec.schema.safeParse(raw === '' ? undefined : raw)
     if (!parsed.success) throw new Error(`invalid --${spec.flag} / ${spec.env}: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
     out[key] = parsed.data

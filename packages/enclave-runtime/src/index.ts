@@ -41,3 +41,25 @@ export { createSecretsManagerRecordSource, type RecordSource, type SecretsManage
 export { type AttestedRuntimeOptions, createAttestedRuntime } from './attestedRuntime.js'
 export { type CredentialsProvider, createImdsCredentialsProvider, type ImdsCredentialsOptions } from './proxy/imdsCredentials.js'
 export { createEnclavePool, type EnclavePoolOptions } from './proxy/enclaveConnection.js'
+export {
+  type CreateNsmAttestationProviderParameters,
+  type CreateNsmAttestationProviderReturnType,
+  createNsmAttestationProvider,
+  type NsmAttestationProvider,
+  type NsmPcr,
+} from './attestation/nsm/createNsmAttestationProvider.js'
+export {
+  type CreateNsmDeviceTransportParameters,
+  type CreateNsmDeviceTransportReturnType,
+  createNsmDeviceTransport,
+  type NsmTransport,
+} from './attestation/nsm/createNsmDeviceTransport.js'
+export { decodeNsmResponse, type NsmResponse, type NsmResponseType } from './attestation/nsm/decodeNsmResponse.js'
+export { encodeNsmRequest, NSM_ATTESTATION_LIMITS, type NsmRequest } from './attestation/nsm/encodeNsmRequest.js'
+export { isNsmErrorCode, NsmError, type NsmErrorCode } from './attestation/nsm/NsmError.js'
+export { NSM_DEVICE_PATH, NSM_IOCTL_REQUEST, NSM_REQUEST_MAX_SIZE, NSM_RESPONSE_MAX_SIZE } from './attestation/nsm/nsmConstants.js'
+export {
+  type SelectAttestationProviderParameters,
+  type SelectAttestationProviderReturnType,
+  selectAttestationProvider,
+} from './attestation/nsm/selectAttestationProvider.js'

@@ -25,6 +25,18 @@ describe('process entry points', () => {
     }
   })
 
+  it('refuses to run production sealing without an NSM (no silent software attestation)', async () => {
+    const { exited, output } = run('enclave', ['--port', '0', '--region', 'us-east-1'], { CUSTODY_LOG_LEVEL: 'error' })
+    expect(await exited).not.toBe(0)
+    expect(output()).toMatch(/software|nsm/i)
+  })
+
+  it('refuses dev sealing in production mode', async () => {
+    const { exited, output } = run('enclave', ['--sealing', 'dev', '--data-dir', '/tmp/x'])
+    expect(await exited).toBe(2)
+    expect(output()).toContain('--sealing dev is for --mode development only')
+  })
+
   it('refuse invalid configuration naming the flag and the variable', async () => {
     const { exited, output } = run('proxy', [], { CUSTODY_PROXY_PORT: 'eighty' })
     expect(await exited).toBe(2)
@@ -34,7 +46,7 @@ describe('process entry points', () => {
   it('serve SDK → proxy → enclave over loopback, log JSON, and stop cleanly on SIGTERM', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'custody-bins-'))
     const enclavePort = await freePort()
-    const enclave = run('enclave', ['--port', String(enclavePort), '--data-dir', dataDir])
+    const enclave = run('enclave', ['--port', String(enclavePort), '--sealing', 'dev', '--mode', 'development', '--data-dir', dataDir])
     await waitForOutput(enclave.output, /enclave server listening/)
     const proxy = run('proxy', ['--port', '0', '--enclave-port', String(enclavePort)])
     const [, url] = await waitForOutput(proxy.output, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)

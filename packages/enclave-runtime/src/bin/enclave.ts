@@ -1,21 +1,59 @@
 #!/usr/bin/env node
 /**
- * The enclave runtime's process: serves the request handler on a TCP port (vsock is bridged to it by
- * socat inside the enclave image). Dev sealing under --data-dir until the attested KMS sealer is wired.
+ * The enclave runtime's process: serves the request handler on a TCP port (inside the enclave socat
+ * bridges vsock to it). Production: keys unsealed only through KMS with the NSM's attestation document.
+ * Development: `--sealing dev` keeps AES-sealed records under --data-dir.
  */
 import pino from 'pino'
+import { selectAttestationProvider } from '../attestation/nsm/selectAttestationProvider.js'
+import { createAttestedRuntime } from '../attestedRuntime.js'
 import { enclaveServerOptions, helpText, parseConfig } from '../config.js'
 import { createRuntime } from '../localEnclave.js'
 import { REDACT_PATHS } from '../logger.js'
 import { startEnclaveServer } from '../server/enclaveServer.js'
 import { configOrExit, runUntilSignal } from './process.js'
 
-const config = configOrExit(() => parseConfig(enclaveServerOptions, process.argv.slice(2), process.env), 'custody-enclave')
+const config = configOrExit(() => {
+  const c = parseConfig(enclaveServerOptions, process.argv.slice(2), process.env)
+  if (c === 'help') return c
+  if (c.sealing === 'dev' && !c.dataDir) throw new Error('--sealing dev needs --data-dir / CUSTODY_DATA_DIR')
+  if (c.sealing === 'dev' && c.mode === 'production') throw new Error('--sealing dev is for --mode development only')
+  if (c.sealing === 'kms' && !c.region) throw new Error('--sealing kms needs --region / AWS_REGION')
+  return c
+}, 'custody-enclave')
 if (config === 'help') {
   process.stdout.write(helpText('custody-enclave — the enclave-custody runtime server', enclaveServerOptions))
   process.exit(0)
 }
 const logger = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[ REDACTED ]' }, base: { svc: 'enclave' } })
-const handler = await createRuntime({ dataDir: config.dataDir, maxGas: config.maxGas, logger })
+
+let close: () => void = () => {}
+let handler: Awaited<ReturnType<typeof createRuntime>>
+if (config.sealing === 'kms') {
+  const attestation = await selectAttestationProvider({
+    mode: config.mode,
+    attestation: config.attestation,
+    allowSoftwareAttestation: config.allowSoftwareAttestation,
+    ...(config.softwareNsmDir ? { softwareNsm: { ca: { dataDir: config.softwareNsmDir } } } : {}),
+    logger,
+  })
+  const runtime = await createAttestedRuntime({
+    attestation,
+    region: config.region!,
+    ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
+    ...(config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {}),
+    keyCacheTtlMs: config.keyCacheTtlMs,
+    maxGas: config.maxGas,
+    logger,
+  })
+  logger.info({ attestation: attestation.kind, region: config.region }, 'attested runtime ready')
+  handler = runtime.handler
+  close = runtime.close
+} else {
+  handler = await createRuntime({ dataDir: config.dataDir!, maxGas: config.maxGas, logger })
+}
 const server = await startEnclaveServer({ handler, port: config.port, host: config.host, logger })
-runUntilSignal(logger, () => server.close())
+runUntilSignal(logger, async () => {
+  await server.close()
+  close()
+})

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# custody-enclave-entrypoint — start-up of the enclave-custody enclave (the image's command).
+#
+# Node has no vsock sockets, so the enclave's network is three pieces around a loopback-only runtime:
+#   1. `lo` up, and kms.<region>.amazonaws.com → 127.0.0.1 in /etc/hosts (TLS still verifies the real name);
+#   2. socat VSOCK-LISTEN:5000 → TCP 127.0.0.1:5001   (the parent proxy's connections → the runtime)
+#      socat TCP-LISTEN:127.0.0.1:443 → VSOCK-CONNECT:3:8000   (the runtime → KMS, via the parent's vsock-proxy)
+#   3. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … [--kms-key-id …]
+# It supervises the three processes: SIGTERM/SIGINT stop them in order (no new connections, drain the
+# runtime, then the KMS bridge) and exit 0; if any of them exits on its own, the others are stopped and this
+# script exits non-zero (the runtime's own status when it failed), which ends the enclave so that the
+# parent's custody-enclave.service restarts it.
+#
+# Environment (the image sets the first three; the rest have production defaults):
+#   AWS_REGION                required, e.g. us-east-1
+#   KMS_KEY_ID                optional, the KMS key new keys are generated under
+#   CUSTODY_APP_DIR           the deployed runtime (dist/, node_modules/)       [/opt/enclave-custody/runtime]
+#   CUSTODY_VSOCK_PORT        vsock port the parent proxy connects to           [5000]
+#   CUSTODY_RUNTIME_PORT      loopback TCP port of the runtime                  [5001]
+#   CUSTODY_KMS_PROXY_CID     vsock CID of the parent                           [3]
+#   CUSTODY_KMS_PROXY_PORT    vsock port of the parent's vsock-proxy            [8000]
+#   CUSTODY_KMS_LOCAL_PORT    loopback port the KMS hostname is served on       [443]
+#   CUSTODY_HOSTS_FILE        hosts file to add the KMS mapping to              [/etc/hosts]
+#   CUSTODY_NODE              node executable                                   [node]
+#   CUSTODY_STOP_TIMEOUT      seconds each process gets to stop before SIGKILL  [10]
+#   CUSTODY_BRIDGE_TRANSPORT  vsock | tcp                                       [vsock]
+#     `tcp` is for tests outside an enclave only: the bridges use TCP on 127.0.0.1 (listen on
+#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT) and `lo` is left alone. The image's environment
+#     is measured into PCR0, so a production image cannot carry it unnoticed.
+set -uo pipefail
+
+AWS_REGION="${AWS_REGION:-}"
+KMS_KEY_ID="${KMS_KEY_ID:-}"
+APP_DIR="${CUSTODY_APP_DIR:-/opt/enclave-custody/runtime}"
+VSOCK_PORT="${CUSTODY_VSOCK_PORT:-5000}"
+RUNTIME_PORT="${CUSTODY_RUNTIME_PORT:-5001}"
+KMS_PROXY_CID="${CUSTODY_KMS_PROXY_CID:-3}"
+KMS_PROXY_PORT="${CUSTODY_KMS_PROXY_PORT:-8000}"
+KMS_LOCAL_PORT="${CUSTODY_KMS_LOCAL_PORT:-443}"
+HOSTS_FILE="${CUSTODY_HOSTS_FILE:-/etc/hosts}"
+NODE_BIN="${CUSTODY_NODE:-node}"
+STOP_TIMEOUT="${CUSTODY_STOP_TIMEOUT:-10}"
+TRANSPORT="${CUSTODY_BRIDGE_TRANSPORT:-vsock}"
+
+# One JSON line per event on stderr, like the runtime's pino logs. Messages are fixed text and numbers.
+log() {
+  printf '{"level":"%s","time":%s,"svc":"entrypoint","msg":"%s"}\n' "$1" "$(date +%s%3N)" "$2" >&2
+}
+die() {
+  log error "$1"
+  exit 2
+}
+
+# ---------------------------------------------------------------------------------------- configuration
+[[ "$AWS_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "AWS_REGION must be an AWS region such as us-east-1"
+[[ -z "$KMS_KEY_ID" || "$KMS_KEY_ID" =~ ^[A-Za-z0-9:/_.-]{1,2048}$ ]] || die "KMS_KEY_ID must be a key id, key ARN, alias name or alias ARN"
+for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT"; do
+  if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then die "ports must be integers 1..65535"; fi
+done
+[[ "$KMS_PROXY_CID" =~ ^[0-9]{1,10}$ ]] || die "CUSTODY_KMS_PROXY_CID must be a vsock CID"
+[[ "$STOP_TIMEOUT" =~ ^[0-9]{1,4}$ ]] || die "CUSTODY_STOP_TIMEOUT must be whole seconds"
+case "$TRANSPORT" in
+  vsock)
+    INBOUND_LISTEN="VSOCK-LISTEN:${VSOCK_PORT},fork,reuseaddr"
+    KMS_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${KMS_PROXY_PORT}"
+    ;;
+  tcp)
+    INBOUND_LISTEN="TCP-LISTEN:${VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr"
+    KMS_UPSTREAM="TCP:127.0.0.1:${KMS_PROXY_PORT}"
+    ;;
+  *) die "CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp" ;;
+esac
+RUNTIME_MAIN="${APP_DIR}/dist/bin/enclave.js"
+[[ -f "$RUNTIME_MAIN" ]] || die "the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR"
+command -v socat >/dev/null 2>&1 || die "socat is not installed"
+command -v "$NODE_BIN" >/dev/null 2>&1 || die "node is not installed"
+KMS_HOST="kms.${AWS_REGION}.amazonaws.com"
+
+# -------------------------------------------------------------------------------------------- network
+if [[ "$TRANSPORT" == vsock ]]; then
+  command -v ip >/dev/null 2>&1 || die "ip (iproute2) is not installed"
+  ip link set dev lo up || die "cannot bring the loopback interface up"
+fi
+# Whether the hosts file maps name $1 to 127.0.0.1 (on any line, among any aliases).
+maps_to_loopback() {
+  [[ -f "$HOSTS_FILE" ]] && awk -v name="$1" '$1 == "127.0.0.1" { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"
+}
+# getaddrinfo takes the first matching line: another address for the KMS name would bypass the bridge.
+if [[ -f "$HOSTS_FILE" ]] && awk -v name="$KMS_HOST" '$1 != "127.0.0.1" && $1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"; then
+  die "the hosts file maps the KMS endpoint to another address"
+fi
+missing_hosts=()
+maps_to_loopback localhost || missing_hosts+=(localhost)
+maps_to_loopback "$KMS_HOST" || missing_hosts+=("$KMS_HOST")
+for name in "${missing_hosts[@]}"; do
+  printf '127.0.0.1 %s\n' "$name" >>"$HOSTS_FILE" || die "cannot write the hosts file"
+done
+
+# ------------------------------------------------------------------------------------------ processes
+# Parallel arrays: the name and pid of each child, in start order.
+names=()
+pids=()
+start() {
+  local name="$1"
+  shift
+  "$@" &
+  names+=("$name")
+  pids+=("$!")
+  log info "started ${name} (pid $!)"
+}
+
+# Stop one child: SIGTERM, up to STOP_TIMEOUT seconds, then SIGKILL. Returns its exit status.
+stop_one() {
+  local pid="$1" waited=0
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null
+}
+
+# Stop every child still running: the inbound bridge first (no new requests), then the runtime (it drains
+# what is in flight and may still need KMS), then the KMS bridge.
+stop_all() {
+  local i
+  for i in 0 2 1; do
+    [[ -n "${pids[$i]:-}" ]] && stop_one "${pids[$i]}"
+  done
+  return 0
+}
+
+on_signal() {
+  trap '' TERM INT
+  log info "received SIG$1: stopping"
+  stop_all
+  log info "stopped"
+  exit 0
+}
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+
+start inbound-bridge socat -lpsocat-inbound "$INBOUND_LISTEN" "TCP:127.0.0.1:${RUNTIME_PORT}"
+start kms-bridge socat -lpsocat-kms "TCP-LISTEN:${KMS_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr" "$KMS_UPSTREAM"
+runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION")
+[[ -n "$KMS_KEY_ID" ]] && runtime_args+=(--kms-key-id "$KMS_KEY_ID")
+start runtime "$NODE_BIN" "$RUNTIME_MAIN" "${runtime_args[@]}"
+
+# ---------------------------------------------------------------------------------------- supervision
+while :; do
+  finished=''
+  wait -n -p finished "${pids[@]}"
+  status=$?
+  [[ -n "$finished" ]] || continue # interrupted without a child exiting
+  name='a child'
+  for i in "${!pids[@]}"; do
+    if [[ "${pids[$i]}" == "$finished" ]]; then
+      name="${names[$i]}"
+      pids[i]=''
+    fi
+  done
+  trap '' TERM INT
+  log error "${name} exited with status ${status}: stopping the enclave"
+  stop_all
+  if [[ "$name" == runtime && "$status" -ne 0 ]]; then exit "$status"; fi
+  exit 1
+done

@@ -1,0 +1,245 @@
+/**
+ * The enclave entrypoint, run outside an enclave in its test transport (CUSTODY_BRIDGE_TRANSPORT=tcp): the
+ * vsock listener becomes a loopback TCP listener, the vsock connection to the parent's vsock-proxy a TCP
+ * connection to a stand-in, and `lo` is left alone. Everything else is the production script: the hosts
+ * file, both socat bridges, the runtime's exact command line, supervision and shutdown.
+ *
+ * Needs socat (CI: apt-get install socat); skips loudly without it.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { connect, createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ENCLAVE_DIR, hasCommand, start, waitFor } from './shellHelpers.js'
+
+const ENTRYPOINT = join(ENCLAVE_DIR, 'entrypoint.sh')
+const haveSocat = hasCommand('socat')
+if (!haveSocat) console.warn('[enclave entrypoint] SKIPPED: socat is not installed (apt-get install socat)')
+
+/**
+ * Stands in for dist/bin/enclave.js: records its arguments, listens on --port, and answers each line with
+ * `runtime:<line>`; the line `kms` makes it call 127.0.0.1:<KMS_LOCAL_PORT> (what kms.<region>.amazonaws.com
+ * resolves to inside the enclave) and answer with what came back; the line `crash` makes it exit 3.
+ */
+const FAKE_RUNTIME = `
+const net = require('node:net')
+const fs = require('node:fs')
+const args = process.argv.slice(2)
+fs.writeFileSync(process.env.FAKE_RUNTIME_ARGS, JSON.stringify(args))
+const port = Number(args[args.indexOf('--port') + 1])
+const server = net.createServer((socket) => {
+  socket.setEncoding('utf8')
+  socket.on('data', (line) => {
+    line = line.trim()
+    if (line === 'crash') process.exit(3)
+    if (line !== 'kms') return socket.write('runtime:' + line + '\\n')
+    const kms = net.connect(Number(process.env.FAKE_KMS_LOCAL_PORT), '127.0.0.1', () => kms.write('hello kms\\n'))
+    kms.setEncoding('utf8')
+    kms.once('data', (reply) => { socket.write('runtime got ' + reply); kms.destroy() })
+    kms.on('error', (e) => socket.write('runtime kms error ' + e.code + '\\n'))
+  })
+})
+server.listen(port, '127.0.0.1', () => console.error('fake runtime listening on ' + port))
+process.on('SIGTERM', () => { console.error('fake runtime draining'); server.close(() => process.exit(0)) })
+`
+
+async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as { port: number }).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+/** Send one line over TCP and resolve with the first reply (retrying for `ms` while the bridge comes up). */
+async function ask(port: number, line: string, ms = 5000): Promise<string> {
+  const end = Date.now() + ms
+  for (;;) {
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`${line}\n`))
+        socket.setEncoding('utf8')
+        socket.once('data', (d: string) => {
+          resolve(d.trim())
+          socket.destroy()
+        })
+        socket.once('error', reject)
+        socket.once('close', () => reject(new Error('closed without a reply')))
+        socket.setTimeout(2000, () => socket.destroy(new Error('timeout')))
+      })
+    } catch (e) {
+      if (Date.now() > end) throw e
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
+
+let dir: string
+let appDir: string
+let parentProxy: Server
+let parentProxyPort: number
+const running: ReturnType<typeof start>[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'enclave-entrypoint-'))
+  appDir = join(dir, 'app')
+  await mkdir(join(appDir, 'dist', 'bin'), { recursive: true })
+  await writeFile(join(appDir, 'dist', 'bin', 'enclave.js'), FAKE_RUNTIME)
+  // The parent's vsock-proxy, as far as the enclave can tell: whatever arrives on port 8000 reaches KMS.
+  parentProxy = createServer((socket) => {
+    socket.setEncoding('utf8')
+    socket.once('data', (d: string) => socket.write(`kms:${d.trim()}\n`))
+  })
+  await new Promise<void>((r) => parentProxy.listen(0, '127.0.0.1', r))
+  parentProxyPort = (parentProxy.address() as { port: number }).port
+})
+// Stop what a test left running the way production does (SIGTERM), so that no socat outlives the test;
+// SIGKILL only if that fails.
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) continue
+    p.child.kill('SIGTERM')
+    const stopped = await Promise.race([p.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 8000))])
+    if (!stopped) p.child.kill('SIGKILL')
+  }
+})
+afterAll(async () => {
+  await new Promise((r) => parentProxy.close(r))
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function launch(env: Record<string, string> = {}) {
+  const ports = { inbound: await freePort(), runtime: await freePort(), kmsLocal: await freePort() }
+  const hostsFile = join(dir, `hosts-${ports.inbound}`)
+  const argsFile = join(dir, `args-${ports.inbound}.json`)
+  await writeFile(hostsFile, '# test hosts file\n127.0.0.1 localhost\n')
+  const p = start('bash', [ENTRYPOINT], {
+    AWS_REGION: 'eu-west-1',
+    KMS_KEY_ID: 'alias/custody',
+    CUSTODY_BRIDGE_TRANSPORT: 'tcp',
+    CUSTODY_APP_DIR: appDir,
+    CUSTODY_NODE: process.execPath,
+    CUSTODY_VSOCK_PORT: String(ports.inbound),
+    CUSTODY_RUNTIME_PORT: String(ports.runtime),
+    CUSTODY_KMS_PROXY_PORT: String(parentProxyPort),
+    CUSTODY_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    CUSTODY_HOSTS_FILE: hostsFile,
+    CUSTODY_STOP_TIMEOUT: '5',
+    FAKE_RUNTIME_ARGS: argsFile,
+    FAKE_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    ...env,
+  })
+  running.push(p)
+  return { ...p, ports, hostsFile, argsFile }
+}
+
+const pidOf = (output: string, name: string) => Number(output.match(new RegExp(`started ${name} \\(pid (\\d+)\\)`))?.[1])
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', () => {
+  it('bridges parent → runtime and runtime → KMS, maps the KMS name, and starts the runtime with the production flags', async () => {
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+
+    // Parent proxy → inbound bridge → runtime.
+    expect(await ask(e.ports.inbound, 'ping')).toBe('runtime:ping')
+    // Runtime → 127.0.0.1:<443 stand-in> → KMS bridge → parent's vsock-proxy (stand-in) → back.
+    expect(await ask(e.ports.inbound, 'kms')).toBe('runtime got kms:hello kms')
+
+    expect(JSON.parse(await readFile(e.argsFile, 'utf8'))).toEqual([
+      '--port',
+      String(e.ports.runtime),
+      '--sealing',
+      'kms',
+      '--attestation',
+      'nsm',
+      '--region',
+      'eu-west-1',
+      '--kms-key-id',
+      'alias/custody',
+    ])
+    // The existing localhost line is kept, the KMS name is added once.
+    expect(await readFile(e.hostsFile, 'utf8')).toBe('# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n')
+    // Every log line of the entrypoint is JSON.
+    for (const line of e.output().split('\n').filter((l) => l.includes('"svc":"entrypoint"'))) expect(() => JSON.parse(line)).not.toThrow()
+  })
+
+  it('stops cleanly on SIGTERM: every child gone, the runtime drained, exit 0', async () => {
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+    const pids = ['inbound-bridge', 'kms-bridge', 'runtime'].map((n) => pidOf(e.output(), n))
+    expect(pids.every((pid) => pid > 0 && alive(pid))).toBe(true)
+    e.child.kill('SIGTERM')
+    expect(await e.exited).toBe(0)
+    expect(e.output()).toContain('received SIGTERM: stopping')
+    expect(e.output()).toContain('fake runtime draining')
+    expect(pids.filter(alive)).toEqual([])
+    // The inbound bridge was stopped before the runtime.
+    expect(e.output().indexOf('fake runtime draining')).toBeGreaterThan(e.output().indexOf('received SIGTERM'))
+  })
+
+  it('stops on SIGINT too', async () => {
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+    e.child.kill('SIGINT')
+    expect(await e.exited).toBe(0)
+  })
+
+  it.each(['kms-bridge', 'inbound-bridge'])('exits non-zero and stops the rest when the %s dies', async (name) => {
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+    const runtime = pidOf(e.output(), 'runtime')
+    process.kill(pidOf(e.output(), name), 'SIGKILL')
+    expect(await e.exited).toBe(1)
+    expect(e.output()).toMatch(new RegExp(`"msg":"${name} exited with status 137: stopping the enclave"`))
+    expect(alive(runtime)).toBe(false)
+  })
+
+  it('exits with the runtime’s status when the runtime fails, and stops both bridges', async () => {
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+    const bridges = ['inbound-bridge', 'kms-bridge'].map((n) => pidOf(e.output(), n))
+    await ask(e.ports.inbound, 'crash', 0).catch(() => 'no reply')
+    expect(await e.exited).toBe(3)
+    expect(e.output()).toContain('"msg":"runtime exited with status 3: stopping the enclave"')
+    expect(bridges.filter(alive)).toEqual([])
+  })
+
+  it('omits --kms-key-id when no key is configured', async () => {
+    const e = await launch({ KMS_KEY_ID: '' })
+    await waitFor(e.output, /fake runtime listening/)
+    expect(JSON.parse(await readFile(e.argsFile, 'utf8'))).not.toContain('--kms-key-id')
+  })
+})
+
+describe('entrypoint.sh configuration errors (exit 2 before starting anything)', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['a missing region', { AWS_REGION: '' }, 'AWS_REGION must be an AWS region such as us-east-1'],
+    ['a region that is not one', { AWS_REGION: 'eu-west-1.evil.com' }, 'AWS_REGION must be an AWS region such as us-east-1'],
+    ['a malformed key id', { KMS_KEY_ID: 'alias/x y' }, 'KMS_KEY_ID must be a key id, key ARN, alias name or alias ARN'],
+    ['a bad port', { CUSTODY_RUNTIME_PORT: '70000' }, 'ports must be integers 1..65535'],
+    ['an unknown transport', { CUSTODY_BRIDGE_TRANSPORT: 'udp' }, 'CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp'],
+    ['a missing runtime', { CUSTODY_APP_DIR: '/nonexistent' }, 'the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR'],
+  ]
+  it.each(cases)('refuses %s', async (_, env, message) => {
+    const e = await launch(env)
+    expect(await e.exited).toBe(2)
+    expect(JSON.parse(e.output().trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', svc: 'entrypoint', msg: message })
+  })
+
+  it.runIf(haveSocat)('refuses a hosts file that sends the KMS name elsewhere', async () => {
+    const hostsFile = join(dir, 'hosts-conflict')
+    await writeFile(hostsFile, '203.0.113.7 kms.eu-west-1.amazonaws.com\n')
+    const e = await launch({ CUSTODY_HOSTS_FILE: hostsFile })
+    expect(await e.exited).toBe(2)
+    expect(e.output()).toContain('the hosts file maps the KMS endpoint to another address')
+  })
+})

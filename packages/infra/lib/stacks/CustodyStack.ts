@@ -1,0 +1,158 @@
+import { Annotations, CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib'
+import * as ec2 from 'aws-cdk-lib/aws-ec2'
+import * as iam from 'aws-cdk-lib/aws-iam'
+import type { Construct } from 'constructs'
+import { DEBUG_PCR0 } from '../config/readCustodyConfig.js'
+import { EnclaveFleet } from '../constructs/EnclaveFleet.js'
+import { KeyRecords } from '../constructs/KeyRecords.js'
+import { Keys } from '../constructs/Keys.js'
+import { Network } from '../constructs/Network.js'
+import { SigningFunction } from '../constructs/SigningFunction.js'
+
+export interface CustodyStackProps extends StackProps {
+  /** The prebuilt enclave image. */
+  readonly eifPath: string
+  /** Its PCR0 (96 hex digits); all zeros only with `allowDebugEnclave`. */
+  readonly pcr0: string
+  /** Further measurements the key policy and the boot check require. @default none */
+  readonly pcrs?: Readonly<Partial<Record<1 | 2 | 8, string>>>
+  /** Accept a debug-mode enclave (PCR0 = 0…0). @default false */
+  readonly allowDebugEnclave?: boolean
+  /** Key administrators. @default the account root */
+  readonly adminArns?: readonly string[]
+  /** @default 'm6i.xlarge' */
+  readonly instanceType?: string
+  /** @default 2 */
+  readonly minCapacity?: number
+  /** @default max(2, minCapacity) */
+  readonly maxCapacity?: number
+  /** @default minCapacity */
+  readonly desiredCapacity?: number
+  /** @default false */
+  readonly enableNat?: boolean
+  /** ACM certificate of the load balancer. @default a `CertificateArn` CloudFormation parameter */
+  readonly certificateArn?: string
+  /** Name the certificate covers. @default a `ProxyDomainName` CloudFormation parameter */
+  readonly domainName?: string
+  /** Networks besides the signing Lambda that may call the load balancer. @default [] */
+  readonly allowedClientCidrs?: readonly string[]
+  /** keyId of Lambda payloads that name none. @default 'default' */
+  readonly defaultKeyId?: string
+  /** @default EnclaveFleet's DEFAULT_HOST_FILES_PATH (packages/enclave-runtime/host) */
+  readonly hostFilesPath?: string
+  /** @default EnclaveFleet's DEFAULT_PROXY_ENTRY */
+  readonly proxyEntry?: string
+}
+
+const ACM_ARN_PATTERN = '^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:certificate/[0-9a-f-]{36}$'
+const HOSTNAME_PATTERN = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$'
+
+/**
+ * The attested custody deployment: Network → Keys (attested sealing key, logs key) → KeyRecords
+ * (Secrets Manager records, second key) → EnclaveFleet (launch template, Auto Scaling group, internal
+ * NLB) → SigningFunction (the sample's Lambda). The two roles the key policy names are made here and
+ * handed to the constructs that use them.
+ */
+export class CustodyStack extends Stack {
+  public readonly network: Network
+  public readonly keys: Keys
+  public readonly records: KeyRecords
+  public readonly fleet: EnclaveFleet
+  public readonly signing: SigningFunction
+  public readonly instanceRole: iam.Role
+  public readonly importerRole: iam.Role
+
+  constructor(scope: Construct, id: string, props: CustodyStackProps) {
+    super(scope, id, { description: 'enclave-custody: keys usable only inside attested AWS Nitro Enclaves', ...props })
+    const debug = props.allowDebugEnclave ?? false
+    if (props.pcr0 === DEBUG_PCR0 && !debug) throw new Error('CustodyStack: an all-zero pcr0 is a debug-mode enclave; set allowDebugEnclave to accept it')
+    if (debug) {
+      Annotations.of(this).addWarningV2(
+        '@enclave-custody/infra:debugEnclave',
+        'allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0, i.e. ANY debug-mode enclave. Development only; never hold real funds with this stack.',
+      )
+    }
+
+    this.instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'enclave-custody parent instances: read key records; KMS use only through the attested key policy',
+    })
+    this.importerRole = new iam.Role(this, 'ImporterRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'enclave-custody importer (the signing Lambda): KMS Encrypt on the sealing key, create key records',
+    })
+
+    this.keys = new Keys(this, 'Keys', {
+      pcr0: props.pcr0,
+      ...(props.pcrs ? { pcrs: props.pcrs } : {}),
+      instanceRole: this.instanceRole,
+      importerRole: this.importerRole,
+      ...(props.adminArns ? { adminArns: props.adminArns } : {}),
+    })
+    this.network = new Network(this, 'Network', { enableNat: props.enableNat ?? false, logsKey: this.keys.logsKey })
+    this.records = new KeyRecords(this, 'KeyRecords')
+    this.records.grantRead(this.instanceRole)
+    this.records.grantWrite(this.importerRole)
+
+    const certificateArn =
+      props.certificateArn ??
+      new CfnParameter(this, 'CertificateArn', {
+        type: 'String',
+        allowedPattern: ACM_ARN_PATTERN,
+        description: 'ACM certificate (same region) for the load balancer TLS listener; it must cover ProxyDomainName',
+      }).valueAsString
+    const domainName =
+      props.domainName ??
+      new CfnParameter(this, 'ProxyDomainName', {
+        type: 'String',
+        allowedPattern: HOSTNAME_PATTERN,
+        description: 'DNS name of the parent proxies inside the VPC (a private hosted zone is created for it); the certificate must cover it',
+      }).valueAsString
+
+    this.fleet = new EnclaveFleet(this, 'Fleet', {
+      vpc: this.network.vpc,
+      subnets: this.network.privateSubnets,
+      role: this.instanceRole,
+      eifPath: props.eifPath,
+      expectedPcrs: { 0: props.pcr0, ...props.pcrs },
+      debugEnclave: debug,
+      ...(props.instanceType ? { instanceType: props.instanceType } : {}),
+      ...(props.minCapacity !== undefined ? { minCapacity: props.minCapacity } : {}),
+      ...(props.maxCapacity !== undefined ? { maxCapacity: props.maxCapacity } : {}),
+      ...(props.desiredCapacity !== undefined ? { desiredCapacity: props.desiredCapacity } : {}),
+      certificateArn,
+      domainName,
+      secretsKey: this.records.recordsKey,
+      secretPrefix: this.records.secretPrefix,
+      clientCidrs: props.allowedClientCidrs ?? [],
+      ...(props.hostFilesPath ? { hostFilesPath: props.hostFilesPath } : {}),
+      ...(props.proxyEntry ? { proxyEntry: props.proxyEntry } : {}),
+    })
+
+    this.signing = new SigningFunction(this, 'Signing', {
+      vpc: this.network.vpc,
+      subnets: this.network.privateSubnets,
+      role: this.importerRole,
+      proxyUrl: this.fleet.proxyUrl,
+      authTokenSecret: this.fleet.authTokenSecret,
+      sealingKeyId: this.keys.sealingKeyId,
+      recordsKeyArn: this.records.recordsKey.keyArn,
+      secretPrefix: this.records.secretPrefix,
+      defaultKeyId: props.defaultKeyId ?? 'default',
+      logsKey: this.keys.logsKey,
+    })
+    this.fleet.loadBalancerSecurityGroup.addIngressRule(this.signing.securityGroup, ec2.Port.tcp(this.fleet.listenerPort), 'The signing Lambda')
+    this.network.allowEndpointsFrom(this.fleet.securityGroup, this.signing.securityGroup)
+
+    new CfnOutput(this, 'ASGGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName, description: 'Auto Scaling group of the parent instances (custody pcr0 --asg)' })
+    new CfnOutput(this, 'EC2InstanceRoleARN', { value: this.instanceRole.roleArn, description: 'Role of the parent instances (the key policy instance role)' })
+    new CfnOutput(this, 'KMSKeyID', { value: this.keys.sealingKeyId, description: 'The attested sealing key' })
+    new CfnOutput(this, 'LambdaExecutionRoleARN', { value: this.importerRole.roleArn, description: 'Role of the signing Lambda (the key policy importer role)' })
+    new CfnOutput(this, 'LoadBalancerDNS', { value: this.fleet.loadBalancer.loadBalancerDnsName, description: 'Internal NLB in front of the parent proxies' })
+    new CfnOutput(this, 'ProxyURL', { value: this.fleet.proxyUrl, description: 'What clients in the VPC call (private DNS name of the NLB)' })
+    new CfnOutput(this, 'LambdaFunctionName', { value: this.signing.function.functionName, description: 'aws lambda invoke --function-name …' })
+    new CfnOutput(this, 'RecordsKMSKeyARN', { value: this.records.recordsKey.keyArn, description: 'Key Secrets Manager encrypts key records with' })
+    new CfnOutput(this, 'ProxyAuthTokenSecretARN', { value: this.fleet.authTokenSecret.secretArn, description: 'Bearer token of the parent proxies' })
+    new CfnOutput(this, 'ExpectedPCR0', { value: props.pcr0, description: 'PCR0 the key policy and the boot check require' })
+  }
+}

@@ -1,0 +1,487 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { buildKeyPolicy } from '@enclave-custody/sdk'
+import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib'
+import * as s3 from 'aws-cdk-lib/aws-s3'
+import { Match, Template } from 'aws-cdk-lib/assertions'
+import type { IConstruct } from 'constructs'
+import { AwsSolutionsChecks } from 'cdk-nag'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { CustodyStack } from '../lib/stacks/CustodyStack.js'
+import { buildTestApp, FIXTURE_PCRS } from './support/fixtures.js'
+
+// One synthesized app shared by every assertion: the stack exactly as `cdk synth -c eifPath=…` builds it
+// (PCR0 from the fixture EIF's nitro-cli PCR JSON, the real host files, no certificate context: the
+// certificate and DNS name become CloudFormation parameters).
+let app: App
+let stack: CustodyStack
+let template: Template
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[]; DeletionPolicy?: string; UpdatePolicy?: Record<string, unknown> }
+let resources: Record<string, Resource>
+
+beforeAll(() => {
+  // The real host files of packages/enclave-runtime/host (the default), not the fixtures.
+  ;({ app, stack } = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: undefined }))
+  template = Template.fromStack(stack)
+  resources = template.toJSON().Resources
+})
+afterAll(() => rmSync(app.outdir, { recursive: true, force: true }))
+
+const idOf = (c: IConstruct) => stack.getLogicalId((c instanceof CfnElement ? c : c.node.defaultChild) as CfnElement)
+const arnOf = (c: IConstruct) => ({ 'Fn::GetAtt': [idOf(c), 'Arn'] })
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type)
+const statementsOf = (policyDocument: unknown) => (policyDocument as { Statement: Record<string, unknown>[] }).Statement
+const asList = <T>(v: T | T[]) => (Array.isArray(v) ? v : [v])
+/** The cloud-assembly directory of the asset that holds `file`. */
+const findAssetWith = (file: string) => {
+  const dir = readdirSync(app.outdir).find((d) => d.startsWith('asset.') && existsSync(join(app.outdir, d, file)))
+  if (!dir) throw new Error(`no asset with ${file}`)
+  return join(app.outdir, dir)
+}
+/** User data as text, CloudFormation references shown as <LogicalId> / <LogicalId.Attr>. */
+function userDataText(): string {
+  const [[, lt]] = ofType('AWS::EC2::LaunchTemplate') as [[string, Resource]]
+  const render = (x: unknown): string => {
+    if (typeof x === 'string') return x
+    const o = x as Record<string, unknown>
+    if (o['Fn::Join']) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]]
+      return parts.map(render).join(sep)
+    }
+    if (o.Ref) return `<${o.Ref}>`
+    if (o['Fn::GetAtt']) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`
+    if (o['Fn::Sub']) return o['Fn::Sub'] as string
+    return JSON.stringify(x)
+  }
+  return render(((lt.Properties.LaunchTemplateData as Record<string, unknown>).UserData as Record<string, unknown>)['Fn::Base64'])
+}
+
+describe('attested sealing key', () => {
+  test('its policy is buildKeyPolicy of @enclave-custody/sdk, statement for statement, with the stack roles as principals', () => {
+    const key = resources[idOf(stack.keys.sealingKey)]!
+    expect(key.Type).toBe('AWS::KMS::Key')
+    const placeholders = {
+      instanceRoleArn: 'arn:aws:iam::111122223333:role/instance',
+      importerRoleArn: 'arn:aws:iam::111122223333:role/importer',
+      adminArns: 'arn:aws:iam::111122223333:root',
+    }
+    const generated = buildKeyPolicy({ pcr0: FIXTURE_PCRS.PCR0, ...placeholders })
+    const principals: Record<string, unknown> = {
+      [placeholders.instanceRoleArn]: arnOf(stack.instanceRole),
+      [placeholders.importerRoleArn]: arnOf(stack.importerRole),
+      [placeholders.adminArns]: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] },
+    }
+    const expected = { ...generated, Statement: generated.Statement.map((s) => ({ ...s, Principal: { AWS: principals[s.Principal.AWS as string] } })) }
+    expect(key.Properties.KeyPolicy).toEqual(expected)
+  })
+
+  test('Decrypt and GenerateDataKey: the instance role only, only under the PCR0 attestation condition', () => {
+    const policy = resources[idOf(stack.keys.sealingKey)]!.Properties.KeyPolicy
+    const decrypting = statementsOf(policy).filter((s) => asList(s.Action as string | string[]).some((a) => /^kms:(Decrypt|GenerateDataKey|ReEncrypt|\*)/.test(a)))
+    expect(decrypting).toHaveLength(1)
+    expect(decrypting[0]).toEqual({
+      Sid: 'AttestedEnclaveDecrypts',
+      Effect: 'Allow',
+      Principal: { AWS: arnOf(stack.instanceRole) },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+      Condition: {
+        StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': FIXTURE_PCRS.PCR0 },
+        StringLike: { 'kms:EncryptionContext:keyId': '?*' },
+      },
+    })
+  })
+
+  test('Encrypt: the importer role only, with a keyId encryption context', () => {
+    const policy = resources[idOf(stack.keys.sealingKey)]!.Properties.KeyPolicy
+    const encrypting = statementsOf(policy).filter((s) => asList(s.Action as string | string[]).some((a) => a.startsWith('kms:Encrypt')))
+    expect(encrypting).toEqual([
+      {
+        Sid: 'ImporterEncryptsKeyRecords',
+        Effect: 'Allow',
+        Principal: { AWS: arnOf(stack.importerRole) },
+        Action: 'kms:Encrypt',
+        Resource: '*',
+        Condition: { StringLike: { 'kms:EncryptionContext:keyId': '?*' } },
+      },
+    ])
+  })
+
+  test('rotation on, retained, roles exist first', () => {
+    const key = resources[idOf(stack.keys.sealingKey)]!
+    expect(key.Properties).toMatchObject({ EnableKeyRotation: true, KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', PendingWindowInDays: 30 })
+    expect(key.DeletionPolicy).toBe('Retain')
+    expect(key.DependsOn).toEqual(expect.arrayContaining([idOf(stack.instanceRole), idOf(stack.importerRole)]))
+  })
+
+  test('every KMS key rotates', () => {
+    expect(ofType('AWS::KMS::Key')).toHaveLength(3)
+    template.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true })
+  })
+
+  test('no IAM policy grants anything on the sealing key (the key policy alone decides)', () => {
+    const sealing = JSON.stringify(arnOf(stack.keys.sealingKey))
+    for (const [, p] of ofType('AWS::IAM::Policy')) expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain(sealing)
+  })
+})
+
+describe('launch template', () => {
+  const data = () => (ofType('AWS::EC2::LaunchTemplate')[0]![1].Properties.LaunchTemplateData ?? {}) as Record<string, unknown>
+
+  test('IMDSv2 required, hop limit 1, no instance tags in metadata', () => {
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'disabled' } }),
+    })
+  })
+
+  test('Nitro Enclaves enabled on m6i.xlarge', () => {
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ EnclaveOptions: { Enabled: true }, InstanceType: 'm6i.xlarge' }) })
+  })
+
+  test('Amazon Linux 2023 (x86_64) from the public SSM parameter', () => {
+    const ref = (data().ImageId as { Ref: string }).Ref
+    expect(template.toJSON().Parameters[ref]).toMatchObject({ Default: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64' })
+  })
+
+  test('no public IP', () => {
+    expect(data().NetworkInterfaces).toEqual([expect.objectContaining({ AssociatePublicIpAddress: false, DeviceIndex: 0 })])
+  })
+
+  test('encrypted gp3 root volume', () => {
+    expect(data().BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }])
+  })
+
+  test('detailed monitoring, instance profile with the instance role', () => {
+    expect(data().Monitoring).toEqual({ Enabled: true })
+    template.hasResourceProperties('AWS::IAM::InstanceProfile', { Roles: [{ Ref: idOf(stack.instanceRole) }] })
+  })
+})
+
+describe('user data', () => {
+  test('installs the Nitro Enclaves CLI, Node.js 22 and keeps the SSM agent on', () => {
+    const text = userDataText()
+    expect(text).toContain('dnf install -y aws-nitro-enclaves-cli unzip openssl socat nodejs22')
+    expect(text).toContain('systemctl enable --now amazon-ssm-agent')
+  })
+
+  test('checks the EIF PCR0 with nitro-cli describe-eif before installing or running it', () => {
+    const text = userDataText()
+    const describe = text.indexOf('nitro-cli describe-eif --eif-path "$WORK/custody.eif"')
+    const check = text.indexOf(`check_pcr 0 '${FIXTURE_PCRS.PCR0}'`)
+    const install = text.indexOf(`install -m 0644 "$WORK/custody.eif" '/opt/enclave-custody/custody.eif'`)
+    const start = text.indexOf('systemctl enable --now custody-vsock-proxy.service custody-enclave.service custody-enclave-bridge.service custody-proxy.service')
+    expect([describe, check, install, start].every((i) => i > 0)).toBe(true)
+    expect(describe).toBeLessThan(check)
+    expect(check).toBeLessThan(install)
+    expect(install).toBeLessThan(start)
+    expect(text).toMatch(/set -euo pipefail/)
+    expect(text).toContain('refusing to run an image the key policy was not written for')
+  })
+
+  test('configures the allocator, vsock-proxy (region filled in), custody.env, TLS, token and the host files', () => {
+    const text = userDataText()
+    expect(text).toContain(`install -D -m 0644 "$WORK/host/allocator.yaml" '/etc/nitro_enclaves/allocator.yaml'`)
+    expect(text).toContain('systemctl enable --now nitro-enclaves-allocator.service')
+    expect(text).toContain(`sed "s/{{REGION}}/$REGION/g" "$WORK/host/vsock-proxy.yaml" > '/etc/nitro_enclaves/vsock-proxy.yaml'`)
+    expect(text).toContain("REGION='<AWS::Region>'")
+    expect(text).toContain(`install -m 0644 "$WORK/host/custody.env.example" '/etc/enclave-custody/custody.env'`)
+    for (const [k, v] of [
+      ['CUSTODY_REGION', '<AWS::Region>'],
+      ['CUSTODY_PROXY_HOST', '0.0.0.0'],
+      ['CUSTODY_PROXY_PORT', '8443'],
+      ['CUSTODY_RECORDS', 'secretsmanager'],
+      ['CUSTODY_SECRET_PREFIX', 'enclave-custody/keys/'],
+      ['CUSTODY_CREDENTIALS', 'imds'],
+    ]) {
+      expect(text).toContain(`set_env ${k} '${v}'`)
+    }
+    expect(text).toContain("-keyout '/etc/enclave-custody/tls/key.pem' -out '/etc/enclave-custody/tls/cert.pem'")
+    expect(text).toContain(`--secret-id '<${idOf(stack.fleet.authTokenSecret)}>' --query SecretString --output text > '/etc/enclave-custody/auth-token'`)
+    expect(text).toContain(`install -m 0644 "$WORK/host/proxy/proxy.js" '/opt/enclave-custody/proxy/proxy.js'`)
+    expect(text).toContain(`install -m 0755 "$WORK/host/custody-enclave-run.sh" '/opt/enclave-custody/host/custody-enclave-run.sh'`)
+    for (const unit of ['custody-enclave.service', 'custody-vsock-proxy.service', 'custody-enclave-bridge.service', 'custody-proxy.service']) {
+      expect(text).toContain(`install -m 0644 "$WORK/host/systemd/${unit}" '/etc/systemd/system/'`)
+    }
+    expect(text).toContain('systemctl disable --now nitro-enclaves-vsock-proxy.service')
+  })
+
+  test('the paths it installs to are the ones the host files use', () => {
+    const dir = join(app.outdir, stack.fleet.hostFilesAsset.assetPath)
+    const units = ['custody-enclave.service', 'custody-proxy.service'].map((u) => readFileSync(join(dir, 'systemd', u), 'utf8')).join('\n')
+    for (const path of ['/opt/enclave-custody/custody.eif', '/opt/enclave-custody/host/custody-enclave-run.sh', '/opt/enclave-custody/proxy/proxy.js', '/etc/enclave-custody/custody.env', '/etc/enclave-custody/tls/cert.pem', '/etc/enclave-custody/tls/key.pem', '/etc/enclave-custody/auth-token']) {
+      expect(units, path).toContain(path)
+      expect(userDataText(), path).toContain(path)
+    }
+  })
+
+  test('is valid bash', () => {
+    const script = userDataText()
+    expect(() => execFileSync('bash', ['-n'], { input: script })).not.toThrow()
+  })
+
+  test('the host-files asset holds the host files and the esbuild proxy bundle', () => {
+    const dir = join(app.outdir, stack.fleet.hostFilesAsset.assetPath)
+    expect(readdirSync(dir).sort()).toEqual(['README.md', 'allocator.yaml', 'custody-enclave-run.sh', 'custody.env.example', 'proxy', 'systemd', 'vsock-proxy.yaml'])
+    expect(readdirSync(join(dir, 'systemd')).sort()).toEqual(['custody-enclave-bridge.service', 'custody-enclave.service', 'custody-proxy.service', 'custody-vsock-proxy.service'])
+    expect(readdirSync(join(dir, 'proxy')).sort()).toEqual(['package.json', 'proxy.js'])
+    const help = execFileSync(process.execPath, [join(dir, 'proxy', 'proxy.js'), '--help'], { encoding: 'utf8' })
+    expect(help).toMatch(/^custody-proxy/)
+    expect(existsSync(join(app.outdir, stack.fleet.eifAsset.assetPath))).toBe(true)
+  })
+})
+
+describe('fleet and load balancer', () => {
+  test('Auto Scaling group: 2 instances across the two private subnets, ELB health checks, rolling updates', () => {
+    const [[, asg]] = ofType('AWS::AutoScaling::AutoScalingGroup') as [[string, Resource]]
+    expect(asg.Properties).toMatchObject({ MinSize: '2', MaxSize: '2', HealthCheckType: 'ELB', HealthCheckGracePeriod: 600 })
+    expect(asg.Properties.DesiredCapacity).toBeUndefined()
+    expect(asg.Properties.VPCZoneIdentifier).toHaveLength(2)
+    expect(asg.UpdatePolicy).toMatchObject({ AutoScalingRollingUpdate: { MaxBatchSize: 1, MinInstancesInService: 1 } })
+  })
+
+  test('internal network load balancer with security group and access logs', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Type: 'network',
+      Scheme: 'internal',
+      SecurityGroups: [{ 'Fn::GetAtt': [idOf(stack.fleet.loadBalancerSecurityGroup), 'GroupId'] }],
+    })
+    const [[, lb]] = ofType('AWS::ElasticLoadBalancingV2::LoadBalancer') as [[string, Resource]]
+    expect(lb.Properties.LoadBalancerAttributes).toEqual(
+      expect.arrayContaining([
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+        { Key: 'access_logs.s3.bucket', Value: { Ref: idOf(stack.fleet.accessLogsBucket) } },
+        { Key: 'load_balancing.cross_zone.enabled', Value: 'true' },
+      ]),
+    )
+  })
+
+  test('TLS listener with the certificate (a CloudFormation parameter when not in context) and a TLS 1.2+ policy', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Protocol: 'TLS',
+      Port: 443,
+      SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      Certificates: [{ CertificateArn: { Ref: 'CertificateArn' } }],
+    })
+    expect(template.toJSON().Parameters.CertificateArn).toMatchObject({ Type: 'String', AllowedPattern: expect.stringMatching(/acm/) })
+    expect(template.toJSON().Parameters.ProxyDomainName).toMatchObject({ Type: 'String' })
+  })
+
+  test('targets: the proxies over TLS on 8443, HTTPS health checks on /healthz', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Protocol: 'TLS',
+      Port: 8443,
+      TargetType: 'instance',
+      HealthCheckProtocol: 'HTTPS',
+      HealthCheckPath: '/healthz',
+      HealthCheckPort: '8443',
+    })
+  })
+
+  test('instances accept only the load balancer, which accepts only the Lambda', () => {
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [idOf(stack.fleet.securityGroup), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [idOf(stack.fleet.loadBalancerSecurityGroup), 'GroupId'] },
+      FromPort: 8443,
+      ToPort: 8443,
+    })
+    const ingressToLb = ofType('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties.GroupId).includes(idOf(stack.fleet.loadBalancerSecurityGroup)))
+    expect(ingressToLb.map(([, r]) => r.Properties.SourceSecurityGroupId)).toEqual([{ 'Fn::GetAtt': [idOf(stack.signing.securityGroup), 'GroupId'] }])
+    for (const [, sg] of ofType('AWS::EC2::SecurityGroup')) {
+      for (const rule of (sg.Properties.SecurityGroupIngress ?? []) as Record<string, unknown>[]) expect(rule.CidrIp).not.toBe('0.0.0.0/0')
+    }
+  })
+
+  test('a private DNS name for the certificate, aliased to the load balancer', () => {
+    template.hasResourceProperties('AWS::Route53::HostedZone', { Name: { 'Fn::Join': ['', [{ Ref: 'ProxyDomainName' }, '.']] }, VPCs: Match.anyValue() })
+    template.hasResourceProperties('AWS::Route53::RecordSet', { Type: 'A', AliasTarget: Match.anyValue() })
+  })
+})
+
+describe('network', () => {
+  test('private subnets only: no internet gateway, no NAT, no public IPs on launch', () => {
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0)
+    template.resourceCountIs('AWS::EC2::NatGateway', 0)
+    template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false })
+    expect(ofType('AWS::EC2::Subnet')).toHaveLength(2)
+  })
+
+  test.each([
+    'kms',
+    'secretsmanager',
+    'ssm',
+    'ssmmessages',
+    'ec2messages',
+    'ecr.api',
+    'ecr.dkr',
+    'logs',
+  ])('interface endpoint %s with private DNS', (service) => {
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+    })
+  })
+
+  test('S3 gateway endpoint on the private route tables', () => {
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+      RouteTableIds: Match.anyValue(),
+    })
+    expect(ofType('AWS::EC2::VPCEndpoint')).toHaveLength(9)
+  })
+
+  test('flow logs of all traffic to an encrypted log group', () => {
+    template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' })
+  })
+})
+
+describe('encryption at rest', () => {
+  test('every log group with the logs KMS key', () => {
+    expect(ofType('AWS::Logs::LogGroup').length).toBeGreaterThanOrEqual(2)
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: arnOf(stack.keys.logsKey) })
+  })
+
+  test('Secrets Manager with the records key (key records are written with it by the Lambda)', () => {
+    template.allResourcesProperties('AWS::SecretsManager::Secret', { KmsKeyId: arnOf(stack.records.recordsKey) })
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CUSTODY_RECORDS_KMS_KEY_ID: arnOf(stack.records.recordsKey), CUSTODY_SECRET_PREFIX: 'enclave-custody/keys/' }) },
+    })
+  })
+
+  test('S3 buckets encrypted, private, TLS only', () => {
+    template.allResourcesProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    })
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    })
+  })
+})
+
+describe('least privilege', () => {
+  /** Every identity-policy statement of a role (inline policies attached to it). */
+  const statementsOfRole = (role: IConstruct) =>
+    ofType('AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(idOf(role)))
+      .flatMap(([, p]) => statementsOf(p.Properties.PolicyDocument))
+
+  test('no wildcard actions anywhere', () => {
+    for (const [, p] of ofType('AWS::IAM::Policy')) {
+      for (const s of statementsOf(p.Properties.PolicyDocument)) for (const a of asList(s.Action as string | string[])) expect(a).not.toContain('*')
+    }
+  })
+
+  test('the instance role: records read-only (GetSecretValue, DescribeSecret, ListSecrets), its boot assets, the proxy token', () => {
+    const statements = statementsOfRole(stack.instanceRole)
+    const actions = new Set(statements.flatMap((s) => asList(s.Action as string | string[])))
+    expect([...actions].sort()).toEqual(['kms:Decrypt', 's3:GetObject', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:ListSecrets'])
+    const star = statements.filter((s) => asList(s.Resource as unknown).includes('*'))
+    expect(star.map((s) => s.Action)).toEqual(['secretsmanager:ListSecrets'])
+    const decrypt = statements.find((s) => s.Sid === 'DecryptKeyRecords')!
+    expect(decrypt.Resource).toEqual(arnOf(stack.records.recordsKey))
+    expect(Object.keys(decrypt.Condition as object).sort()).toEqual(['StringEquals', 'StringLike'])
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] },
+    })
+  })
+
+  test('the importer role: create and put records under the prefix, no read, no delete', () => {
+    const actions = statementsOfRole(stack.importerRole).flatMap((s) => asList(s.Action as string | string[]))
+    expect(actions).toEqual(expect.arrayContaining(['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue']))
+    expect(actions.filter((a) => /^secretsmanager:(Delete|Restore|Update|TagResource|PutResourcePolicy)/.test(a))).toEqual([])
+    const write = statementsOfRole(stack.importerRole).find((s) => s.Sid === 'WriteKeyRecords')!
+    expect(JSON.stringify(write.Resource)).toContain(':secret:enclave-custody/keys/*')
+  })
+})
+
+describe('signing Lambda', () => {
+  test('Node.js 22 in the VPC, the bundled handler, its environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Role: arnOf(stack.importerRole),
+      VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.signing.securityGroup), 'GroupId'] }], SubnetIds: Match.anyValue() },
+      Environment: {
+        Variables: {
+          CUSTODY_PROXY_URL: { 'Fn::Join': ['', ['https://', { Ref: 'ProxyDomainName' }]] },
+          CUSTODY_AUTH_TOKEN_SECRET_ARN: { Ref: idOf(stack.fleet.authTokenSecret) },
+          CUSTODY_KMS_KEY_ID: { 'Fn::GetAtt': [idOf(stack.keys.sealingKey), 'KeyId'] },
+          CUSTODY_RECORDS_KMS_KEY_ID: arnOf(stack.records.recordsKey),
+          CUSTODY_SECRET_PREFIX: 'enclave-custody/keys/',
+          CUSTODY_DEFAULT_KEY_ID: 'default',
+        },
+      },
+    })
+  })
+
+  test('the bundle loads in Node and answers 503 UNAVAILABLE when its environment is missing', async () => {
+    const asset = stack.signing.function.node.tryFindChild('Code') as { assetPath: string } | undefined
+    const dir = asset ? join(app.outdir, asset.assetPath) : findAssetWith('index.mjs')
+    expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'package.json'])
+    const { handler } = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as { handler: (e: unknown) => Promise<unknown> }
+    expect(await handler({ operation: 'get_address' })).toEqual({
+      statusCode: 503,
+      body: { code: 'UNAVAILABLE', message: 'the signing service is not configured or cannot reach its secrets' },
+    })
+  })
+})
+
+test('outputs', () => {
+  for (const name of ['ASGGroupName', 'EC2InstanceRoleARN', 'KMSKeyID', 'LambdaExecutionRoleARN', 'LoadBalancerDNS']) template.hasOutput(name, {})
+  template.hasOutput('KMSKeyID', { Value: { 'Fn::GetAtt': [idOf(stack.keys.sealingKey), 'KeyId'] } })
+  template.hasOutput('EC2InstanceRoleARN', { Value: arnOf(stack.instanceRole) })
+  template.hasOutput('LambdaExecutionRoleARN', { Value: arnOf(stack.importerRole) })
+  template.hasOutput('ExpectedPCR0', { Value: FIXTURE_PCRS.PCR0 })
+})
+
+describe('cdk-nag AwsSolutions', () => {
+  test('zero unacknowledged errors or warnings', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(app)
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([])
+    expect(report.success).toBe(true)
+  })
+
+  test('every acknowledgment carries a specific reason; the list is reviewed here', () => {
+    const acknowledged: string[] = []
+    const visit = (c: IConstruct) => {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+          expect(reason.length, `reason of ${id} at ${c.node.path}`).toBeGreaterThan(60)
+          acknowledged.push(`${c.node.path.replace(`${stack.stackName}/`, '')}: ${id.replace(/^annotation::/i, '')}`)
+        }
+      }
+      for (const child of c.node.children) visit(child)
+    }
+    visit(app)
+    expect(acknowledged.sort()).toMatchInlineSnapshot(`
+      [
+        "EnclaveCustody: CloudFormation-Validate::W3010",
+        "Fleet/AccessLogs: AwsSolutions-S1",
+        "Fleet/Group: AwsSolutions-AS3",
+        "Fleet/ProxyAuthToken: AwsSolutions-SMG4",
+        "ImporterRole: AwsSolutions-IAM5[Resource::*]",
+        "ImporterRole: AwsSolutions-IAM5[Resource::<SigningLogs6DED6561.Arn>:*]",
+        "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
+        "InstanceRole: AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+        "InstanceRole: AwsSolutions-IAM5[Resource::*]",
+        "InstanceRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
+        "Network/Vpc/FlowLog: CloudFormation-Validate::F3002",
+        "Network/Vpc/FlowLog: CloudFormation-Validate::F3003",
+        "Signing/Function: AwsSolutions-L1",
+      ]
+    `)
+  })
+
+  test('the pack does fire (a bare bucket in another app is reported)', () => {
+    const other = new Stack(new App(), 'Other')
+    new s3.Bucket(other, 'Bare')
+    const report = new AwsSolutionsChecks().validateScope(other)
+    expect(report.violations.map((v) => v.ruleName)).toEqual(expect.arrayContaining(['AwsSolutions-S1', 'AwsSolutions-S10']))
+  })
+})

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process'
+import { describe, expect, test } from 'vitest'
+import { renderBootstrapScript, type RenderBootstrapScriptParameters } from '../lib/host/renderBootstrapScript.js'
+
+const PCR = (c: string) => c.repeat(96)
+const base: RenderBootstrapScriptParameters = {
+  region: 'eu-west-1',
+  eif: { bucket: 'assets-bucket', key: 'abc.eif' },
+  hostFiles: { bucket: 'assets-bucket', key: 'def.zip' },
+  expectedPcrs: { 0: PCR('a') },
+  debugEnclave: false,
+  authTokenSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:token-AbCdEf',
+  environment: { CUSTODY_PROXY_HOST: '0.0.0.0' },
+}
+const bashSyntaxOk = (lines: string[]) => execFileSync('bash', ['-n'], { input: ['#!/bin/bash', ...lines].join('\n') })
+
+describe('renderBootstrapScript', () => {
+  test('checks every expected PCR, in order, before installing the EIF', () => {
+    const text = renderBootstrapScript({ ...base, expectedPcrs: { 0: PCR('a'), 1: PCR('b'), 2: PCR('c'), 8: PCR('d') } }).join('\n')
+    const positions = [0, 1, 2, 8].map((i) => text.indexOf(`check_pcr ${i} '`))
+    expect(positions.every((p) => p > 0)).toBe(true)
+    expect(Math.max(...positions)).toBeLessThan(text.indexOf('install -m 0644 "$WORK/custody.eif"'))
+    expect(() => bashSyntaxOk(text.split('\n'))).not.toThrow()
+  })
+
+  test('debug mode only logs the measured PCR0', () => {
+    const lines = renderBootstrapScript({ ...base, debugEnclave: true })
+    expect(lines.join('\n')).not.toMatch(/^check_pcr /m)
+    expect(() => bashSyntaxOk(lines)).not.toThrow()
+  })
+
+  test('the check_pcr function refuses a mismatch and accepts a match (run in bash against a fake describe-eif output)', () => {
+    const lines = renderBootstrapScript(base)
+    const fn = lines.slice(lines.indexOf('check_pcr() {'), lines.indexOf('}', lines.indexOf('check_pcr() {')) + 1).join('\n')
+    const run = (pcr0: string) =>
+      execFileSync('bash', ['-c', `set -euo pipefail; WORK="$(mktemp -d)"; fail() { echo "$*" >&2; exit 1; }\n${fn}\necho '{"Measurements":{"PCR0":"${pcr0}"}}' > "$WORK/eif.json"; check_pcr 0 '${PCR('a')}'`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    expect(run(PCR('A'))).toContain('EIF PCR0 matches')
+    expect(() => run(PCR('b'))).toThrow(/EIF PCR0 is b+, expected a+: refusing to run an image the key policy was not written for/)
+  })
+
+  test.each([
+    [{ 'bad name': 'x' }, /is not an environment variable name/],
+    [{ CUSTODY_X: "it's" }, /contains a quote, backslash or newline/],
+    [{ CUSTODY_X: 'a\nb' }, /contains a quote, backslash or newline/],
+  ])('refuses unsafe environment %o', (environment, message) => {
+    expect(() => renderBootstrapScript({ ...base, environment })).toThrow(message)
+  })
+})

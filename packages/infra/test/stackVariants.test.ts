@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { buildKeyPolicy } from '@enclave-custody/sdk'
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions'
+import { AwsSolutionsChecks } from 'cdk-nag'
+import { afterAll, describe, expect, test } from 'vitest'
+import { DEBUG_PCR0 } from '../lib/config/readCustodyConfig.js'
+import { buildTestApp, FIXTURE_PCRS } from './support/fixtures.js'
+
+const outdirs: string[] = []
+afterAll(() => {
+  for (const d of outdirs) rmSync(d, { recursive: true, force: true })
+})
+
+/** Text of the launch template's user data (references as <ref>). */
+function userData(template: Template): string {
+  const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { Properties: { LaunchTemplateData: { UserData: { 'Fn::Base64': unknown } } } }
+  const render = (x: unknown): string =>
+    typeof x === 'string' ? x : (x as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'] ? (x as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].map(render).join('') : '<ref>'
+  return render(lt.Properties.LaunchTemplateData.UserData['Fn::Base64'])
+}
+
+describe('allowDebugEnclave=true without pcr0', () => {
+  const { app, stack, warnings } = buildTestApp({ eifPath: 'test/fixtures/eif-bare/custody.eif', allowDebugEnclave: 'true' })
+  outdirs.push(app.outdir)
+
+  test('synthesizes with the all-zero PCR0 in the key policy', () => {
+    const template = Template.fromStack(stack)
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({ Sid: 'AttestedEnclaveDecrypts', Condition: Match.objectLike({ StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': DEBUG_PCR0 } }) })]),
+      }),
+    })
+    template.hasOutput('ExpectedPCR0', { Value: DEBUG_PCR0 })
+  })
+
+  test('warns loudly: on the console and as a stack warning', () => {
+    expect(warnings.join('\n')).toMatch(/!! enclave-custody WARNING: allowDebugEnclave=true: .*DEBUG-MODE enclave/)
+    Annotations.fromStack(stack).hasWarning('/EnclaveCustody', Match.stringLikeRegexp('allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0'))
+  })
+
+  test('the boot script logs the EIF PCR0 instead of comparing it with zeros', () => {
+    const text = userData(Template.fromStack(stack))
+    expect(text).not.toContain('check_pcr 0')
+    expect(text).toContain('WARNING: allowDebugEnclave=true')
+    expect(() => execFileSync('bash', ['-n'], { input: text })).not.toThrow()
+  })
+})
+
+describe('production context: admins, PCR1/PCR2, certificate, NAT, client networks, capacities', () => {
+  const admin = 'arn:aws:iam::111122223333:role/KeyAdmin'
+  const certificateArn = 'arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012'
+  const { app, stack } = buildTestApp({
+    eifPath: 'test/fixtures/eif/custody.eif',
+    pcr0: FIXTURE_PCRS.PCR0,
+    pcr1: FIXTURE_PCRS.PCR1,
+    pcr2: FIXTURE_PCRS.PCR2,
+    adminArn: admin,
+    certificateArn,
+    domainName: 'custody.example.com',
+    enableNat: 'true',
+    allowedClientCidrs: '10.99.0.0/16',
+    minCapacity: '2',
+    desiredCapacity: '3',
+    maxCapacity: '4',
+    instanceType: 'c6i.2xlarge',
+  })
+  outdirs.push(app.outdir)
+  const template = Template.fromStack(stack)
+
+  test('key policy: buildKeyPolicy with PCR0, PCR1, PCR2 and the admin plus the CloudFormation execution role', () => {
+    const key = Object.values(template.findResources('AWS::KMS::Key', { Properties: { Description: Match.stringLikeRegexp('seals private keys') } }))[0] as {
+      Properties: { KeyPolicy: { Statement: { Sid: string; Principal: { AWS: unknown }; Condition?: unknown }[] } }
+    }
+    const generated = buildKeyPolicy({
+      pcr0: FIXTURE_PCRS.PCR0,
+      pcrs: { 1: FIXTURE_PCRS.PCR1, 2: FIXTURE_PCRS.PCR2 },
+      instanceRoleArn: 'arn:aws:iam::111122223333:role/i',
+      importerRoleArn: 'arn:aws:iam::111122223333:role/m',
+      adminArns: [admin, 'arn:aws:iam::111122223333:role/cfn'],
+    })
+    const withoutPrincipals = (s: { Principal?: unknown }[]) => s.map(({ Principal: _p, ...rest }) => rest)
+    expect(withoutPrincipals(key.Properties.KeyPolicy.Statement)).toEqual(withoutPrincipals(generated.Statement))
+    expect(key.Properties.KeyPolicy.Statement[2]!.Condition).toEqual({
+      StringEqualsIgnoreCase: {
+        'kms:RecipientAttestation:ImageSha384': FIXTURE_PCRS.PCR0,
+        'kms:RecipientAttestation:PCR1': FIXTURE_PCRS.PCR1,
+        'kms:RecipientAttestation:PCR2': FIXTURE_PCRS.PCR2,
+      },
+      StringLike: { 'kms:EncryptionContext:keyId': '?*' },
+    })
+    expect(key.Properties.KeyPolicy.Statement[0]!.Principal).toEqual({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
+      AWS: [admin, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' }],
+    })
+  })
+
+  test('the boot script checks PCR0, PCR1 and PCR2', () => {
+    const text = userData(template)
+    for (const [i, v] of [[0, FIXTURE_PCRS.PCR0], [1, FIXTURE_PCRS.PCR1], [2, FIXTURE_PCRS.PCR2]]) expect(text).toContain(`check_pcr ${i} '${v}'`)
+  })
+
+  test('certificate and DNS name from context: no CloudFormation parameters', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Certificates: [{ CertificateArn: certificateArn }] })
+    template.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'custody.example.com.' })
+    expect(Object.keys(template.toJSON().Parameters ?? {})).not.toContain('CertificateArn')
+    template.hasOutput('ProxyURL', { Value: 'https://custody.example.com' })
+  })
+
+  test('NAT: public subnets only hold NAT gateways, instances still get no public IP', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 2)
+    template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false })
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ InstanceType: 'c6i.2xlarge', NetworkInterfaces: [Match.objectLike({ AssociatePublicIpAddress: false })] }),
+    })
+  })
+
+  test('capacities and the extra client network', () => {
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '2', MaxSize: '4', DesiredCapacity: '3' })
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('load balancer'),
+      SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.99.0.0/16', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })],
+    })
+  })
+
+  test('cdk-nag: still zero findings', () => {
+    expect(new AwsSolutionsChecks().validateScope(app).violations).toEqual([])
+  })
+})

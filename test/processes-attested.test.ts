@@ -1,0 +1,88 @@
+/**
+ * The production executables wired as on an instance, but on loopback: `custody-enclave --sealing kms`
+ * (software attestation standing in for /dev/nsm) and `custody-proxy --records secretsmanager`, against
+ * local KMS + Secrets Manager enforcing the attested key policy.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { createSoftwareNsm } from '@enclave-custody/enclave-runtime'
+import { startLocalAws } from '@enclave-custody/local-aws'
+import { buildKeyPolicy, createCustodyClient, createKmsImporter, nitroEnclave } from '@enclave-custody/sdk'
+import { afterAll, describe, expect, it } from 'vitest'
+import { freePort, killStarted, runTs, waitForOutput } from './support/processes.js'
+import { ANVIL_KEYS, repoRoot } from './vectors.js'
+
+const ACCOUNT = '444455556666'
+const REGION = 'us-east-1'
+const P = {
+  admin: { accessKeyId: 'AKIAPROCADMIN0000001', secretAccessKey: 'admin-secret', arn: `arn:aws:iam::${ACCOUNT}:role/admin` },
+  importer: { accessKeyId: 'AKIAPROCIMPORTER0001', secretAccessKey: 'importer-secret', arn: `arn:aws:iam::${ACCOUNT}:role/importer` },
+  instance: { accessKeyId: 'AKIAPROCINSTANCE0001', secretAccessKey: 'instance-secret', arn: `arn:aws:iam::${ACCOUNT}:role/instance` },
+}
+const cleanups: (() => Promise<unknown>)[] = []
+afterAll(async () => {
+  killStarted()
+  for (const f of cleanups.reverse()) await f()
+})
+
+const run = (bin: string, args: string[], env: Record<string, string>) => runTs(join(repoRoot, 'packages/enclave-runtime/src/bin', `${bin}.ts`), args, env)
+
+describe('production executables on loopback', () => {
+  it('custody-enclave (kms sealing) + custody-proxy (Secrets Manager records) sign with keys only KMS can unseal', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'custody-procs-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const nsmDir = join(dir, 'nsm')
+    const nsm = await createSoftwareNsm({ ca: { dataDir: nsmDir } })
+    const aws = await startLocalAws({
+      port: 0,
+      dataDir: join(dir, 'aws'),
+      accountId: ACCOUNT,
+      region: REGION,
+      attestationRoots: [nsm.rootCertificatePem],
+      principals: Object.fromEntries(Object.values(P).map(({ accessKeyId, ...rest }) => [accessKeyId, rest])),
+    })
+    cleanups.push(() => aws.close())
+    const clientFor = <T>(Ctor: new (c: object) => T, p: { accessKeyId: string; secretAccessKey: string }) =>
+      new Ctor({ region: REGION, endpoint: aws.endpoint, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } })
+    const admin = clientFor(KMSClient, P.admin)
+    const kmsKeyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    // The enclave process measures the same runtime code, so its PCR0 is this one.
+    const policy = buildKeyPolicy({ pcr0: nsm.pcrs[0]!, instanceRoleArn: P.instance.arn, importerRoleArn: P.importer.arn, adminArns: P.admin.arn })
+    await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId, Policy: JSON.stringify(policy) }))
+
+    const enclavePort = await freePort()
+    const enclave = run(
+      'enclave',
+      ['--port', String(enclavePort), '--sealing', 'kms', '--mode', 'development', '--attestation', 'software', '--software-nsm-dir', nsmDir],
+      { AWS_REGION: REGION, CUSTODY_KMS_ENDPOINT: aws.endpoint, KMS_KEY_ID: kmsKeyId },
+    )
+    await waitForOutput(enclave.output, /enclave server listening/)
+    expect(enclave.output()).toContain('"attestation":"software"')
+
+    const proxy = run('proxy', ['--port', '0', '--enclave-port', String(enclavePort), '--records', 'secretsmanager', '--credentials', 'env'], {
+      CUSTODY_REGION: REGION,
+      CUSTODY_AWS_ENDPOINT: aws.endpoint,
+      AWS_ACCESS_KEY_ID: P.instance.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: P.instance.secretAccessKey,
+    })
+    const [, url] = await waitForOutput(proxy.output, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+
+    const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId })
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: url! }), importer })
+    const imported = await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'ops-imported' })
+    const generated = await custody.importKey({ generate: true, keyId: 'ops-generated' })
+    expect((await custody.listKeys()).map((k) => k.keyId)).toEqual(['ops-generated', 'ops-imported'])
+    const tx = { chainId: 1, nonce: 0, gas: 21000, maxFeePerGas: 1, maxPriorityFeePerGas: 1 }
+    expect((await custody.signEip1559('ops-imported', tx)).from).toBe(imported.address)
+    expect((await custody.signEip1559('ops-generated', tx)).from).toBe(generated.address)
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
+
+    for (const p of [proxy, enclave]) {
+      p.child.kill('SIGTERM')
+      expect(await p.exited).toBe(0)
+    }
+  }, 60_000)
+})
