@@ -1,21 +1,7 @@
-import { verifyAttestationDocument } from '@enclave-custody/sdk'
+import { type VerifyAttestationDocumentReturnType, verifyAttestationDocument } from '@enclave-custody/sdk'
 
-/**
- * What a verified Nitro attestation document yields: the contract of `verifyAttestationDocument` in
- * `@enclave-custody/sdk`.
- */
-export type VerifiedAttestationDocument = {
-  moduleId: string
-  timestamp: Date
-  digest: 'SHA384'
-  /** PCR index → lowercase hex, no `0x`. */
-  pcrs: Record<number, string>
-  /** DER SubjectPublicKeyInfo the enclave wants the response encrypted to. */
-  publicKey?: Uint8Array
-  userData?: Uint8Array
-  nonce?: Uint8Array
-  certificate: Uint8Array
-}
+/** What a verified Nitro attestation document yields: the SDK verifier's result (the CA bundle aside). */
+export type VerifiedAttestationDocument = Omit<VerifyAttestationDocumentReturnType, 'cabundle'>
 
 export type VerifyAttestationOptions = {
   /** Trusted root certificates, PEM. */
