@@ -1,4 +1,15 @@
 import { defineConfig } from 'tsup'
 import { libraryConfig } from '../../tsup.base.js'
 
-export default defineConfig(libraryConfig({ index: 'src/index.ts', 'protocol/index': 'src/protocol/index.ts' }))
+export default defineConfig(
+  libraryConfig(
+    {
+      index: 'src/index.ts',
+      'protocol/index': 'src/protocol/index.ts',
+      'ethers/index': 'src/ethers/index.ts',
+      'viem/index': 'src/viem/index.ts',
+    },
+    // The adapters' host libraries are peer dependencies: never bundled.
+    { external: ['ethers', 'viem'] },
+  ),
+)

@@ -63,3 +63,8 @@ export {
   type SelectAttestationProviderReturnType,
   selectAttestationProvider,
 } from './attestation/nsm/selectAttestationProvider.js'
+export { signAuthorization } from './signers/authorization.js'
+export { signHash } from './signers/hash.js'
+export { signMessage } from './signers/message.js'
+export { signTransaction } from './signers/transaction.js'
+export { signTypedData } from './signers/typedData.js'

@@ -234,6 +234,7 @@ describe('custody-enclave-bridge.service', () => {
   it('bridges loopback TCP (only) to the enclave vsock port named in custody.env, and restarts on failure', async () => {
     const bridge = parseUnit(await read('systemd/custody-enclave-bridge.service'))
     expect(one(bridge, 'Service', 'ExecStart')).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd expands these ${…}, not JavaScript
       '/usr/bin/socat TCP-LISTEN:${CUSTODY_ENCLAVE_PORT},bind=127.0.0.1,fork,reuseaddr VSOCK-CONNECT:${CUSTODY_ENCLAVE_CID}:${CUSTODY_ENCLAVE_VSOCK_PORT}',
     )
     expect(one(bridge, 'Service', 'EnvironmentFile')).toBe('/etc/enclave-custody/custody.env')

@@ -5,6 +5,9 @@ export {
   type ImportKeyParameters,
   type KeyInfo,
   type SignedTransaction,
+  type SignMessageParameters,
+  type SignMessageReturnType,
+  type SignTransactionReturnType,
 } from './client/createCustodyClient.js'
 export {
   AttestationError,
@@ -29,22 +32,103 @@ export {
   type Eip1559TransactionWire,
   eip1559ToWire,
   MIN_GAS,
+  normalizeAccessList,
   normalizeEip1559Transaction,
 } from './transactions/eip1559.js'
 export {
+  legacyV,
   type ParsedSignedEip1559,
+  type ParsedSignedTransaction,
   parseSignedEip1559,
+  parseSignedTransaction,
   serializeEip1559Signed,
   serializeEip1559Unsigned,
+  serializeTransactionSigned,
+  serializeTransactionUnsigned,
   type TransactionSignature,
 } from './transactions/serialize.js'
+export {
+  type Eip1559TypedTransaction,
+  type Eip1559TypedTransactionRequest,
+  type Eip2930Transaction,
+  type Eip2930TransactionRequest,
+  type Eip7702Transaction,
+  type Eip7702TransactionRequest,
+  type LegacyTransaction,
+  type LegacyTransactionRequest,
+  MAX_AUTHORIZATIONS,
+  MAX_LEGACY_CHAIN_ID,
+  normalizeTransactionRequest,
+  TRANSACTION_TYPE_NUMBER,
+  type Transaction,
+  type TransactionRequest,
+  type TransactionRequestWire,
+  type TransactionType,
+  type TransactionTypeInput,
+  transactionToWire,
+  transactionTypeOf,
+} from './transactions/transaction.js'
+export {
+  AUTHORIZATION_MAGIC,
+  type Authorization,
+  type AuthorizationRequest,
+  type AuthorizationWire,
+  authorizationToWire,
+  hashAuthorization,
+  normalizeAuthorizationRequest,
+  normalizeSignedAuthorization,
+  type SignedAuthorization,
+  type SignedAuthorizationInput,
+  type SignedAuthorizationWire,
+  signedAuthorizationToWire,
+} from './transactions/authorization.js'
+export { decodeRlp, encodeRlp, type RlpItem } from './transactions/rlp.js'
+export { keccak256Hex, type RecoverableSignature, recoverAddress, serializeSignature, toHex32 } from './transactions/signature.js'
+export { type SignedTransactionReport, verifySignedTransaction } from './transactions/verifySignedTransaction.js'
+export { verifySignedAuthorization } from './transactions/verifySignedAuthorization.js'
 export { verifySignedEip1559 } from './transactions/verifySignedEip1559.js'
+export {
+  hashPersonalMessage,
+  isWellFormedString,
+  MAX_MESSAGE_BYTES,
+  normalizePersonalMessage,
+  type PersonalMessage,
+  personalMessageBytes,
+  type SignableMessage,
+} from './messages/personalSign.js'
+export {
+  encodeType,
+  encodeTypedData,
+  hashTypedData,
+  hashTypedDataDomain,
+  type NormalizedTypedData,
+  normalizeTypedData,
+  TYPED_DATA_LIMITS,
+  type TypedDataDefinition,
+  type TypedDataDomain,
+  type TypedDataDomainInput,
+  type TypedDataField,
+  type TypedDataValue,
+} from './messages/typedData.js'
+export { type MessageSignature, verifyMessageSignature } from './messages/verifyMessageSignature.js'
+export {
+  canonicalKeyPolicyJson,
+  DEFAULT_KEY_POLICY,
+  encryptionContextsEqual,
+  isDefaultKeyPolicy,
+  type KeyPolicy,
+  type KeyPolicyInput,
+  KeyPolicySchema,
+  keyEncryptionContext,
+  keyPolicyHash,
+  normalizeKeyPolicy,
+} from './keys/keyPolicy.js'
 export { type NitroEnclaveParameters, nitroEnclave } from './transports/nitroEnclave.js'
 export type { Transport } from './transports/types.js'
 export { type Address, assertAddress, toChecksumAddress } from './utils/address.js'
 export { bytesToHex, type Hex, hexToBytes } from './utils/hex.js'
 export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
-export { type SealedKeyRecord, SealedKeyRecordSchema, type SealingKind } from './keys/sealedKeyRecord.js'
+export { keyPolicyOfRecord, type SealedKeyRecord, SealedKeyRecordSchema, type SealingKind } from './keys/sealedKeyRecord.js'
 export { MAX_NONCE, MAX_UINT256, type QuantityInput, toQuantity } from './utils/quantity.js'
 export { formatEther, parseEther } from './utils/units.js'
 export { AWS_NITRO_ENCLAVES_ROOT_G1_PEM, AWS_NITRO_ENCLAVES_ROOT_G1_SHA256 } from './attestation/awsNitroRootCertificate.js'
@@ -56,3 +140,26 @@ export {
 } from './attestation/verifyAttestationDocument.js'
 export { createKmsImporter, DEFAULT_SECRET_PREFIX, type KmsImporter, type KmsImporterParameters } from './importer/createKmsImporter.js'
 export { type BuildKeyPolicyParameters, buildKeyPolicy, KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from './policy/buildKeyPolicy.js'
+export {
+  arbitrum,
+  type BlockExplorer,
+  base,
+  type Chain,
+  chains,
+  type DefineChainErrorType,
+  type DefineChainParameters,
+  type DefineChainReturnType,
+  defineChain,
+  type ExplorerTxUrlErrorType,
+  explorerTxUrl,
+  type GetChainErrorType,
+  getChain,
+  holesky,
+  hoodi,
+  mainnet,
+  type NativeCurrency,
+  optimism,
+  polygon,
+  RETIRED_TESTNETS,
+  sepolia,
+} from './chains/index.js'

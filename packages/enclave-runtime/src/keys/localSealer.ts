@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { DEFAULT_KEY_POLICY, keyEncryptionContext, keyPolicyOfRecord } from '@enclave-custody/sdk'
 import { IntegrityError } from '@enclave-custody/sdk/protocol'
 import type { SealedKeyRecord, SealedSecret, Sealer } from './types.js'
 
@@ -14,17 +15,18 @@ export function canonicalContext(context: Record<string, string>): Buffer {
 }
 
 /**
- * A development sealer: AES-256-GCM under one local 32-byte key, with `{ keyId }` as authenticated
- * context so that a record moved to another keyId does not unseal. Production uses the attested KMS
- * sealer instead; this one protects data at rest in a dev data directory and nothing more.
+ * A development sealer: AES-256-GCM under one local 32-byte key, with the key's encryption context
+ * (`{ keyId }`, plus the policy hash for a non-default policy) as authenticated data, so that a record moved
+ * to another keyId, or whose policy was edited, does not unseal. Production uses the attested KMS sealer
+ * instead; this one protects data at rest in a dev data directory and nothing more.
  */
 export function createLocalSealer(masterKey: Uint8Array): Sealer {
   if (masterKey.length !== 32) throw new RangeError('local sealer: master key must be 32 bytes')
   const key = Buffer.from(masterKey) // private copy
   return {
     kind: 'local-aes-gcm',
-    async seal(keyId: string, privateKey: Uint8Array): Promise<SealedSecret> {
-      const encryptionContext = { keyId }
+    async seal(keyId: string, privateKey: Uint8Array, _context?: unknown, policy = DEFAULT_KEY_POLICY): Promise<SealedSecret> {
+      const encryptionContext = keyEncryptionContext(keyId, policy)
       const iv = randomBytes(IV_BYTES)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
       cipher.setAAD(canonicalContext(encryptionContext))
@@ -35,10 +37,17 @@ export function createLocalSealer(masterKey: Uint8Array): Sealer {
     async unseal(record: SealedKeyRecord): Promise<Uint8Array> {
       if (record.sealing !== 'local-aes-gcm') throw new IntegrityError({ reason: `record sealed with ${record.sealing}, not local-aes-gcm` })
       if (record.encryptionContext.keyId !== record.keyId) throw new IntegrityError({ reason: 'record encryption context does not name its keyId' })
+      // The AAD is derived from the record's keyId and policy, never taken from the record as is.
+      let aad: Buffer
+      try {
+        aad = canonicalContext(keyEncryptionContext(record.keyId, keyPolicyOfRecord(record)))
+      } catch {
+        throw new IntegrityError({ reason: 'record policy is malformed' })
+      }
       const blob = Buffer.from(record.ciphertext, 'base64')
       if (blob.length !== IV_BYTES + 32 + TAG_BYTES) throw new IntegrityError({ reason: 'sealed key has the wrong length' })
       const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(0, IV_BYTES))
-      decipher.setAAD(canonicalContext({ keyId: record.keyId }))
+      decipher.setAAD(aad)
       decipher.setAuthTag(blob.subarray(IV_BYTES + 32))
       const out = new Uint8Array(32)
       try {
@@ -50,7 +59,7 @@ export function createLocalSealer(masterKey: Uint8Array): Sealer {
         return out
       } catch {
         out.fill(0)
-        throw new IntegrityError({ reason: 'sealed key failed authentication (tampered, or moved from another keyId)' })
+        throw new IntegrityError({ reason: 'sealed key failed authentication (tampered, moved from another keyId, or its policy edited)' })
       }
     },
   }

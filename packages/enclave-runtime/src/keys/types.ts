@@ -1,4 +1,4 @@
-import type { SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
+import type { KeyPolicy, SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
 export type { SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
@@ -21,12 +21,19 @@ export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRe
  */
 export interface Sealer {
   readonly kind: SealingKind
-  /** Seal a 32-byte private key for `keyId`. Optional: the attested KMS path never seals in the enclave. */
-  seal?(keyId: string, privateKey: Uint8Array, context?: UnsealContext): Promise<SealedSecret>
-  /** Recover the 32-byte private key of a record. */
+  /**
+   * Seal a 32-byte private key for `keyId`. Optional: the attested KMS path never seals in the enclave.
+   * The sealing must bind `keyEncryptionContext(keyId, policy)` (the default policy when absent), and the
+   * returned `encryptionContext` must be exactly that: the handler refuses anything else.
+   */
+  seal?(keyId: string, privateKey: Uint8Array, context?: UnsealContext, policy?: KeyPolicy): Promise<SealedSecret>
+  /**
+   * Recover the 32-byte private key of a record. The record's `encryptionContext` (checked by the handler
+   * to be `keyEncryptionContext(keyId, policy)`) must be what the ciphertext is bound to, or this throws.
+   */
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
-  /** Create a fresh key for `keyId` that only this sealer's side ever sees in plaintext. */
-  generate?(keyId: string, context?: UnsealContext): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  /** Create a fresh key for `keyId` (sealed under the policy's context, as `seal`) that only this sealer's side ever sees in plaintext. */
+  generate?(keyId: string, context?: UnsealContext, policy?: KeyPolicy): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
 }
 
 /**

@@ -155,6 +155,11 @@ export async function startParentProxy({
       case 'key.get':
         return { status: 200, body: keyInfo(await record()) }
       case 'sign.eip1559':
+      case 'sign.transaction':
+      case 'sign.authorization':
+      case 'sign.message':
+      case 'sign.typedData':
+      case 'sign.digest':
         return forward(op, params, { ...creds, record: await record() })
       default:
         return forward(op, params, creds)

@@ -8,7 +8,19 @@ import {
   KMSClient,
   type RecipientInfo,
 } from '@aws-sdk/client-kms'
-import { AttestationError, CustodyError, ErrorCode, IntegrityError, InvalidArgumentError, isValidPrivateKeyBytes } from '@enclave-custody/sdk'
+import {
+  AttestationError,
+  CustodyError,
+  DEFAULT_KEY_POLICY,
+  ErrorCode,
+  encryptionContextsEqual,
+  IntegrityError,
+  InvalidArgumentError,
+  isValidPrivateKeyBytes,
+  type KeyPolicy,
+  keyEncryptionContext,
+  keyPolicyOfRecord,
+} from '@enclave-custody/sdk'
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
 import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
@@ -37,7 +49,7 @@ export type CreateKmsSealerParameters = {
 export type KmsSealer = Sealer & {
   readonly kind: 'aws-kms'
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
-  generate(keyId: string, context?: UnsealContext): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  generate(keyId: string, context?: UnsealContext, policy?: KeyPolicy): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
   /** DER SubjectPublicKeyInfo of this boot's ephemeral RSA-2048 key (the documents' `public_key`). */
   readonly recipientPublicKey: Uint8Array
   /** Close the KMS clients' connections. */
@@ -60,10 +72,12 @@ const generateRsa = promisify(generateKeyPair)
  * `CiphertextForRecipient`, a CMS EnvelopedData only this key pair can open.
  *
  * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob`, `KeyId` and
- *   `EncryptionContext` (which must bind the record's own `keyId`).
- * - `generate(keyId, { credentials })`: KMS GenerateDataKey (AES_256, context `{ keyId }`); the 32-byte data
- *   key is the private key (retried while it is not a valid secp256k1 scalar), its `CiphertextBlob` the
- *   sealed secret.
+ *   `EncryptionContext`, which must be exactly `keyEncryptionContext(record.keyId, record.policy)`: the
+ *   record's own `keyId`, plus the SHA-256 of its policy when that is not the default. A record whose
+ *   policy was edited thus either fails this check or is refused by KMS (InvalidCiphertextException).
+ * - `generate(keyId, { credentials }, policy)`: KMS GenerateDataKey (AES_256, context
+ *   `keyEncryptionContext(keyId, policy)`); the 32-byte data key is the private key (retried while it is
+ *   not a valid secp256k1 scalar), its `CiphertextBlob` the sealed secret.
  *
  * There is no `seal`: the enclave role has no `kms:Encrypt`. A response that carries `Plaintext` (KMS
  * ignored the Recipient) is refused. Each set of forwarded credentials gets its own `KMSClient`.
@@ -205,12 +219,13 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       }
       return key
     },
-    async generate(keyId, context) {
+    async generate(keyId, context, policy = DEFAULT_KEY_POLICY) {
       if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a string of 1..256 characters' })
       if (kmsKeyId === undefined) throw new InvalidArgumentError({ field: 'kmsKeyId', rule: 'must be configured on the sealer to generate keys' })
       const client = clientFor(context)
+      const encryptionContext = keyEncryptionContext(keyId, policy)
       for (let attempt = 1; attempt <= maxGenerateAttempts; attempt++) {
-        const command = new GenerateDataKeyCommand({ KeyId: kmsKeyId, KeySpec: 'AES_256', EncryptionContext: { keyId }, Recipient: await recipient() })
+        const command = new GenerateDataKeyCommand({ KeyId: kmsKeyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
         let response: GenerateDataKeyCommandOutput
         try {
           response = await client.send(command)
@@ -230,7 +245,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
         if (isValidPrivateKeyBytes(privateKey)) {
           return {
             privateKey,
-            sealed: { sealing: 'aws-kms', kmsKeyId, ciphertext: Buffer.from(blob).toString('base64'), encryptionContext: { keyId } },
+            sealed: { sealing: 'aws-kms', kmsKeyId, ciphertext: Buffer.from(blob).toString('base64'), encryptionContext: { ...encryptionContext } },
           }
         }
         privateKey.fill(0)
@@ -279,6 +294,17 @@ function checkRecord(record: SealedKeyRecord): { ciphertextBlob: Uint8Array; kms
   // so a ciphertext moved (with its context) into another key's record is refused.
   if (typeof record.keyId !== 'string' || context.keyId !== record.keyId) {
     throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId' })
+  }
+  // …and to its policy: a policy edited in the record no longer matches the context (or, if the context was
+  // edited along with it, KMS refuses the ciphertext).
+  let policy: KeyPolicy
+  try {
+    policy = keyPolicyOfRecord(record)
+  } catch {
+    throw new IntegrityError({ reason: "the record's policy is malformed" })
+  }
+  if (!encryptionContextsEqual(context, keyEncryptionContext(record.keyId, policy))) {
+    throw new IntegrityError({ reason: "the record's encryption context does not bind its policy" })
   }
   if (typeof record.ciphertext !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(record.ciphertext) || record.ciphertext.length % 4 !== 0) {
     throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must be base64' })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { KEY_ID_PATTERN } from '../protocol/keyId.js'
+import { type KeyPolicy, KeyPolicySchema, normalizeKeyPolicy } from './keyPolicy.js'
 
 /**
  * The sealed key record (one per key; in AWS the Secrets Manager secret `enclave-custody/keys/<keyId>`):
@@ -22,7 +23,17 @@ export const SealedKeyRecordSchema = z.strictObject({
   encryptionContext: z.record(z.string(), z.string()),
   /** ISO-8601. */
   createdAt: z.iso.datetime(),
+  /**
+   * What the key may sign beyond the default (absent: nothing). Bound to the ciphertext: a non-default
+   * policy's SHA-256 is part of `encryptionContext`, so an edited policy makes the unsealing fail.
+   */
+  policy: KeyPolicySchema.optional(),
 })
 
 export type SealedKeyRecord = z.infer<typeof SealedKeyRecordSchema>
 export type SealingKind = SealedKeyRecord['sealing']
+
+/** The policy a record declares, every field present (absent fields and an absent policy are `false`). */
+export function keyPolicyOfRecord(record: Pick<SealedKeyRecord, 'policy'>): KeyPolicy {
+  return normalizeKeyPolicy(record.policy ?? {}, 'record.policy')
+}

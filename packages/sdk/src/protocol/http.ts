@@ -20,6 +20,16 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 
 export type HttpRoute = { method: 'GET' | 'POST'; path: string; body?: unknown }
 
+/** The signing operations with a route of their own: `POST /v1/keys/:keyId/<action>`, params minus keyId as the body. */
+const SIGN_ACTIONS = {
+  'sign.transaction': 'sign-transaction',
+  'sign.authorization': 'sign-authorization',
+  'sign.message': 'sign-message',
+  'sign.typedData': 'sign-typed-data',
+  'sign.digest': 'sign-digest',
+} as const satisfies Partial<Record<Operation, string>>
+const ACTION_OPS = new Map<string, Operation>(Object.entries(SIGN_ACTIONS).map(([op, action]) => [action, op as Operation]))
+
 /**
  * Map an operation to its versioned HTTP route (`POST /v1/keys`, `GET /v1/keys/:keyId`, …).
  * The parent proxy uses `routeToOperation` to map back: one table, both directions.
@@ -38,6 +48,12 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'GET', path: '/v1/keys' }
     case 'sign.eip1559':
       return { method: 'POST', path: `/v1/keys/${k}/sign`, body: { type: 'eip1559', ...rest } }
+    case 'sign.transaction':
+    case 'sign.authorization':
+    case 'sign.message':
+    case 'sign.typedData':
+    case 'sign.digest':
+      return { method: 'POST', path: `/v1/keys/${k}/${SIGN_ACTIONS[op]}`, body: rest }
     case 'system.health':
       return { method: 'GET', path: '/healthz' }
   }
@@ -62,6 +78,8 @@ export function routeToOperation(method: string, pathname: string, body: unknown
     const { type, ...rest } = b
     if (type === undefined || type === 'eip1559') return { op: 'sign.eip1559', params: { ...rest, keyId } }
   }
+  const action = parts.length === 4 && method === 'POST' ? ACTION_OPS.get(parts[3]!) : undefined
+  if (action) return { op: action, params: { ...b, keyId } }
   return undefined
 }
 

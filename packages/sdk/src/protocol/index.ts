@@ -36,6 +36,8 @@ export {
   KEY_ID_RULE,
   type KeyInfoWire,
   KeyInfoSchema,
+  type MessageSignatureWire,
+  MessageSignatureSchema,
   type Operation,
   type OperationParams,
   type OperationParamsWire,
@@ -50,8 +52,13 @@ export {
   type RequestAuth,
   type RequestMessage,
   type ResponseMessage,
+  type SignedAuthorizationResultWire,
+  SignedAuthorizationSchema,
   type SignedTransactionWire,
   SignedTransactionSchema,
+  type SignedTypedTransactionWire,
+  SignedTypedTransactionSchema,
   successResponse,
   type WireError,
 } from './messages.js'
+export { CborDecodeError, type CborValue, decodeCbor } from '../attestation/cbor.js'

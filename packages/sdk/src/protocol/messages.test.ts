@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CustodyError } from '../errors/CustodyError.js'
 import { operationToRoute, routeToOperation } from './http.js'
-import { operationNames, parseRequest, parseResponse, parseResult } from './messages.js'
+import { type Operation, operationNames, parseRequest, parseResponse, parseResult } from './messages.js'
 
 const KEY = `0x${'11'.repeat(32)}`
 
@@ -42,6 +42,17 @@ describe('parseRequest', () => {
       'INVALID_ARGUMENT: "privateKey" must be below the secp256k1 group order',
     ],
     [{ v: 1, id: 'a', op: 'sign.eip1559', params: { keyId: 'k', tx: { chainId: 1 } } }, 'INVALID_ARGUMENT: "tx.nonce" is required'],
+    [{ v: 1, id: 'a', op: 'key.import', params: { privateKey: KEY, policy: { allowRawDigest: 1 } } }, 'INVALID_ARGUMENT: "policy.allowRawDigest" must be a boolean (got number)'],
+    [{ v: 1, id: 'a', op: 'key.generate', params: { policy: { allowAll: true } } }, 'INVALID_ARGUMENT: "policy" has unknown field "allowAll"'],
+    [{ v: 1, id: 'a', op: 'sign.transaction', params: { keyId: 'k' } }, 'INVALID_ARGUMENT: "tx" must be an object (got undefined)'],
+    [{ v: 1, id: 'a', op: 'sign.transaction', params: { keyId: 'k', tx: { type: 'legacy', nonce: '0', gas: '21000', gasPrice: '1' } } }, 'INVALID_ARGUMENT: "tx.chainId" is required: a legacy transaction without chainId is valid on every chain (set allowReplayable: true to sign one anyway)'],
+    [{ v: 1, id: 'a', op: 'sign.transaction', params: { keyId: 'k', tx: { chainId: '1', nonce: '0', gas: '21000', gasPrice: '1' }, allowReplayable: true } }, 'INVALID_ARGUMENT: "params" has unknown field "allowReplayable"'],
+    [{ v: 1, id: 'a', op: 'sign.authorization', params: { keyId: 'k', authorization: { chainId: '0', address: '0xFBA3912Ca04dd458c843e2EE08967fC04f3579c2', nonce: '0' } } }, 'INVALID_ARGUMENT: "authorization.chainId" is 0, which makes the authorization valid on every chain; set allowAnyChain: true to sign it anyway'],
+    [{ v: 1, id: 'a', op: 'sign.message', params: { keyId: 'k', message: 42 } }, 'INVALID_ARGUMENT: "message" must be a string, a Uint8Array or { raw } (got number)'],
+    [{ v: 1, id: 'a', op: 'sign.typedData', params: { keyId: 'k', typedData: { types: {}, primaryType: 'X', message: {} } } }, 'INVALID_ARGUMENT: "typedData.primaryType" names a type that "types" does not define ("X")'],
+    [{ v: 1, id: 'a', op: 'sign.typedData', params: { keyId: 'k', typedData: { domain: {}, types: {}, primaryType: 'EIP712Domain' }, digest: '0x' } }, 'INVALID_ARGUMENT: "params" has unknown field "digest"'],
+    [{ v: 1, id: 'a', op: 'sign.digest', params: { keyId: 'k', digest: '0x1234' } }, 'INVALID_ARGUMENT: "digest" must be exactly 32 bytes'],
+    [{ v: 1, id: 'a', op: 'sign.digest', params: { keyId: 'k' } }, 'INVALID_ARGUMENT: "digest" must be a 0x-prefixed hex string (got undefined)'],
   ])('refuses %j', (message, expected) => {
     expect(code(() => parseRequest(message))).toEqual(expected)
   })
@@ -56,6 +67,18 @@ describe('parseRequest', () => {
 })
 
 describe('parseResponse / parseResult', () => {
+  const h32 = `0x${'11'.repeat(32)}`
+  it.each([
+    ['sign.transaction', { rawTransaction: '0x01', hash: h32, from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', type: 'eip4844', signature: { r: h32, s: h32, yParity: 0 } }, 'type'],
+    ['sign.transaction', { rawTransaction: '0x01', hash: h32, from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', type: 'legacy', signature: { r: h32, s: h32, yParity: 0, v: '0x1b' } }, 'signature.v'],
+    ['sign.message', { signature: h32, r: h32, s: h32, yParity: 0, hash: h32 }, 'signature'],
+    ['sign.digest', { signature: `0x${'11'.repeat(65)}`, r: h32, s: h32, yParity: 2, hash: h32 }, 'yParity'],
+    ['sign.typedData', { signature: `0x${'11'.repeat(65)}`, r: h32, s: h32, yParity: 0, hash: h32, extra: 1 }, ''],
+    ['sign.authorization', { chainId: '01', address: '0xFBA3912Ca04dd458c843e2EE08967fC04f3579c2', nonce: '0', r: h32, s: h32, yParity: 0 }, 'chainId'],
+  ] as const)('refuses a malformed %s result (at "%s")', (op, result, at) => {
+    expect(code(() => parseResult(op, result))).toMatch(new RegExp(`^INVALID_FRAME: invalid frame: malformed ${op.replace('.', '\\.')} result at "${at}"`))
+  })
+
   it('refuses malformed responses and results', () => {
     expect(code(() => parseResponse({ v: 1, id: 'a', ok: 'yes' }))).toBe('INVALID_FRAME: invalid frame: malformed response message')
     expect(code(() => parseResult('key.get', { keyId: 'k', address: '0x1', curve: 'secp256k1', createdAt: 'now' }))).toMatch(
@@ -65,11 +88,41 @@ describe('parseResponse / parseResult', () => {
 })
 
 describe('HTTP route table', () => {
-  it.each(operationNames.filter((op) => op !== 'system.health').map((op) => [op]))('maps %s to a route and back', (op) => {
-    const params: Record<string, unknown> = op === 'key.list' ? {} : op === 'key.import' ? { privateKey: KEY } : op === 'key.generate' ? { keyId: 'g' } : op === 'key.get' ? { keyId: 'a/b c' } : { keyId: 'k', tx: { chainId: '1' } }
-    const route = operationToRoute(op, params)
+  const paramsOf: Record<Exclude<Operation, 'system.health'>, Record<string, unknown>> = {
+    'key.import': { privateKey: KEY, policy: { allowRawDigest: true } },
+    'key.generate': { keyId: 'g', policy: { allowReplayableLegacy: true } },
+    'key.get': { keyId: 'a/b c' },
+    'key.list': {},
+    'sign.eip1559': { keyId: 'k', tx: { chainId: '1' } },
+    'sign.transaction': { keyId: 'k', tx: { type: 'legacy', nonce: '0', gasPrice: '1', gas: '21000', allowReplayable: true } },
+    'sign.authorization': { keyId: 'k/1', authorization: { chainId: '0', address: '0xFBA3912Ca04dd458c843e2EE08967fC04f3579c2', nonce: '1', allowAnyChain: true } },
+    'sign.message': { keyId: 'k', message: { raw: '0x00' } },
+    'sign.typedData': { keyId: 'k', typedData: { domain: {}, types: {}, primaryType: 'EIP712Domain', message: {} } },
+    'sign.digest': { keyId: 'k', digest: `0x${'11'.repeat(32)}` },
+  }
+
+  it('has a route for every operation but the health check', () => {
+    expect(Object.keys(paramsOf).sort()).toEqual(operationNames.filter((op) => op !== 'system.health').sort())
+  })
+
+  it.each(Object.entries(paramsOf))('maps %s to a route and back', (op, params) => {
+    const route = operationToRoute(op as Operation, params)
     expect(route.path.startsWith('/v1/keys')).toBe(true)
     expect(routeToOperation(route.method, route.path, route.body)).toEqual({ op, params })
+  })
+
+  it.each([
+    ['sign.transaction', 'POST /v1/keys/k/sign-transaction'],
+    ['sign.authorization', 'POST /v1/keys/k/sign-authorization'],
+    ['sign.message', 'POST /v1/keys/k/sign-message'],
+    ['sign.typedData', 'POST /v1/keys/k/sign-typed-data'],
+    ['sign.digest', 'POST /v1/keys/k/sign-digest'],
+    ['sign.eip1559', 'POST /v1/keys/k/sign'],
+  ] as const)('serves %s at %s, with the path keyId winning over one in the body', (op, route) => {
+    const r = operationToRoute(op, { keyId: 'k' })
+    expect(`${r.method} ${r.path}`).toBe(route)
+    expect(routeToOperation('POST', r.path, { keyId: 'other' })).toEqual({ op, params: { keyId: 'k' } })
+    expect(routeToOperation('GET', r.path, undefined)).toBeUndefined()
   })
 
   it('serves the health operation at /healthz (answered by the proxy itself)', () => {
@@ -81,5 +134,7 @@ describe('HTTP route table', () => {
     expect(routeToOperation('DELETE', '/v1/keys/x', undefined)).toBeUndefined()
     expect(routeToOperation('GET', '/v2/keys', undefined)).toBeUndefined()
     expect(routeToOperation('POST', '/v1/keys/x/sign', { type: 'legacy' })).toBeUndefined()
+    expect(routeToOperation('POST', '/v1/keys/x/sign-everything', {})).toBeUndefined()
+    expect(routeToOperation('POST', '/v1/keys/x/sign-digest/extra', {})).toBeUndefined()
   })
 })

@@ -7,10 +7,16 @@ import {
   UnknownOperationError,
   UnsupportedVersionError,
 } from '../errors/CustodyError.js'
+import { normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
-import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
+import { normalizePersonalMessage } from '../messages/personalSign.js'
+import { normalizeTypedData } from '../messages/typedData.js'
+import { normalizeAuthorizationRequest } from '../transactions/authorization.js'
 import { normalizeEip1559Transaction } from '../transactions/eip1559.js'
+import { normalizeTransactionRequest } from '../transactions/transaction.js'
+import { assertHex } from '../utils/hex.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
+import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
 
 /** The one protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1
@@ -39,17 +45,45 @@ export const SignedTransactionSchema = z.strictObject({
 })
 export type SignedTransactionWire = z.infer<typeof SignedTransactionSchema>
 
+const yParity = z.union([z.literal(0), z.literal(1)])
+const decimal = z.string().regex(/^(?:0|[1-9][0-9]{0,77})$/, 'must be a decimal integer string')
+
+/** A signed transaction of any type (`sign.transaction`): `v` (decimal) only for legacy transactions. */
+export const SignedTypedTransactionSchema = z.strictObject({
+  rawTransaction: z.string().regex(/^0x[0-9a-f]+$/, 'must be hex'),
+  hash: hex(32),
+  from: address,
+  type: z.enum(['legacy', 'eip2930', 'eip1559', 'eip7702']),
+  signature: z.strictObject({ r: hex(32), s: hex(32), yParity, v: decimal.optional() }),
+})
+export type SignedTypedTransactionWire = z.infer<typeof SignedTypedTransactionSchema>
+
+/** A signature over a digest (`sign.message`, `sign.typedData`, `sign.digest`). */
+export const MessageSignatureSchema = z.strictObject({ signature: hex(65), r: hex(32), s: hex(32), yParity, hash: hex(32) })
+export type MessageSignatureWire = z.infer<typeof MessageSignatureSchema>
+
+/** A signed EIP-7702 authorization (`sign.authorization`). */
+export const SignedAuthorizationSchema = z.strictObject({ chainId: decimal, address, nonce: decimal, r: hex(32), s: hex(32), yParity })
+export type SignedAuthorizationResultWire = z.infer<typeof SignedAuthorizationSchema>
+
+const policy = z
+  .unknown()
+  .transform((v) => normalizeKeyPolicy(v, 'policy'))
+  .optional()
+const WIRE_MAX_GAS = (1n << 64n) - 1n
+
 /** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */
 export const operations = {
   'key.import': {
     params: z.strictObject({
       privateKey: z.unknown().transform((v) => assertPrivateKeyHex(v, 'privateKey')),
       keyId: keyId.optional(),
+      policy,
     }),
     result: KeyInfoSchema,
   },
   'key.generate': {
-    params: z.strictObject({ keyId: keyId.optional() }),
+    params: z.strictObject({ keyId: keyId.optional(), policy }),
     /** `record` is present when the enclave does not persist records itself: the caller must store it. */
     result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
   },
@@ -63,9 +97,37 @@ export const operations = {
   'sign.eip1559': {
     params: z.strictObject({
       keyId,
-      tx: z.unknown().transform((v) => normalizeEip1559Transaction(v, 'tx', { maxGas: (1n << 64n) - 1n })),
+      tx: z.unknown().transform((v) => normalizeEip1559Transaction(v, 'tx', { maxGas: WIRE_MAX_GAS })),
     }),
     result: SignedTransactionSchema,
+  },
+  /** A transaction of type 0, 1, 2 or 4 (`tx.type` by name); `tx.allowReplayable` opts in to a legacy one without chainId. */
+  'sign.transaction': {
+    params: z.strictObject({
+      keyId,
+      tx: z.unknown().transform((v) => normalizeTransactionRequest(v, 'tx', { maxGas: WIRE_MAX_GAS })),
+    }),
+    result: SignedTypedTransactionSchema,
+  },
+  /** An EIP-7702 authorization `{ chainId, address, nonce }`; `allowAnyChain` opts in to chainId 0. */
+  'sign.authorization': {
+    params: z.strictObject({ keyId, authorization: z.unknown().transform((v) => normalizeAuthorizationRequest(v, 'authorization')) }),
+    result: SignedAuthorizationSchema,
+  },
+  /** EIP-191 personal_sign: `message` is text, or `{ raw: hex }` bytes. */
+  'sign.message': {
+    params: z.strictObject({ keyId, message: z.unknown().transform((v) => normalizePersonalMessage(v, 'message')) }),
+    result: MessageSignatureSchema,
+  },
+  /** EIP-712: the whole typed-data payload, validated and hashed by the enclave. */
+  'sign.typedData': {
+    params: z.strictObject({ keyId, typedData: z.unknown().transform((v) => normalizeTypedData(v, 'typedData')) }),
+    result: MessageSignatureSchema,
+  },
+  /** A raw 32-byte digest: only for keys whose policy has `allowRawDigest`. */
+  'sign.digest': {
+    params: z.strictObject({ keyId, digest: z.unknown().transform((v) => assertHex(v, 'digest', 32)) }),
+    result: MessageSignatureSchema,
   },
 } as const
 

@@ -102,7 +102,13 @@ export function normalizeEip1559Transaction(input: unknown, path = 'tx', { maxGa
   return { chainId, nonce, to, value, gas, maxFeePerGas, maxPriorityFeePerGas, data, accessList }
 }
 
-function normalizeAccessList(value: unknown, field: string): Eip1559Transaction['accessList'] {
+/**
+ * Validate an access list (EIP-2930): at most 1024 entries and 4096 storage keys in total, addresses
+ * checksummed, storage keys 32 bytes of lower-case hex. `undefined` is the empty list.
+ *
+ * @throws InvalidArgumentError naming the entry and field.
+ */
+export function normalizeAccessList(value: unknown, field: string): Eip1559Transaction['accessList'] {
   if (value === undefined) return []
   if (!Array.isArray(value)) fail(field, 'must be an array of { address, storageKeys }')
   if (value.length > MAX_ACCESS_LIST_ENTRIES) fail(field, `must have at most ${MAX_ACCESS_LIST_ENTRIES} entries`)

@@ -1,52 +1,126 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { decodeRlp, encodeRlp } from 'ethers'
 import { type Address, toChecksumAddress } from '../utils/address.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
+import { quantityBytes, type SignedAuthorization } from './authorization.js'
 import type { Eip1559Transaction } from './eip1559.js'
+import { decodeRlp, encodeRlp, type RlpItem } from './rlp.js'
+import { recoverAddress, toHex32 } from './signature.js'
+import { TRANSACTION_TYPE_NUMBER, type Transaction, type TransactionType } from './transaction.js'
 
+/** A transaction signature: r and s as 32-byte hex, the recovery bit as yParity. */
 export type TransactionSignature = { r: Hex; s: Hex; yParity: 0 | 1 }
 
 const TYPE_EIP1559 = 0x02
+const EMPTY = new Uint8Array(0)
 
-/** Minimal big-endian RLP integer: 0 is the empty string, no leading zero bytes. Bigint all the way. */
-function int(n: bigint): Hex {
-  if (n === 0n) return '0x'
-  const h = n.toString(16)
-  return `0x${h.length % 2 ? '0' : ''}${h}`
+const int = quantityBytes
+const address = (a: Address | null): Uint8Array => (a === null ? EMPTY : hexToBytes(a))
+const accessListItems = (list: Eip1559Transaction['accessList']): RlpItem[] => list.map((e) => [hexToBytes(e.address), e.storageKeys.map((k) => hexToBytes(k))])
+const authorizationItems = (list: SignedAuthorization[]): RlpItem[] =>
+  list.map((a) => [int(a.chainId), hexToBytes(a.address), int(a.nonce), int(BigInt(a.yParity)), int(BigInt(a.r)), int(BigInt(a.s))])
+
+/** The RLP fields of a transaction before its signature (for legacy, without the EIP-155 suffix). */
+function fieldsOf(tx: Transaction): RlpItem[] {
+  const to = address(tx.to)
+  switch (tx.type) {
+    case 'legacy':
+      return [int(tx.nonce), int(tx.gasPrice), int(tx.gas), to, int(tx.value), hexToBytes(tx.data)]
+    case 'eip2930':
+      return [int(tx.chainId), int(tx.nonce), int(tx.gasPrice), int(tx.gas), to, int(tx.value), hexToBytes(tx.data), accessListItems(tx.accessList)]
+    case 'eip1559':
+      return [
+        int(tx.chainId),
+        int(tx.nonce),
+        int(tx.maxPriorityFeePerGas),
+        int(tx.maxFeePerGas),
+        int(tx.gas),
+        to,
+        int(tx.value),
+        hexToBytes(tx.data),
+        accessListItems(tx.accessList),
+      ]
+    case 'eip7702':
+      return [
+        int(tx.chainId),
+        int(tx.nonce),
+        int(tx.maxPriorityFeePerGas),
+        int(tx.maxFeePerGas),
+        int(tx.gas),
+        to,
+        int(tx.value),
+        hexToBytes(tx.data),
+        accessListItems(tx.accessList),
+        authorizationItems(tx.authorizationList),
+      ]
+  }
 }
 
-function fields(tx: Eip1559Transaction): (string | (string | string[])[][])[] {
-  return [
-    int(tx.chainId),
-    int(tx.nonce),
-    int(tx.maxPriorityFeePerGas),
-    int(tx.maxFeePerGas),
-    int(tx.gas),
-    tx.to ? tx.to.toLowerCase() : '0x',
-    int(tx.value),
-    tx.data,
-    tx.accessList.map((e) => [e.address.toLowerCase(), [...e.storageKeys]]),
-  ]
+function envelope(type: TransactionType, items: RlpItem[]): Uint8Array {
+  const rlp = encodeRlp(items)
+  if (type === 'legacy') return rlp
+  const out = new Uint8Array(rlp.length + 1)
+  out[0] = TRANSACTION_TYPE_NUMBER[type]
+  out.set(rlp, 1)
+  return out
 }
-
-const typed = (rlp: string): Hex => `0x02${rlp.slice(2)}`
-const keccakHex = (hex: string): Hex => bytesToHex(keccak_256(hexToBytes(hex)))
 
 /**
- * The EIP-1559 signing payload `0x02 || rlp([chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to,
- * value, data, accessList])` and its keccak-256 hash. Quantities stay bigint end to end (nonces up to
- * 2^64-2, values up to 2^256-1).
+ * The `v` of a signed legacy transaction: `27 + yParity` without chainId, `chainId * 2 + 35 + yParity`
+ * with it (EIP-155).
  */
-export function serializeEip1559Unsigned(tx: Eip1559Transaction): { unsignedSerialized: Hex; unsignedHash: Hex } {
-  const unsignedSerialized = typed(encodeRlp(fields(tx)))
-  return { unsignedSerialized, unsignedHash: keccakHex(unsignedSerialized) }
+export function legacyV(chainId: bigint | null, yParity: 0 | 1): bigint {
+  return chainId === null ? 27n + BigInt(yParity) : chainId * 2n + 35n + BigInt(yParity)
 }
 
-/** The signed raw transaction (`0x02 || rlp([..., yParity, r, s])`) and its hash. */
+/**
+ * The signing payload of a transaction and its keccak-256 hash, the digest the key signs:
+ * - legacy: `rlp([nonce, gasPrice, gas, to, value, data])`, plus `[chainId, 0, 0]` with a chainId (EIP-155);
+ * - EIP-2930: `0x01 || rlp([chainId, nonce, gasPrice, gas, to, value, data, accessList])`;
+ * - EIP-1559: `0x02 || rlp([chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to, value, data, accessList])`;
+ * - EIP-7702: `0x04 || rlp([… as EIP-1559 …, authorizationList])`.
+ * Quantities stay bigint end to end (nonces up to 2^64-2, values up to 2^256-1).
+ *
+ * @example
+ * const { unsignedHash } = serializeTransactionUnsigned(transaction)
+ */
+export function serializeTransactionUnsigned(tx: Transaction): { unsignedSerialized: Hex; unsignedHash: Hex } {
+  const items = fieldsOf(tx)
+  if (tx.type === 'legacy' && tx.chainId !== null) items.push(int(tx.chainId), EMPTY, EMPTY)
+  const bytes = envelope(tx.type, items)
+  return { unsignedSerialized: bytesToHex(bytes), unsignedHash: bytesToHex(keccak_256(bytes)) }
+}
+
+/**
+ * The signed raw transaction and its hash (the transaction hash nodes report). Legacy transactions carry
+ * `v` (see {@link legacyV}); typed ones carry `yParity`.
+ */
+export function serializeTransactionSigned(tx: Transaction, sig: TransactionSignature): { rawTransaction: Hex; hash: Hex } {
+  const first = tx.type === 'legacy' ? int(legacyV(tx.chainId, sig.yParity)) : int(BigInt(sig.yParity))
+  const bytes = envelope(tx.type, [...fieldsOf(tx), first, int(BigInt(sig.r)), int(BigInt(sig.s))])
+  return { rawTransaction: bytesToHex(bytes), hash: bytesToHex(keccak_256(bytes)) }
+}
+
+/**
+ * The EIP-1559 signing payload and its keccak-256 hash (see {@link serializeTransactionUnsigned}).
+ */
+export function serializeEip1559Unsigned(tx: Eip1559Transaction): { unsignedSerialized: Hex; unsignedHash: Hex } {
+  return serializeTransactionUnsigned({ ...tx, type: 'eip1559' })
+}
+
+/** The signed raw EIP-1559 transaction (`0x02 || rlp([..., yParity, r, s])`) and its hash. */
 export function serializeEip1559Signed(tx: Eip1559Transaction, sig: TransactionSignature): { rawTransaction: Hex; hash: Hex } {
-  const rawTransaction = typed(encodeRlp([...fields(tx), int(BigInt(sig.yParity)), int(BigInt(sig.r)), int(BigInt(sig.s))]))
-  return { rawTransaction, hash: keccakHex(rawTransaction) }
+  return serializeTransactionSigned({ ...tx, type: 'eip1559' }, sig)
+}
+
+/** A signed transaction taken apart. */
+export type ParsedSignedTransaction = {
+  tx: Transaction
+  /** `v` is present for legacy transactions. */
+  signature: TransactionSignature & { v?: bigint }
+  /** Recovered sender. */
+  from: Address
+  unsignedHash: Hex
+  hash: Hex
 }
 
 export type ParsedSignedEip1559 = {
@@ -58,58 +132,157 @@ export type ParsedSignedEip1559 = {
   hash: Hex
 }
 
+const FIELD_COUNT: Record<TransactionType, number> = { legacy: 9, eip2930: 11, eip1559: 12, eip7702: 13 }
+
 /**
- * Strictly parse a signed EIP-1559 transaction: canonical RLP integers, 0- or 20-byte `to`, yParity 0/1,
- * 0 < r, s < n, low-s; the sender is recovered from the signature.
+ * Strictly parse a signed transaction of type 0, 1, 2 or 4: canonical RLP and RLP integers, 0- or
+ * 20-byte `to` (20 for EIP-7702), 20-byte addresses and 32-byte storage keys, yParity 0/1 (legacy `v` of
+ * 27/28 or EIP-155 with chainId ≥ 1), 0 < r, s < n, low-s; the sender is recovered from the signature.
+ *
+ * @throws Error with a reason (callers wrap it in their own error type).
+ * @example
+ * const { tx, from } = parseSignedTransaction('0x02f8…')
+ */
+export function parseSignedTransaction(raw: string): ParsedSignedTransaction {
+  if (typeof raw !== 'string' || !/^0x(?:[0-9a-fA-F]{2})+$/.test(raw)) throw new Error('not a hex string of whole bytes')
+  const bytes = hexToBytes(raw)
+  const first = bytes[0]!
+  let type: TransactionType
+  if (first >= 0xc0) type = 'legacy'
+  else if (first === 1) type = 'eip2930'
+  else if (first === 2) type = 'eip1559'
+  else if (first === 4) type = 'eip7702'
+  else throw new Error(`unsupported transaction type 0x${first.toString(16).padStart(2, '0')}`)
+  const items = decodeRlp(type === 'legacy' ? bytes : bytes.subarray(1))
+  if (!Array.isArray(items) || items.length !== FIELD_COUNT[type]) throw new Error(`a signed ${type} transaction must be a list of ${FIELD_COUNT[type]} fields`)
+
+  const num = (v: RlpItem | undefined, name: string, maxBytes = 32): bigint => {
+    if (!(v instanceof Uint8Array)) throw new Error(`${name} must be a byte string`)
+    if (v.length === 0) return 0n
+    if (v[0] === 0) throw new Error(`${name} has leading zeros`)
+    if (v.length > maxBytes) throw new Error(`${name} is too large`)
+    return BigInt(bytesToHex(v))
+  }
+  const addr = (v: RlpItem | undefined, name: string): Address => {
+    if (!(v instanceof Uint8Array) || v.length !== 20) throw new Error(`${name} must be 20 bytes`)
+    return toChecksumAddress(bytesToHex(v))
+  }
+  const toOf = (v: RlpItem | undefined): Address | null => {
+    if (v instanceof Uint8Array && v.length === 0) return null
+    return addr(v, 'to')
+  }
+  const bytesOf = (v: RlpItem | undefined, name: string): Hex => {
+    if (!(v instanceof Uint8Array)) throw new Error(`${name} must be a byte string`)
+    return bytesToHex(v)
+  }
+  const accessList = (v: RlpItem | undefined): Eip1559Transaction['accessList'] => {
+    if (!Array.isArray(v)) throw new Error('accessList must be a list')
+    return v.map((entry) => {
+      if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) throw new Error('malformed access list entry')
+      const keys = entry[1].map((k) => {
+        if (!(k instanceof Uint8Array) || k.length !== 32) throw new Error('malformed storage key')
+        return bytesToHex(k)
+      })
+      return { address: addr(entry[0], 'access list address'), storageKeys: keys }
+    })
+  }
+  const parity = (v: RlpItem | undefined, name: string): 0 | 1 => {
+    const n = num(v, name, 1)
+    if (n > 1n) throw new Error(`${name} must be 0 or 1`)
+    return n === 1n ? 1 : 0
+  }
+  const authorizationList = (v: RlpItem | undefined): SignedAuthorization[] => {
+    if (!Array.isArray(v)) throw new Error('authorizationList must be a list')
+    return v.map((entry) => {
+      if (!Array.isArray(entry) || entry.length !== 6) throw new Error('malformed authorization')
+      return {
+        chainId: num(entry[0], 'authorization chainId'),
+        address: addr(entry[1], 'authorization address'),
+        nonce: num(entry[2], 'authorization nonce', 8),
+        yParity: parity(entry[3], 'authorization yParity'),
+        r: toHex32(num(entry[4], 'authorization r')),
+        s: toHex32(num(entry[5], 'authorization s')),
+      }
+    })
+  }
+
+  let tx: Transaction
+  let yParity: 0 | 1
+  let v: bigint | undefined
+  const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9] = items
+  switch (type) {
+    case 'legacy': {
+      v = num(items[6], 'v')
+      let chainId: bigint | null
+      if (v === 27n || v === 28n) {
+        chainId = null
+        yParity = v === 28n ? 1 : 0
+      } else if (v >= 37n) {
+        chainId = (v - 35n) / 2n
+        yParity = (v - 35n) % 2n === 1n ? 1 : 0
+      } else throw new Error('v must be 27, 28 or an EIP-155 value for chainId ≥ 1')
+      tx = { type, chainId, nonce: num(a0, 'nonce', 8), gasPrice: num(a1, 'gasPrice'), gas: num(a2, 'gas'), to: toOf(a3), value: num(a4, 'value'), data: bytesOf(a5, 'data') }
+      break
+    }
+    case 'eip2930':
+      tx = {
+        type,
+        chainId: num(a0, 'chainId'),
+        nonce: num(a1, 'nonce', 8),
+        gasPrice: num(a2, 'gasPrice'),
+        gas: num(a3, 'gas'),
+        to: toOf(a4),
+        value: num(a5, 'value'),
+        data: bytesOf(a6, 'data'),
+        accessList: accessList(a7),
+      }
+      yParity = parity(items[8], 'yParity')
+      break
+    case 'eip1559':
+    case 'eip7702': {
+      const common = {
+        chainId: num(a0, 'chainId'),
+        nonce: num(a1, 'nonce', 8),
+        maxPriorityFeePerGas: num(a2, 'maxPriorityFeePerGas'),
+        maxFeePerGas: num(a3, 'maxFeePerGas'),
+        gas: num(a4, 'gas'),
+        value: num(a6, 'value'),
+        data: bytesOf(a7, 'data'),
+        accessList: accessList(a8),
+      }
+      if (type === 'eip1559') {
+        tx = { type, ...common, to: toOf(a5) }
+        yParity = parity(items[9], 'yParity')
+      } else {
+        tx = { type, ...common, to: addr(a5, 'to'), authorizationList: authorizationList(a9) }
+        yParity = parity(items[10], 'yParity')
+      }
+      break
+    }
+  }
+  const n = items.length
+  const r = num(items[n - 2], 'r')
+  const s = num(items[n - 1], 's')
+  const { unsignedHash } = serializeTransactionUnsigned(tx)
+  const from = recoverAddress(hexToBytes(unsignedHash), { r, s, yParity })
+  return {
+    tx,
+    signature: { r: toHex32(r), s: toHex32(s), yParity, ...(v === undefined ? {} : { v }) },
+    from,
+    unsignedHash,
+    hash: bytesToHex(keccak_256(bytes)),
+  }
+}
+
+/**
+ * Strictly parse a signed EIP-1559 transaction (see {@link parseSignedTransaction}).
  * @throws Error with a reason (callers wrap it in their own error type).
  */
 export function parseSignedEip1559(raw: string): ParsedSignedEip1559 {
-  if (!/^0x02(?:[0-9a-fA-F]{2})+$/.test(raw)) throw new Error('not a type-2 transaction')
-  const items = decodeRlp(`0x${raw.slice(4)}`)
-  if (!Array.isArray(items) || items.length !== 12) throw new Error('type-2 transaction must have 12 fields')
-  const [chainId, nonce, prio, maxFee, gas, to, value, data, accessList, yParity, r, s] = items as unknown[]
-  const num = (v: unknown, name: string, maxBytes = 32): bigint => {
-    if (typeof v !== 'string') throw new Error(`${name} must be a byte string`)
-    if (v === '0x') return 0n
-    if (v.startsWith('0x00')) throw new Error(`${name} has leading zeros`)
-    if (v.length > 2 + 2 * maxBytes) throw new Error(`${name} is too large`)
-    return BigInt(v)
-  }
-  if (typeof to !== 'string' || (to !== '0x' && to.length !== 42)) throw new Error('to must be empty or 20 bytes')
-  if (typeof data !== 'string') throw new Error('data must be a byte string')
-  if (!Array.isArray(accessList)) throw new Error('accessList must be a list')
-  const list = accessList.map((entry: unknown) => {
-    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || entry[0].length !== 42 || !Array.isArray(entry[1])) {
-      throw new Error('malformed access list entry')
-    }
-    const keys = (entry[1] as unknown[]).map((k) => {
-      if (typeof k !== 'string' || k.length !== 66) throw new Error('malformed storage key')
-      return k.toLowerCase() as Hex
-    })
-    return { address: toChecksumAddress(entry[0]), storageKeys: keys }
-  })
-  const tx: Eip1559Transaction = {
-    chainId: num(chainId, 'chainId'),
-    nonce: num(nonce, 'nonce', 8),
-    maxPriorityFeePerGas: num(prio, 'maxPriorityFeePerGas'),
-    maxFeePerGas: num(maxFee, 'maxFeePerGas'),
-    gas: num(gas, 'gas'),
-    to: to === '0x' ? null : toChecksumAddress(to),
-    value: num(value, 'value'),
-    data: data.toLowerCase() as Hex,
-    accessList: list,
-  }
-  const v = num(yParity, 'yParity', 1)
-  if (v > 1n) throw new Error('yParity must be 0 or 1')
-  const rn = num(r, 'r')
-  const sn = num(s, 's')
-  if (rn === 0n || rn >= secp256k1.Point.CURVE().n || sn === 0n) throw new Error('r or s out of range')
-  if (sn > secp256k1.Point.CURVE().n / 2n) throw new Error('signature is not low-s')
-  const { unsignedHash } = serializeEip1559Unsigned(tx)
-  const pub = new secp256k1.Signature(rn, sn, Number(v)).recoverPublicKey(hexToBytes(unsignedHash)).toBytes(false)
-  const from = toChecksumAddress(bytesToHex(keccak_256(pub.subarray(1)).subarray(12)))
-  const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}` as Hex
-  return { tx, signature: { r: hex32(rn), s: hex32(sn), yParity: v === 1n ? 1 : 0 }, from, unsignedHash, hash: keccakHex(raw.toLowerCase()) }
+  if (typeof raw !== 'string' || !/^0x02(?:[0-9a-fA-F]{2})+$/.test(raw)) throw new Error('not a type-2 transaction')
+  const { tx, signature, ...rest } = parseSignedTransaction(raw)
+  const { type: _, ...fields } = tx as Extract<Transaction, { type: 'eip1559' }>
+  return { tx: fields, signature: { r: signature.r, s: signature.s, yParity: signature.yParity }, ...rest }
 }
 
 export { TYPE_EIP1559 }

@@ -1,0 +1,31 @@
+/**
+ * The app against the local custody stack and anvil (chain id 11155111), no Sepolia needed: a key is
+ * generated in the enclave and funded from anvil's first account.
+ *
+ *   pnpm local
+ */
+// We support Node 20 (engines); the AWS SDK's notice about its future Node 22 requirement is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startDevStack } from '@enclave-custody/cli'
+import { createCustodyClient, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { JsonRpcProvider, Wallet } from 'ethers'
+import { DEFAULT_CHAIN_ID, run } from './run.js'
+
+const dataDir = await mkdtemp(join(tmpdir(), 'custody-example-'))
+const stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
+const provider = new JsonRpcProvider(stack.anvil!.rpcUrl, DEFAULT_CHAIN_ID, { staticNetwork: true, pollingInterval: 100 })
+const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+try {
+  const { keyId, address } = await custody.importKey({ generate: true })
+  await (await (await provider.getSigner(0)).sendTransaction({ to: address, value: parseEther('1') })).wait()
+  await run({ custody, keyId, provider, to: Wallet.createRandom().address, value: parseEther('0.01') })
+} finally {
+  provider.destroy()
+  await custody.close()
+  await stack.close()
+  await rm(dataDir, { recursive: true, force: true })
+}

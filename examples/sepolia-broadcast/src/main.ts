@@ -1,0 +1,51 @@
+/**
+ * Broadcast a transfer signed in the enclave, configured from the environment (see ../.env.example).
+ *
+ *   cp .env.example .env && $EDITOR .env && pnpm start
+ */
+import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { JsonRpcProvider } from 'ethers'
+import { DEFAULT_CHAIN_ID, run } from './run.js'
+
+try {
+  process.loadEnvFile('.env')
+} catch (e) {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+}
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] || fallback
+  if (value === undefined) {
+    console.error(`${name} is not set: copy .env.example to .env and fill it in`)
+    process.exit(2)
+  }
+  return value
+}
+
+const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
+const token = process.env.CUSTODY_TOKEN
+const custody = createCustodyClient({
+  transport: nitroEnclave({ url: env('CUSTODY_URL'), headers: token ? { authorization: `Bearer ${token}` } : {} }),
+})
+// staticNetwork: the chain id is checked once by run(), not re-queried before every call.
+const provider = new JsonRpcProvider(env('RPC_URL'), chainId, { staticNetwork: true })
+
+try {
+  const result = await run({
+    custody,
+    keyId: env('CUSTODY_KEY_ID'),
+    provider,
+    chainId,
+    to: env('TO'),
+    value: BigInt(env('VALUE_WEI', '10000000000000')),
+    confirmations: Number(env('CONFIRMATIONS', '1')),
+  })
+  console.log(`\n${result.explorerUrl ?? result.hash}`)
+} catch (e) {
+  const err = e as { code?: string; message?: string }
+  console.error(`failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`)
+  process.exitCode = 1
+} finally {
+  provider.destroy()
+  await custody.close()
+}

@@ -1,0 +1,45 @@
+/**
+ * The app, configured from the environment (see ../.env.example).
+ *
+ *   cp .env.example .env && $EDITOR .env && pnpm start
+ */
+import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { type Address, type Chain, defineChain } from 'viem'
+import * as viemChains from 'viem/chains'
+import { DEFAULT_CHAIN_ID, run } from './run.js'
+
+try {
+  process.loadEnvFile('.env')
+} catch (e) {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+}
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] || fallback
+  if (value === undefined) {
+    console.error(`${name} is not set: copy .env.example to .env and fill it in`)
+    process.exit(2)
+  }
+  return value
+}
+
+const rpcUrl = env('RPC_URL')
+const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
+// viem's own definition when it has one (keeps chain-specific serializers and formatters).
+const chain: Chain =
+  (Object.values(viemChains) as Chain[]).find((c) => c.id === chainId) ??
+  defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
+const token = process.env.CUSTODY_TOKEN
+const custody = createCustodyClient({
+  transport: nitroEnclave({ url: env('CUSTODY_URL'), headers: token ? { authorization: `Bearer ${token}` } : {} }),
+})
+
+try {
+  await run({ custody, keyId: env('CUSTODY_KEY_ID'), chain, rpcUrl, to: env('TO') as Address, value: BigInt(env('VALUE_WEI', '10000000000000')) })
+} catch (e) {
+  const err = e as { code?: string; shortMessage?: string; message?: string }
+  console.error(`failed: ${err.code ? `${err.code}: ` : ''}${err.shortMessage ?? err.message ?? String(e)}`)
+  process.exitCode = 1
+} finally {
+  await custody.close()
+}

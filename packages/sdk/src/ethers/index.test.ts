@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest'
+
+describe('@enclave-custody/sdk/ethers', () => {
+  it('exports exactly this (a change of public surface must show up in review)', async () => {
+    // Through the package's exports map, as an app imports it.
+    const entry = await import('@enclave-custody/sdk/ethers')
+    expect(Object.keys(entry).sort()).toMatchInlineSnapshot(`
+      [
+        "EnclaveSigner",
+      ]
+    `)
+  })
+})

@@ -1,0 +1,6 @@
+/**
+ * `@enclave-custody/sdk/ethers`: an ethers v6 Signer backed by the enclave. ethers is a peer dependency of
+ * this entry point.
+ */
+export { EnclaveSigner, type EnclaveSignerKey } from './EnclaveSigner.js'
+export type { EnclaveSignerClient } from './types.js'

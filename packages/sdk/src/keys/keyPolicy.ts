@@ -1,0 +1,93 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { z } from 'zod'
+import { assertObject, fail, typeName } from '../utils/assert.js'
+import { bytesToHex } from '../utils/hex.js'
+
+/**
+ * What a key may sign beyond the default, chosen once when the key is imported or generated and bound to
+ * its sealed ciphertext (the KMS encryption context or the local sealer's AAD carries the policy hash), so
+ * that nobody who can edit the stored record can widen it.
+ */
+export type KeyPolicy = {
+  /** Sign arbitrary 32-byte digests (`signDigest`): a blank cheque, off unless asked for. */
+  allowRawDigest: boolean
+  /** Sign legacy transactions without a chainId (pre-EIP-155, valid on every chain). */
+  allowReplayableLegacy: boolean
+}
+
+/** What callers pass as `policy`: omitted fields are `false`. */
+export type KeyPolicyInput = { allowRawDigest?: boolean | undefined; allowReplayableLegacy?: boolean | undefined }
+
+/** The policy of keys imported or generated without one: nothing beyond structured signing. */
+export const DEFAULT_KEY_POLICY: Readonly<KeyPolicy> = Object.freeze({ allowRawDigest: false, allowReplayableLegacy: false })
+
+const POLICY_FIELDS = ['allowRawDigest', 'allowReplayableLegacy'] as const
+
+/** The policy as it appears in sealed records and on the wire (fields optional, default `false`). */
+export const KeyPolicySchema = z.strictObject({ allowRawDigest: z.boolean().optional(), allowReplayableLegacy: z.boolean().optional() })
+
+/**
+ * Validate a key policy: a plain object whose only fields are `allowRawDigest` and `allowReplayableLegacy`,
+ * each a boolean when present.
+ *
+ * @param value - The caller's policy (`undefined` means the default).
+ * @param field - Field name for error messages. @default 'policy'
+ * @returns The policy with every field present.
+ * @throws InvalidArgumentError naming the field.
+ * @example
+ * normalizeKeyPolicy({ allowRawDigest: true }) // { allowRawDigest: true, allowReplayableLegacy: false }
+ */
+export function normalizeKeyPolicy(value: unknown, field = 'policy'): KeyPolicy {
+  if (value === undefined) return { ...DEFAULT_KEY_POLICY }
+  const p = assertObject(value, field, POLICY_FIELDS)
+  const flag = (name: (typeof POLICY_FIELDS)[number]): boolean => {
+    const v = p[name]
+    if (v === undefined) return false
+    if (typeof v !== 'boolean') fail(`${field}.${name}`, `must be a boolean (got ${typeName(v)})`)
+    return v
+  }
+  return { allowRawDigest: flag('allowRawDigest'), allowReplayableLegacy: flag('allowReplayableLegacy') }
+}
+
+/** Whether a policy grants nothing beyond the default. */
+export function isDefaultKeyPolicy(policy: KeyPolicy): boolean {
+  return !policy.allowRawDigest && !policy.allowReplayableLegacy
+}
+
+/**
+ * The canonical JSON of a policy: every field, keys sorted, no whitespace. Its SHA-256 is what the
+ * sealing binds.
+ *
+ * @example
+ * canonicalKeyPolicyJson({ allowRawDigest: true, allowReplayableLegacy: false })
+ * // '{"allowRawDigest":true,"allowReplayableLegacy":false}'
+ */
+export function canonicalKeyPolicyJson(policy: KeyPolicy): string {
+  return JSON.stringify({ allowRawDigest: policy.allowRawDigest === true, allowReplayableLegacy: policy.allowReplayableLegacy === true })
+}
+
+/** SHA-256 (64 lower-case hex digits, no 0x) of the canonical policy JSON. */
+export function keyPolicyHash(policy: KeyPolicy): string {
+  return bytesToHex(sha256(new TextEncoder().encode(canonicalKeyPolicyJson(policy)))).slice(2)
+}
+
+/**
+ * The encryption context that seals a key: `{ keyId }` for the default policy (so records sealed before
+ * policies existed stay valid) and `{ keyId, policy: <sha256 hex of the canonical policy JSON> }` otherwise.
+ * KMS (and the local sealer's AES-GCM AAD) refuse a ciphertext under any other context, so a record whose
+ * policy was edited does not unseal.
+ *
+ * @example
+ * keyEncryptionContext('treasury', { allowRawDigest: true, allowReplayableLegacy: false })
+ * // { keyId: 'treasury', policy: '…64 hex digits…' }
+ */
+export function keyEncryptionContext(keyId: string, policy: KeyPolicy): Record<string, string> {
+  return isDefaultKeyPolicy(policy) ? { keyId } : { keyId, policy: keyPolicyHash(policy) }
+}
+
+/** Whether two encryption contexts hold exactly the same entries. */
+export function encryptionContextsEqual(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(b).length) return false
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k])
+}

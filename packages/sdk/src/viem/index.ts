@@ -1,0 +1,6 @@
+/**
+ * `@enclave-custody/sdk/viem`: a viem account backed by the enclave. viem is a peer dependency of this
+ * entry point.
+ */
+export { type EnclaveAccount, type ToEnclaveAccountErrorType, type ToEnclaveAccountReturnType, toEnclaveAccount } from './toEnclaveAccount.js'
+export type { EnclaveAccountClient } from './types.js'
