@@ -22,6 +22,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, describe, expect, it } from 'vitest'
 import { localEnclave } from '../src/localEnclave.js'
+import { createRng, type Rng, randomPrivateKey, toHex } from './rng.js'
 
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 0x1559_2026)
 const COUNT = Number(process.env.DIFFERENTIAL_COUNT ?? 240)
@@ -35,59 +36,6 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const MIN_GAS = 21_000
 const MAX_GAS = 30_000_000
 const MAX_DATA = 2048
-
-// ---------------------------------------------------------------------------------------------------
-// A small seeded PRNG (sfc32 seeded through splitmix32): same seed, same transactions.
-
-function createRng(seed: number) {
-  let s = seed >>> 0
-  const splitmix = () => {
-    s = (s + 0x9e3779b9) | 0
-    let z = s
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
-    return (z ^ (z >>> 16)) >>> 0
-  }
-  let a = splitmix()
-  let b = splitmix()
-  let c = splitmix()
-  let d = splitmix()
-  const u32 = () => {
-    const t = (((a + b) | 0) + d) | 0
-    d = (d + 1) | 0
-    a = b ^ (b >>> 9)
-    b = (c + (c << 3)) | 0
-    c = (c << 21) | (c >>> 11)
-    c = (c + t) | 0
-    return t >>> 0
-  }
-  /** Uniform integer in [lo, hi] (hi - lo < 2^32). */
-  const int = (lo: number, hi: number) => lo + Math.floor((u32() / 2 ** 32) * (hi - lo + 1))
-  const chance = (p: number) => u32() / 2 ** 32 < p
-  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!
-  const bytes = (n: number) => {
-    const out = new Uint8Array(n)
-    for (let i = 0; i < n; i++) out[i] = u32() & 0xff
-    return out
-  }
-  const bits = (n: number) => {
-    let v = 0n
-    for (let i = 0; i < n; i += 32) v = (v << 32n) | BigInt(u32())
-    return v & ((1n << BigInt(n)) - 1n)
-  }
-  /** A value in [0, max] whose bit length is uniform: small and huge values are equally common. */
-  const mixed = (max: bigint) => {
-    const width = max.toString(2).length
-    for (;;) {
-      const v = bits(int(0, width))
-      if (v <= max) return v
-    }
-  }
-  return { u32, int, chance, pick, bytes, bits, mixed }
-}
-type Rng = ReturnType<typeof createRng>
-
-const toHex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}` as Hex
 
 // ---------------------------------------------------------------------------------------------------
 // The generator: the expected transaction (ground truth, bigint) and the request as a caller writes it.
@@ -123,14 +71,6 @@ function quantity(rng: Rng, v: bigint, forms: string[]): bigint | number | strin
   if (form === 'number') return Number(v)
   if (form === 'string') return v.toString()
   return v
-}
-
-function randomPrivateKey(rng: Rng): Hex {
-  for (;;) {
-    const k = rng.bytes(32)
-    const n = BigInt(toHex(k))
-    if (n > 0n && n < SECP256K1_N) return toHex(k)
-  }
 }
 
 /** An address in one of the spellings callers use: lower case, EIP-55, or all upper-case digits. */
