@@ -8,6 +8,7 @@ import { createFileKeyStore, createMemoryKeyStore } from './keys/fileKeyStore.js
 import { createLocalSealer } from './keys/localSealer.js'
 import type { KeyStore, Sealer } from './keys/types.js'
 import type { Logger } from './logger.js'
+import { createKeyCache, type KeyCache } from './unseal/keyCache.js'
 
 export type LocalEnclaveOptions = {
   /** Persist sealed keys (and the dev sealing key) here; without it keys live in memory only. */
@@ -18,6 +19,8 @@ export type LocalEnclaveOptions = {
   sealer?: Sealer
   maxGas?: bigint
   logger?: Logger
+  /** Keep unsealed keys between requests (zeroed on eviction); `false` to unseal for every request. @default a 5-minute cache */
+  keyCache?: KeyCache | false
 }
 
 /**
@@ -40,10 +43,11 @@ export async function loadDevSealingKey(dataDir: string): Promise<Uint8Array> {
 }
 
 /** Build the runtime's request handler from options (shared by `localEnclave` and the enclave server). */
-export async function createRuntime({ dataDir, keyStore, sealer, maxGas, logger }: LocalEnclaveOptions = {}): Promise<RequestHandler> {
+export async function createRuntime({ dataDir, keyStore, sealer, maxGas, logger, keyCache }: LocalEnclaveOptions = {}): Promise<RequestHandler> {
   const store = keyStore ?? (dataDir ? await createFileKeyStore(join(dataDir, 'keys')) : createMemoryKeyStore())
   const seal = sealer ?? createLocalSealer(dataDir ? await loadDevSealingKey(dataDir) : getRandomValues(new Uint8Array(32)))
-  return createRequestHandler({ keyStore: store, sealer: seal, maxGas, logger })
+  const cache = keyCache === false ? undefined : (keyCache ?? createKeyCache({ ttlMs: 300_000, maxEntries: 10_000 }))
+  return createRequestHandler({ keyStore: store, sealer: seal, maxGas, logger, ...(cache ? { keyCache: cache } : {}) })
 }
 
 /**
