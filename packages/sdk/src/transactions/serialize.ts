@@ -28,7 +28,9 @@ function fieldsOf(tx: Transaction): RlpItem[] {
     case 'eip2930':
       return [int(tx.chainId), int(tx.nonce), int(tx.gasPrice), int(tx.gas), to, int(tx.value), hexToBytes(tx.data), accessListItems(tx.accessList)]
     case 'eip1559':
-      return [
+    case 'eip7702': {
+      // EIP-7702 is the EIP-1559 field list plus the authorization list.
+      const fields = [
         int(tx.chainId),
         int(tx.nonce),
         int(tx.maxPriorityFeePerGas),
@@ -39,19 +41,8 @@ function fieldsOf(tx: Transaction): RlpItem[] {
         hexToBytes(tx.data),
         accessListItems(tx.accessList),
       ]
-    case 'eip7702':
-      return [
-        int(tx.chainId),
-        int(tx.nonce),
-        int(tx.maxPriorityFeePerGas),
-        int(tx.maxFeePerGas),
-        int(tx.gas),
-        to,
-        int(tx.value),
-        hexToBytes(tx.data),
-        accessListItems(tx.accessList),
-        authorizationItems(tx.authorizationList),
-      ]
+      return tx.type === 'eip7702' ? [...fields, authorizationItems(tx.authorizationList)] : fields
+    }
   }
 }
 
