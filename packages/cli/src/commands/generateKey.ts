@@ -2,14 +2,18 @@ import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
-import { printKey } from './keyCommands.js'
+import { keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 
 /**
  * Have the enclave create a key: KMS GenerateDataKey with the enclave's attestation as Recipient, so the
  * key exists in plaintext only inside the attested enclave; its sealed record is stored by the importer.
  */
-export function generateKey({ keyId }: { keyId?: string | undefined }, { client }: { client: CustodyClient }): Promise<KeyInfo> {
-  return client.importKey({ generate: true, ...(keyId === undefined ? {} : { keyId }) })
+export function generateKey(
+  { keyId, ...policy }: { keyId?: string | undefined; allowRawDigest?: boolean; allowReplayableLegacy?: boolean },
+  { client }: { client: CustodyClient },
+): Promise<KeyInfo> {
+  const widened = policyOf({ allowRawDigest: policy.allowRawDigest ?? false, allowReplayableLegacy: policy.allowReplayableLegacy ?? false })
+  return client.importKey({ generate: true, ...(keyId === undefined ? {} : { keyId }), ...widened })
 }
 
 export const generateKeyCommand = defineCommand({
@@ -20,13 +24,14 @@ export const generateKeyCommand = defineCommand({
   options: {
     keyId: { flag: 'key-id', value: 'id', help: 'id to give the key (default: random)', schema: keyIdSchema.optional() },
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
+    ...keyPolicyOptions,
     ...proxyOptions,
     ...importerOptions,
   },
   async run({ options: o, io, devEnv }) {
     const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
     try {
-      printKey(io, await generateKey({ keyId: o.keyId }, { client }), o.json)
+      printKey(io, await generateKey({ keyId: o.keyId, allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy }, { client }), o.json)
       return 0
     } finally {
       await close()

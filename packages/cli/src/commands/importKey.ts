@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { CliIo } from './cliIo.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
-import { printKey } from './keyCommands.js'
+import { keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 import { readPrivateKey, type ReadPrivateKeyParameters } from './readPrivateKey.js'
 
 export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: string | undefined }
@@ -15,9 +15,12 @@ export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: st
  * @returns the new key's id and address
  * @throws UsageError for a missing or malformed key; CustodyError from the SDK
  */
-export async function importKey({ keyId, ...source }: ImportKeyCommandParameters, { client, io }: { client: CustodyClient; io: CliIo }): Promise<KeyInfo> {
+export async function importKey(
+  { keyId, allowRawDigest = false, allowReplayableLegacy = false, ...source }: ImportKeyCommandParameters & { allowRawDigest?: boolean; allowReplayableLegacy?: boolean },
+  { client, io }: { client: CustodyClient; io: CliIo },
+): Promise<KeyInfo> {
   const privateKey = await readPrivateKey(source, io)
-  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }) })
+  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }), ...policyOf({ allowRawDigest, allowReplayableLegacy }) })
 }
 
 export const importKeyCommand = defineCommand({
@@ -31,13 +34,15 @@ export const importKeyCommand = defineCommand({
     privateKeyEnv: { flag: 'private-key-env', value: 'NAME', help: 'environment variable holding the key', schema: z.string().min(1).optional() },
     keyId: { flag: 'key-id', value: 'id', help: 'id to give the key (default: random)', schema: keyIdSchema.optional() },
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
+    ...keyPolicyOptions,
     ...proxyOptions,
     ...importerOptions,
   },
   async run({ options: o, io, devEnv }) {
     const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
     try {
-      printKey(io, await importKey({ file: o.privateKeyFile, envName: o.privateKeyEnv, keyId: o.keyId }, { client, io }), o.json)
+      const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy }
+      printKey(io, await importKey({ file: o.privateKeyFile, envName: o.privateKeyEnv, keyId: o.keyId, ...policy }, { client, io }), o.json)
       return 0
     } finally {
       await close()
