@@ -144,7 +144,8 @@ const alive = (pid: number) => {
   }
 }
 
-describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', () => {
+// Each case starts bash, two socats and a Node process: give them room on a loaded 2-core CI machine.
+describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 90_000 }, () => {
   it('bridges parent → runtime and runtime → KMS, maps the KMS name, and starts the runtime with the production flags', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
