@@ -7,6 +7,7 @@ import {
   hexToBytes,
   isDefaultKeyPolicy,
   isValidPrivateKeyBytes,
+  keyInfoOfRecord,
   type KeyPolicy,
   keyEncryptionContext,
   keyPolicyOfRecord,
@@ -66,7 +67,7 @@ export type RequestHandler = {
   handle(message: unknown, context?: unknown): Promise<ResponseMessage>
 }
 
-const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => ({ keyId: r.keyId, address: r.address, curve: r.curve, createdAt: r.createdAt })
+const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => keyInfoOfRecord(r)
 
 /**
  * The enclave's request handler: import, generate, get, list and sign (transactions of type 0, 1, 2 and 4,

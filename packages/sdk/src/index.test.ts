@@ -71,6 +71,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "isWellFormedString",
         "keccak256Hex",
         "keyEncryptionContext",
+        "keyInfoOfRecord",
         "keyPolicyHash",
         "keyPolicyOfRecord",
         "legacyV",

@@ -128,7 +128,13 @@ export type { Transport } from './transports/types.js'
 export { type Address, assertAddress, toChecksumAddress } from './utils/address.js'
 export { bytesToHex, type Hex, hexToBytes } from './utils/hex.js'
 export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
-export { keyPolicyOfRecord, type SealedKeyRecord, SealedKeyRecordSchema, type SealingKind } from './keys/sealedKeyRecord.js'
+export {
+  keyInfoOfRecord,
+  keyPolicyOfRecord,
+  type SealedKeyRecord,
+  SealedKeyRecordSchema,
+  type SealingKind,
+} from './keys/sealedKeyRecord.js'
 export { MAX_NONCE, MAX_UINT256, type QuantityInput, toQuantity } from './utils/quantity.js'
 export { formatEther, parseEther } from './utils/units.js'
 export { AWS_NITRO_ENCLAVES_ROOT_G1_PEM, AWS_NITRO_ENCLAVES_ROOT_G1_SHA256 } from './attestation/awsNitroRootCertificate.js'

@@ -5,7 +5,7 @@ import type { OptionSpec } from './cliOptions.js'
 
 /** `keyId` and `address` as aligned lines, or one JSON object. */
 export function printKey(io: CliIo, key: KeyInfo, json: boolean): void {
-  if (json) io.stdout(`${JSON.stringify({ keyId: key.keyId, address: key.address, curve: key.curve, createdAt: key.createdAt.toISOString() })}\n`)
+  if (json) io.stdout(`${JSON.stringify({ keyId: key.keyId, address: key.address, curve: key.curve, createdAt: key.createdAt.toISOString(), policy: key.policy })}\n`)
   else io.stdout(`keyId    ${key.keyId}\naddress  ${key.address}\n`)
 }
 

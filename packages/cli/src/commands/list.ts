@@ -28,7 +28,7 @@ export const listCommand = defineCommand({
     const { client, close } = connect({ url: o.url })
     try {
       const keys = await listKeys({ client })
-      if (o.json) io.stdout(`${JSON.stringify(keys.map((k) => ({ keyId: k.keyId, address: k.address, curve: k.curve, createdAt: k.createdAt.toISOString() })))}\n`)
+      if (o.json) io.stdout(`${JSON.stringify(keys.map((k) => ({ keyId: k.keyId, address: k.address, curve: k.curve, createdAt: k.createdAt.toISOString(), policy: k.policy })))}\n`)
       else if (keys.length === 0) io.stderr('no keys\n')
       else io.stdout(formatKeyTable(keys))
       return 0

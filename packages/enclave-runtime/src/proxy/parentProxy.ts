@@ -21,6 +21,7 @@ import {
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials, SealedKeyRecord, UnsealContext } from '../keys/types.js'
+import { keyInfoOfRecord } from '@enclave-custody/sdk'
 import { type Logger, silentLogger } from '../logger.js'
 import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
@@ -151,9 +152,9 @@ export async function startParentProxy({
     }
     switch (op) {
       case 'key.list':
-        return { status: 200, body: { keys: (await source.list()).map(keyInfo) } }
+        return { status: 200, body: { keys: (await source.list()).map(keyInfoOfRecord) } }
       case 'key.get':
-        return { status: 200, body: keyInfo(await record()) }
+        return { status: 200, body: keyInfoOfRecord(await record()) }
       case 'sign.eip1559':
       case 'sign.transaction':
       case 'sign.authorization':
@@ -221,8 +222,6 @@ export async function startParentProxy({
     },
   }
 }
-
-const keyInfo = (r: SealedKeyRecord) => ({ keyId: r.keyId, address: r.address, curve: r.curve, createdAt: r.createdAt })
 
 function publicError(e: unknown): CustodyError {
   if (!isCustodyError(e)) return new InternalError()

@@ -19,7 +19,7 @@ import {
 } from '../transactions/eip1559.js'
 import { verifySignedEip1559 } from '../transactions/verifySignedEip1559.js'
 import type { KmsImporter } from '../importer/createKmsImporter.js'
-import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
+import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicy, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { keyPolicyOfRecord } from '../keys/sealedKeyRecord.js'
 import { hashPersonalMessage, normalizePersonalMessage, type SignableMessage } from '../messages/personalSign.js'
 import { hashTypedData, normalizeTypedData, type TypedDataDefinition } from '../messages/typedData.js'
@@ -35,7 +35,14 @@ import { assertHex, bytesToHex, type Hex } from '../utils/hex.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 
 /** Public description of a custody key. */
-export type KeyInfo = { keyId: string; address: Address; curve: 'secp256k1'; createdAt: Date }
+export type KeyInfo = {
+  keyId: string
+  address: Address
+  curve: 'secp256k1'
+  createdAt: Date
+  /** What the key may sign beyond structured payloads, as sealed with it. */
+  policy: KeyPolicy
+}
 
 /**
  * `importKey` parameters: an existing private key, or `generate: true`. `policy` widens what the key may
@@ -139,7 +146,7 @@ export function createCustodyClient({ transport, importer, maxGas = DEFAULT_MAX_
 
   const toKeyInfo = (k: KeyInfoWire): KeyInfo => {
     addresses.set(k.keyId, k.address as Address)
-    return { keyId: k.keyId, address: k.address as Address, curve: k.curve, createdAt: new Date(k.createdAt) }
+    return { keyId: k.keyId, address: k.address as Address, curve: k.curve, createdAt: new Date(k.createdAt), policy: normalizeKeyPolicy(k.policy ?? {}) }
   }
 
   async function addressOf(keyId: string): Promise<Address> {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { KEY_ID_PATTERN } from '../protocol/keyId.js'
-import { type KeyPolicy, KeyPolicySchema, normalizeKeyPolicy } from './keyPolicy.js'
+import { isDefaultKeyPolicy, type KeyPolicy, KeyPolicySchema, normalizeKeyPolicy } from './keyPolicy.js'
 
 /**
  * The sealed key record (one per key; in AWS the Secrets Manager secret `enclave-custody/keys/<keyId>`):
@@ -36,4 +36,16 @@ export type SealingKind = SealedKeyRecord['sealing']
 /** The policy a record declares, every field present (absent fields and an absent policy are `false`). */
 export function keyPolicyOfRecord(record: Pick<SealedKeyRecord, 'policy'>): KeyPolicy {
   return normalizeKeyPolicy(record.policy ?? {}, 'record.policy')
+}
+
+/** The public description of a record's key (what get/list answer): never its ciphertext or context. */
+export function keyInfoOfRecord(record: SealedKeyRecord): { keyId: string; address: string; curve: 'secp256k1'; createdAt: string; policy?: KeyPolicy } {
+  const policy = keyPolicyOfRecord(record)
+  return {
+    keyId: record.keyId,
+    address: record.address,
+    curve: record.curve,
+    createdAt: record.createdAt,
+    ...(isDefaultKeyPolicy(policy) ? {} : { policy }),
+  }
 }

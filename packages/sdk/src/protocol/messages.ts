@@ -8,6 +8,7 @@ import {
   UnsupportedVersionError,
 } from '../errors/CustodyError.js'
 import { normalizeKeyPolicy } from '../keys/keyPolicy.js'
+import { KeyPolicySchema } from '../keys/keyPolicy.js'
 import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
 import { normalizePersonalMessage } from '../messages/personalSign.js'
 import { normalizeTypedData } from '../messages/typedData.js'
@@ -34,6 +35,8 @@ export const KeyInfoSchema = z.strictObject({
   address,
   curve: z.literal('secp256k1'),
   createdAt: z.iso.datetime(),
+  /** What the key may sign beyond structured payloads, as sealed with it; absent = nothing more. */
+  policy: KeyPolicySchema.optional(),
 })
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
