@@ -4,9 +4,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRequestHandler } from '../src/handler.js'
 import { createFileKeyStore } from '../src/keys/fileKeyStore.js'
-import { createLocalSealer } from '../src/keys/localSealer.js'
-import type { Sealer } from '../src/keys/types.js'
 import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
+import { countingSealer } from './countingSealer.js'
 import { rawClient } from './socketClient.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
@@ -15,20 +14,16 @@ const goodTx = { chainId: '1', nonce: '0', to: TO, value: '1', gas: '21000', max
 
 let server: EnclaveServer
 let dir: string
-let unseals = 0
+let unseals: () => number = () => 0
+/** Unseals before the malformed requests (the setup's import). */
+let baseline = 0
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'custody-bad-'))
-  const inner = createLocalSealer(new Uint8Array(32).fill(7))
   // Count every unseal: a refused request must never reach a plaintext key.
-  const sealer: Sealer = {
-    kind: inner.kind,
-    seal: inner.seal!.bind(inner),
-    unseal: (record, ctx) => {
-      unseals++
-      return inner.unseal(record, ctx)
-    },
-  }
+  const counting = countingSealer(7)
+  const sealer = counting.sealer
+  unseals = counting.unseals
   const handler = createRequestHandler({ keyStore: await createFileKeyStore(dir), sealer, maxGas: 5_000_000n })
   server = await startEnclaveServer({ handler, port: 0, maxFrameBytes: 64 * 1024 })
 })
@@ -47,7 +42,7 @@ describe('malformed requests over the framed socket', () => {
     c.send(req('key.import', { privateKey: KEY, keyId: 'k1' }))
     expect(await c.next()).toMatchObject({ ok: true, result: { keyId: 'k1' } })
     c.socket.destroy()
-    unseals = 0
+    baseline = unseals()
   })
 
   const cases: [string, unknown, string, string?][] = [
@@ -130,7 +125,7 @@ describe('malformed requests over the framed socket', () => {
   })
 
   it('signed nothing for any refused request, and keeps serving', async () => {
-    expect(unseals).toBe(0)
+    expect(unseals() - baseline).toBe(0)
     const c = await rawClient(server.port)
     c.send(req('key.list', {}))
     expect(await c.next()).toMatchObject({ ok: true, result: { keys: [{ keyId: 'k1' }] } })
@@ -138,7 +133,7 @@ describe('malformed requests over the framed socket', () => {
     const signed = (await c.next()) as { ok: boolean; result: { from: string } }
     expect(signed.ok).toBe(true)
     expect(signed.result.from).toBe('0x2c7536E3605D9C16a7a3D7b1898e529396a65c23')
-    expect(unseals).toBe(1)
+    expect(unseals() - baseline).toBe(1)
     c.socket.destroy()
   })
 

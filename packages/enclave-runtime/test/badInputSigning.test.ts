@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRequestHandler } from '../src/handler.js'
 import { createMemoryKeyStore } from '../src/keys/fileKeyStore.js'
-import { createLocalSealer } from '../src/keys/localSealer.js'
-import type { Sealer } from '../src/keys/types.js'
 import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
+import { countingSealer } from './countingSealer.js'
 import { rawClient } from './socketClient.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
@@ -20,18 +19,13 @@ const prague = { type: 'eip7702', chainId: '1', nonce: '0', to: TO, value: '0', 
 const typed = { domain: { chainId: '1' }, types: { T: [{ name: 'a', type: 'uint8' }] }, primaryType: 'T', message: { a: '1' } }
 
 let server: EnclaveServer
-let unseals = 0
+let unseals: () => number = () => 0
 
 beforeAll(async () => {
-  const inner = createLocalSealer(new Uint8Array(32).fill(5))
-  const sealer: Sealer = {
-    kind: inner.kind,
-    seal: inner.seal!.bind(inner),
-    unseal: (record, ctx) => {
-      unseals++
-      return inner.unseal(record, ctx)
-    },
-  }
+  // Count every unseal: a refused request must never reach a plaintext key.
+  const counting = countingSealer(5)
+  const sealer = counting.sealer
+  unseals = counting.unseals
   const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer, maxGas: 5_000_000n })
   server = await startEnclaveServer({ handler, port: 0, maxFrameBytes: 256 * 1024 })
   const c = await rawClient(server.port)
@@ -94,7 +88,7 @@ describe('malformed signing requests over the framed socket', () => {
   })
 
   it('unsealed nothing for any refused request', () => {
-    expect(unseals).toBe(0)
+    expect(unseals()).toBe(0)
   })
 
   it('refuses by policy only after unsealing, then signs what the key may sign', async () => {
@@ -103,7 +97,7 @@ describe('malformed signing requests over the framed socket', () => {
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
     c.send(tx({ chainId: undefined, allowReplayable: true }))
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
-    expect(unseals).toBe(2)
+    expect(unseals()).toBe(2)
     for (const ok of [tx({}), tx({}, prague), auth({ chainId: '0', allowAnyChain: true }), req('sign.message', { message: { raw: '0x00' } }), td({})]) {
       c.send(ok)
       expect(await c.next()).toMatchObject({ ok: true })
