@@ -4,9 +4,15 @@ import { fileURLToPath } from 'node:url'
 
 /** The repository root. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-/** ../shared/vectors beside the checkout (CI lays shared/ there too). */
-export const vectorsDir = resolve(repoRoot, '..', 'shared', 'vectors')
+/** The known-answer vectors, in the repository (test/vectors/; where each came from: test/vectors/SOURCES.md). */
+export const vectorsDir = resolve(repoRoot, 'test', 'vectors')
 
+/**
+ * Read one JSON vector file from {@link vectorsDir}.
+ *
+ * @param relative Path below test/vectors/, e.g. `eth/eip191-personal-sign.json`.
+ * @throws Error when the file is missing or is not JSON (a missing vector fails the test, never skips it).
+ */
 export function readVector<T = unknown>(relative: string): T {
   return JSON.parse(readFileSync(join(vectorsDir, relative), 'utf8')) as T
 }
