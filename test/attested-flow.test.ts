@@ -33,7 +33,7 @@ async function recordOf(keyId: string): Promise<SealedKeyRecord> {
 /** A fresh enclave runtime (empty key cache) whose software NSM reports the given PCRs, trusted by local KMS. */
 async function runtimeWithPcrs(pcrs?: Record<number, string>) {
   const nsm = await createSoftwareNsm({ ca: { dataDir: join(dataDir, 'nsm') }, ...(pcrs ? { pcrs } : {}) })
-  return createAttestedRuntime({ attestation: nsm, region: stack.region, kmsEndpoint: stack.awsEndpoint, kmsKeyId: stack.kmsKeyId })
+  return createAttestedRuntime({ attestation: nsm, region: stack.region, kmsEndpoint: stack.awsEndpoint, kmsKeyArn: stack.kmsKeyArn, allowHttpKmsEndpoint: true })
 }
 
 async function signThrough(runtime: Awaited<ReturnType<typeof runtimeWithPcrs>>, record: SealedKeyRecord) {
@@ -49,10 +49,16 @@ const policyFor = (pcr0: string, extra: Record<string, string> = {}) =>
   buildKeyPolicy({
     pcr0,
     pcrs: extra,
+    allowDebugEnclave: /^0+$/.test(pcr0),
     instanceRoleArn: stack.config.principals.instance.arn,
     importerRoleArn: stack.config.principals.importer.arn,
     adminArns: stack.config.principals.admin.arn,
   })
+const stackRoles = () => ({
+  instanceRoleArn: stack.config.principals.instance.arn,
+  importerRoleArn: stack.config.principals.importer.arn,
+  adminArns: stack.config.principals.admin.arn,
+})
 const putPolicy = (policy: object) => client(KMSClient, 'admin').send(new PutKeyPolicyCommand({ KeyId: stack.kmsKeyId, Policy: JSON.stringify(policy) }))
 
 beforeAll(async () => {
@@ -104,6 +110,7 @@ describe('attested key policy, enforced by local KMS', () => {
     const debug = await runtimeWithPcrs({ 0: zeros, 1: zeros, 2: zeros })
     const record = await recordOf('imported')
     expect(await signThrough(debug, record)).toBe('POLICY_DENIED')
+    expect(() => buildKeyPolicy({ ...stackRoles(), pcr0: zeros })).toThrow(/"pcr0" is all zeros/)
     await putPolicy(policyFor(zeros))
     try {
       expect(await signThrough(debug, record)).toBe('signed')

@@ -22,6 +22,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "KeyExistsError",
         "KeyNotFoundError",
         "KeyPolicySchema",
+        "MAX_ACCEPTED_PCR_VALUES",
         "MAX_AUTHORIZATIONS",
         "MAX_LEGACY_CHAIN_ID",
         "MAX_MESSAGE_BYTES",

@@ -145,7 +145,16 @@ export {
   verifyAttestationDocument,
 } from './attestation/verifyAttestationDocument.js'
 export { createKmsImporter, DEFAULT_SECRET_PREFIX, type KmsImporter, type KmsImporterParameters } from './importer/createKmsImporter.js'
-export { type BuildKeyPolicyParameters, buildKeyPolicy, KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from './policy/buildKeyPolicy.js'
+export {
+  type BuildKeyPolicyErrorType,
+  type BuildKeyPolicyParameters,
+  type BuildKeyPolicyReturnType,
+  buildKeyPolicy,
+  KEY_ADMIN_ACTIONS,
+  type KeyPolicyDocument,
+  MAX_ACCEPTED_PCR_VALUES,
+  type PcrValues,
+} from './policy/buildKeyPolicy.js'
 export {
   arbitrum,
   type BlockExplorer,
