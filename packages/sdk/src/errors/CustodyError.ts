@@ -23,6 +23,32 @@ export const errorCodes: readonly ErrorCode[] = Object.values(ErrorCode)
 /** Whether a caller may retry the same request unchanged. */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT])
 
+/** Longest `shortMessage` an error carries (characters); longer ones are cut with an ellipsis. */
+export const MAX_MESSAGE_CHARS = 512
+/** Longest string value in an error's `details`. */
+const MAX_DETAIL_CHARS = 256
+/** Most entries in an error's `details`. */
+const MAX_DETAIL_ENTRIES = 16
+
+function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/** Details with bounded strings and entries; nested objects and arrays become a short type note. */
+function clipDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(details).slice(0, MAX_DETAIL_ENTRIES)) {
+    const key = clipText(k, 64)
+    if (typeof v === 'string') out[key] = clipText(v, MAX_DETAIL_CHARS)
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') out[key] = v
+    else if (typeof v === 'bigint') out[key] = clipText(v.toString(), MAX_DETAIL_CHARS)
+    else if (Array.isArray(v) && v.length <= MAX_DETAIL_ENTRIES && v.every((x) => typeof x === 'string' || typeof x === 'number')) {
+      out[key] = v.map((x) => (typeof x === 'string' ? clipText(x, 64) : x))
+    } else if (v !== undefined) out[key] = `[${Array.isArray(v) ? 'array' : typeof v}]`
+  }
+  return out
+}
+
 const DOCS_BASE = 'https://github.com/enclave-custody/enclave-custody/blob/main/docs/errors.md'
 
 export type CustodyErrorParameters = {
@@ -53,10 +79,13 @@ export class CustodyError extends Error {
   readonly docsUrl: string
 
   constructor(code: ErrorCode, { shortMessage, details, cause, retryable }: CustodyErrorParameters) {
-    super(shortMessage, cause === undefined ? undefined : { cause })
+    // Messages and details may quote what a caller sent: bound them here, once, so that no error (and no
+    // response carrying one) grows with its input.
+    const message = clipText(shortMessage, MAX_MESSAGE_CHARS)
+    super(message, cause === undefined ? undefined : { cause })
     this.code = code
-    this.shortMessage = shortMessage
-    this.details = details
+    this.shortMessage = message
+    this.details = details === undefined ? undefined : clipDetails(details)
     this.retryable = retryable ?? RETRYABLE.has(code)
     this.docsUrl = `${DOCS_BASE}#${code.toLowerCase().replaceAll('_', '-')}`
   }
@@ -90,8 +119,10 @@ export class InvalidFrameError extends CustodyError {
 export class UnsupportedVersionError extends CustodyError {
   override name = 'UnsupportedVersionError'
   constructor({ version, supported }: { version: unknown; supported: number }) {
+    // Only a small integer is echoed: the caller may have sent anything (of any size) in its place.
+    const shown = version === undefined ? 'undefined' : Number.isSafeInteger(version) && Math.abs(version as number) < 1e6 ? String(version) : `of type ${typeof version}`
     super(ErrorCode.UNSUPPORTED_VERSION, {
-      shortMessage: `protocol version ${JSON.stringify(version) ?? 'undefined'} is not supported (supported: ${supported})`,
+      shortMessage: `protocol version ${shown} is not supported (supported: ${supported})`,
       details: { supported },
     })
   }

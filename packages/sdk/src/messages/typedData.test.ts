@@ -204,3 +204,49 @@ describe('normalizeTypedData', () => {
     expect(failure(input)).toBe(message)
   })
 })
+
+describe('members and types named like Object.prototype properties', () => {
+  // JSON.parse makes `__proto__` an own property; an object literal would set the prototype instead.
+  const parse = (json: string) => JSON.parse(json) as unknown
+
+  it('a missing member named __proto__ is "required", never read from Object.prototype', () => {
+    // An empty struct accepts any plain object: reading `message.__proto__` would find Object.prototype
+    // and sign a member the caller never sent.
+    const td = parse('{"domain":{},"primaryType":"T","types":{"T":[{"name":"__proto__","type":"E"}],"E":[]},"message":{}}')
+    expect(() => normalizeTypedData(td)).toThrowError('"typedData.message.__proto__" is required')
+  })
+
+  it('a missing member named constructor is "required"', () => {
+    const td = parse('{"domain":{},"primaryType":"T","types":{"T":[{"name":"constructor","type":"E"}],"E":[]},"message":{}}')
+    expect(() => normalizeTypedData(td)).toThrowError('"typedData.message.constructor" is required')
+  })
+
+  it('a present member named __proto__ hashes as viem and ethers hash it', async () => {
+    const { hashTypedData: viemHash } = await import('viem')
+    const { TypedDataEncoder } = await import('ethers')
+    const json =
+      '{"domain":{"name":"P"},"primaryType":"T","types":{"T":[{"name":"__proto__","type":"S"},{"name":"constructor","type":"uint256"}],"S":[{"name":"prototype","type":"string"}]},"message":{"__proto__":{"prototype":"x"},"constructor":"7"}}'
+    const td = normalizeTypedData(parse(json))
+    expect(Object.hasOwn(td.message, '__proto__')).toBe(true)
+    expect(JSON.parse(JSON.stringify(td)).message.__proto__).toEqual({ prototype: 'x' })
+    const viaViem = viemHash(parse(json) as Parameters<typeof viemHash>[0])
+    const raw = parse(json) as { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> }
+    const viaEthers = TypedDataEncoder.hash(raw.domain, raw.types, raw.message)
+    expect(hashTypedData(td)).toBe(viaViem)
+    expect(hashTypedData(td)).toBe(viaEthers)
+  })
+
+  it('a type named __proto__ is defined by the payload, not by Object.prototype', () => {
+    const td = normalizeTypedData(parse('{"domain":{},"primaryType":"T","types":{"T":[{"name":"a","type":"__proto__"}],"__proto__":[{"name":"b","type":"bool"}]},"message":{"a":{"b":true}}}'))
+    expect(encodeType(td)).toBe('T(__proto__ a)__proto__(bool b)')
+  })
+
+  it('hashing validated data never reads an inherited member', () => {
+    const td = normalizeTypedData(parse('{"domain":{},"primaryType":"T","types":{"T":[{"name":"__proto__","type":"E"}],"E":[]},"message":{"__proto__":{}}}'))
+    const hash = hashTypedData(td)
+    // The same payload with the member removed afterwards must not hash (it would read Object.prototype).
+    const stripped = { ...td, message: {} }
+    expect(() => hashTypedData(stripped)).toThrow()
+    expect(hash).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+})

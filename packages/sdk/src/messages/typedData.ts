@@ -1,6 +1,6 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { type Address, assertAddress } from '../utils/address.js'
-import { assertObject, fail, typeName } from '../utils/assert.js'
+import { assertObject, fail, ownValue, typeName } from '../utils/assert.js'
 import { assertHex, bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { isWellFormedString } from './personalSign.js'
 
@@ -146,7 +146,11 @@ class TypeSet {
     const fields = this.structs.get(name)!
     const out = new Uint8Array(32 * (fields.length + 1))
     out.set(this.typeHash(name), 0)
-    for (const [i, f] of fields.entries()) out.set(this.encodeValue(f.type, data[f.name]!), 32 * (i + 1))
+    for (const [i, f] of fields.entries()) {
+      const value = ownValue(data, f.name)
+      if (value === undefined) throw new TypeError(`typed data member "${f.name.slice(0, 64)}" of ${name.slice(0, 64)} is missing (hash only normalizeTypedData's output)`)
+      out.set(this.encodeValue(f.type, value as TypedDataValue), 32 * (i + 1))
+    }
     return out
   }
 
@@ -332,8 +336,9 @@ function normalizeStruct(set: TypeSet, name: string, value: unknown, path: strin
   const obj = assertObject(value, path, fields.map((f) => f.name))
   return Object.fromEntries(
     fields.map((f) => {
-      if (obj[f.name] === undefined) fail(`${path}.${f.name}`, 'is required')
-      return [f.name, normalizeValue(set, f.type, obj[f.name], `${path}.${f.name}`, depth + 1)]
+      const value = ownValue(obj, f.name)
+      if (value === undefined) fail(`${path}.${f.name}`, 'is required')
+      return [f.name, normalizeValue(set, f.type, value, `${path}.${f.name}`, depth + 1)]
     }),
   )
 }

@@ -54,3 +54,72 @@ describe('length-prefixed JSON framing', () => {
     }
   })
 })
+
+describe('decoder cost is linear in the bytes received', () => {
+  /** Bytes copied by Buffer.concat and Buffer#copy while `fn` runs. */
+  function bytesCopied(fn: () => void): number {
+    let copied = 0
+    const concat = Buffer.concat
+    const copy = Buffer.prototype.copy
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = concat(list, total)
+      copied += out.length
+      return out
+    }) as typeof Buffer.concat
+    Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer['copy']>) {
+      const n = copy.apply(this, args)
+      copied += n
+      return n
+    }
+    try {
+      fn()
+    } finally {
+      Buffer.concat = concat
+      Buffer.prototype.copy = copy
+    }
+    return copied
+  }
+
+  it('a 100 KB frame trickled one byte at a time copies each byte a bounded number of times', () => {
+    const frame = encodeFrame({ blob: 'z'.repeat(100_000) })
+    const decoder = new FrameDecoder()
+    const out: unknown[] = []
+    const copied = bytesCopied(() => {
+      for (let i = 0; i < frame.length; i++) out.push(...decoder.push(frame.subarray(i, i + 1)).map((f) => f.message))
+    })
+    expect(out).toEqual([{ blob: 'z'.repeat(100_000) }])
+    // Each byte is copied into the held buffer once, plus the buffer's doublings (< 2× the frame):
+    // under 3 copies per byte, where re-joining the pending bytes on every chunk copies ~frame²/2.
+    expect(copied).toBeLessThan(3 * frame.length)
+  })
+
+  it('holds at most about twice the pending bytes, and gives a large frame\'s buffer back', () => {
+    const frame = encodeFrame({ blob: 'q'.repeat(300_000) })
+    const decoder = new FrameDecoder()
+    for (let i = 0; i < frame.length - 1; i += 977) {
+      decoder.push(frame.subarray(i, Math.min(i + 977, frame.length - 1)))
+      expect(decoder.allocated).toBeLessThanOrEqual(Math.max(4096, 2 * decoder.pending))
+    }
+    expect(decoder.pending).toBe(frame.length - 1)
+    expect(decoder.push(frame.subarray(frame.length - 1)).map((f) => f.message)).toEqual([{ blob: 'q'.repeat(300_000) }])
+    expect(decoder.allocated).toBeLessThanOrEqual(4096)
+  })
+
+  it('decodes many frames of one chunk in place and keeps the split header of the next', () => {
+    const frames = Array.from({ length: 50 }, (_, i) => encodeFrame({ i }))
+    const stream = Buffer.concat(frames)
+    const decoder = new FrameDecoder()
+    const first = decoder.push(stream.subarray(0, stream.length - frames[49]!.length + 2))
+    expect(first).toHaveLength(49)
+    expect(decoder.pending).toBe(2)
+    expect(decoder.push(stream.subarray(stream.length - frames[49]!.length + 2)).map((f) => f.message)).toEqual([{ i: 49 }])
+  })
+
+  it('refuses an oversized length prefix split across chunks', () => {
+    const header = Buffer.alloc(4)
+    header.writeUInt32BE(5000, 0)
+    const decoder = new FrameDecoder(1024)
+    expect(decoder.push(header.subarray(0, 3))).toEqual([])
+    expect(() => decoder.push(header.subarray(3))).toThrowError('exceeds the 1024-byte limit')
+  })
+})

@@ -138,3 +138,21 @@ describe('HTTP route table', () => {
     expect(routeToOperation('POST', '/v1/keys/x/sign-digest/extra', {})).toBeUndefined()
   })
 })
+
+describe('own keys named like Object.prototype properties (JSON.parse makes them own)', () => {
+  const TX = '"tx":{"chainId":"1","nonce":"0","to":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8","value":"1","gas":"21000","maxFeePerGas":"2","maxPriorityFeePerGas":"1"'
+  const cases: [string, string, string][] = [
+    ['envelope __proto__', '{"v":1,"id":"a","op":"key.list","params":{},"__proto__":{"x":1}}', 'INVALID_FRAME: invalid frame: unknown envelope field "__proto__"'],
+    ['envelope constructor', '{"v":1,"id":"a","op":"key.list","params":{},"constructor":1}', 'INVALID_FRAME: invalid frame: unknown envelope field "constructor"'],
+    ['envelope prototype', '{"v":1,"id":"a","op":"key.list","params":{},"prototype":1}', 'INVALID_FRAME: invalid frame: unknown envelope field "prototype"'],
+    ['params __proto__', '{"v":1,"id":"a","op":"key.get","params":{"keyId":"k","__proto__":{"keyId":"other"}}}', 'INVALID_ARGUMENT: "params" has unknown field "__proto__"'],
+    ['params constructor', '{"v":1,"id":"a","op":"key.list","params":{"constructor":1}}', 'INVALID_ARGUMENT: "params" has unknown field "constructor"'],
+    ['params prototype', '{"v":1,"id":"a","op":"key.get","params":{"keyId":"k","prototype":1}}', 'INVALID_ARGUMENT: "params" has unknown field "prototype"'],
+    ['tx __proto__', `{"v":1,"id":"a","op":"sign.eip1559","params":{"keyId":"k",${TX},"__proto__":{"to":null}}}}`, 'INVALID_ARGUMENT: "tx" has unknown field "__proto__"'],
+  ]
+  for (const [name, json, expected] of cases) {
+    it(`refuses an own ${name} as an unknown field`, () => {
+      expect(code(() => parseRequest(JSON.parse(json)))).toBe(expected)
+    })
+  }
+})

@@ -189,6 +189,8 @@ const EnvelopeSchema = z.looseObject({
   auth: z.unknown().optional(),
 })
 
+const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['v', 'id', 'op', 'params', 'auth'])
+
 /** A request that passed every check, with validated params. */
 export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: OperationParams<O>; auth?: RequestAuth } }[Operation]
 
@@ -199,10 +201,11 @@ export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: Ope
 export function parseRequest(message: unknown): ParsedRequest {
   const env = EnvelopeSchema.safeParse(message)
   if (!env.success) throw new InvalidFrameError({ reason: 'a request must be a JSON object' })
-  const { v, id, op, params, auth } = env.data
-  const allowed = new Set(['v', 'id', 'op', 'params', 'auth'])
-  const extra = Object.keys(env.data).filter((k) => !allowed.has(k))
+  // The envelope's own keys, read from the message itself: a schema's copy would drop an own `__proto__`
+  // (assigning it sets the copy's prototype) instead of refusing it.
+  const extra = Object.keys(message as object).filter((k) => !ENVELOPE_FIELDS.has(k))
   if (extra.length > 0) throw new InvalidFrameError({ reason: `unknown envelope field ${JSON.stringify(extra[0]!.slice(0, 40))}` })
+  const { v, id, op, params, auth } = env.data
   if (v !== PROTOCOL_VERSION) throw new UnsupportedVersionError({ version: v, supported: PROTOCOL_VERSION })
   if (typeof id !== 'string' || !REQUEST_ID_PATTERN.test(id)) throw new InvalidFrameError({ reason: '"id" must be 1-64 characters of [A-Za-z0-9._:-]' })
   if (typeof op !== 'string') throw new InvalidFrameError({ reason: '"op" must be a string' })

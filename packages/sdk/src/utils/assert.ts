@@ -27,3 +27,11 @@ export function assertObject(value: unknown, field: string, allowed: readonly st
   }
   return value as Record<string, unknown>
 }
+
+/**
+ * The value of `obj`'s own property `key`, or `undefined`: never one inherited from a prototype (a
+ * member named `__proto__`, `constructor` or `toString` that the caller did not send reads as missing).
+ */
+export function ownValue(obj: object, key: string): unknown {
+  return Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined
+}
