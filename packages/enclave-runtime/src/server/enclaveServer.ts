@@ -1,59 +1,164 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { encodeFrame, errorResponse, FrameDecoder, InvalidFrameError, MAX_FRAME_BYTES } from '@enclave-custody/sdk/protocol'
+import {
+  encodeFrame,
+  errorResponse,
+  FrameDecoder,
+  idOf,
+  InternalError,
+  InvalidFrameError,
+  MAX_FRAME_BYTES,
+  type ResponseMessage,
+  UnavailableError,
+} from '@enclave-custody/sdk/protocol'
 import type { RequestHandler } from '../handler.js'
 import type { UnsealContext } from '../keys/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 
-export type EnclaveServerOptions = {
+/**
+ * What one peer, or all of them together, may hold of the enclave. Whoever reaches the socket (the parent,
+ * or any process on it that reaches the bridge) is untrusted: these bound the memory and work it can cost,
+ * so that it can at worst be refused service, never stop the enclave.
+ */
+export type EnclaveServerLimits = {
+  /** Open connections; more are dropped at accept. The parent proxy keeps a pool of 4. @default 64 */
+  maxConnections?: number
+  /** Requests in flight on one connection; the server stops reading from it at this count and answers frames beyond it UNAVAILABLE. @default 256 */
+  maxInFlight?: number
+  /** Requests in flight on all connections; frames beyond it are answered UNAVAILABLE. @default 1024 */
+  maxInFlightTotal?: number
+  /** Bytes held for incomplete frames on all connections; a connection that pushes the total over is closed. @default 16 MiB */
+  maxPendingBytes?: number
+  /** Answers queued to a peer that does not read them; beyond this the connection is closed. @default 4 MiB */
+  maxWriteBufferBytes?: number
+  /** A frame that has started must be complete within this time, or the connection is closed. @default 10_000 */
+  frameTimeoutMs?: number
+  /** A connection with nothing in flight and no bytes for this long is closed. @default 600_000 */
+  idleTimeoutMs?: number
+}
+
+export type EnclaveServerOptions = EnclaveServerLimits & {
   handler: RequestHandler
   /** TCP port (the stand-in for vsock; socat bridges vsock to it in the enclave). 0 picks a free one. */
   port: number
   /** @default '127.0.0.1' */
   host?: string
   maxFrameBytes?: number
-  /** Requests in flight per connection before the server stops reading from it. @default 256 */
-  maxInFlight?: number
   logger?: Logger
 }
 
-export type EnclaveServer = { port: number; host: string; close(): Promise<void> }
+export type EnclaveServer = {
+  port: number
+  host: string
+  /** What the server holds now (for tests and health reporting). */
+  stats(): { connections: number; inFlight: number; pendingBytes: number }
+  close(): Promise<void>
+}
+
+/** The defaults of {@link EnclaveServerLimits}. */
+export const ENCLAVE_SERVER_LIMITS: Readonly<Required<EnclaveServerLimits>> = Object.freeze({
+  maxConnections: 64,
+  maxInFlight: 256,
+  maxInFlightTotal: 1024,
+  maxPendingBytes: 16 * 1024 * 1024,
+  maxWriteBufferBytes: 4 * 1024 * 1024,
+  frameTimeoutMs: 10_000,
+  idleTimeoutMs: 600_000,
+})
 
 /**
  * Serve the request handler over length-prefixed JSON frames on a stream socket. Requests on one
  * connection are handled concurrently and answered by `id`. A frame whose body is not JSON is answered
  * with INVALID_FRAME and the connection goes on; an oversized length prefix is answered and the
  * connection closed (framing cannot be recovered).
+ *
+ * Nothing a peer sends can stop the process: every answer is bounded (errors never echo unbounded
+ * input), an answer that cannot be framed becomes a generic INTERNAL error, a handler that throws is
+ * answered INTERNAL, and the resources a peer can hold are capped ({@link EnclaveServerLimits}).
  */
-export async function startEnclaveServer({ handler, port, host = '127.0.0.1', maxFrameBytes = MAX_FRAME_BYTES, maxInFlight = 256, logger = silentLogger }: EnclaveServerOptions): Promise<EnclaveServer> {
+export async function startEnclaveServer({ handler, port, host = '127.0.0.1', maxFrameBytes = MAX_FRAME_BYTES, logger = silentLogger, ...overrides }: EnclaveServerOptions): Promise<EnclaveServer> {
+  const limits = { ...ENCLAVE_SERVER_LIMITS, ...definedOnly(overrides) }
   const sockets = new Set<Socket>()
+  let inFlightTotal = 0
+  let pendingTotal = 0
+
   const server: Server = createServer((socket) => {
     sockets.add(socket)
     socket.setNoDelay(true)
     const decoder = new FrameDecoder(maxFrameBytes)
+    /** This connection's share of `pendingTotal` (the decoder's allocation). */
+    let held = 0
     let inFlight = 0
-    const send = (message: unknown) => {
-      if (!socket.destroyed) socket.write(encodeFrame(message, maxFrameBytes))
+    let frameTimer: NodeJS.Timeout | undefined
+
+    const release = () => {
+      pendingTotal -= held
+      held = 0
+    }
+    const drop = (why: string, answer?: ResponseMessage) => {
+      logger.warn({ why, remote: socket.remotePort }, 'closing enclave connection')
+      clearTimeout(frameTimer)
+      release()
+      if (answer && !socket.destroyed) socket.end(encodeFrame(answer, maxFrameBytes))
+      else socket.destroy()
+    }
+    const send = (response: ResponseMessage) => {
+      if (socket.destroyed) return
+      let frame: Buffer
+      try {
+        frame = encodeFrame(response, maxFrameBytes)
+      } catch {
+        // An answer too large for a frame (or not serialisable): the caller learns that it failed, not why.
+        logger.error({ reqId: response.id }, 'answer could not be framed')
+        frame = encodeFrame(errorResponse(response.id, new InternalError()), maxFrameBytes)
+      }
+      socket.write(frame)
+      if (socket.writableLength > limits.maxWriteBufferBytes) drop('peer does not read its answers')
     }
     const serve = async (message: unknown) => {
+      if (inFlight >= limits.maxInFlight || inFlightTotal >= limits.maxInFlightTotal) {
+        send(errorResponse(idOf(message), new UnavailableError({ reason: 'enclave busy: too many requests in flight' })))
+        return
+      }
       inFlight++
-      if (inFlight >= maxInFlight) socket.pause()
+      inFlightTotal++
+      if (inFlight >= limits.maxInFlight) socket.pause()
+      let response: ResponseMessage
       try {
         const [request, context] = splitContext(message)
-        send(await handler.handle(request, context))
+        response = await handler.handle(request, context)
+      } catch {
+        response = errorResponse(idOf(message), new InternalError())
       } finally {
         inFlight--
-        if (inFlight < maxInFlight && socket.isPaused()) socket.resume()
+        inFlightTotal--
+        if (inFlight < limits.maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume()
       }
+      send(response)
     }
+
+    socket.setTimeout(limits.idleTimeoutMs, () => {
+      if (inFlight === 0 && decoder.pending === 0) drop('idle')
+    })
     socket.on('data', (chunk) => {
       let frames: ReturnType<FrameDecoder['push']>
       try {
         frames = decoder.push(chunk)
       } catch (e) {
         const error = e instanceof InvalidFrameError ? e : new InvalidFrameError({ reason: 'unreadable frame' })
-        logger.warn({ code: error.code, remote: socket.remotePort }, 'closing connection: framing lost')
-        socket.end(encodeFrame(errorResponse('0', error)))
+        drop(`framing lost (${error.code})`, errorResponse('0', error))
         return
+      }
+      pendingTotal += decoder.allocated - held
+      held = decoder.allocated
+      if (pendingTotal > limits.maxPendingBytes) {
+        drop('pending bytes over the enclave-wide cap', errorResponse('0', new UnavailableError({ reason: 'enclave busy: too many bytes pending' })))
+        return
+      }
+      if (decoder.pending === 0) {
+        clearTimeout(frameTimer)
+        frameTimer = undefined
+      } else if (!frameTimer) {
+        frameTimer = setTimeout(() => drop('frame not completed in time'), limits.frameTimeoutMs)
       }
       for (const frame of frames) {
         if (frame.error) send(errorResponse('0', frame.error))
@@ -61,18 +166,25 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
       }
     })
     socket.on('error', (err) => logger.debug({ errCode: (err as NodeJS.ErrnoException).code }, 'connection error'))
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', () => {
+      clearTimeout(frameTimer)
+      release()
+      sockets.delete(socket)
+    })
   })
+  server.maxConnections = limits.maxConnections
+  server.on('drop', () => logger.warn({ max: limits.maxConnections }, 'connection refused: too many connections'))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => resolve())
   })
   const address = server.address()
   const bound = typeof address === 'object' && address ? address.port : port
-  logger.info({ host, port: bound }, 'enclave server listening')
+  logger.info({ host, port: bound, limits }, 'enclave server listening')
   return {
     port: bound,
     host,
+    stats: () => ({ connections: sockets.size, inFlight: inFlightTotal, pendingBytes: pendingTotal }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
@@ -81,12 +193,16 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
   }
 }
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
 /**
  * The parent attaches what the enclave needs to unseal (`context`: forwarded credentials) beside the
  * protocol envelope; it is removed before the envelope is validated.
  */
 function splitContext(message: unknown): [request: unknown, context: UnsealContext | undefined] {
-  if (typeof message !== 'object' || message === null || Array.isArray(message) || !('context' in message)) return [message, undefined]
+  if (typeof message !== 'object' || message === null || Array.isArray(message) || !Object.hasOwn(message, 'context')) return [message, undefined]
   const { context, ...request } = message as Record<string, unknown>
   return [request, (context ?? undefined) as UnsealContext | undefined]
 }
