@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  // Workspace packages resolve to their TypeScript sources through a private export condition (a common
+  // name such as `source` would hand .ts files to every consumer that enables it).
+  resolve: { conditions: ['@enclave-custody/source'] },
+  ssr: { resolve: { conditions: ['@enclave-custody/source'], externalConditions: ['@enclave-custody/source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -243,7 +243,7 @@ describe('request log', () => {
 describe('local-aws CLI', () => {
   const bin = join(REPO, 'packages/local-aws/src/bin.ts')
   const tsx = join(REPO, 'node_modules/.bin/tsx')
-  const run = (args: string[]): ChildProcess => spawn(tsx, ['--conditions=source', bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = (args: string[]): ChildProcess => spawn(tsx, ['--conditions=@enclave-custody/source', bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
 
   it('--help prints usage and exits 0', async () => {
     const child = run(['--help'])

@@ -7,10 +7,10 @@ const started: ChildProcess[] = []
 
 /**
  * Run a TypeScript entry point in a child Node process, the way the package's bin would run once built
- * (`--conditions=source` resolves workspace packages to their sources). stdout and stderr are collected.
+ * (`--conditions=@enclave-custody/source` resolves workspace packages to their sources). stdout and stderr are collected.
  */
 export function runTs(script: string, args: string[] = [], env: Record<string, string> = {}): RunningProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', script, ...args], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -112,7 +112,7 @@ describe('example: sepolia-broadcast', () => {
     const provider = providerFor(stack!.anvil!.rpcUrl, DEFAULT_CHAIN_ID)
     const key = await fundedKey(provider)
     const to = Wallet.createRandom().address
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', 'src/main.ts'], {
       cwd: exampleDir,
       env: { ...process.env, CUSTODY_URL: stack!.proxyUrl, CUSTODY_KEY_ID: key.keyId, RPC_URL: stack!.anvil!.rpcUrl, CHAIN_ID: '11155111', TO: to, VALUE_WEI: '12345' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -37,7 +37,7 @@ export type CustodyProcess = { child: ChildProcess; stdout: () => string; stderr
 /** `custody <args>` as a real process (node + tsx on the sources). */
 /** Runs in the repository root, where tsx resolves: pass absolute paths. */
 export function spawnCustody(args: string[], { env = {}, input }: { env?: Record<string, string | undefined>; input?: string } = {}): CustodyProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', binPath, ...args], {
+  const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', binPath, ...args], {
     cwd: repoRoot,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -89,7 +89,7 @@ describe('persistence', () => {
   it('a process killed mid-write leaves only complete records', async () => {
     const dataDir = await tempDir()
     const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'importLoop.ts')
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', fixture, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stderr.on('data', (c: Buffer) => {

@@ -19,7 +19,7 @@ export type BundleNodeEntryParameters = {
 
 /**
  * Bundle a Node entry point and everything it imports into one ESM file with esbuild, resolving
- * workspace packages to their TypeScript sources (the `source` export condition). No Docker, no
+ * workspace packages to their TypeScript sources (the private `@enclave-custody/source` export condition). No Docker, no
  * network. CommonJS dependencies get a `require` through `createRequire`. The output is deterministic
  * for the same sources, so the CDK asset hash only changes when the code does.
  *
@@ -38,7 +38,7 @@ export function bundleNodeEntry({ entry, outfile, target = 'node22', external = 
     platform: 'node',
     format: 'esm',
     target,
-    conditions: ['source'],
+    conditions: ['@enclave-custody/source'],
     mainFields: ['module', 'main'],
     external,
     minify: false,
