@@ -1,3 +1,4 @@
+import { formatEther as ethersFormatEther, parseEther as ethersParseEther } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { toChecksumAddress } from './address.js'
 import { formatEther, parseEther } from './units.js'
@@ -11,6 +12,13 @@ describe('parseEther / formatEther', () => {
   ])('parses %s exactly', (s, wei) => {
     expect(parseEther(s)).toBe(wei)
     expect(parseEther(formatEther(wei))).toBe(wei)
+  })
+
+  it('agrees with ethers on both directions (differential, including 0, whole ethers and 1 wei)', () => {
+    const wei = [0n, 1n, 10n ** 16n, 10n ** 18n, 123n * 10n ** 18n + 1n, 2n ** 256n - 1n, -(10n ** 18n) - 5n]
+    for (let i = 0n; i < 200n; i++) wei.push((i * 7919n) ** 5n)
+    for (const w of wei) expect(formatEther(w)).toBe(ethersFormatEther(w))
+    for (const s of ['0.01', '1', '0', '0.000000000000000001', '99999999999999999999.123456789012345678']) expect(parseEther(s)).toBe(ethersParseEther(s))
   })
 
   it.each([[0.01], ['1e18'], ['-1'], ['.5'], ['1.0000000000000000001'], ['0x10'], [' 1']])('refuses %j', (v) => {
