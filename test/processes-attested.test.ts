@@ -48,16 +48,16 @@ describe('production executables on loopback', () => {
     const clientFor = <T>(Ctor: new (c: object) => T, p: { accessKeyId: string; secretAccessKey: string }) =>
       new Ctor({ region: REGION, endpoint: aws.endpoint, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } })
     const admin = clientFor(KMSClient, P.admin)
-    const kmsKeyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    const { KeyId: kmsKeyId, Arn: kmsKeyArn } = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!
     // The enclave process measures the same runtime code, so its PCR0 is this one.
     const policy = buildKeyPolicy({ pcr0: nsm.pcrs[0]!, instanceRoleArn: P.instance.arn, importerRoleArn: P.importer.arn, adminArns: P.admin.arn })
-    await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId, Policy: JSON.stringify(policy) }))
+    await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
 
     const enclavePort = await freePort()
     const enclave = run(
       'enclave',
       ['--port', String(enclavePort), '--sealing', 'kms', '--mode', 'development', '--attestation', 'software', '--software-nsm-dir', nsmDir],
-      { AWS_REGION: REGION, CUSTODY_KMS_ENDPOINT: aws.endpoint, KMS_KEY_ID: kmsKeyId },
+      { AWS_REGION: REGION, CUSTODY_KMS_ENDPOINT: aws.endpoint, KMS_KEY_ARN: kmsKeyArn! },
     )
     await waitForOutput(enclave.output, /enclave server listening/)
     expect(enclave.output()).toContain('"attestation":"software"')
@@ -70,7 +70,7 @@ describe('production executables on loopback', () => {
     })
     const [, url] = await waitForOutput(proxy.output, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
 
-    const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId })
+    const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId: kmsKeyId! })
     const custody = createCustodyClient({ transport: nitroEnclave({ url: url! }), importer })
     const imported = await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'ops-imported' })
     const generated = await custody.importKey({ generate: true, keyId: 'ops-generated' })

@@ -116,15 +116,15 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
     const clientFor = <T>(Ctor: new (c: object) => T, p: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
       new Ctor({ region: 'eu-west-1', endpoint: aws.endpoint, credentials: p })
     const admin = clientFor(KMSClient, P.admin)
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    const { KeyId: keyId, Arn: keyArn } = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!
     await admin.send(
       new PutKeyPolicyCommand({
-        KeyId: keyId,
+        KeyId: keyId!,
         Policy: JSON.stringify(buildKeyPolicy({ pcr0: nsm.pcrs[0]!, instanceRoleArn: P.instance.arn, importerRoleArn: P.importer.arn, adminArns: P.admin.arn })),
       }),
     )
     imds = await startImdsEmulator({ role: 'custody-instance', credentials: P.instance, lifetimeMs: 60 * 60_000 })
-    const runtime = await createAttestedRuntime({ attestation: nsm, region: 'eu-west-1', kmsEndpoint: aws.endpoint, kmsKeyId: keyId })
+    const runtime = await createAttestedRuntime({ attestation: nsm, region: 'eu-west-1', kmsEndpoint: aws.endpoint, kmsKeyArn: keyArn!, allowHttpKmsEndpoint: true })
     closeRuntime = runtime.close
     server = await startEnclaveServer({ handler: runtime.handler, port: 0 })
     const credentials = createImdsCredentialsProvider({ endpoint: imds.endpoint })
@@ -137,7 +137,7 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
       },
     })
     proxy = await startParentProxy({ enclave: { host: '127.0.0.1', port: server.port }, records: createSecretsManagerRecordSource({ client: secrets }), credentials })
-    const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId: keyId })
+    const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId: keyId! })
     const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url }), importer })
     await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'treasury' })
   })

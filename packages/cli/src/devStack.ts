@@ -43,8 +43,10 @@ export type DevStack = {
   /** Local KMS + Secrets Manager endpoint. */
   awsEndpoint: string
   region: string
-  /** The attested KMS key. */
+  /** The attested KMS key (its key id). */
   kmsKeyId: string
+  /** Its full key ARN: the enclave runtime pins it, as a production image does (`KMS_KEY_ARN`). */
+  kmsKeyArn: string
   /** PCR0 the key policy requires (the software NSM's measurement of the runtime code). */
   pcr0: string
   /** The importer role's side: seals keys with KMS Encrypt and stores records (pass it to createCustodyClient). */
@@ -127,12 +129,13 @@ export async function startDevStack({
       await admin.send(new CreateAliasCommand({ AliasName: `alias/enclave-custody-dev-${kmsKeyId.slice(0, 8)}`, TargetKeyId: kmsKeyId }))
       await saveDevConfig(dataDir, { ...config, kmsKeyId })
     }
+    const kmsKeyArn = (await admin.send(new DescribeKeyCommand({ KeyId: kmsKeyId! }))).KeyMetadata!.Arn!
     const pcr0 = nsm.pcrs[0]!
     const policy = buildKeyPolicy({ pcr0, instanceRoleArn: principals.instance.arn, importerRoleArn: principals.importer.arn, adminArns: principals.admin.arn })
     await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
 
     onProgress('starting enclave runtime (software attestation, KMS unsealing)')
-    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyId: kmsKeyId!, logger })
+    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyArn, allowHttpKmsEndpoint: true, logger })
     stops.push(() => runtime.close())
     const server = await startEnclaveServer({ handler: runtime.handler, port: 0, logger })
     stops.push(server.close)
@@ -151,10 +154,10 @@ export async function startDevStack({
     const importerKms = client(KMSClient, principals.importer)
     const importerSecrets = client(SecretsManagerClient, principals.importer)
     stops.push(() => importerKms.destroy(), () => importerSecrets.destroy())
-    const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyId! })
+    const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyArn })
 
     signal?.throwIfAborted()
-    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, pcr0, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, kmsKeyArn, pcr0, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
   } catch (e) {
     await close()
     throw e

@@ -65,7 +65,7 @@ describe('custody dev + key commands, as real processes', () => {
     for (const [label, value] of [
       ['proxy URL', env.CUSTODY_URL],
       ['AWS endpoint', env.CUSTODY_AWS_ENDPOINT],
-      ['KMS key id', env.CUSTODY_KMS_KEY_ID],
+      ['KMS key ARN', env.CUSTODY_KMS_KEY_ID],
       ['anvil RPC', env.CUSTODY_RPC_URL],
     ] as const) {
       expect(out).toMatch(new RegExp(`^  ${label} +${value}`, 'm'))

@@ -18,6 +18,7 @@ function fakeStack(dataDir: string, withAnvil: boolean) {
     awsEndpoint: 'http://127.0.0.1:14566',
     region: 'us-east-1',
     kmsKeyId: '11111111-2222-3333-4444-555555555555',
+    kmsKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555',
     pcr0: 'ab'.repeat(48),
     config: {
       version: 1,
@@ -67,7 +68,7 @@ describe('runDevStack', () => {
       CUSTODY_URL: 'http://127.0.0.1:18443',
       CUSTODY_AWS_ENDPOINT: 'http://127.0.0.1:14566',
       CUSTODY_REGION: 'us-east-1',
-      CUSTODY_KMS_KEY_ID: '11111111-2222-3333-4444-555555555555',
+      CUSTODY_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555',
       CUSTODY_CHAIN_ID: '31337',
       CUSTODY_RPC_URL: 'http://127.0.0.1:18545',
       AWS_ACCESS_KEY_ID: 'AKIAIMPORTER',

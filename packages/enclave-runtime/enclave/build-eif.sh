@@ -15,7 +15,7 @@ usage() {
 build-eif.sh — build the enclave-custody enclave image (.eif) and print its PCR0/1/2
 
 Usage:
-  build-eif.sh --region <aws-region> [--kms-key-id <id>] [--output-dir <dir>] [--tag <image>]
+  build-eif.sh --region <aws-region> --kms-key-arn <key ARN> [--output-dir <dir>] [--tag <image>]
                [--pins <file>] [--allow-dirty] [--dry-run]
   build-eif.sh --print-pcrs <nitro-cli JSON file>
   build-eif.sh --help
@@ -29,7 +29,9 @@ architecture as the enclave instances):
 
 Options:
   --region <r>        AWS region of the KMS endpoint the enclave calls (measured into PCR0). Required.
-  --kms-key-id <id>   KMS key that new keys are generated under (measured into PCR0). Optional.
+  --kms-key-arn <arn> the sealing KMS key, pinned (measured into PCR0): its full key ARN
+                      arn:aws:kms:<region>:<account>:key/<key id>, in --region. Required. An alias or a
+                      bare key id is refused: the enclave refuses records and KMS answers of any other key.
   --output-dir <dir>  where custody.eif, pcrs.json and build-info.txt go            [./enclave-out]
   --tag <image>       local image name                         [enclave-custody/enclave:<commit>]
   --pins <file>       pinned inputs (NODE_IMAGE, DEBIAN_SNAPSHOT)  [enclave/pins.env]
@@ -61,7 +63,7 @@ print_pcrs() {
 }
 
 region=''
-kms_key_id=''
+kms_key_arn=''
 output_dir="${PWD}/enclave-out"
 tag=''
 pins="${SCRIPT_DIR}/pins.env"
@@ -78,11 +80,12 @@ while (($# > 0)); do
       print_pcrs "$2"
       exit 0
       ;;
-    --region | --kms-key-id | --output-dir | --tag | --pins)
+    --kms-key-id) fail "--kms-key-id was replaced by --kms-key-arn (the full key ARN; aliases and bare key ids are refused)" ;;
+    --region | --kms-key-arn | --output-dir | --tag | --pins)
       (($# >= 2)) || fail "$1 needs a value"
       case "$1" in
         --region) region="$2" ;;
-        --kms-key-id) kms_key_id="$2" ;;
+        --kms-key-arn) kms_key_arn="$2" ;;
         --output-dir) output_dir="$2" ;;
         --tag) tag="$2" ;;
         --pins) pins="$2" ;;
@@ -103,7 +106,11 @@ done
 
 # ------------------------------------------------------------------------------------------ inputs
 [[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || fail "--region must be an AWS region such as us-east-1"
-[[ -z "$kms_key_id" || "$kms_key_id" =~ ^[A-Za-z0-9:/_.-]{1,2048}$ ]] || fail "--kms-key-id must be a key id, key ARN, alias name or alias ARN"
+# The same rule as the runtime's checkKmsKeyArn (src/trust/checkKmsKeyArn.ts), which checks it again at start.
+key_arn_re='^arn:aws(-[a-z]+)*:kms:([a-z]{2}(-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$'
+[[ -n "$kms_key_arn" ]] || fail "--kms-key-arn is required: the full ARN of the sealing key (arn:aws:kms:<region>:<account>:key/<key id>)"
+[[ "$kms_key_arn" =~ $key_arn_re ]] || fail "--kms-key-arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias or a bare key id"
+[[ "${BASH_REMATCH[2]}" == "$region" ]] || fail "--kms-key-arn must be a key in --region ${region}"
 [[ -f "$pins" ]] || fail "no pins file at $pins"
 pinned() { sed -n "s/^$1=\\(.*\\)$/\\1/p" "$pins" | tail -n 1; }
 NODE_IMAGE="${NODE_IMAGE:-$(pinned NODE_IMAGE)}"
@@ -145,7 +152,7 @@ build=(docker buildx build
   --build-arg "PNPM_VERSION=${PNPM_VERSION}"
   --build-arg "SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}"
   --build-arg "AWS_REGION=${region}"
-  --build-arg "KMS_KEY_ID=${kms_key_id}"
+  --build-arg "KMS_KEY_ARN=${kms_key_arn}"
   --provenance=false
   --output "type=docker,name=${tag},rewrite-timestamp=true"
   "$REPO_ROOT")
@@ -181,7 +188,7 @@ echo "build-eif.sh: converting ${tag} to ${output_dir}/custody.eif" >&2
   echo "debian_snapshot=${DEBIAN_SNAPSHOT}"
   echo "pnpm_version=${PNPM_VERSION}"
   echo "aws_region=${region}"
-  echo "kms_key_id=${kms_key_id}"
+  echo "kms_key_arn=${kms_key_arn}"
   echo "image=${tag}"
   echo "image_id=$(docker image inspect --format '{{.Id}}' "$tag")"
   echo "nitro_cli=$(nitro-cli --version 2>/dev/null | head -n 1)"

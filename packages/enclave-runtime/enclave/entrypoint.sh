@@ -5,7 +5,7 @@
 #   1. `lo` up, and kms.<region>.amazonaws.com → 127.0.0.1 in /etc/hosts (TLS still verifies the real name);
 #   2. socat VSOCK-LISTEN:5000 → TCP 127.0.0.1:5001   (the parent proxy's connections → the runtime)
 #      socat TCP-LISTEN:127.0.0.1:443 → VSOCK-CONNECT:3:8000   (the runtime → KMS, via the parent's vsock-proxy)
-#   3. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … [--kms-key-id …]
+#   3. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … --kms-key-arn …
 # It supervises the three processes: SIGTERM/SIGINT stop them in order (no new connections, drain the
 # runtime, then the KMS bridge) and exit 0; if any of them exits on its own, the others are stopped and this
 # script exits non-zero (the runtime's own status when it failed), which ends the enclave so that the
@@ -13,7 +13,7 @@
 #
 # Environment (the image sets the first three; the rest have production defaults):
 #   AWS_REGION                required, e.g. us-east-1
-#   KMS_KEY_ID                optional, the KMS key new keys are generated under
+#   KMS_KEY_ARN               required, the pinned sealing key: full key ARN in AWS_REGION
 #   CUSTODY_APP_DIR           the deployed runtime (dist/, node_modules/)       [/opt/enclave-custody/runtime]
 #   CUSTODY_VSOCK_PORT        vsock port the parent proxy connects to           [5000]
 #   CUSTODY_RUNTIME_PORT      loopback TCP port of the runtime                  [5001]
@@ -30,7 +30,7 @@
 set -uo pipefail
 
 AWS_REGION="${AWS_REGION:-}"
-KMS_KEY_ID="${KMS_KEY_ID:-}"
+KMS_KEY_ARN="${KMS_KEY_ARN:-}"
 APP_DIR="${CUSTODY_APP_DIR:-/opt/enclave-custody/runtime}"
 VSOCK_PORT="${CUSTODY_VSOCK_PORT:-5000}"
 RUNTIME_PORT="${CUSTODY_RUNTIME_PORT:-5001}"
@@ -53,7 +53,10 @@ die() {
 
 # ---------------------------------------------------------------------------------------- configuration
 [[ "$AWS_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "AWS_REGION must be an AWS region such as us-east-1"
-[[ -z "$KMS_KEY_ID" || "$KMS_KEY_ID" =~ ^[A-Za-z0-9:/_.-]{1,2048}$ ]] || die "KMS_KEY_ID must be a key id, key ARN, alias name or alias ARN"
+# The runtime checks it again (checkKmsKeyArn); failing here names the problem before anything starts.
+key_arn_re='^arn:aws(-[a-z]+)*:kms:([a-z]{2}(-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$'
+[[ "$KMS_KEY_ARN" =~ $key_arn_re ]] || die "KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)"
+[[ "${BASH_REMATCH[2]}" == "$AWS_REGION" ]] || die "KMS_KEY_ARN must be a key in AWS_REGION"
 for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT"; do
   if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then die "ports must be integers 1..65535"; fi
 done
@@ -143,8 +146,7 @@ trap 'on_signal INT' INT
 
 start inbound-bridge socat -lpsocat-inbound "$INBOUND_LISTEN" "TCP:127.0.0.1:${RUNTIME_PORT}"
 start kms-bridge socat -lpsocat-kms "TCP-LISTEN:${KMS_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr" "$KMS_UPSTREAM"
-runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION")
-[[ -n "$KMS_KEY_ID" ]] && runtime_args+=(--kms-key-id "$KMS_KEY_ID")
+runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION" --kms-key-arn "$KMS_KEY_ARN")
 start runtime "$NODE_BIN" "$RUNTIME_MAIN" "${runtime_args[@]}"
 
 # ---------------------------------------------------------------------------------------- supervision

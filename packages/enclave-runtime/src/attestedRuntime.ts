@@ -9,10 +9,17 @@ export type AttestedRuntimeOptions = {
   /** The NSM in an enclave; the software NSM locally. */
   attestation: AttestationProvider
   region: string
-  /** KMS endpoint (local-aws, or the vsock-proxied regional host inside the enclave). */
+  /** KMS endpoint override (local-aws). @default https://kms.<region>.amazonaws.com (inside the enclave: the vsock bridge) */
   kmsEndpoint?: string
-  /** The attested KMS key new keys are generated under. */
-  kmsKeyId?: string
+  /**
+   * The pinned sealing key: its full key ARN, in `region` (no alias, no bare key id). Records naming
+   * another key and KMS responses for another key are refused; new keys are generated under it.
+   */
+  kmsKeyArn: string
+  /** The only roots TLS to KMS trusts (PEM). @default AMAZON_TRUST_SERVICES_ROOTS */
+  kmsCaCertificates?: readonly string[]
+  /** Accept a plain `http://` KMS endpoint (development only). @default false */
+  allowHttpKmsEndpoint?: boolean
   /** How long an unsealed key stays in memory. @default 300_000 */
   keyCacheTtlMs?: number
   /** @default 10_000 */
@@ -23,20 +30,32 @@ export type AttestedRuntimeOptions = {
 
 /**
  * The production runtime: keys are unsealed only through KMS with this enclave's attestation document as
- * `Recipient`; the enclave keeps no records (the parent forwards them) and caches plaintext keys for a
- * TTL, zeroing them on eviction.
+ * `Recipient`, under the pinned sealing key (`kmsKeyArn`) and over TLS that ends here; the enclave keeps no
+ * records (the parent forwards them) and caches plaintext keys for a TTL, zeroing them on eviction.
+ *
+ * @throws InvalidArgumentError when `kmsKeyArn` is not a key ARN in `region`, or the endpoint is plain
+ *   http without `allowHttpKmsEndpoint` (see `createKmsSealer`).
  */
 export async function createAttestedRuntime({
   attestation,
   region,
   kmsEndpoint,
-  kmsKeyId,
+  kmsKeyArn,
+  kmsCaCertificates,
+  allowHttpKmsEndpoint = false,
   keyCacheTtlMs = 300_000,
   keyCacheMaxEntries = 10_000,
   maxGas,
   logger,
 }: AttestedRuntimeOptions): Promise<{ handler: RequestHandler; sealer: KmsSealer; close(): void }> {
-  const sealer = await createKmsSealer({ attestation, region, ...(kmsEndpoint ? { endpoint: kmsEndpoint } : {}), ...(kmsKeyId ? { kmsKeyId } : {}) })
+  const sealer = await createKmsSealer({
+    attestation,
+    region,
+    kmsKeyArn,
+    allowHttpEndpoint: allowHttpKmsEndpoint,
+    ...(kmsEndpoint ? { endpoint: kmsEndpoint } : {}),
+    ...(kmsCaCertificates ? { caCertificates: kmsCaCertificates } : {}),
+  })
   const keyCache = createKeyCache({ ttlMs: keyCacheTtlMs, maxEntries: keyCacheMaxEntries })
   const handler = createRequestHandler({ keyStore: createForwardedKeyStore(), sealer, keyCache, maxGas, logger })
   return {

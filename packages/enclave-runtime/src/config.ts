@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util'
+import { isCustodyError } from '@enclave-custody/sdk'
 import { z } from 'zod'
+import { checkKmsKeyArn } from './trust/checkKmsKeyArn.js'
 
 /** One command-line option: its flag, environment variable, schema and help line. */
 export type OptionSpec = { flag: string; env: string; help: string; schema: z.ZodType; boolean?: boolean }
@@ -16,13 +18,56 @@ export const enclaveServerOptions = {
   allowSoftwareAttestation: { flag: 'allow-software-attestation', env: 'CUSTODY_ALLOW_SOFTWARE_ATTESTATION', help: 'allow the software NSM in production mode (staging only)', schema: z.stringbool().default(false), boolean: true },
   softwareNsmDir: { flag: 'software-nsm-dir', env: 'CUSTODY_SOFTWARE_NSM_DIR', help: 'directory of the software NSM CA (shared with local-aws)', schema: z.string().min(1).optional() },
   region: { flag: 'region', env: 'AWS_REGION', help: 'AWS region of KMS (kms sealing)', schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional() },
-  kmsEndpoint: { flag: 'kms-endpoint', env: 'CUSTODY_KMS_ENDPOINT', help: 'KMS endpoint (inside the enclave: the vsock-proxied regional host)', schema: z.url().optional() },
-  kmsKeyId: { flag: 'kms-key-id', env: 'KMS_KEY_ID', help: 'KMS key new keys are generated under', schema: z.string().min(1).optional() },
+  kmsEndpoint: { flag: 'kms-endpoint', env: 'CUSTODY_KMS_ENDPOINT', help: 'KMS endpoint override; https only, except in --mode development [https://kms.<region>.amazonaws.com]', schema: z.url().optional() },
+  kmsKeyArn: {
+    flag: 'kms-key-arn',
+    env: 'KMS_KEY_ARN',
+    help: 'the pinned sealing key: full KMS key ARN in --region, no alias or bare key id (kms sealing: required)',
+    schema: z.string().min(1).max(2048).optional(),
+  },
+  kmsCaBundle: {
+    flag: 'kms-ca-bundle',
+    env: 'CUSTODY_KMS_CA_BUNDLE',
+    help: 'PEM file of the only roots TLS to KMS trusts [the Amazon Trust Services roots built into the runtime]',
+    schema: z.string().min(1).optional(),
+  },
   keyCacheTtlMs: { flag: 'key-cache-ttl-ms', env: 'CUSTODY_KEY_CACHE_TTL_MS', help: 'how long an unsealed key stays in memory', schema: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000) },
   dataDir: { flag: 'data-dir', env: 'CUSTODY_DATA_DIR', help: 'directory for sealed key records (dev sealing only)', schema: z.string().min(1).optional() },
   maxGas: { flag: 'max-gas', env: 'CUSTODY_MAX_GAS', help: 'refuse transactions with more gas than this', schema: z.coerce.bigint().positive().default(30_000_000n) },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info') },
 } satisfies Record<string, OptionSpec>
+
+/** The parsed options of `custody-enclave`. */
+export type EnclaveServerConfig = Parsed<typeof enclaveServerOptions>
+
+/**
+ * The checks of `custody-enclave`'s configuration that span several options: dev sealing only in
+ * development mode and with a data directory; kms sealing with a region and the pinned sealing key as a
+ * full key ARN in that region (`checkKmsKeyArn`); a plain `http://` KMS endpoint only in development mode.
+ *
+ * @param config - What {@link parseConfig} returned for {@link enclaveServerOptions}.
+ * @returns `config`, unchanged.
+ * @throws Error naming the flag and the variable of the first problem.
+ */
+export function checkEnclaveServerConfig(config: EnclaveServerConfig): EnclaveServerConfig {
+  if (config.sealing === 'dev') {
+    if (!config.dataDir) throw new Error('--sealing dev needs --data-dir / CUSTODY_DATA_DIR')
+    if (config.mode === 'production') throw new Error('--sealing dev is for --mode development only')
+    return config
+  }
+  if (!config.region) throw new Error('--sealing kms needs --region / AWS_REGION')
+  if (config.kmsKeyArn === undefined) throw new Error('--sealing kms needs --kms-key-arn / KMS_KEY_ARN (the full ARN of the sealing key)')
+  try {
+    checkKmsKeyArn(config.kmsKeyArn, { field: 'kmsKeyArn', region: config.region })
+  } catch (e) {
+    if (!isCustodyError(e, 'INVALID_ARGUMENT')) throw e
+    throw new Error(`invalid --kms-key-arn / KMS_KEY_ARN: ${String(e.details?.rule)}`)
+  }
+  if (config.kmsEndpoint !== undefined && new URL(config.kmsEndpoint).protocol !== 'https:' && config.mode !== 'development') {
+    throw new Error('invalid --kms-endpoint / CUSTODY_KMS_ENDPOINT: must be https in production mode (plain http only with --mode development)')
+  }
+  return config
+}
 
 const file = z.string().min(1)
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info')

@@ -4,6 +4,7 @@ import * as runtime from './index.js'
 it('@enclave-custody/enclave-runtime exports exactly this (a change of public surface shows in review)', () => {
   expect(Object.keys(runtime).sort()).toMatchInlineSnapshot(`
     [
+      "AMAZON_TRUST_SERVICES_ROOTS",
       "NSM_ATTESTATION_LIMITS",
       "NSM_DEVICE_PATH",
       "NSM_IOCTL_REQUEST",
@@ -13,6 +14,7 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "REDACT_PATHS",
       "SOFTWARE_NSM_CA_FILE",
       "SOFTWARE_NSM_ROOT_CERT_FILE",
+      "checkKmsKeyArn",
       "computeRuntimeMeasurement",
       "createAttestedRuntime",
       "createEnclaveConnection",
@@ -40,6 +42,7 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "loadDevSealingKey",
       "loadOrCreateSoftwareNsmCa",
       "localEnclave",
+      "parseCaBundle",
       "parseEnvelopedData",
       "selectAttestationProvider",
       "signAuthorization",

@@ -116,7 +116,7 @@ async function launch(env: Record<string, string> = {}) {
   await writeFile(hostsFile, '# test hosts file\n127.0.0.1 localhost\n')
   const p = start('bash', [ENTRYPOINT], {
     AWS_REGION: 'eu-west-1',
-    KMS_KEY_ID: 'alias/custody',
+    KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     CUSTODY_BRIDGE_TRANSPORT: 'tcp',
     CUSTODY_APP_DIR: appDir,
     CUSTODY_NODE: process.execPath,
@@ -164,8 +164,8 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
       'nsm',
       '--region',
       'eu-west-1',
-      '--kms-key-id',
-      'alias/custody',
+      '--kms-key-arn',
+      'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     ])
     // The existing localhost line is kept, the KMS name is added once.
     expect(await readFile(e.hostsFile, 'utf8')).toBe('# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n')
@@ -214,18 +214,18 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(bridges.filter(alive)).toEqual([])
   })
 
-  it('omits --kms-key-id when no key is configured', async () => {
-    const e = await launch({ KMS_KEY_ID: '' })
-    await waitFor(e.output, /fake runtime listening/)
-    expect(JSON.parse(await readFile(e.argsFile, 'utf8'))).not.toContain('--kms-key-id')
-  })
 })
 
 describe('entrypoint.sh configuration errors (exit 2 before starting anything)', () => {
   const cases: [string, Record<string, string>, string][] = [
     ['a missing region', { AWS_REGION: '' }, 'AWS_REGION must be an AWS region such as us-east-1'],
     ['a region that is not one', { AWS_REGION: 'eu-west-1.evil.com' }, 'AWS_REGION must be an AWS region such as us-east-1'],
-    ['a malformed key id', { KMS_KEY_ID: 'alias/x y' }, 'KMS_KEY_ID must be a key id, key ARN, alias name or alias ARN'],
+    ['a missing key ARN', { KMS_KEY_ARN: '' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['an alias', { KMS_KEY_ARN: 'alias/custody' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['an alias ARN', { KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:alias/custody' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a bare key id', { KMS_KEY_ARN: '1234abcd-12ab-34cd-56ef-1234567890ab' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a key ARN with more after it', { KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\nalias/x' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a key of another region', { KMS_KEY_ARN: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, 'KMS_KEY_ARN must be a key in AWS_REGION'],
     ['a bad port', { CUSTODY_RUNTIME_PORT: '70000' }, 'ports must be integers 1..65535'],
     ['an unknown transport', { CUSTODY_BRIDGE_TRANSPORT: 'udp' }, 'CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp'],
     ['a missing runtime', { CUSTODY_APP_DIR: '/nonexistent' }, 'the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR'],

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ENCLAVE_DIR, ensureShellcheck, HOST_DIR, hasCommand, REPO_ROOT, run } from './shellHelpers.js'
 
 const BUILD = join(ENCLAVE_DIR, 'build-eif.sh')
+const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
 const SCRIPTS = [join(ENCLAVE_DIR, 'entrypoint.sh'), BUILD, join(HOST_DIR, 'custody-enclave-run.sh')]
 
 let dir: string
@@ -90,7 +91,10 @@ describe('Dockerfile', () => {
     expect(instructions()).toContain('ENTRYPOINT []')
     expect(instructions()).toContain('CMD ["/usr/local/bin/custody-enclave-entrypoint"]')
     expect(dockerfile).toMatch(/AWS_REGION=\$\{AWS_REGION\}/)
-    expect(dockerfile).toMatch(/KMS_KEY_ID=\$\{KMS_KEY_ID\}/)
+    expect(dockerfile).toMatch(/KMS_KEY_ARN=\$\{KMS_KEY_ARN\}/)
+    // No default: the pinned key is a required build argument, checked as a key ARN in AWS_REGION.
+    expect(instructions()).toContain('ARG KMS_KEY_ARN')
+    expect(dockerfile).not.toContain('KMS_KEY_ID')
   })
 
   it('has a context allowlist that keeps build outputs and unrelated packages out', async () => {
@@ -106,11 +110,11 @@ describe('build-eif.sh', () => {
     const result = run(BUILD, ['--help'])
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^build-eif\.sh — build the enclave-custody enclave image/)
-    for (const flag of ['--region', '--kms-key-id', '--output-dir', '--dry-run', '--print-pcrs', '--allow-dirty']) expect(result.stdout).toContain(flag)
+    for (const flag of ['--region', '--kms-key-arn', '--output-dir', '--dry-run', '--print-pcrs', '--allow-dirty']) expect(result.stdout).toContain(flag)
   })
 
   it('--dry-run prints the pinned docker build and the nitro-cli conversion', () => {
-    const result = run(BUILD, ['--dry-run', '--allow-dirty', '--region', 'eu-west-1', '--kms-key-id', 'alias/custody', '--output-dir', '/tmp/eif', '--tag', 'enclave-custody/enclave:test'], {
+    const result = run(BUILD, ['--dry-run', '--allow-dirty', '--region', 'eu-west-1', '--kms-key-arn', 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', '--output-dir', '/tmp/eif', '--tag', 'enclave-custody/enclave:test'], {
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     })
     expect(result.status).toBe(0)
@@ -121,7 +125,7 @@ describe('build-eif.sh', () => {
     expect(build).toMatch(/--build-arg PNPM_VERSION=\d+\.\d+\.\d+ /)
     expect(build).toContain('--build-arg SOURCE_DATE_EPOCH=1700000000 ')
     expect(build).toContain('--build-arg AWS_REGION=eu-west-1 ')
-    expect(build).toContain('--build-arg KMS_KEY_ID=alias/custody ')
+    expect(build).toContain('--build-arg KMS_KEY_ARN=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab ')
     expect(build).toContain('--provenance=false')
     expect(build).toContain('--output type=docker\\,name=enclave-custody/enclave:test\\,rewrite-timestamp=true')
     expect(build.endsWith(` ${REPO_ROOT} `) || build.endsWith(` ${REPO_ROOT}`)).toBe(true)
@@ -131,10 +135,16 @@ describe('build-eif.sh', () => {
   const refusals: [string, string[], Record<string, string>, RegExp][] = [
     ['no region', [], {}, /--region must be an AWS region/],
     ['a malformed region', ['--region', 'Europe'], {}, /--region must be an AWS region/],
-    ['a malformed key id', ['--region', 'us-east-1', '--kms-key-id', 'key id; rm -rf'], {}, /--kms-key-id must be/],
-    ['a base image pinned by tag only', ['--region', 'us-east-1'], { NODE_IMAGE: 'node:20-bookworm-slim' }, /NODE_IMAGE must be pinned by digest .*imagetools inspect/],
-    ['a malformed snapshot', ['--region', 'us-east-1'], { DEBIAN_SNAPSHOT: 'latest' }, /DEBIAN_SNAPSHOT must be a snapshot\.debian\.org timestamp/],
-    ['a missing pins file', ['--region', 'us-east-1', '--pins', '/nonexistent/pins.env'], {}, /no pins file at/],
+    ['no sealing key ARN', ['--region', 'us-east-1'], {}, /--kms-key-arn is required: the full ARN of the sealing key/],
+    ['an alias', ['--region', 'us-east-1', '--kms-key-arn', 'alias/custody'], {}, /--kms-key-arn must be a KMS key ARN .*not an alias or a bare key id/],
+    ['an alias ARN', ['--region', 'us-east-1', '--kms-key-arn', 'arn:aws:kms:us-east-1:111122223333:alias/custody'], {}, /--kms-key-arn must be a KMS key ARN/],
+    ['a bare key id', ['--region', 'us-east-1', '--kms-key-arn', '1234abcd-12ab-34cd-56ef-1234567890ab'], {}, /--kms-key-arn must be a KMS key ARN/],
+    ['a malformed key ARN', ['--region', 'us-east-1', '--kms-key-arn', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab; rm -rf'], {}, /--kms-key-arn must be a KMS key ARN/],
+    ['a key of another region', ['--region', 'eu-west-1', '--kms-key-arn', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'], {}, /--kms-key-arn must be a key in --region eu-west-1/],
+    ['the old --kms-key-id', ['--region', 'us-east-1', '--kms-key-id', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'], {}, /--kms-key-id was replaced by --kms-key-arn/],
+    ['a base image pinned by tag only', ['--region', 'us-east-1', '--kms-key-arn', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'], { NODE_IMAGE: 'node:20-bookworm-slim' }, /NODE_IMAGE must be pinned by digest .*imagetools inspect/],
+    ['a malformed snapshot', ['--region', 'us-east-1', '--kms-key-arn', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'], { DEBIAN_SNAPSHOT: 'latest' }, /DEBIAN_SNAPSHOT must be a snapshot\.debian\.org timestamp/],
+    ['a missing pins file', ['--region', 'us-east-1', '--kms-key-arn', KEY_ARN, '--pins', '/nonexistent/pins.env'], {}, /no pins file at/],
     ['an unknown flag', ['--region', 'us-east-1', '--debug'], {}, /unknown argument: --debug/],
     ['a flag without its value', ['--region'], {}, /--region needs a value/],
   ]
@@ -165,26 +175,26 @@ describe('build-eif.sh', () => {
     expect(git('commit', '-q', '-m', 'init').status).toBe(0)
     const script = join(repo, 'packages/enclave-runtime/enclave/build-eif.sh')
 
-    const clean = run(script, ['--dry-run', '--region', 'us-east-1'])
+    const clean = run(script, ['--dry-run', '--region', 'us-east-1', '--kms-key-arn', KEY_ARN])
     expect(clean.status).toBe(0)
     const epoch = git('log', '-1', '--format=%ct').stdout.trim()
     expect(clean.stdout).toContain(`--build-arg SOURCE_DATE_EPOCH=${epoch} `)
     expect(clean.stdout).toContain(`--docker-uri enclave-custody/enclave:${git('rev-parse', 'HEAD').stdout.trim().slice(0, 12)} `)
 
     await writeFile(join(repo, 'packages/sdk/extra.ts'), 'export const x = 1\n')
-    const dirty = run(script, ['--dry-run', '--region', 'us-east-1'])
+    const dirty = run(script, ['--dry-run', '--region', 'us-east-1', '--kms-key-arn', KEY_ARN])
     expect(dirty.status).toBe(2)
     expect(dirty.stderr).toContain("the image's sources differ from HEAD")
     expect(dirty.stderr).toContain('?? packages/sdk/extra.ts')
 
-    const allowed = run(script, ['--dry-run', '--allow-dirty', '--region', 'us-east-1'])
+    const allowed = run(script, ['--dry-run', '--allow-dirty', '--region', 'us-east-1', '--kms-key-arn', KEY_ARN])
     expect(allowed.status).toBe(0)
     expect(allowed.stderr).toContain('WARNING: building from a dirty tree')
 
     // Files outside the image's sources do not count.
     await rm(join(repo, 'packages/sdk/extra.ts'))
     await writeFile(join(repo, 'NOTES.md'), 'unrelated\n')
-    expect(run(script, ['--dry-run', '--region', 'us-east-1']).status).toBe(0)
+    expect(run(script, ['--dry-run', '--region', 'us-east-1', '--kms-key-arn', KEY_ARN]).status).toBe(0)
   })
 
   describe('--print-pcrs', () => {

@@ -48,7 +48,7 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
       CUSTODY_URL: stack.proxyUrl,
       CUSTODY_AWS_ENDPOINT: stack.awsEndpoint,
       CUSTODY_REGION: stack.region,
-      CUSTODY_KMS_KEY_ID: stack.kmsKeyId,
+      CUSTODY_KMS_KEY_ID: stack.kmsKeyArn,
       CUSTODY_CHAIN_ID: String(chainId),
       ...(stack.anvil ? { CUSTODY_RPC_URL: stack.anvil.rpcUrl } : {}),
       AWS_ACCESS_KEY_ID: stack.config.principals.importer.accessKeyId,
@@ -62,7 +62,7 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
     const rows: [string, string][] = [
       ['proxy URL', stack.proxyUrl],
       ['AWS endpoint', `${stack.awsEndpoint} (KMS + Secrets Manager, region ${stack.region})`],
-      ['KMS key id', stack.kmsKeyId],
+      ['KMS key ARN', stack.kmsKeyArn],
       ['PCR0', stack.pcr0],
       ['anvil RPC', stack.anvil ? `${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})` : 'not started (--no-anvil)'],
       ['env file', `${show(envPath)} (e.g. custody generate-key --dev ${show(dataDir)})`],

@@ -4,22 +4,36 @@
  * bridges vsock to it). Production: keys unsealed only through KMS with the NSM's attestation document.
  * Development: `--sealing dev` keeps AES-sealed records under --data-dir.
  */
+import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { selectAttestationProvider } from '../attestation/nsm/selectAttestationProvider.js'
 import { createAttestedRuntime } from '../attestedRuntime.js'
-import { enclaveServerOptions, helpText, parseConfig } from '../config.js'
+import { checkEnclaveServerConfig, enclaveServerOptions, helpText, parseConfig } from '../config.js'
 import { createRuntime } from '../localEnclave.js'
 import { REDACT_PATHS } from '../logger.js'
 import { startEnclaveServer } from '../server/enclaveServer.js'
+import { parseCaBundle } from '../trust/parseCaBundle.js'
 import { configOrExit, runUntilSignal } from './process.js'
 
 const config = configOrExit(() => {
   const c = parseConfig(enclaveServerOptions, process.argv.slice(2), process.env)
   if (c === 'help') return c
-  if (c.sealing === 'dev' && !c.dataDir) throw new Error('--sealing dev needs --data-dir / CUSTODY_DATA_DIR')
-  if (c.sealing === 'dev' && c.mode === 'production') throw new Error('--sealing dev is for --mode development only')
-  if (c.sealing === 'kms' && !c.region) throw new Error('--sealing kms needs --region / AWS_REGION')
-  return c
+  checkEnclaveServerConfig(c)
+  let kmsCaCertificates: string[] | undefined
+  if (c.sealing === 'kms' && c.kmsCaBundle !== undefined) {
+    let pem: string
+    try {
+      pem = readFileSync(c.kmsCaBundle, 'utf8')
+    } catch {
+      throw new Error('invalid --kms-ca-bundle / CUSTODY_KMS_CA_BUNDLE: cannot read the file')
+    }
+    try {
+      kmsCaCertificates = parseCaBundle(pem, 'kmsCaBundle')
+    } catch (e) {
+      throw new Error(`invalid --kms-ca-bundle / CUSTODY_KMS_CA_BUNDLE: ${String((e as { details?: { rule?: unknown } }).details?.rule ?? 'malformed')}`)
+    }
+  }
+  return { ...c, kmsCaCertificates }
 }, 'custody-enclave')
 if (config === 'help') {
   process.stdout.write(helpText('custody-enclave — the enclave-custody runtime server', enclaveServerOptions))
@@ -41,12 +55,17 @@ if (config.sealing === 'kms') {
     attestation,
     region: config.region!,
     ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
-    ...(config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {}),
+    kmsKeyArn: config.kmsKeyArn!,
+    ...(config.kmsCaCertificates ? { kmsCaCertificates: config.kmsCaCertificates } : {}),
+    allowHttpKmsEndpoint: config.mode === 'development',
     keyCacheTtlMs: config.keyCacheTtlMs,
     maxGas: config.maxGas,
     logger,
   })
-  logger.info({ attestation: attestation.kind, region: config.region }, 'attested runtime ready')
+  logger.info(
+    { attestation: attestation.kind, region: config.region, kmsKeyArn: config.kmsKeyArn, kmsTrust: config.kmsCaBundle === undefined ? 'amazon-trust-services' : 'bundle' },
+    'attested runtime ready',
+  )
   handler = runtime.handler
   close = runtime.close
 } else {

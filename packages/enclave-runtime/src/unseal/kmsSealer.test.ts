@@ -27,6 +27,8 @@ import type { AttestationProvider, AwsCredentials, SealedKeyRecord } from '../ke
 import { createKmsSealer, type KmsSealer } from './kmsSealer.js'
 
 const KMS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555'
+/** A key of another account: the hostile parent's, with a key policy that allows anything. */
+const OTHER_KEY = 'arn:aws:kms:us-east-1:999988887777:key/99999999-8888-7777-6666-555555555555'
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: 'ASIAFAKEFORWARDED01',
   secretAccessKey: 'fake-secret-access-key-never-in-messages',
@@ -44,6 +46,8 @@ class FakeKms {
   seen: Seen[] = []
   /** Return a reply to short-circuit the default behaviour. */
   override: ((target: string, body: Record<string, unknown>) => Reply | undefined) | undefined
+  /** Rewrites the default reply (a hostile KMS answering for another key). */
+  rewrite: ((target: string, reply: Reply) => Reply) | undefined
   /** Data keys GenerateDataKey hands out next (random when empty). */
   nextDataKeys: Uint8Array[] = []
 
@@ -79,6 +83,11 @@ class FakeKms {
     this.seen.push(seen)
     const overridden = this.override?.(target, body)
     if (overridden !== undefined) return overridden
+    const reply = await this.answer(target, body, seen)
+    return this.rewrite === undefined ? reply : this.rewrite(target, reply)
+  }
+
+  private async answer(target: string, body: Record<string, unknown>, seen: Seen): Promise<Reply> {
 
     const recipient = body.Recipient as { KeyEncryptionAlgorithm?: string; AttestationDocument?: string } | undefined
     if (recipient?.KeyEncryptionAlgorithm !== 'RSAES_OAEP_SHA_256' || recipient.AttestationDocument === undefined) {
@@ -192,7 +201,7 @@ beforeAll(async () => {
   nsm = await createSoftwareNsm({ pcrs: { 0: new Uint8Array(48).fill(1) } })
   kms = new FakeKms(nsm)
   await kms.start()
-  sealer = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyId: KMS_KEY, maxAttempts: 1 })
+  sealer = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: KMS_KEY, allowHttpEndpoint: true, maxAttempts: 1 })
 })
 afterAll(async () => {
   sealer.close()
@@ -201,6 +210,7 @@ afterAll(async () => {
 beforeEach(() => {
   kms.seen = []
   kms.override = undefined
+  kms.rewrite = undefined
   kms.nextDataKeys = []
 })
 
@@ -256,7 +266,7 @@ describe('createKmsSealer', () => {
     expect(kms.seen.map((s) => s.target)).toEqual(Array(3).fill('TrentService.GenerateDataKey'))
     expect(JSON.parse(Buffer.from(sealed.ciphertext, 'base64').toString()).p).toBe('07'.repeat(32))
 
-    const strict = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyId: KMS_KEY, maxGenerateAttempts: 2, maxAttempts: 1 })
+    const strict = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: KMS_KEY, allowHttpEndpoint: true, maxGenerateAttempts: 2, maxAttempts: 1 })
     try {
       kms.seen = []
       kms.nextDataKeys = [new Uint8Array(32), new Uint8Array(32), valid]
@@ -333,7 +343,7 @@ describe('createKmsSealer', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const port = (closed.address() as AddressInfo).port
     await new Promise((resolve) => closed.close(resolve))
-    const offline = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, kmsKeyId: KMS_KEY, maxAttempts: 1 })
+    const offline = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, kmsKeyArn: KMS_KEY, allowHttpEndpoint: true, maxAttempts: 1 })
     try {
       const e = await failure(offline.generate('key-x', { credentials: CREDENTIALS }))
       expect(isCustodyError(e, 'UNAVAILABLE')).toBe(true)
@@ -362,7 +372,7 @@ describe('createKmsSealer', () => {
   it('reuses the attestation document until it is documentRefreshMs old, and shares it between concurrent calls', async () => {
     let clock = Date.now()
     const provider = counting(nsm)
-    const timed = await createKmsSealer({ attestation: provider, region: 'us-east-1', endpoint: kms.url, kmsKeyId: KMS_KEY, now: () => clock, maxAttempts: 1 })
+    const timed = await createKmsSealer({ attestation: provider, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: KMS_KEY, allowHttpEndpoint: true, now: () => clock, maxAttempts: 1 })
     try {
       await Promise.all([1, 2, 3].map((i) => timed.generate(`key-c${i}`, { credentials: CREDENTIALS })))
       expect(provider.calls).toBe(1)
@@ -388,7 +398,7 @@ describe('createKmsSealer', () => {
         return nsm.attest(request)
       },
     }
-    const s = await createKmsSealer({ attestation: flaky, region: 'us-east-1', endpoint: kms.url, kmsKeyId: KMS_KEY, maxAttempts: 1 })
+    const s = await createKmsSealer({ attestation: flaky, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: KMS_KEY, allowHttpEndpoint: true, maxAttempts: 1 })
     try {
       const e = await failure(s.generate('key-f', { credentials: CREDENTIALS }))
       expect(isCustodyError(e, 'ATTESTATION_FAILED')).toBe(true)
@@ -412,19 +422,89 @@ describe('createKmsSealer', () => {
       '"record.ciphertext" must be base64',
     )
     expect((await failure(sealer.unseal({ ...record, kmsKeyId: undefined }, { credentials: CREDENTIALS }))).message).toBe(
-      '"record.kmsKeyId" must be a KMS key id, ARN or alias of 1..2048 characters',
+      "integrity check failed: the record's kmsKeyId is not the KMS key this enclave pins",
     )
     expect((await failure(sealer.generate('k', { credentials: { accessKeyId: 'A B', secretAccessKey: 'x' } }))).message).toBe(
       '"credentials.accessKeyId" must be an AWS access key id',
     )
-    const noKey = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url })
-    try {
-      expect((await failure(noKey.generate('k', { credentials: CREDENTIALS }))).message).toBe('"kmsKeyId" must be configured on the sealer to generate keys')
-    } finally {
-      noKey.close()
-    }
-    await expect(createKmsSealer({ attestation: nsm, region: 'US EAST' })).rejects.toThrow('"region" must be an AWS region name')
-    await expect(createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: 'ftp://x' })).rejects.toThrow('"endpoint" must be an http(s) URL')
-    await expect(createKmsSealer({ attestation: nsm, region: 'us-east-1', documentRefreshMs: 300_000 })).rejects.toThrow(/"documentRefreshMs"/)
+    const base = { attestation: nsm, region: 'us-east-1', kmsKeyArn: KMS_KEY }
+    await expect(createKmsSealer({ ...base, region: 'US EAST' })).rejects.toThrow('"region" must be an AWS region name')
+    await expect(createKmsSealer({ ...base, endpoint: 'ftp://x' })).rejects.toThrow('"endpoint" must be an http(s) URL')
+    await expect(createKmsSealer({ ...base, documentRefreshMs: 300_000 })).rejects.toThrow(/"documentRefreshMs"/)
+  })
+
+  describe('pins the KMS key', () => {
+    it('will not start without a pinned key ARN in its region, nor over plain http unless allowed', async () => {
+      const base = { attestation: nsm, region: 'us-east-1', endpoint: kms.url, allowHttpEndpoint: true }
+      const refusal = async (parameters: Partial<Parameters<typeof createKmsSealer>[0]>) => (await failure(createKmsSealer({ ...base, ...parameters } as never))).message
+      expect(await refusal({})).toMatchInlineSnapshot(`""kmsKeyArn" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)"`)
+      expect(await refusal({ kmsKeyArn: 'alias/custody' })).toMatchInlineSnapshot(`""kmsKeyArn" must be a KMS key ARN, not an alias (an alias can be pointed at another key)"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY.replace(':key/', ':alias/') })).toMatchInlineSnapshot(`""kmsKeyArn" must be a KMS key ARN, not an alias (an alias can be pointed at another key)"`)
+      expect(await refusal({ kmsKeyArn: '11111111-2222-3333-4444-555555555555' })).toMatchInlineSnapshot(`""kmsKeyArn" must be the full KMS key ARN, not a bare key id (the ARN pins the account and region)"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY, region: 'eu-west-1' })).toMatchInlineSnapshot(`""kmsKeyArn" must be a key in eu-west-1, the region the runtime calls KMS in"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY, allowHttpEndpoint: false })).toMatchInlineSnapshot(`""endpoint" must be an https URL: plain http reaches KMS unauthenticated (development mode only)"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY, caCertificates: [] })).toMatchInlineSnapshot(`""caCertificates" must be a non-empty array of PEM certificates"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY, caCertificates: ['not a certificate'] })).toMatchInlineSnapshot(`""caCertificates" must hold at least one PEM certificate"`)
+      expect(await refusal({ kmsKeyArn: KMS_KEY, caCertificates: [nsm.rootCertificatePem.replace('CERTIFICATE-----\n', 'CERTIFICATE-----\nAAAA')] })).toMatchInlineSnapshot(`""caCertificates" certificate 1 is not a valid X.509 certificate"`)
+    })
+
+    it('refuses a record that names another KMS key, before any KMS request', async () => {
+      // The hostile parent seals a key of its own under its own account's key and forwards that record.
+      const foreign = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: OTHER_KEY, allowHttpEndpoint: true, maxAttempts: 1 })
+      const { sealed } = await foreign.generate('key-foreign', { credentials: OTHER_CREDENTIALS })
+      foreign.close()
+      kms.seen = []
+      for (const kmsKeyId of [OTHER_KEY, OTHER_KEY.replace(':key/', ':alias/'), '99999999-8888-7777-6666-555555555555', 'alias/custody', `${KMS_KEY} `]) {
+        const e = await failure(sealer.unseal({ ...recordFrom('key-foreign', sealed), kmsKeyId }, { credentials: OTHER_CREDENTIALS }))
+        expect(isCustodyError(e, 'INTEGRITY_ERROR'), e.message).toBe(true)
+        expect(e.message).toMatchInlineSnapshot(`"integrity check failed: the record's kmsKeyId is not the KMS key this enclave pins"`)
+      }
+      expect(kms.seen).toHaveLength(0)
+    })
+
+    it('sends the pinned ARN as KeyId on Decrypt, so KMS refuses a ciphertext of another key that a record claims is ours', async () => {
+      const foreign = await createKmsSealer({ attestation: nsm, region: 'us-east-1', endpoint: kms.url, kmsKeyArn: OTHER_KEY, allowHttpEndpoint: true, maxAttempts: 1 })
+      const { sealed } = await foreign.generate('key-claims-ours', { credentials: OTHER_CREDENTIALS })
+      foreign.close()
+      kms.seen = []
+      const e = await failure(sealer.unseal({ ...recordFrom('key-claims-ours', sealed), kmsKeyId: KMS_KEY }, { credentials: OTHER_CREDENTIALS }))
+      expect(isCustodyError(e, 'INTEGRITY_ERROR'), e.message).toBe(true)
+      expect(kms.seen.map((s) => s.body.KeyId)).toEqual([KMS_KEY])
+    })
+
+    it('refuses a Decrypt response whose KeyId is not the pinned ARN, and one without KeyId', async () => {
+      const { sealed } = await sealer.generate('key-r', { credentials: CREDENTIALS })
+      const messages: string[] = []
+      for (const keyId of [OTHER_KEY, KMS_KEY.replace(':key/', ':alias/'), '11111111-2222-3333-4444-555555555555', undefined]) {
+        kms.rewrite = (_target, reply) => ({ ...reply, body: { ...(reply.body as object), KeyId: keyId } })
+        const e = await failure(sealer.unseal(recordFrom('key-r', sealed), { credentials: CREDENTIALS }))
+        expect(isCustodyError(e, 'INTEGRITY_ERROR'), e.message).toBe(true)
+        messages.push(e.message)
+      }
+      expect(messages).toMatchInlineSnapshot(`
+        [
+          "integrity check failed: KMS Decrypt answered for another KMS key than the one this enclave pins",
+          "integrity check failed: KMS Decrypt answered for another KMS key than the one this enclave pins",
+          "integrity check failed: KMS Decrypt answered for another KMS key than the one this enclave pins",
+          "integrity check failed: KMS Decrypt returned no KeyId",
+        ]
+      `)
+    })
+
+    it('refuses a GenerateDataKey response whose KeyId is not the pinned ARN', async () => {
+      const messages: string[] = []
+      for (const keyId of [OTHER_KEY, undefined]) {
+        kms.rewrite = (_target, reply) => ({ ...reply, body: { ...(reply.body as object), KeyId: keyId } })
+        const e = await failure(sealer.generate('key-g', { credentials: CREDENTIALS }))
+        expect(isCustodyError(e, 'INTEGRITY_ERROR'), e.message).toBe(true)
+        messages.push(e.message)
+      }
+      expect(messages).toMatchInlineSnapshot(`
+        [
+          "integrity check failed: KMS GenerateDataKey answered for another KMS key than the one this enclave pins",
+          "integrity check failed: KMS GenerateDataKey returned no KeyId",
+        ]
+      `)
+    })
   })
 })

@@ -22,6 +22,10 @@ import {
   keyPolicyOfRecord,
 } from '@enclave-custody/sdk'
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
+import { AMAZON_TRUST_SERVICES_ROOTS } from '../trust/amazonTrustServicesRoots.js'
+import { checkKmsKeyArn } from '../trust/checkKmsKeyArn.js'
+import { createPinnedHttpsAgent } from '../trust/createPinnedHttpsAgent.js'
+import { parseCaBundle } from '../trust/parseCaBundle.js'
 import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
 
@@ -31,10 +35,23 @@ export type CreateKmsSealerParameters = {
   attestation: AttestationProvider
   /** AWS region of the KMS endpoint. */
   region: string
-  /** KMS endpoint override (e.g. local-aws, or the vsock-proxied KMS host inside the enclave). @default the regional AWS endpoint */
+  /** KMS endpoint override (e.g. local-aws over HTTPS). @default the regional AWS endpoint, https://kms.<region>.amazonaws.com */
   endpoint?: string
-  /** KMS key (id, ARN or alias) under which `generate` creates keys. Required for `generate` only. */
-  kmsKeyId?: string
+  /**
+   * The sealing key, pinned: its full key ARN (`arn:aws:kms:<region>:<account>:key/<key id>`, in `region`;
+   * no alias, no bare key id — see `checkKmsKeyArn`). `generate` creates keys under it; `unseal` refuses a
+   * record naming another key before calling KMS and sends it as `KeyId`; both refuse a KMS response whose
+   * `KeyId` is not this ARN.
+   */
+  kmsKeyArn: string
+  /**
+   * The only roots the KMS client's TLS trusts (PEM, one certificate per entry). Node's default store and
+   * `NODE_EXTRA_CA_CERTS` are not used. @default AMAZON_TRUST_SERVICES_ROOTS (compiled into the runtime, so
+   * measured into PCR0)
+   */
+  caCertificates?: readonly string[]
+  /** Accept a plain `http://` endpoint (local development only: nothing authenticates KMS then). @default false */
+  allowHttpEndpoint?: boolean
   /** Reuse an attestation document for at most this long; KMS refuses documents older than 5 minutes. @default 240_000 */
   documentRefreshMs?: number
   /** How many GenerateDataKey calls `generate` makes before giving up on getting a valid secp256k1 scalar. @default 4 */
@@ -71,7 +88,15 @@ const generateRsa = promisify(generateKeyPair)
  * as `public_key`; KMS checks the document against the key policy and answers with
  * `CiphertextForRecipient`, a CMS EnvelopedData only this key pair can open.
  *
- * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob`, `KeyId` and
+ * The sealing key is pinned (`kmsKeyArn`, a full key ARN measured into the image): a record whose
+ * `kmsKeyId` is not that ARN is refused before any KMS request (the parent could otherwise forward
+ * credentials of another account and a record sealed under that account's permissive key); Decrypt and
+ * GenerateDataKey always send the pinned ARN as `KeyId` (so KMS refuses a ciphertext of another key), and a
+ * response whose `KeyId` is not the pinned ARN is refused before its ciphertext is opened. TLS to KMS ends
+ * here and trusts only `caCertificates` (by default the Amazon Trust Services roots compiled into the
+ * runtime); a plain `http://` endpoint needs `allowHttpEndpoint` (development).
+ *
+ * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob` and
  *   `EncryptionContext`, which must be exactly `keyEncryptionContext(record.keyId, record.policy)`: the
  *   record's own `keyId`, plus the SHA-256 of its policy when that is not the default. A record whose
  *   policy was edited thus either fails this check or is refused by KMS (InvalidCiphertextException).
@@ -82,12 +107,18 @@ const generateRsa = promisify(generateKeyPair)
  * There is no `seal`: the enclave role has no `kms:Encrypt`. A response that carries `Plaintext` (KMS
  * ignored the Recipient) is refused. Each set of forwarded credentials gets its own `KMSClient`.
  *
- * @param parameters - Attestation provider, region/endpoint, KMS key, timings.
+ * @param parameters - Attestation provider, region/endpoint, pinned KMS key ARN, trusted roots, timings.
  * @returns The sealer.
- * @throws InvalidArgumentError on malformed parameters.
+ * @throws InvalidArgumentError on malformed parameters (an alias or bare key id as `kmsKeyArn`, a key of
+ *   another region, an `http://` endpoint without `allowHttpEndpoint`, a `caCertificates` entry that is not
+ *   a CA certificate).
  * @example
  * import { createKmsSealer, createSoftwareNsm } from '@enclave-custody/enclave-runtime'
- * const sealer = await createKmsSealer({ attestation: await createSoftwareNsm(), region: 'us-east-1', kmsKeyId: 'alias/custody' })
+ * const sealer = await createKmsSealer({
+ *   attestation: await createSoftwareNsm(),
+ *   region: 'us-east-1',
+ *   kmsKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+ * })
  * const { privateKey, sealed } = await sealer.generate('key-1', { credentials })
  */
 export async function createKmsSealer(parameters: CreateKmsSealerParameters): Promise<CreateKmsSealerReturnType> {
@@ -95,7 +126,9 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     attestation,
     region,
     endpoint,
-    kmsKeyId,
+    kmsKeyArn,
+    caCertificates = AMAZON_TRUST_SERVICES_ROOTS,
+    allowHttpEndpoint = false,
     documentRefreshMs = 240_000,
     maxGenerateAttempts = 4,
     maxAttempts = 3,
@@ -111,8 +144,15 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
       throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an http(s) URL' })
     }
+    if (url.protocol === 'http:' && allowHttpEndpoint !== true) {
+      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an https URL: plain http reaches KMS unauthenticated (development mode only)' })
+    }
   }
-  if (kmsKeyId !== undefined) checkKmsKeyId(kmsKeyId, 'kmsKeyId')
+  checkKmsKeyArn(kmsKeyArn, { field: 'kmsKeyArn', region })
+  if (!Array.isArray(caCertificates) || caCertificates.length === 0 || caCertificates.some((c) => typeof c !== 'string')) {
+    throw new InvalidArgumentError({ field: 'caCertificates', rule: 'must be a non-empty array of PEM certificates' })
+  }
+  const trustedRoots = caCertificates.flatMap((pem) => parseCaBundle(pem, 'caCertificates'))
   if (!Number.isSafeInteger(documentRefreshMs) || documentRefreshMs <= 0 || documentRefreshMs > 290_000) {
     throw new InvalidArgumentError({ field: 'documentRefreshMs', rule: 'must be an integer in 1..290000 (KMS accepts documents up to 5 minutes old)' })
   }
@@ -166,6 +206,8 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     client = new KMSClient({
       region,
       ...(endpoint === undefined ? {} : { endpoint }),
+      // Each client owns its agent (destroying a client destroys its agent's sockets).
+      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 30_000 },
       maxAttempts,
       credentials: {
         accessKeyId: credentials.accessKeyId,
@@ -183,6 +225,19 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     return client
   }
 
+  // KMS names the key it used in `KeyId` (the key ARN). Anything else answered for another key, or was not KMS.
+  const checkResponseKeyId = (response: { KeyId?: string | undefined; Plaintext?: Uint8Array | undefined }, operation: string): void => {
+    if (response.KeyId === kmsKeyArn) return
+    response.Plaintext?.fill(0)
+    throw new IntegrityError({
+      reason:
+        response.KeyId === undefined
+          ? `KMS ${operation} returned no KeyId`
+          : `KMS ${operation} answered for another KMS key than the one this enclave pins`,
+      details: { field: 'KeyId' },
+    })
+  }
+
   const openRecipientCiphertext = (ciphertextForRecipient: Uint8Array | undefined, plaintext: Uint8Array | undefined, operation: string): Uint8Array => {
     if (plaintext !== undefined && plaintext.length > 0) {
       plaintext.fill(0)
@@ -198,12 +253,13 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     kind: 'aws-kms',
     recipientPublicKey,
     async unseal(record, context) {
-      const { ciphertextBlob, kmsKeyId: recordKmsKeyId, encryptionContext } = checkRecord(record)
+      const { ciphertextBlob, encryptionContext } = checkRecord(record, kmsKeyArn)
       const client = clientFor(context)
       const command = new DecryptCommand({
         CiphertextBlob: ciphertextBlob,
         EncryptionContext: encryptionContext,
-        KeyId: recordKmsKeyId,
+        // Always the pinned key: KMS then refuses (IncorrectKeyException) a ciphertext of any other key.
+        KeyId: kmsKeyArn,
         Recipient: await recipient(),
       })
       let response: DecryptCommandOutput
@@ -212,6 +268,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       } catch (e) {
         throw mapKmsError(e, 'Decrypt')
       }
+      checkResponseKeyId(response, 'Decrypt')
       const key = openRecipientCiphertext(response.CiphertextForRecipient, response.Plaintext, 'Decrypt')
       if (key.length !== 32) {
         key.fill(0)
@@ -221,17 +278,17 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
     },
     async generate(keyId, context, policy = DEFAULT_KEY_POLICY) {
       if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a string of 1..256 characters' })
-      if (kmsKeyId === undefined) throw new InvalidArgumentError({ field: 'kmsKeyId', rule: 'must be configured on the sealer to generate keys' })
       const client = clientFor(context)
       const encryptionContext = keyEncryptionContext(keyId, policy)
       for (let attempt = 1; attempt <= maxGenerateAttempts; attempt++) {
-        const command = new GenerateDataKeyCommand({ KeyId: kmsKeyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
+        const command = new GenerateDataKeyCommand({ KeyId: kmsKeyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
         let response: GenerateDataKeyCommandOutput
         try {
           response = await client.send(command)
         } catch (e) {
           throw mapKmsError(e, 'GenerateDataKey')
         }
+        checkResponseKeyId(response, 'GenerateDataKey')
         const blob = response.CiphertextBlob
         const privateKey = openRecipientCiphertext(response.CiphertextForRecipient, response.Plaintext, 'GenerateDataKey')
         if (blob === undefined || blob.length === 0) {
@@ -245,7 +302,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
         if (isValidPrivateKeyBytes(privateKey)) {
           return {
             privateKey,
-            sealed: { sealing: 'aws-kms', kmsKeyId, ciphertext: Buffer.from(blob).toString('base64'), encryptionContext: { ...encryptionContext } },
+            sealed: { sealing: 'aws-kms', kmsKeyId: kmsKeyArn, ciphertext: Buffer.from(blob).toString('base64'), encryptionContext: { ...encryptionContext } },
           }
         }
         privateKey.fill(0)
@@ -257,11 +314,6 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       clients.clear()
     },
   }
-}
-
-function checkKmsKeyId(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) throw new InvalidArgumentError({ field, rule: 'must be a KMS key id, ARN or alias of 1..2048 characters' })
-  return value
 }
 
 function checkCredentials(credentials: AwsCredentials | undefined): AwsCredentials {
@@ -282,10 +334,14 @@ function checkCredentials(credentials: AwsCredentials | undefined): AwsCredentia
   return credentials
 }
 
-function checkRecord(record: SealedKeyRecord): { ciphertextBlob: Uint8Array; kmsKeyId: string; encryptionContext: Record<string, string> } {
+function checkRecord(record: SealedKeyRecord, kmsKeyArn: string): { ciphertextBlob: Uint8Array; encryptionContext: Record<string, string> } {
   if (typeof record !== 'object' || record === null) throw new InvalidArgumentError({ field: 'record', rule: 'must be a sealed key record' })
   if (record.sealing !== 'aws-kms') throw new InvalidArgumentError({ field: 'record.sealing', rule: 'must be "aws-kms" for the KMS sealer' })
-  const kmsKeyId = checkKmsKeyId(record.kmsKeyId, 'record.kmsKeyId')
+  // The parent may forward another account's credentials with a record sealed under that account's key
+  // (whose policy allows anything): only the pinned key is ever asked to decrypt.
+  if (record.kmsKeyId !== kmsKeyArn) {
+    throw new IntegrityError({ reason: "the record's kmsKeyId is not the KMS key this enclave pins", details: { field: 'record.kmsKeyId' } })
+  }
   const context = record.encryptionContext
   if (typeof context !== 'object' || context === null || Array.isArray(context) || Object.values(context).some((v) => typeof v !== 'string')) {
     throw new InvalidArgumentError({ field: 'record.encryptionContext', rule: 'must be an object of strings' })
@@ -311,5 +367,5 @@ function checkRecord(record: SealedKeyRecord): { ciphertextBlob: Uint8Array; kms
   }
   const ciphertextBlob = new Uint8Array(Buffer.from(record.ciphertext, 'base64'))
   if (ciphertextBlob.length === 0 || ciphertextBlob.length > 6144) throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must decode to 1..6144 bytes' })
-  return { ciphertextBlob, kmsKeyId, encryptionContext: { ...context } }
+  return { ciphertextBlob, encryptionContext: { ...context } }
 }

@@ -16,7 +16,10 @@ export type KmsImporterParameters = {
   kms: KMSClient
   /** A Secrets Manager client with the importer role's credentials (CreateSecret under the prefix). */
   secretsManager: SecretsManagerClient
-  /** The attested KMS key that seals private keys. */
+  /**
+   * The attested KMS key that seals private keys (key id, key ARN or alias). The record stores the key
+   * ARN KMS names in its Encrypt response, which is what the enclave pins (it refuses any other).
+   */
   kmsKeyId: string
   /** @default 'enclave-custody/keys/' */
   secretPrefix?: string
@@ -79,12 +82,14 @@ export function createKmsImporter({ kms, secretsManager, kmsKeyId, secretPrefix 
       const policy = normalizeKeyPolicy(policyInput, 'policy')
       const bytes = hexToBytes(assertPrivateKeyHex(privateKey, 'privateKey'))
       let ciphertext: Uint8Array | undefined
+      let sealedBy: string | undefined
       let address: string
       const encryptionContext = keyEncryptionContext(keyId, policy)
       try {
         address = privateKeyToAddress(bytes)
         const out = await kms.send(new EncryptCommand({ KeyId: kmsKeyId, Plaintext: bytes, EncryptionContext: encryptionContext }))
         ciphertext = out.CiphertextBlob
+        sealedBy = out.KeyId
       } catch (e) {
         throw mapAwsError(e, keyId)
       } finally {
@@ -97,7 +102,8 @@ export function createKmsImporter({ kms, secretsManager, kmsKeyId, secretPrefix 
         curve: 'secp256k1',
         address,
         sealing: 'aws-kms',
-        kmsKeyId,
+        // KMS answers with the key's ARN whatever form `kmsKeyId` has (the enclave accepts only its pinned ARN).
+        kmsKeyId: sealedBy ?? kmsKeyId,
         ciphertext: Buffer.from(ciphertext).toString('base64'),
         encryptionContext,
         createdAt: now().toISOString(),
