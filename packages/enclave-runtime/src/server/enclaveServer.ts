@@ -26,7 +26,7 @@ export type EnclaveServerLimits = {
   maxInFlight?: number
   /** Requests in flight on all connections; frames beyond it are answered UNAVAILABLE. @default 1024 */
   maxInFlightTotal?: number
-  /** Bytes held for incomplete frames on all connections; a connection that pushes the total over is closed. @default 16 MiB */
+  /** Bytes of incomplete frames on all connections, each counted at its declared size; a frame that does not fit is refused and its connection closed. @default 16 MiB */
   maxPendingBytes?: number
   /** Answers queued to a peer that does not read them; beyond this the connection is closed. @default 4 MiB */
   maxWriteBufferBytes?: number
@@ -85,7 +85,7 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
     sockets.add(socket)
     socket.setNoDelay(true)
     const decoder = new FrameDecoder(maxFrameBytes)
-    /** This connection's share of `pendingTotal` (the decoder's allocation). */
+    /** This connection's share of `pendingTotal`: the declared size of the frame it is receiving. */
     let held = 0
     let inFlight = 0
     let frameTimer: NodeJS.Timeout | undefined
@@ -94,15 +94,24 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
       pendingTotal -= held
       held = 0
     }
+    let dropped = false
+    /** Stop reading at once (nothing more is buffered), send the last answer if any, then close. */
     const drop = (why: string, answer?: ResponseMessage) => {
+      if (dropped) return
+      dropped = true
       logger.warn({ why, remote: socket.remotePort }, 'closing enclave connection')
       clearTimeout(frameTimer)
+      socket.removeAllListeners('data')
+      socket.pause()
       release()
-      if (answer && !socket.destroyed) socket.end(encodeFrame(answer, maxFrameBytes))
-      else socket.destroy()
+      if (answer && !socket.destroyed) {
+        socket.end(encodeFrame(answer, maxFrameBytes), () => socket.destroy())
+        // A peer that does not read the answer does not keep the socket either.
+        setTimeout(() => socket.destroy(), 1_000).unref()
+      } else socket.destroy()
     }
     const send = (response: ResponseMessage) => {
-      if (socket.destroyed) return
+      if (socket.destroyed || dropped) return
       let frame: Buffer
       try {
         frame = encodeFrame(response, maxFrameBytes)
@@ -148,11 +157,17 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
         drop(`framing lost (${error.code})`, errorResponse('0', error))
         return
       }
-      pendingTotal += decoder.allocated - held
-      held = decoder.allocated
-      if (pendingTotal > limits.maxPendingBytes) {
-        drop('pending bytes over the enclave-wide cap', errorResponse('0', new UnavailableError({ reason: 'enclave busy: too many bytes pending' })))
-        return
+      // A partial frame reserves its declared size from the enclave-wide budget when its header arrives
+      // (the decoder never allocates more than that): a frame that does not fit is refused at once, and
+      // one that fits is never cut for the budget later, so a crowd of connections cannot churn through it.
+      const need = decoder.expected
+      if (need !== held) {
+        pendingTotal += need - held
+        held = need
+        if (need > 0 && pendingTotal > limits.maxPendingBytes) {
+          drop('pending bytes over the enclave-wide cap', errorResponse('0', new UnavailableError({ reason: 'enclave busy: too many bytes pending' })))
+          return
+        }
       }
       if (decoder.pending === 0) {
         clearTimeout(frameTimer)

@@ -123,3 +123,17 @@ describe('decoder cost is linear in the bytes received', () => {
     expect(() => decoder.push(header.subarray(3))).toThrowError('exceeds the 1024-byte limit')
   })
 })
+
+describe('what a held frame declares', () => {
+  it('reports the declared size once the header is in, and never allocates beyond it', () => {
+    const frame = encodeFrame({ blob: 'd'.repeat(10_000) })
+    const decoder = new FrameDecoder()
+    decoder.push(frame.subarray(0, 3))
+    expect(decoder.expected).toBe(0)
+    decoder.push(frame.subarray(3, 9_000))
+    expect(decoder.expected).toBe(frame.length)
+    expect(decoder.allocated).toBeLessThanOrEqual(frame.length)
+    decoder.push(frame.subarray(9_000))
+    expect(decoder.expected).toBe(0)
+  })
+})

@@ -46,9 +46,14 @@ export class FrameDecoder {
     return this.#used
   }
 
-  /** Bytes the decoder has allocated (at most twice `pending`, or a small reusable buffer). */
+  /** Bytes the decoder has allocated (at most twice `pending` and at most `expected`, or a small reusable buffer). */
   get allocated(): number {
     return this.#buf.length
+  }
+
+  /** Declared size (header + body) of the frame being held, once its header is in; 0 otherwise. */
+  get expected(): number {
+    return this.#used >= HEADER_BYTES ? HEADER_BYTES + this.#buf.readUInt32BE(0) : 0
   }
 
   push(chunk: Buffer): DecodedFrame[] {
@@ -100,7 +105,10 @@ export class FrameDecoder {
     if (needed > this.#buf.length) {
       let size = Math.max(MIN_BUFFER_BYTES, this.#buf.length)
       while (size < needed) size *= 2
-      const grown = Buffer.allocUnsafe(Math.min(size, HEADER_BYTES + this.#max))
+      // Never more than the frame being held declares (its header is validated before any body byte).
+      const header = this.#used >= HEADER_BYTES ? this.#buf : this.#used === 0 && bytes.length >= HEADER_BYTES ? bytes : undefined
+      const cap = header ? HEADER_BYTES + header.readUInt32BE(0) : MIN_BUFFER_BYTES
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(size, cap)))
       this.#buf.copy(grown, 0, 0, this.#used)
       this.#buf = grown
     }
