@@ -62,13 +62,16 @@ for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT"; d
 done
 [[ "$KMS_PROXY_CID" =~ ^[0-9]{1,10}$ ]] || die "CUSTODY_KMS_PROXY_CID must be a vsock CID"
 [[ "$STOP_TIMEOUT" =~ ^[0-9]{1,4}$ ]] || die "CUSTODY_STOP_TIMEOUT must be whole seconds"
+# At most 64 bridged connections at once, the runtime's own connection cap (ENCLAVE_SERVER_LIMITS): beyond it
+# socat stops accepting (they wait in the backlog) instead of forking a process per connection.
+BRIDGE_MAX_CHILDREN=64
 case "$TRANSPORT" in
   vsock)
-    INBOUND_LISTEN="VSOCK-LISTEN:${VSOCK_PORT},fork,reuseaddr"
+    INBOUND_LISTEN="VSOCK-LISTEN:${VSOCK_PORT},fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${KMS_PROXY_PORT}"
     ;;
   tcp)
-    INBOUND_LISTEN="TCP-LISTEN:${VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr"
+    INBOUND_LISTEN="TCP-LISTEN:${VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="TCP:127.0.0.1:${KMS_PROXY_PORT}"
     ;;
   *) die "CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp" ;;

@@ -171,6 +171,9 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(await readFile(e.hostsFile, 'utf8')).toBe('# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n')
     // Every log line of the entrypoint is JSON.
     for (const line of e.output().split('\n').filter((l) => l.includes('"svc":"entrypoint"'))) expect(() => JSON.parse(line)).not.toThrow()
+    // The inbound bridge forks at most as many connections as the runtime accepts.
+    const inbound = (await readFile(`/proc/${pidOf(e.output(), 'inbound-bridge')}/cmdline`, 'utf8')).split('\0')
+    expect(inbound).toContain(`TCP-LISTEN:${e.ports.inbound},bind=127.0.0.1,fork,reuseaddr,max-children=64`)
   })
 
   it('stops cleanly on SIGTERM: every child gone, the runtime drained, exit 0', async () => {

@@ -235,7 +235,7 @@ describe('custody-enclave-bridge.service', () => {
     const bridge = parseUnit(await read('systemd/custody-enclave-bridge.service'))
     expect(one(bridge, 'Service', 'ExecStart')).toBe(
       // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd expands these ${…}, not JavaScript
-      '/usr/bin/socat TCP-LISTEN:${CUSTODY_ENCLAVE_PORT},bind=127.0.0.1,fork,reuseaddr VSOCK-CONNECT:${CUSTODY_ENCLAVE_CID}:${CUSTODY_ENCLAVE_VSOCK_PORT}',
+      '/usr/bin/socat TCP-LISTEN:${CUSTODY_ENCLAVE_PORT},bind=127.0.0.1,fork,reuseaddr,max-children=64 VSOCK-CONNECT:${CUSTODY_ENCLAVE_CID}:${CUSTODY_ENCLAVE_VSOCK_PORT}',
     )
     expect(one(bridge, 'Service', 'EnvironmentFile')).toBe('/etc/enclave-custody/custody.env')
     expect(one(bridge, 'Service', 'Restart')).toBe('on-failure')
