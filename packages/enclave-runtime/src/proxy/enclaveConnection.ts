@@ -26,6 +26,11 @@ export type EnclaveConnectionOptions = {
   /** Longest wait between connect attempts. @default 5_000 */
   backoffMaxMs?: number
   now?: () => number
+  /**
+   * Requests waiting for an answer on this connection; more fail fast with UNAVAILABLE instead of
+   * queueing without bound. Matches the enclave's own per-connection cap. @default 256
+   */
+  maxPending?: number
 }
 
 export type EnclaveConnection = {
@@ -53,6 +58,7 @@ export function createEnclaveConnection({
   backoffBaseMs = 100,
   backoffMaxMs = 5_000,
   now = Date.now,
+  maxPending = 256,
 }: EnclaveConnectionOptions): EnclaveConnection {
   let socket: Socket | undefined
   let ready: Promise<Socket> | undefined
@@ -128,6 +134,7 @@ export function createEnclaveConnection({
   return {
     async request(message, context) {
       if (closed) throw new UnavailableError({ reason: 'enclave connection is closed' })
+      if (pending.size >= maxPending) throw new UnavailableError({ reason: 'enclave busy: too many requests waiting' })
       const s = await open()
       return new Promise<ResponseMessage>((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -1,0 +1,44 @@
+import { createServer, type Server } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createEnclaveConnection } from './enclaveConnection.js'
+
+/** A peer that accepts frames and never answers: what the parent sees of a stuck or hostile bridge. */
+async function silentPeer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.on('data', () => {}))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { server, port: (server.address() as { port: number }).port }
+}
+
+const cleanup: (() => void)[] = []
+afterEach(() => {
+  for (const c of cleanup.splice(0)) c()
+})
+
+describe('parent → enclave connection caps', () => {
+  it('fails fast with UNAVAILABLE beyond maxPending instead of queueing without bound', async () => {
+    const peer = await silentPeer()
+    const conn = createEnclaveConnection({ host: '127.0.0.1', port: peer.port, maxPending: 2, timeoutMs: 5_000 })
+    cleanup.push(() => conn.close(), () => peer.server.close())
+    const msg = (id: string) => ({ v: 1 as const, id, op: 'system.health' as const, params: {} })
+    const first = conn.request(msg('a')).catch((e: Error) => e)
+    const second = conn.request(msg('b')).catch((e: Error) => e)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(conn.pending).toBe(2)
+    await expect(conn.request(msg('c'))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'unavailable: enclave busy: too many requests waiting' })
+    conn.close()
+    expect(await first).toMatchObject({ code: 'UNAVAILABLE' })
+    expect(await second).toMatchObject({ code: 'UNAVAILABLE' })
+  })
+
+  it('a peer that sends an oversized frame is cut off and the waiting requests fail', async () => {
+    const server = createServer((s) => {
+      const header = Buffer.alloc(4)
+      header.writeUInt32BE(64 * 1024 * 1024, 0)
+      s.write(header)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const conn = createEnclaveConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port, timeoutMs: 5_000 })
+    cleanup.push(() => conn.close(), () => server.close())
+    await expect(conn.request({ v: 1, id: 'x', op: 'system.health', params: {} })).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+  })
+})
