@@ -2,28 +2,37 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { buildKeyPolicy } from '@enclave-custody/sdk'
 import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib'
 import * as s3 from 'aws-cdk-lib/aws-s3'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import type { IConstruct } from 'constructs'
+import * as iam from 'aws-cdk-lib/aws-iam'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { CustodyStack } from '../lib/stacks/CustodyStack.js'
-import { buildTestApp, FIXTURE_PCRS } from './support/fixtures.js'
+import type { CustodyKeysStack } from '../lib/stacks/CustodyKeysStack.js'
+import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS } from './support/fixtures.js'
 
 // One synthesized app shared by every assertion: the stack exactly as `cdk synth -c eifPath=…` builds it
 // (PCR0 from the fixture EIF's nitro-cli PCR JSON, the real host files, no certificate context: the
 // certificate and DNS name become CloudFormation parameters).
 let app: App
 let stack: CustodyStack
+let keysStack: CustodyKeysStack
 let template: Template
-type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[]; DeletionPolicy?: string; UpdatePolicy?: Record<string, unknown> }
+type Resource = {
+  Type: string
+  Properties: Record<string, unknown>
+  DependsOn?: string[]
+  DeletionPolicy?: string
+  UpdatePolicy?: Record<string, unknown>
+  CreationPolicy?: Record<string, unknown>
+}
 let resources: Record<string, Resource>
 
 beforeAll(() => {
   // The real host files of packages/enclave-runtime/host (the default), not the fixtures.
-  ;({ app, stack } = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: undefined }))
+  ;({ app, stack, keysStack } = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: undefined }))
   template = Template.fromStack(stack)
   resources = template.toJSON().Resources
 })
@@ -53,77 +62,46 @@ function userDataText(): string {
     if (o.Ref) return `<${o.Ref}>`
     if (o['Fn::GetAtt']) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`
     if (o['Fn::Sub']) return o['Fn::Sub'] as string
+    if (o['Fn::GetStackOutput']) return `<out:${(o['Fn::GetStackOutput'] as { OutputName: string }).OutputName}>`
     return JSON.stringify(x)
   }
   return render(((lt.Properties.LaunchTemplateData as Record<string, unknown>).UserData as Record<string, unknown>)['Fn::Base64'])
 }
 
-describe('attested sealing key', () => {
-  test('its policy is buildKeyPolicy of @enclave-custody/sdk, statement for statement, with the stack roles as principals', () => {
-    const key = resources[idOf(stack.keys.sealingKey)]!
-    expect(key.Type).toBe('AWS::KMS::Key')
-    const placeholders = {
-      instanceRoleArn: 'arn:aws:iam::111122223333:role/instance',
-      importerRoleArn: 'arn:aws:iam::111122223333:role/importer',
-      adminArns: 'arn:aws:iam::111122223333:root',
-    }
-    const generated = buildKeyPolicy({ pcr0: FIXTURE_PCRS.PCR0, ...placeholders })
-    const principals: Record<string, unknown> = {
-      [placeholders.instanceRoleArn]: arnOf(stack.instanceRole),
-      [placeholders.importerRoleArn]: arnOf(stack.importerRole),
-      [placeholders.adminArns]: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] },
-    }
-    const expected = { ...generated, Statement: generated.Statement.map((s) => ({ ...s, Principal: { AWS: principals[s.Principal.AWS as string] } })) }
-    expect(key.Properties.KeyPolicy).toEqual(expected)
+/** A role's value as the fleet stack sees it: the keys stack's output, read with Fn::GetStackOutput. */
+const importedArnOf = (role: IConstruct) => {
+  const output = Object.entries(Template.fromStack(keysStack).toJSON().Outputs as Record<string, { Value: unknown }>).find(
+    ([name, o]) => name.startsWith('PublishOutput') && JSON.stringify(o.Value) === JSON.stringify({ 'Fn::GetAtt': [keysStack.getLogicalId((role as iam.Role).node.defaultChild as CfnElement), 'Arn'] }),
+  )
+  if (!output) throw new Error('no published output for the role')
+  return { 'Fn::GetStackOutput': { StackName: keysStack.stackName, Region: { Ref: 'AWS::Region' }, OutputName: output[0] } }
+}
+
+describe('keys from the keys stack (point 6)', () => {
+  test('the fleet depends on the keys stack, never the reverse', () => {
+    expect(stack.dependencies.map((s) => s.stackName)).toEqual(['EnclaveCustody-Keys'])
+    expect(keysStack.dependencies).toEqual([])
+    expect(JSON.stringify(Template.fromStack(keysStack).toJSON())).not.toContain('EnclaveCustody"')
   })
 
-  test('Decrypt and GenerateDataKey: the instance role only, only under the PCR0 attestation condition', () => {
-    const policy = resources[idOf(stack.keys.sealingKey)]!.Properties.KeyPolicy
-    const decrypting = statementsOf(policy).filter((s) => asList(s.Action as string | string[]).some((a) => /^kms:(Decrypt|GenerateDataKey|ReEncrypt|\*)/.test(a)))
-    expect(decrypting).toHaveLength(1)
-    expect(decrypting[0]).toEqual({
-      Sid: 'AttestedEnclaveDecrypts',
-      Effect: 'Allow',
-      Principal: { AWS: arnOf(stack.instanceRole) },
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: '*',
-      Condition: {
-        StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': FIXTURE_PCRS.PCR0 },
-        StringLike: { 'kms:EncryptionContext:keyId': '?*' },
-      },
-    })
-  })
-
-  test('Encrypt: the importer role only, with a keyId encryption context', () => {
-    const policy = resources[idOf(stack.keys.sealingKey)]!.Properties.KeyPolicy
-    const encrypting = statementsOf(policy).filter((s) => asList(s.Action as string | string[]).some((a) => a.startsWith('kms:Encrypt')))
-    expect(encrypting).toEqual([
-      {
-        Sid: 'ImporterEncryptsKeyRecords',
-        Effect: 'Allow',
-        Principal: { AWS: arnOf(stack.importerRole) },
-        Action: 'kms:Encrypt',
-        Resource: '*',
-        Condition: { StringLike: { 'kms:EncryptionContext:keyId': '?*' } },
-      },
-    ])
-  })
-
-  test('rotation on, retained, roles exist first', () => {
-    const key = resources[idOf(stack.keys.sealingKey)]!
-    expect(key.Properties).toMatchObject({ EnableKeyRotation: true, KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', PendingWindowInDays: 30 })
-    expect(key.DeletionPolicy).toBe('Retain')
-    expect(key.DependsOn).toEqual(expect.arrayContaining([idOf(stack.instanceRole), idOf(stack.importerRole)]))
+  test('no KMS key and no key policy for the sealing key here: the keys stack owns both', () => {
+    const sealing = JSON.stringify(FIXTURE_KMS_KEY_ARN)
+    expect(ofType('AWS::KMS::Key').map(([id]) => id).sort()).toEqual([idOf(stack.logsKey.key), idOf(stack.records.recordsKey)].sort())
+    for (const [, p] of ofType('AWS::IAM::Policy')) expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain(sealing.slice(1, -1))
   })
 
   test('every KMS key rotates', () => {
-    expect(ofType('AWS::KMS::Key')).toHaveLength(3)
     template.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true })
   })
 
-  test('no IAM policy grants anything on the sealing key (the key policy alone decides)', () => {
-    const sealing = JSON.stringify(arnOf(stack.keys.sealingKey))
-    for (const [, p] of ofType('AWS::IAM::Policy')) expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain(sealing)
+  test('the roles are the keys stack\'s, imported: the instance profile and the Lambda use them', () => {
+    // The only roles here are CDK's own (flow logs, the default-security-group custom resource).
+    expect(ofType('AWS::IAM::Role').map(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument)).filter((d) => /ec2\.amazonaws|"lambda\.amazonaws/.test(d) && !d.includes('Custom'))).toHaveLength(
+      ofType('AWS::IAM::Role').filter(([id]) => id.startsWith('CustomVpcRestrictDefaultSG')).length,
+    )
+    const roleName = (role: IConstruct) => ({ 'Fn::Select': [1, { 'Fn::Split': ['/', { 'Fn::Select': [5, { 'Fn::Split': [':', importedArnOf(role)] }] }] }] })
+    template.hasResourceProperties('AWS::IAM::InstanceProfile', { Roles: [roleName(keysStack.instanceRole)] })
+    template.hasResourceProperties('AWS::Lambda::Function', { Role: importedArnOf(keysStack.importerRole) })
   })
 })
 
@@ -153,17 +131,42 @@ describe('launch template', () => {
     expect(data().BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }])
   })
 
-  test('detailed monitoring, instance profile with the instance role', () => {
+  test('detailed monitoring', () => {
     expect(data().Monitoring).toEqual({ Enabled: true })
-    template.hasResourceProperties('AWS::IAM::InstanceProfile', { Roles: [{ Ref: idOf(stack.instanceRole) }] })
   })
 })
 
 describe('user data', () => {
-  test('installs the Nitro Enclaves CLI, Node.js 22 and keeps the SSM agent on', () => {
+  test('installs the Nitro Enclaves CLI, Node.js 22 (made /usr/bin/node, checked) and keeps the SSM agent on', () => {
     const text = userDataText()
     expect(text).toContain('dnf install -y aws-nitro-enclaves-cli unzip openssl socat nodejs22')
+    expect(text).toContain('alternatives --set node /usr/bin/node-22')
+    expect(text).toContain(`[ "$(/usr/bin/node -p 'process.versions.node.split(".")[0]')" = '22' ] || fail "/usr/bin/node is not Node.js 22"`)
     expect(text).toContain('systemctl enable --now amazon-ssm-agent')
+  })
+
+  test('refuses to go on unless the key the image pins is the keys stack\'s key (checked at boot, before anything is fetched)', () => {
+    const text = userDataText()
+    const output = Object.keys(Template.fromStack(keysStack).toJSON().Outputs).find((n) => n.startsWith('PublishOutputFnGetAttSealingKey'))
+    const check = `[ '${FIXTURE_KMS_KEY_ARN}' = '<out:${output}>' ] || fail "the image was built for KMS key ${FIXTURE_KMS_KEY_ARN} (-c kmsKeyArn) but the keys stack's sealing key is <out:${output}>`
+    expect(text).toContain(check)
+    expect(text.indexOf(check)).toBeLessThan(text.indexOf('aws s3 cp'))
+  })
+
+  test('signals CloudFormation: SUCCESS after /healthz answers through the enclave on the proxy port, FAILURE on any error', () => {
+    const text = userDataText()
+    expect(text).toContain(
+      `aws cloudformation signal-resource --region "$REGION" --stack-name '<AWS::StackName>' --logical-resource-id '${idOf(stack.fleet.autoScalingGroup)}' --unique-id "$id" --status "$1"`,
+    )
+    expect(text).toContain("curl -sS --insecure --fail --max-time 5 'https://127.0.0.1:8443/healthz'")
+    expect(text).toContain('trap on_exit EXIT')
+    expect(text.trimEnd().split('\n').slice(-5)).toEqual([
+      'wait_healthy || fail "/healthz did not answer through the enclave within 600 s"',
+      'signal_cfn SUCCESS',
+      'SIGNALLED=1',
+      'echo "enclave-custody bootstrap: signalled SUCCESS to CloudFormation"',
+      'echo "enclave-custody bootstrap: done"',
+    ])
   })
 
   test('checks the EIF PCR0 with nitro-cli describe-eif before installing or running it', () => {
@@ -233,12 +236,25 @@ describe('user data', () => {
 })
 
 describe('fleet and load balancer', () => {
-  test('Auto Scaling group: 2 instances across the two private subnets, ELB health checks, rolling updates', () => {
+  test('Auto Scaling group: 2 instances across the two private subnets, ELB health checks', () => {
     const [[, asg]] = ofType('AWS::AutoScaling::AutoScalingGroup') as [[string, Resource]]
     expect(asg.Properties).toMatchObject({ MinSize: '2', MaxSize: '2', HealthCheckType: 'ELB', HealthCheckGracePeriod: 600 })
     expect(asg.Properties.DesiredCapacity).toBeUndefined()
     expect(asg.Properties.VPCZoneIdentifier).toHaveLength(2)
-    expect(asg.UpdatePolicy).toMatchObject({ AutoScalingRollingUpdate: { MaxBatchSize: 1, MinInstancesInService: 1 } })
+  })
+
+  test('creation waits for a SUCCESS signal from every instance, 30 minutes at most (point 12)', () => {
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', {
+      CreationPolicy: { ResourceSignal: { Count: 2, Timeout: 'PT30M' }, AutoScalingCreationPolicy: { MinSuccessfulInstancesPercent: 100 } },
+    })
+  })
+
+  test('rolling updates: one instance at a time, each waits for its signal, 100 % must succeed, or the update rolls back (point 12)', () => {
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', {
+      UpdatePolicy: Match.objectLike({
+        AutoScalingRollingUpdate: Match.objectLike({ MaxBatchSize: 1, MinInstancesInService: 1, MinSuccessfulInstancesPercent: 100, WaitOnResourceSignals: true, PauseTime: 'PT30M' }),
+      }),
+    })
   })
 
   test('internal network load balancer with security group and access logs', () => {
@@ -313,8 +329,7 @@ describe('network', () => {
     'ssm',
     'ssmmessages',
     'ec2messages',
-    'ecr.api',
-    'ecr.dkr',
+    'cloudformation',
     'logs',
   ])('interface endpoint %s with private DNS', (service) => {
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
@@ -330,7 +345,12 @@ describe('network', () => {
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
       RouteTableIds: Match.anyValue(),
     })
-    expect(ofType('AWS::EC2::VPCEndpoint')).toHaveLength(9)
+    expect(ofType('AWS::EC2::VPCEndpoint')).toHaveLength(8)
+  })
+
+  test('no ECR endpoints: the EIF comes from S3 and nothing on the host pulls images (point 11)', () => {
+    const services = ofType('AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties.ServiceName))
+    expect(services.filter((s) => s.includes('.ecr.'))).toEqual([])
   })
 
   test('flow logs of all traffic to an encrypted log group', () => {
@@ -341,7 +361,7 @@ describe('network', () => {
 describe('encryption at rest', () => {
   test('every log group with the logs KMS key', () => {
     expect(ofType('AWS::Logs::LogGroup').length).toBeGreaterThanOrEqual(2)
-    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: arnOf(stack.keys.logsKey) })
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: arnOf(stack.logsKey.key) })
   })
 
   test('Secrets Manager with the records key (key records are written with it by the Lambda)', () => {
@@ -364,10 +384,11 @@ describe('encryption at rest', () => {
 
 describe('least privilege', () => {
   /** Every identity-policy statement of a role (inline policies attached to it). */
-  const statementsOfRole = (role: IConstruct) =>
-    ofType('AWS::IAM::Policy')
-      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(idOf(role)))
-      .flatMap(([, p]) => statementsOf(p.Properties.PolicyDocument))
+  const statementsOfRole = (role: IConstruct) => {
+    const ids = role.node.findAll().filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy).map(idOf)
+    expect(ids.length).toBeGreaterThan(0)
+    return ids.flatMap((id) => statementsOf(resources[id]!.Properties.PolicyDocument))
+  }
 
   test('no wildcard actions anywhere', () => {
     for (const [, p] of ofType('AWS::IAM::Policy')) {
@@ -375,19 +396,23 @@ describe('least privilege', () => {
     }
   })
 
-  test('the instance role: records read-only (GetSecretValue, DescribeSecret, ListSecrets), its boot assets, the proxy token', () => {
+  test('the instance role: records read-only (GetSecretValue, DescribeSecret, ListSecrets), its boot assets, the proxy token, the signal', () => {
     const statements = statementsOfRole(stack.instanceRole)
     const actions = new Set(statements.flatMap((s) => asList(s.Action as string | string[])))
-    expect([...actions].sort()).toEqual(['kms:Decrypt', 's3:GetObject', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:ListSecrets'])
+    expect([...actions].sort()).toEqual([
+      'cloudformation:SignalResource',
+      'kms:Decrypt',
+      's3:GetObject',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:ListSecrets',
+    ])
+    expect(statements.filter((s) => s.Action === 'cloudformation:SignalResource').map((s) => s.Resource)).toEqual([{ Ref: 'AWS::StackId' }])
     const star = statements.filter((s) => asList(s.Resource as unknown).includes('*'))
     expect(star.map((s) => s.Action)).toEqual(['secretsmanager:ListSecrets'])
     const decrypt = statements.find((s) => s.Sid === 'DecryptKeyRecords')!
     expect(decrypt.Resource).toEqual(arnOf(stack.records.recordsKey))
     expect(Object.keys(decrypt.Condition as object).sort()).toEqual(['StringEquals', 'StringLike'])
-    template.hasResourceProperties('AWS::IAM::Role', {
-      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] },
-    })
   })
 
   test('the importer role: create and put records under the prefix, no read, no delete', () => {
@@ -404,13 +429,13 @@ describe('signing Lambda', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
-      Role: arnOf(stack.importerRole),
+      Role: importedArnOf(keysStack.importerRole),
       VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.signing.securityGroup), 'GroupId'] }], SubnetIds: Match.anyValue() },
       Environment: {
         Variables: {
           CUSTODY_PROXY_URL: { 'Fn::Join': ['', ['https://', { Ref: 'ProxyDomainName' }]] },
           CUSTODY_AUTH_TOKEN_SECRET_ARN: { Ref: idOf(stack.fleet.authTokenSecret) },
-          CUSTODY_KMS_KEY_ID: { 'Fn::GetAtt': [idOf(stack.keys.sealingKey), 'KeyId'] },
+          CUSTODY_KMS_KEY_ID: FIXTURE_KMS_KEY_ARN,
           CUSTODY_RECORDS_KMS_KEY_ID: arnOf(stack.records.recordsKey),
           CUSTODY_SECRET_PREFIX: 'enclave-custody/keys/',
           CUSTODY_DEFAULT_KEY_ID: 'default',
@@ -433,9 +458,9 @@ describe('signing Lambda', () => {
 
 test('outputs', () => {
   for (const name of ['ASGGroupName', 'EC2InstanceRoleARN', 'KMSKeyID', 'LambdaExecutionRoleARN', 'LoadBalancerDNS']) template.hasOutput(name, {})
-  template.hasOutput('KMSKeyID', { Value: { 'Fn::GetAtt': [idOf(stack.keys.sealingKey), 'KeyId'] } })
-  template.hasOutput('EC2InstanceRoleARN', { Value: arnOf(stack.instanceRole) })
-  template.hasOutput('LambdaExecutionRoleARN', { Value: arnOf(stack.importerRole) })
+  template.hasOutput('KMSKeyID', { Value: FIXTURE_KMS_KEY_ARN })
+  template.hasOutput('EC2InstanceRoleARN', { Value: importedArnOf(keysStack.instanceRole) })
+  template.hasOutput('LambdaExecutionRoleARN', { Value: importedArnOf(keysStack.importerRole) })
   template.hasOutput('ExpectedPCR0', { Value: FIXTURE_PCRS.PCR0 })
 })
 
@@ -461,6 +486,7 @@ describe('cdk-nag AwsSolutions', () => {
     visit(app)
     expect(acknowledged.sort()).toMatchInlineSnapshot(`
       [
+        "EnclaveCustody-Keys/InstanceRole: AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
         "EnclaveCustody: CloudFormation-Validate::W3010",
         "Fleet/AccessLogs: AwsSolutions-S1",
         "Fleet/Group: AwsSolutions-AS3",
@@ -468,7 +494,6 @@ describe('cdk-nag AwsSolutions', () => {
         "ImporterRole: AwsSolutions-IAM5[Resource::*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::<SigningLogs6DED6561.Arn>:*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
-        "InstanceRole: AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
         "InstanceRole: AwsSolutions-IAM5[Resource::*]",
         "InstanceRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
         "Network/Vpc/FlowLog: CloudFormation-Validate::F3002",

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { renderBootstrapScript, type RenderBootstrapScriptParameters } from '../lib/host/renderBootstrapScript.js'
 
 const PCR = (c: string) => c.repeat(96)
+const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
 const base: RenderBootstrapScriptParameters = {
   region: 'eu-west-1',
   eif: { bucket: 'assets-bucket', key: 'abc.eif' },
@@ -11,6 +12,8 @@ const base: RenderBootstrapScriptParameters = {
   debugEnclave: false,
   authTokenSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:token-AbCdEf',
   environment: { CUSTODY_PROXY_HOST: '0.0.0.0' },
+  kmsKeyArn: KEY_ARN,
+  healthGate: { stackName: 'EnclaveCustody', logicalId: 'FleetGroupASG', healthUrl: 'https://127.0.0.1:8443/healthz', timeoutSeconds: 600 },
 }
 const bashSyntaxOk = (lines: string[]) => execFileSync('bash', ['-n'], { input: ['#!/bin/bash', ...lines].join('\n') })
 
@@ -39,6 +42,24 @@ describe('renderBootstrapScript', () => {
       })
     expect(run(PCR('A'))).toContain('EIF PCR0 matches')
     expect(() => run(PCR('b'))).toThrow(/EIF PCR0 is b+, expected a+: refusing to run an image the key policy was not written for/)
+  })
+
+  test('the pinned key ARN must be the deployed one: compared in bash before anything else happens', () => {
+    const lines = renderBootstrapScript({ ...base, deployedKmsKeyArn: '__DEPLOYED__' })
+    const check = lines.find((l) => l.startsWith(`[ '${KEY_ARN}' = `))!
+    expect(lines.indexOf(check)).toBeLessThan(lines.findIndex((l) => l.startsWith('dnf install')))
+    const run = (deployed: string) =>
+      execFileSync('bash', ['-c', `set -euo pipefail; fail() { echo "$*" >&2; exit 1; }\n${check.replaceAll('__DEPLOYED__', deployed)}\necho ok`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    expect(run(KEY_ARN)).toBe('ok\n')
+    expect(() => run(KEY_ARN.replace('1234abcd', 'ffffffff'))).toThrow(/the image was built for KMS key .*1234abcd.* but the keys stack's sealing key is .*ffffffff.*: rebuild the image with the SealingKeyArn output/)
+    expect(renderBootstrapScript(base).some((l) => l.includes('SealingKeyArn output'))).toBe(false)
+  })
+
+  test('Node.js 22 is the node the units run', () => {
+    const text = renderBootstrapScript(base).join('\n')
+    expect(text).toContain('dnf install -y aws-nitro-enclaves-cli unzip openssl socat nodejs22')
+    expect(text).toContain('alternatives --set node /usr/bin/node-22 2>/dev/null || ln -sf /usr/bin/node-22 /usr/bin/node')
+    expect(text).toMatch(/process\.versions\.node.*= '22' \] \|\| fail/)
   })
 
   test.each([

@@ -5,7 +5,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEBUG_PCR0 } from '../lib/config/readCustodyConfig.js'
-import { buildTestApp, FIXTURE_PCRS } from './support/fixtures.js'
+import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS } from './support/fixtures.js'
 
 const outdirs: string[] = []
 afterAll(() => {
@@ -21,12 +21,12 @@ function userData(template: Template): string {
 }
 
 describe('allowDebugEnclave=true without pcr0', () => {
-  const { app, stack, warnings } = buildTestApp({ eifPath: 'test/fixtures/eif-bare/custody.eif', allowDebugEnclave: 'true' })
+  const { app, stack, keysStack, warnings } = buildTestApp({ eifPath: 'test/fixtures/eif-bare/custody.eif', allowDebugEnclave: 'true' })
   outdirs.push(app.outdir)
 
   test('synthesizes with the all-zero PCR0 in the key policy', () => {
     const template = Template.fromStack(stack)
-    template.hasResourceProperties('AWS::KMS::Key', {
+    Template.fromStack(keysStack).hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: Match.objectLike({
         Statement: Match.arrayWith([Match.objectLike({ Sid: 'AttestedEnclaveDecrypts', Condition: Match.objectLike({ StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': DEBUG_PCR0 } }) })]),
       }),
@@ -36,7 +36,8 @@ describe('allowDebugEnclave=true without pcr0', () => {
 
   test('warns loudly: on the console and as a stack warning', () => {
     expect(warnings.join('\n')).toMatch(/!! enclave-custody WARNING: allowDebugEnclave=true: .*DEBUG-MODE enclave/)
-    Annotations.fromStack(stack).hasWarning('/EnclaveCustody', Match.stringLikeRegexp('allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0'))
+    Annotations.fromStack(keysStack).hasWarning('/EnclaveCustody-Keys', Match.stringLikeRegexp('allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0'))
+    Annotations.fromStack(stack).hasWarning('/EnclaveCustody', Match.stringLikeRegexp('allowDebugEnclave: the boot check does not compare'))
   })
 
   test('the boot script logs the EIF PCR0 instead of comparing it with zeros', () => {
@@ -50,7 +51,7 @@ describe('allowDebugEnclave=true without pcr0', () => {
 describe('production context: admins, PCR1/PCR2, certificate, NAT, client networks, capacities', () => {
   const admin = 'arn:aws:iam::111122223333:role/KeyAdmin'
   const certificateArn = 'arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012'
-  const { app, stack } = buildTestApp({
+  const { app, stack, keysStack } = buildTestApp({
     eifPath: 'test/fixtures/eif/custody.eif',
     pcr0: FIXTURE_PCRS.PCR0,
     pcr1: FIXTURE_PCRS.PCR1,
@@ -69,7 +70,7 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
   const template = Template.fromStack(stack)
 
   test('key policy: buildKeyPolicy with PCR0, PCR1, PCR2 and the admin plus the CloudFormation execution role', () => {
-    const key = Object.values(template.findResources('AWS::KMS::Key', { Properties: { Description: Match.stringLikeRegexp('seals private keys') } }))[0] as {
+    const key = Object.values(Template.fromStack(keysStack).findResources('AWS::KMS::Key', { Properties: { Description: Match.stringLikeRegexp('seals private keys') } }))[0] as {
       Properties: { KeyPolicy: { Statement: { Sid: string; Principal: { AWS: unknown }; Condition?: unknown }[] } }
     }
     const generated = buildKeyPolicy({
@@ -121,6 +122,11 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
       GroupDescription: Match.stringLikeRegexp('load balancer'),
       SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.99.0.0/16', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })],
     })
+  })
+
+  test('the boot check and the Lambda use the key ARN the image pins', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CUSTODY_KMS_KEY_ID: FIXTURE_KMS_KEY_ARN }) } })
+    expect(userData(template)).toContain(`[ '${FIXTURE_KMS_KEY_ARN}' = '<ref>' ] || fail`)
   })
 
   test('cdk-nag: still zero findings', () => {

@@ -1,15 +1,35 @@
 import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
+import { parseKmsKeyArn } from './parseKmsKeyArn.js'
+import { readBuildInfo } from './readBuildInfo.js'
 import { readPcrFile } from './readPcrFile.js'
+import { type PcrMeasurements, readPcrJson } from './readPcrJson.js'
 
 /** PCR0 of a debug-mode enclave: every measurement reads as zeros. */
 export const DEBUG_PCR0 = '0'.repeat(96)
 
-/** The validated deployment settings of the custody app, read once from CDK context. */
-export type CustodyConfig = {
-  /** @default 'EnclaveCustody' */
+/** What the keys stack (`<stackName>-Keys`) is built from: needed in both modes. */
+export type CustodyKeysConfig = {
+  /** Base name: the fleet stack's name; the keys stack is `<stackName>-Keys`. @default 'EnclaveCustody' */
   readonly stackName: string
+  /** `<stackName>-Keys`: the sealing key, its policy, the two roles it names, the alarm on it. */
+  readonly keysStackName: string
+  /** Key administrators; absent means the account root (IAM policies decide). */
+  readonly adminArns: readonly string[] | undefined
+  /**
+   * Nobody may ever change the key policy again (`BypassPolicyLockoutSafetyCheck`). IRREVERSIBLE: the
+   * accepted PCR0 becomes final for this key. @default false
+   */
+  readonly lockKeyPolicy: boolean
+  /** An e-mail address subscribed to the key-alarm topic (it must confirm the subscription). */
+  readonly alarmEmail: string | undefined
+  /** Loud warnings to print and attach to the stack (debug enclave, locked policy, bootstrap). */
+  readonly warnings: readonly string[]
+}
+
+/** What the fleet stack (`<stackName>`) and the attested key policy are built from. */
+export type CustodyFleetConfig = {
   /** Absolute path of the prebuilt enclave image (EIF). */
   readonly eifPath: string
   /** Expected PCR0 (ImageSha384) of the EIF, lower-case hex; all zeros in debug mode. */
@@ -18,10 +38,21 @@ export type CustodyConfig = {
   readonly pcr0Source: 'context' | 'pcr-file' | 'debug'
   /** Further measurements the key policy requires (PCR1 kernel, PCR2 application, PCR8 signing certificate). */
   readonly pcrs: Readonly<Partial<Record<1 | 2 | 8, string>>>
+  /**
+   * The image being replaced during a PCR0 rotation: the key policy accepts its PCR0 (and its value of every
+   * bound PCR1/2/8) as well, so that instances still running it keep unsealing until the rolling update ends.
+   * Absent outside a rotation.
+   */
+  readonly previousPcrs: Readonly<{ 0: string } & Partial<Record<1 | 2 | 8, string>>> | undefined
   /** The key policy accepts a debug-mode enclave (PCR0 = 0…0). Never in production. */
   readonly allowDebugEnclave: boolean
-  /** Key administrators; absent means the account root (IAM policies decide). */
-  readonly adminArns: readonly string[] | undefined
+  /**
+   * The sealing key's full ARN, as measured into the image (`build-eif.sh --kms-key-arn`); the keys stack's
+   * `SealingKeyArn` output. Never an alias or a bare key id.
+   */
+  readonly kmsKeyArn: string
+  /** Where `kmsKeyArn` came from: `-c kmsKeyArn`, or `build-info.txt` beside the EIF. */
+  readonly kmsKeyArnSource: 'context' | 'build-info'
   /** @default 'm6i.xlarge' */
   readonly instanceType: string
   /** @default 2 */
@@ -42,9 +73,16 @@ export type CustodyConfig = {
   readonly defaultKeyId: string
   /** Directory of the host files (systemd units, vsock-proxy.yaml, …). @default packages/enclave-runtime/host */
   readonly hostFilesPath: string | undefined
-  /** Loud warnings to print and attach to the stack (debug enclave). */
-  readonly warnings: readonly string[]
 }
+
+/**
+ * The validated deployment settings of the custody app, read once from CDK context. Two modes:
+ * - `bootstrap-keys` (`-c bootstrapKeys=true`): only the keys stack, with the bootstrap key policy (nobody
+ *   can use the key yet). The first deploy, before the image exists: its ARN goes into the image.
+ * - `deploy` (`-c eifPath=… -c kmsKeyArn=…`): the keys stack with the attested policy for the image's
+ *   PCR0, then the fleet stack that runs it.
+ */
+export type CustodyConfig = (CustodyKeysConfig & { readonly mode: 'bootstrap-keys' }) | (CustodyKeysConfig & CustodyFleetConfig & { readonly mode: 'deploy' })
 
 /** A context value that does not check out; `key` is the `-c` name. */
 export class CustodyConfigError extends Error {
@@ -69,20 +107,32 @@ const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:certificate\
 const HOSTNAME = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/
 const CIDR4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$/
 const INSTANCE_TYPE = /^([a-z][a-z0-9-]*)\.([a-z0-9]+)$/
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,122}$/
+const EMAIL = /^[^@\s,]{1,64}@[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i
+/** Context keys that only make sense with an image (refused with bootstrapKeys=true). */
+const IMAGE_KEYS = ['eifPath', 'kmsKeyArn', 'pcr0', 'pcr1', 'pcr2', 'pcr8', 'previousPcr0', 'previousPcr1', 'previousPcr2', 'previousPcr8', 'previousPcrsPath', 'allowDebugEnclave', 'lockKeyPolicy'] as const
 
 /**
  * Read and validate the custody app's CDK context (`-c key=value` or `cdk.json`), failing fast with
- * a message that names the key. PCR0 comes from `-c pcr0` or from nitro-cli's PCR JSON beside the
- * EIF; both given and different is refused, and none at all is refused unless
- * `allowDebugEnclave=true`, which uses the all-zero PCR0 of a debug-mode enclave and warns.
+ * a message that names the key.
+ *
+ * `-c bootstrapKeys=true` selects the keys-only first deploy. Otherwise `eifPath` and `kmsKeyArn` (the full
+ * key ARN the image was built with) are required. PCR0 comes from `-c pcr0` or from nitro-cli's PCR JSON
+ * beside the EIF; both given and different is refused, and none at all is refused unless
+ * `allowDebugEnclave=true`, which uses the all-zero PCR0 of a debug-mode enclave and warns. During a PCR0
+ * rotation `previousPcr0` (or `previousPcrsPath`, the old build's PCR JSON) names the image being replaced.
  *
  * @throws CustodyConfigError naming the context key.
  * @example
+ * import { readCustodyConfig } from './readCustodyConfig.js'
  * const config = readCustodyConfig({ context: (k) => app.node.tryGetContext(k) })
  */
 export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyConfigParameters): CustodyConfig {
   const warnings: string[] = []
+  const given = (key: string): boolean => {
+    const v = context(key)
+    return v !== undefined && v !== null && v !== ''
+  }
   const str = (key: string): string | undefined => {
     const v = context(key)
     if (v === undefined || v === null || v === '') return undefined
@@ -104,26 +154,85 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
     return n
   }
   const list = (key: string): string[] => (str(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  const pcrContext = (key: string): string | undefined => {
+    const v = str(key)
+    if (v === undefined) return undefined
+    const hex = v.replace(/^0x/i, '')
+    if (!HEX96.test(hex)) throw new CustodyConfigError(key, 'must be 96 hex digits (SHA-384), as nitro-cli prints it')
+    return hex.toLowerCase()
+  }
 
   const stackName = str('stackName') ?? 'EnclaveCustody'
-  if (!STACK_NAME.test(stackName)) throw new CustodyConfigError('stackName', 'must start with a letter and hold only letters, digits and hyphens (at most 128)')
+  if (!STACK_NAME.test(stackName)) throw new CustodyConfigError('stackName', 'must start with a letter and hold only letters, digits and hyphens (at most 123: the keys stack adds "-Keys")')
 
-  // The enclave image and its measurements.
+  // Key administration and the key alarm (both modes).
+  const adminList = list('adminArn')
+  for (const [i, arn] of adminList.entries()) {
+    if (!IAM_ARN.test(arn)) throw new CustodyConfigError('adminArn', `entry ${i + 1} must be an IAM role, user or account root ARN (comma-separated list)`)
+  }
+  const alarmEmail = str('alarmEmail')
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) throw new CustodyConfigError('alarmEmail', 'must be one e-mail address')
+  const keys = { stackName, keysStackName: `${stackName}-Keys`, adminArns: adminList.length > 0 ? adminList : undefined, alarmEmail }
+
+  // Mode 1: the keys stack alone, before any image exists.
+  if (bool('bootstrapKeys', false)) {
+    for (const key of IMAGE_KEYS) {
+      if (given(key)) {
+        throw new CustodyConfigError(
+          key,
+          'conflicts with bootstrapKeys=true, which creates only the keys stack with the bootstrap policy (no image yet); drop bootstrapKeys for the deploy with an image',
+        )
+      }
+    }
+    warnings.push(
+      'bootstrapKeys=true: the keys stack gets the BOOTSTRAP key policy, under which nobody can unseal anything. Right for the first deploy only: ' +
+        'deployed after the attested policy, it replaces that policy and every enclave loses Decrypt until the next deploy with -c eifPath.',
+    )
+    return { mode: 'bootstrap-keys', ...keys, lockKeyPolicy: false, warnings }
+  }
+
+  // Mode 2: the enclave image and its measurements.
   const eifContext = str('eifPath')
-  if (!eifContext) throw new CustodyConfigError('eifPath', 'is required: the prebuilt enclave image (nitro-cli build-enclave --output-file …), e.g. -c eifPath=build/custody.eif')
+  if (!eifContext) {
+    throw new CustodyConfigError(
+      'eifPath',
+      'is required: the prebuilt enclave image (build-eif.sh --kms-key-arn …), e.g. -c eifPath=build/custody.eif. ' +
+        'First deploy, before the image exists: -c bootstrapKeys=true creates the keys stack, whose SealingKeyArn output the image is built with.',
+    )
+  }
   const eifPath = resolve(cwd, eifContext)
   if (!existsSync(eifPath) || !statSync(eifPath).isFile()) throw new CustodyConfigError('eifPath', `${eifPath} is not a file`)
 
-  const allowDebugEnclave = bool('allowDebugEnclave', false)
-  const pcrContext = (i: 0 | 1 | 2 | 8): string | undefined => {
-    const v = str(`pcr${i}`)
-    if (v === undefined) return undefined
-    const hex = v.replace(/^0x/i, '')
-    if (!HEX96.test(hex)) throw new CustodyConfigError(`pcr${i}`, 'must be 96 hex digits (SHA-384), as nitro-cli prints it')
-    return hex.toLowerCase()
+  // The sealing key ARN the image pins: -c kmsKeyArn, or build-eif.sh's build-info.txt beside the EIF.
+  const buildInfo = readBuildInfo(eifPath)
+  const kmsKeyArnContext = str('kmsKeyArn')
+  if (kmsKeyArnContext !== undefined) {
+    const parsed = parseKmsKeyArn(kmsKeyArnContext)
+    if (!parsed.ok) throw new CustodyConfigError('kmsKeyArn', parsed.rule)
   }
+  if (kmsKeyArnContext !== undefined && buildInfo?.kmsKeyArn !== undefined && kmsKeyArnContext !== buildInfo.kmsKeyArn) {
+    throw new CustodyConfigError('kmsKeyArn', `differs from kms_key_arn in ${buildInfo.path}: the EIF was built for another key; rebuild it with --kms-key-arn or fix the value`)
+  }
+  const chosenKeyArn = kmsKeyArnContext ?? buildInfo?.kmsKeyArn
+  if (chosenKeyArn === undefined) {
+    throw new CustodyConfigError(
+      'kmsKeyArn',
+      'is required: the sealing key ARN the image was built with (build-eif.sh --kms-key-arn; the SealingKeyArn output of the keys stack), ' +
+        'or build-eif.sh\'s build-info.txt beside the EIF',
+    )
+  }
+  const parsedKey = parseKmsKeyArn(chosenKeyArn)
+  if (!parsedKey.ok) throw new CustodyConfigError('kmsKeyArn', `(from ${buildInfo?.path}) ${parsedKey.rule}`)
+  if (buildInfo?.region !== undefined && buildInfo.region !== parsedKey.value.region) {
+    throw new CustodyConfigError('kmsKeyArn', `is a key in ${parsedKey.value.region} but ${buildInfo.path} says the image calls KMS in ${buildInfo.region}`)
+  }
+  const kmsKeyArn = parsedKey.value.arn
+  const kmsKeyArnSource: CustodyFleetConfig['kmsKeyArnSource'] = kmsKeyArnContext === undefined ? 'build-info' : 'context'
+
+  const allowDebugEnclave = bool('allowDebugEnclave', false)
+  const lockKeyPolicy = bool('lockKeyPolicy', false)
   const measured = readPcrFile(eifPath)
-  const fromContext = { 0: pcrContext(0), 1: pcrContext(1), 2: pcrContext(2), 8: pcrContext(8) }
+  const fromContext = { 0: pcrContext('pcr0'), 1: pcrContext('pcr1'), 2: pcrContext('pcr2'), 8: pcrContext('pcr8') }
   for (const i of [0, 1, 2, 8] as const) {
     const fileValue = measured?.pcrs[i]
     if (fromContext[i] !== undefined && fileValue !== undefined && fromContext[i] !== fileValue) {
@@ -132,7 +241,7 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
   }
 
   let pcr0: string
-  let pcr0Source: CustodyConfig['pcr0Source']
+  let pcr0Source: CustodyFleetConfig['pcr0Source']
   const pcrs: Partial<Record<1 | 2 | 8, string>> = {}
   if (allowDebugEnclave) {
     for (const i of [0, 1, 2, 8] as const) {
@@ -140,6 +249,7 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
         throw new CustodyConfigError(`pcr${i}`, 'conflicts with allowDebugEnclave=true: a debug-mode enclave attests all-zero PCRs, so no measured value can match')
       }
     }
+    if (lockKeyPolicy) throw new CustodyConfigError('lockKeyPolicy', 'conflicts with allowDebugEnclave=true: it would accept every debug-mode enclave forever')
     pcr0 = DEBUG_PCR0
     pcr0Source = 'debug'
     warnings.push(
@@ -162,10 +272,59 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
     for (const i of [1, 2, 8] as const) if (fromContext[i] !== undefined) pcrs[i] = fromContext[i]
   }
 
-  // Key administration.
-  const adminList = list('adminArn')
-  for (const [i, arn] of adminList.entries()) {
-    if (!IAM_ARN.test(arn)) throw new CustodyConfigError('adminArn', `entry ${i + 1} must be an IAM role, user or account root ARN (comma-separated list)`)
+  // PCR0 rotation: the image being replaced, from -c previousPcr<i> and/or its build's PCR JSON.
+  const previousPath = str('previousPcrsPath')
+  let previousFile: PcrMeasurements | undefined
+  if (previousPath !== undefined) {
+    try {
+      previousFile = readPcrJson(resolve(cwd, previousPath))
+    } catch (e) {
+      throw new CustodyConfigError('previousPcrsPath', (e as Error).message)
+    }
+  }
+  const previousContext = { 0: pcrContext('previousPcr0'), 1: pcrContext('previousPcr1'), 2: pcrContext('previousPcr2'), 8: pcrContext('previousPcr8') }
+  let previousPcrs: CustodyFleetConfig['previousPcrs']
+  if (previousFile || Object.values(previousContext).some((v) => v !== undefined)) {
+    const firstKey = previousFile ? 'previousPcrsPath' : `previousPcr${([0, 1, 2, 8] as const).find((i) => previousContext[i] !== undefined)}`
+    if (allowDebugEnclave) throw new CustodyConfigError(firstKey, 'conflicts with allowDebugEnclave=true: a debug-mode enclave has no measurement to rotate from')
+    if (lockKeyPolicy) {
+      throw new CustodyConfigError(firstKey, 'conflicts with lockKeyPolicy=true: a locked policy would accept the previous image forever; finish the rotation first, then lock')
+    }
+    const previous: Partial<Record<0 | 1 | 2 | 8, string>> = {}
+    for (const i of [0, 1, 2, 8] as const) {
+      const c = previousContext[i]
+      const f = previousFile?.pcrs[i]
+      if (c !== undefined && f !== undefined && c !== f) throw new CustodyConfigError(`previousPcr${i}`, `differs from PCR${i} in ${previousFile!.path}`)
+      if (c !== undefined && i !== 0 && pcrs[i] === undefined) {
+        throw new CustodyConfigError(`previousPcr${i}`, `the key policy does not bind PCR${i} (no -c pcr${i}), so there is no previous value to accept`)
+      }
+      const v = c ?? f
+      if (v !== undefined && (i === 0 || pcrs[i] !== undefined)) previous[i] = v
+    }
+    if (previous[0] === undefined) throw new CustodyConfigError('previousPcr0', 'is required with any other previousPcr<i>: the PCR0 of the image being replaced')
+    if (previous[0] === DEBUG_PCR0) throw new CustodyConfigError('previousPcr0', 'is all zeros, the PCR0 of a debug-mode enclave; a production key never accepts it')
+    if (previous[0] === pcr0) throw new CustodyConfigError('previousPcr0', 'equals pcr0: nothing is being rotated; drop it')
+    for (const i of [1, 2, 8] as const) {
+      if (pcrs[i] !== undefined && previous[i] === undefined) {
+        throw new CustodyConfigError(
+          `previousPcr${i}`,
+          `is required: the key policy binds PCR${i}, so instances of the previous image need their PCR${i} accepted too (-c previousPcr${i}=…, or -c previousPcrsPath=<its pcrs.json>)`,
+        )
+      }
+    }
+    previousPcrs = previous as { 0: string } & Partial<Record<1 | 2 | 8, string>>
+    warnings.push(
+      `PCR0 rotation: the key policy accepts the previous image (PCR0 ${previous[0].slice(0, 16)}…) as well as the new one. ` +
+        'Once every instance runs the new image (custody pcr0 --asg …), deploy again without previousPcr0/previousPcrsPath.',
+    )
+  }
+
+  if (lockKeyPolicy) {
+    warnings.push(
+      'lockKeyPolicy=true: IRREVERSIBLE. The sealing key policy is applied with BypassPolicyLockoutSafetyCheck and denies kms:PutKeyPolicy to everyone, ' +
+        'the account root and AWS support included. Only this PCR0 can ever unseal keys sealed under this KMS key: a new enclave image means new keys. ' +
+        'Every later deploy that would change the policy fails.',
+    )
   }
 
   // The fleet.
@@ -179,8 +338,8 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
   if (size === 'large' && !/g[a-z]*$/.test(family)) {
     throw new CustodyConfigError('instanceType', `${instanceType} has 2 vCPUs; an Intel or AMD parent needs at least 4 to give an enclave its own cores (use ${family}.xlarge)`)
   }
-  const minCapacity = int('minCapacity', 0, 100) ?? 2
-  const desiredCapacity = int('desiredCapacity', 0, 100) ?? minCapacity
+  const minCapacity = int('minCapacity', 1, 100) ?? 2
+  const desiredCapacity = int('desiredCapacity', 1, 100) ?? minCapacity
   const maxCapacity = int('maxCapacity', 1, 100) ?? Math.max(2, minCapacity, desiredCapacity)
   if (!(minCapacity <= desiredCapacity && desiredCapacity <= maxCapacity)) {
     throw new CustodyConfigError('desiredCapacity', `must satisfy minCapacity (${minCapacity}) ≤ desiredCapacity (${desiredCapacity}) ≤ maxCapacity (${maxCapacity})`)
@@ -204,13 +363,17 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
   }
 
   return {
-    stackName,
+    mode: 'deploy',
+    ...keys,
+    lockKeyPolicy,
     eifPath,
     pcr0,
     pcr0Source,
     pcrs,
+    previousPcrs,
     allowDebugEnclave,
-    adminArns: adminList.length > 0 ? adminList : undefined,
+    kmsKeyArn,
+    kmsKeyArnSource,
     instanceType,
     minCapacity,
     maxCapacity,

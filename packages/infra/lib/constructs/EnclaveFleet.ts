@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
+import { Aws, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib'
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2'
@@ -15,6 +15,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { Construct } from 'constructs'
 import { bundleNodeEntry } from '../bundling/bundleNodeEntry.js'
+import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
 import { OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
 import { renderBootstrapScript } from '../host/renderBootstrapScript.js'
 
@@ -27,8 +28,12 @@ export interface EnclaveFleetProps {
   readonly vpc: ec2.IVpc
   /** Where the instances and the load balancer go. @default CDK's default selection (the private subnets) */
   readonly subnets?: ec2.SubnetSelection
-  /** Instance role (its KMS rights come from the sealing key's policy; this construct adds S3, Secrets Manager and SSM). */
-  readonly role: iam.Role
+  /**
+   * Instance role (its KMS rights come from the sealing key's policy; this construct adds S3, Secrets Manager and
+   * the CloudFormation signal). It may be imported from the keys stack (`Role.fromRoleArn(…, { mutable: true })`);
+   * the SSM managed policy is attached where the role is defined.
+   */
+  readonly role: iam.IRole
   /** The prebuilt enclave image; it becomes an S3 asset. */
   readonly eifPath: string
   /** Measurements the EIF must have; the instance refuses to run it otherwise. PCR0 is required. */
@@ -61,6 +66,17 @@ export interface EnclaveFleetProps {
   readonly listenerPort?: number
   /** Root volume size in GiB. @default 30 */
   readonly volumeSize?: number
+  /** The sealing key's full ARN, as measured into the image (`build-eif.sh --kms-key-arn`). */
+  readonly kmsKeyArn: string
+  /**
+   * ARN of the key the attested policy was written onto (the keys stack's, a CloudFormation reference). Each
+   * instance refuses to boot, and signals FAILURE, unless it equals `kmsKeyArn`. @default not compared
+   */
+  readonly deployedKmsKeyArn?: string
+  /** How long CloudFormation waits for each instance's signal (create and rolling update). @default 30 minutes */
+  readonly signalTimeout?: Duration
+  /** How long an instance waits for `/healthz` through the enclave, after starting it, before signalling FAILURE. @default 10 minutes */
+  readonly healthTimeout?: Duration
   /** Extra or overriding entries of /etc/enclave-custody/custody.env. @default {} */
   readonly environment?: Readonly<Record<string, string>>
   /** Networks besides explicitly allowed security groups that may reach the listener. @default [] */
@@ -76,7 +92,10 @@ export interface EnclaveFleetProps {
  *   fetches the EIF and the host files (S3 assets), refuses the EIF unless its PCRs match, and starts
  *   vsock-proxy, the enclave and the parent proxy under systemd;
  * - an Auto Scaling group across the private subnets' AZs, replacing instances the load balancer finds
- *   unhealthy and rolling one at a time on updates;
+ *   unhealthy; CloudFormation waits for every instance's resource signal — sent by the boot script only
+ *   once `/healthz` answers through the enclave, FAILURE otherwise — on creation and on rolling updates
+ *   (one instance at a time, 100 % must succeed), so a bad image fails the deploy and rolls back
+ *   (CloudFormation behaviour unverified here: tested through synth and the script's own tests);
  * - an internal Network Load Balancer with a TLS listener (ACM certificate, TLS 1.2+ policy) that
  *   re-encrypts to the proxies (each has its own key) and health-checks `GET /healthz` over HTTPS,
  *   which answers only after an enclave round trip; access logs to an encrypted bucket;
@@ -99,6 +118,8 @@ export class EnclaveFleet extends Construct {
   public readonly proxyUrl: string
   /** Port of the TLS listener clients connect to. */
   public readonly listenerPort: number
+  /** The measurements every instance checks the EIF against before running it (the current image only). */
+  public readonly expectedPcrs: Readonly<{ 0: string } & Partial<Record<1 | 2 | 8, string>>>
 
   constructor(scope: Construct, id: string, props: EnclaveFleetProps) {
     super(scope, id)
@@ -119,6 +140,8 @@ export class EnclaveFleet extends Construct {
       proxyEntry = DEFAULT_PROXY_ENTRY,
       clientCidrs = [],
       accessLogRetentionDays = 365,
+      signalTimeout = Duration.minutes(30),
+      healthTimeout = Duration.minutes(10),
     } = props
     const maxCapacity = props.maxCapacity ?? Math.max(2, minCapacity)
     const desiredCapacity = props.desiredCapacity ?? minCapacity
@@ -130,11 +153,19 @@ export class EnclaveFleet extends Construct {
     }
     if (!Number.isInteger(volumeSize) || volumeSize < 8 || volumeSize > 1024) throw new Error('EnclaveFleet: volumeSize must be 8 to 1024 GiB')
     if (!/^[0-9a-f]{96}$/.test(expectedPcrs[0])) throw new Error('EnclaveFleet: expectedPcrs[0] must be 96 lower-case hex digits')
+    if (!Token.isUnresolved(props.kmsKeyArn)) {
+      const parsed = parseKmsKeyArn(props.kmsKeyArn)
+      if (!parsed.ok) throw new Error(`EnclaveFleet: kmsKeyArn ${parsed.rule}`)
+    }
+    if (healthTimeout.toSeconds() < 60 || healthTimeout.toSeconds() >= signalTimeout.toSeconds()) {
+      throw new Error('EnclaveFleet: healthTimeout must be at least a minute and shorter than signalTimeout (the boot before it takes time too)')
+    }
     if (!existsSync(props.eifPath)) throw new Error(`EnclaveFleet: eifPath ${props.eifPath} does not exist`)
     const missing = REQUIRED_HOST_FILES.filter((f) => !existsSync(join(hostFilesPath, f)))
     if (missing.length > 0) throw new Error(`EnclaveFleet: hostFilesPath ${hostFilesPath} lacks ${missing.join(', ')} (context: -c hostFilesPath=<dir>)`)
     const region = Aws.REGION
     this.listenerPort = listenerPort
+    this.expectedPcrs = expectedPcrs
 
     // Assets: the EIF as is; the host files plus the proxy bundle as one zipped directory.
     this.eifAsset = new s3assets.Asset(this, 'EnclaveImage', { path: props.eifPath })
@@ -171,11 +202,7 @@ export class EnclaveFleet extends Construct {
       }),
     )
     this.authTokenSecret.grantRead(role)
-    role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'))
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-      reason: 'The SSM agent needs exactly this AWS-maintained policy (no wildcard actions) for Run Command — `custody pcr0` reads PCRs through it — and Session Manager instead of SSH.',
-    })
+    // cloudformation:SignalResource on this stack (the boot script's signal) is granted by the group's `signals`.
 
     // Security groups: the load balancer reaches the proxies; the proxies reach only HTTPS (endpoints, S3).
     this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -196,25 +223,6 @@ export class EnclaveFleet extends Construct {
     // Launch template.
     const type = new ec2.InstanceType(instanceType)
     const userData = ec2.UserData.forLinux()
-    userData.addCommands(
-      ...renderBootstrapScript({
-        region,
-        eif: { bucket: this.eifAsset.s3BucketName, key: this.eifAsset.s3ObjectKey },
-        hostFiles: { bucket: this.hostFilesAsset.s3BucketName, key: this.hostFilesAsset.s3ObjectKey },
-        expectedPcrs,
-        debugEnclave,
-        authTokenSecretArn: this.authTokenSecret.secretArn,
-        environment: {
-          CUSTODY_REGION: region,
-          CUSTODY_PROXY_HOST: '0.0.0.0',
-          CUSTODY_PROXY_PORT: String(proxyPort),
-          CUSTODY_RECORDS: 'secretsmanager',
-          CUSTODY_SECRET_PREFIX: props.secretPrefix ?? 'enclave-custody/keys/',
-          CUSTODY_CREDENTIALS: 'imds',
-          ...props.environment,
-        },
-      }),
-    )
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       instanceType: type,
       machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: type.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 }),
@@ -250,10 +258,16 @@ export class EnclaveFleet extends Construct {
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
         gracePeriod: Duration.minutes(10),
       }),
+      // CloudFormation waits for a SUCCESS signal from every instance (the boot script sends it once /healthz
+      // answers through the enclave, FAILURE on any error): on creation, and per batch of a rolling update,
+      // where any FAILURE or a missing signal fails the update and rolls it back.
+      signals: autoscaling.Signals.waitForMinCapacity({ timeout: signalTimeout, minSuccessPercentage: 100 }),
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
         maxBatchSize: 1,
         minInstancesInService: Math.min(minCapacity, maxCapacity - 1),
-        pauseTime: Duration.minutes(10),
+        minSuccessPercentage: 100,
+        waitOnResourceSignals: true,
+        pauseTime: signalTimeout,
       }),
       cooldown: Duration.minutes(5),
     })
@@ -267,6 +281,35 @@ export class EnclaveFleet extends Construct {
       id: 'AwsSolutions-AS3',
       reason: 'Scaling events are in the group activity history, CloudTrail and EventBridge ("EC2 Instance Launch/Terminate"); subscribe there instead of an SNS topic nobody reads.',
     })
+
+    // The boot script (rendered into the launch template lazily): it signals the group created above.
+    userData.addCommands(
+      ...renderBootstrapScript({
+        region,
+        eif: { bucket: this.eifAsset.s3BucketName, key: this.eifAsset.s3ObjectKey },
+        hostFiles: { bucket: this.hostFilesAsset.s3BucketName, key: this.hostFilesAsset.s3ObjectKey },
+        expectedPcrs,
+        debugEnclave,
+        authTokenSecretArn: this.authTokenSecret.secretArn,
+        environment: {
+          CUSTODY_REGION: region,
+          CUSTODY_PROXY_HOST: '0.0.0.0',
+          CUSTODY_PROXY_PORT: String(proxyPort),
+          CUSTODY_RECORDS: 'secretsmanager',
+          CUSTODY_SECRET_PREFIX: props.secretPrefix ?? 'enclave-custody/keys/',
+          CUSTODY_CREDENTIALS: 'imds',
+          ...props.environment,
+        },
+        kmsKeyArn: props.kmsKeyArn,
+        ...(props.deployedKmsKeyArn !== undefined ? { deployedKmsKeyArn: props.deployedKmsKeyArn } : {}),
+        healthGate: {
+          stackName: Aws.STACK_NAME,
+          logicalId: Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup),
+          healthUrl: `https://127.0.0.1:${proxyPort}/healthz`,
+          timeoutSeconds: healthTimeout.toSeconds(),
+        },
+      }),
+    )
 
     // Internal NLB: TLS in (ACM certificate), TLS to the proxies, HTTPS health checks on /healthz.
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {

@@ -75,7 +75,8 @@ export class KeyRecords extends Construct {
 
   private acknowledge(grantee: iam.IGrantable, list: boolean): void {
     const principal = grantee.grantPrincipal
-    if (!(principal instanceof iam.Role)) return
+    // A role defined here or imported (mutable) from the keys stack: its policy is a child either way.
+    if (!Construct.isConstruct(principal)) return
     acknowledgeWildcardResource(
       principal,
       this.recordsArnPattern,

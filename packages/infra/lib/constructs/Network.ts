@@ -20,23 +20,30 @@ export interface NetworkProps {
 /** Name of the subnet group every workload runs in. */
 export const PRIVATE_SUBNETS = 'Private'
 
-/** Interface endpoints: everything the instances and the Lambda call, without a route to the internet. */
+/**
+ * Interface endpoints: exactly what the instances and the Lambda call, without a route to the internet.
+ * - KMS: the enclave (through the parent's vsock-proxy) and the Lambda's Encrypt;
+ * - Secrets Manager: key records and the proxy's bearer token (proxy, boot script, Lambda);
+ * - SSM, SSM Messages, EC2 Messages: the SSM agent (Run Command for `custody pcr0`, Session Manager);
+ * - CloudFormation: the boot script's resource signal (`aws cloudformation signal-resource`);
+ * - CloudWatch Logs: the host ships the enclave's vsock log channel and the proxy's journal to the fleet's log group.
+ * No ECR API / ECR Docker: the EIF is a CDK S3 asset fetched through the S3 gateway endpoint, and nothing on
+ * the host pulls container images (the image is built into the EIF on the build host).
+ */
 export const INTERFACE_ENDPOINTS = {
   Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
   SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
   Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
   SsmMessages: ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
   Ec2Messages: ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
-  EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-  EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+  CloudFormation: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION,
   CloudWatchLogs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
 } as const
 
 /**
  * The VPC: private subnets only (public ones exist only to hold NAT gateways when `enableNat`), no
- * public IPs, interface endpoints for KMS, Secrets Manager, SSM, SSM Messages, EC2 Messages, ECR and
- * CloudWatch Logs, an S3 gateway endpoint (EIF and host-file assets, Amazon Linux package
- * repositories), and flow logs of all traffic to an encrypted log group.
+ * public IPs, the interface endpoints of {@link INTERFACE_ENDPOINTS}, an S3 gateway endpoint (EIF and
+ * host-file assets, Amazon Linux package repositories), and flow logs of all traffic to an encrypted log group.
  */
 export class Network extends Construct {
   public readonly vpc: ec2.Vpc

@@ -22,7 +22,7 @@ export interface SigningFunctionProps {
   /** @default CDK's default selection (the private subnets) */
   readonly subnets?: ec2.SubnetSelection
   /** Execution role: the importer role of the key policy (kms:Encrypt). Logging and VPC permissions are added here. */
-  readonly role: iam.Role
+  readonly role: iam.IRole
   /** `https://…` of the parent proxies' load balancer. */
   readonly proxyUrl: string
   /** Bearer token the proxies accept; read once per cold start. */

@@ -1,4 +1,5 @@
 import { HOST_FILES, HOST_LAYOUT, HOST_SERVICES } from './hostLayout.js'
+import { type RenderHealthGateParameters, renderHealthGate } from './renderHealthGate.js'
 
 /** An object in S3 (CDK asset): bucket name and key, either may be a CDK token. */
 export type S3ObjectLocation = { bucket: string; key: string }
@@ -18,9 +19,21 @@ export type RenderBootstrapScriptParameters = {
   authTokenSecretArn: string
   /** Entries set in `/etc/enclave-custody/custody.env` over the example's values. */
   environment: Readonly<Record<string, string>>
+  /** The sealing key ARN the image was built with (measured into PCR0), as the app was told (`-c kmsKeyArn`). */
+  kmsKeyArn: string
+  /**
+   * The ARN of the key the keys stack wrote the attested policy onto (a CloudFormation reference). The boot
+   * refuses to go on — and signals FAILURE — when it is not `kmsKeyArn`: the image would pin a key whose
+   * policy does not name it. @default not compared
+   */
+  deployedKmsKeyArn?: string
+  /** When to tell CloudFormation this instance works: `/healthz` through the enclave, then a resource signal. */
+  healthGate: RenderHealthGateParameters
 }
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
+/** The Node.js major version the parent proxy runs on (AL2023's namespaced nodejs22 package). */
+export const HOST_NODE_MAJOR = 22
 const SAFE_VALUE = /^[^'\n\\]*$/
 
 /**
@@ -28,33 +41,61 @@ const SAFE_VALUE = /^[^'\n\\]*$/
  * Enclaves CLI and Node.js 22, fetch the EIF and the host files from S3 through the gateway endpoint,
  * refuse the EIF unless `nitro-cli describe-eif` reports the expected PCRs, install the allocator
  * settings, the KMS-only vsock-proxy allowlist, the proxy bundle, a per-instance TLS key, the bearer
- * token and custody.env, then start vsock-proxy, the enclave and the parent proxy as systemd services.
- * Any failed step stops the script, so a bad instance never passes the load balancer's health check
- * and the Auto Scaling group replaces it.
+ * token and custody.env, then start vsock-proxy, the enclave and the parent proxy as systemd services,
+ * wait until the proxy's `/healthz` answers through the enclave and signal SUCCESS to CloudFormation
+ * (`renderHealthGate`). Any failed step stops the script and signals FAILURE, so a bad image fails the
+ * stack update (which rolls back) instead of leaving instances the load balancer never admits.
  *
  * @returns Script lines without the shebang (CDK's `UserData.forLinux()` adds it).
  * @throws Error when an environment entry has an unsafe name or value.
  * @example
- * userData.addCommands(...renderBootstrapScript({ region: Aws.REGION, eif, hostFiles, expectedPcrs: { 0: pcr0 }, debugEnclave: false, authTokenSecretArn, environment: {} }))
+ * import { renderBootstrapScript } from './renderBootstrapScript.js'
+ * userData.addCommands(...renderBootstrapScript({ region: Aws.REGION, eif, hostFiles, expectedPcrs: { 0: pcr0 }, debugEnclave: false, authTokenSecretArn,
+ *   environment: {}, kmsKeyArn, healthGate: { stackName: Aws.STACK_NAME, logicalId, healthUrl: 'https://127.0.0.1:8443/healthz', timeoutSeconds: 600 } }))
  */
-export function renderBootstrapScript({ region, eif, hostFiles, expectedPcrs, debugEnclave, authTokenSecretArn, environment }: RenderBootstrapScriptParameters): string[] {
+export function renderBootstrapScript({
+  region,
+  eif,
+  hostFiles,
+  expectedPcrs,
+  debugEnclave,
+  authTokenSecretArn,
+  environment,
+  kmsKeyArn,
+  deployedKmsKeyArn,
+  healthGate,
+}: RenderBootstrapScriptParameters): string[] {
   for (const [k, v] of Object.entries(environment)) {
     if (!ENV_NAME.test(k)) throw new Error(`bootstrap environment: ${JSON.stringify(k)} is not an environment variable name`)
     if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap environment: the value of ${k} contains a quote, backslash or newline`)
   }
+  for (const [k, v] of Object.entries({ kmsKeyArn, deployedKmsKeyArn: deployedKmsKeyArn ?? '' })) {
+    if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap: ${k} contains a quote, backslash or newline`)
+  }
   const L = HOST_LAYOUT
+  const { prelude, gate } = renderHealthGate(healthGate)
+  const N = HOST_NODE_MAJOR
   return [
-    '# enclave-custody parent bootstrap. Every step must succeed; on failure the instance never turns healthy.',
+    '# enclave-custody parent bootstrap. Every step must succeed; on failure CloudFormation gets a FAILURE signal.',
     'set -euo pipefail',
     'umask 077',
     `REGION='${region}'`,
     'WORK="$(mktemp -d)"',
-    'trap \'rm -rf "$WORK"\' EXIT',
     'fail() { echo "enclave-custody bootstrap: $*" >&2; exit 1; }',
+    ...prelude,
+    ...(deployedKmsKeyArn === undefined
+      ? []
+      : [
+          '',
+          '# 0. The image pins its sealing key ARN (PCR0); it must be the key the keys stack wrote the attested policy onto.',
+          `[ '${kmsKeyArn}' = '${deployedKmsKeyArn}' ] || fail "the image was built for KMS key ${kmsKeyArn} (-c kmsKeyArn) but the keys stack's sealing key is ${deployedKmsKeyArn}: rebuild the image with the SealingKeyArn output"`,
+        ]),
     '',
-    '# 1. Packages: Nitro Enclaves CLI (nitro-cli, allocator, vsock-proxy), Node.js 22 for the proxy, tools.',
-    'dnf install -y aws-nitro-enclaves-cli unzip openssl socat nodejs22',
-    '[ -x /usr/bin/node ] || ln -s /usr/bin/node-22 /usr/bin/node',
+    `# 1. Packages: Nitro Enclaves CLI (nitro-cli, allocator, vsock-proxy), Node.js ${N} for the proxy, tools.`,
+    `dnf install -y aws-nitro-enclaves-cli unzip openssl socat nodejs${N}`,
+    `# AL2023 namespaces Node.js (node-${N}); /usr/bin/node is an alternatives link that must point at it.`,
+    `alternatives --set node /usr/bin/node-${N} 2>/dev/null || ln -sf /usr/bin/node-${N} /usr/bin/node`,
+    `[ "$(/usr/bin/node -p 'process.versions.node.split(".")[0]')" = '${N}' ] || fail "/usr/bin/node is not Node.js ${N}"`,
     'systemctl enable --now amazon-ssm-agent',
     '',
     '# 2. Enclave image and host files, from the CDK assets through the S3 gateway endpoint.',
@@ -110,6 +151,9 @@ export function renderBootstrapScript({ region, eif, hostFiles, expectedPcrs, de
     'systemctl daemon-reload',
     'systemctl enable --now nitro-enclaves-allocator.service',
     `systemctl enable --now ${HOST_SERVICES.join(' ')}`,
+    '',
+    '# 8. Tell CloudFormation: SUCCESS once /healthz answers through the enclave (else FAILURE, and the update rolls back).',
+    ...gate,
     'echo "enclave-custody bootstrap: done"',
   ]
 }

@@ -1,25 +1,41 @@
-import { Annotations, CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib'
+import { Annotations, CfnOutput, CfnParameter, Stack, type StackProps, Token } from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type { Construct } from 'constructs'
 import { DEBUG_PCR0 } from '../config/readCustodyConfig.js'
+import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
 import { EnclaveFleet } from '../constructs/EnclaveFleet.js'
 import { KeyRecords } from '../constructs/KeyRecords.js'
-import { Keys } from '../constructs/Keys.js'
+import { LogsKey } from '../constructs/LogsKey.js'
 import { Network } from '../constructs/Network.js'
 import { SigningFunction } from '../constructs/SigningFunction.js'
+
+/** What the fleet stack takes from the keys stack (`CustodyKeysStack`): CloudFormation references are fine. */
+export interface CustodyStackKeys {
+  /** Role of the parent instances, named by the sealing key's attested Decrypt statement. */
+  readonly instanceRoleArn: string
+  /** Role of the signing Lambda, named by the key's Encrypt statement. */
+  readonly importerRoleArn: string
+  /** ARN of the key the attested policy is on; every instance checks it equals `kmsKeyArn` at boot. */
+  readonly sealingKeyArn: string
+}
 
 export interface CustodyStackProps extends StackProps {
   /** The prebuilt enclave image. */
   readonly eifPath: string
-  /** Its PCR0 (96 hex digits); all zeros only with `allowDebugEnclave`. */
+  /** Its PCR0 (96 hex digits), which every instance checks before running it; all zeros only with `allowDebugEnclave`. */
   readonly pcr0: string
-  /** Further measurements the key policy and the boot check require. @default none */
+  /** Further measurements the boot check requires. @default none */
   readonly pcrs?: Readonly<Partial<Record<1 | 2 | 8, string>>>
-  /** Accept a debug-mode enclave (PCR0 = 0…0). @default false */
+  /** Debug-mode enclave: the boot check only logs the EIF's PCR0. @default false */
   readonly allowDebugEnclave?: boolean
-  /** Key administrators. @default the account root */
-  readonly adminArns?: readonly string[]
+  /**
+   * The sealing key's full ARN as measured into the image (`build-eif.sh --kms-key-arn`): the Lambda seals
+   * under it. Refused unless `arn:<partition>:kms:<region>:<account>:key/<id>` (no alias, no bare key id).
+   */
+  readonly kmsKeyArn: string
+  /** The roles and the key of the keys stack. */
+  readonly keys: CustodyStackKeys
   /** @default 'm6i.xlarge' */
   readonly instanceType?: string
   /** @default 2 */
@@ -48,19 +64,22 @@ const ACM_ARN_PATTERN = '^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:
 const HOSTNAME_PATTERN = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$'
 
 /**
- * The attested custody deployment: Network → Keys (attested sealing key, logs key) → KeyRecords
- * (Secrets Manager records, second key) → EnclaveFleet (launch template, Auto Scaling group, internal
- * NLB) → SigningFunction (the sample's Lambda). The two roles the key policy names are made here and
- * handed to the constructs that use them.
+ * The fleet half of the custody deployment, deployed after the keys stack (`CustodyKeysStack`), whose
+ * sealing key and roles it uses: LogsKey → Network → KeyRecords (Secrets Manager records, second key) →
+ * EnclaveFleet (launch template, Auto Scaling group with resource signals, internal NLB) → SigningFunction
+ * (the sample's Lambda). It never touches the sealing key's policy (the keys stack owns it), so the two
+ * stacks reference each other in one direction only.
  */
 export class CustodyStack extends Stack {
   public readonly network: Network
-  public readonly keys: Keys
+  public readonly logsKey: LogsKey
   public readonly records: KeyRecords
   public readonly fleet: EnclaveFleet
   public readonly signing: SigningFunction
-  public readonly instanceRole: iam.Role
-  public readonly importerRole: iam.Role
+  /** The keys stack's instance role, imported (policies added here live in this stack). */
+  public readonly instanceRole: iam.IRole
+  /** The keys stack's importer role, imported. */
+  public readonly importerRole: iam.IRole
 
   constructor(scope: Construct, id: string, props: CustodyStackProps) {
     super(scope, id, { description: 'enclave-custody: keys usable only inside attested AWS Nitro Enclaves', ...props })
@@ -69,27 +88,19 @@ export class CustodyStack extends Stack {
     if (debug) {
       Annotations.of(this).addWarningV2(
         '@enclave-custody/infra:debugEnclave',
-        'allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0, i.e. ANY debug-mode enclave. Development only; never hold real funds with this stack.',
+        'allowDebugEnclave: the boot check does not compare the EIF with a PCR0, and the KMS key policy accepts ANY debug-mode enclave. Development only.',
       )
     }
 
-    this.instanceRole = new iam.Role(this, 'InstanceRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'enclave-custody parent instances: read key records; KMS use only through the attested key policy',
-    })
-    this.importerRole = new iam.Role(this, 'ImporterRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'enclave-custody importer (the signing Lambda): KMS Encrypt on the sealing key, create key records',
-    })
+    if (!Token.isUnresolved(props.kmsKeyArn)) {
+      const parsed = parseKmsKeyArn(props.kmsKeyArn)
+      if (!parsed.ok) throw new Error(`CustodyStack: kmsKeyArn ${parsed.rule}`)
+    }
 
-    this.keys = new Keys(this, 'Keys', {
-      pcr0: props.pcr0,
-      ...(props.pcrs ? { pcrs: props.pcrs } : {}),
-      instanceRole: this.instanceRole,
-      importerRole: this.importerRole,
-      ...(props.adminArns ? { adminArns: props.adminArns } : {}),
-    })
-    this.network = new Network(this, 'Network', { enableNat: props.enableNat ?? false, logsKey: this.keys.logsKey })
+    this.instanceRole = iam.Role.fromRoleArn(this, 'InstanceRole', props.keys.instanceRoleArn, { mutable: true })
+    this.importerRole = iam.Role.fromRoleArn(this, 'ImporterRole', props.keys.importerRoleArn, { mutable: true })
+    this.logsKey = new LogsKey(this, 'LogsKey')
+    this.network = new Network(this, 'Network', { enableNat: props.enableNat ?? false, logsKey: this.logsKey.key })
     this.records = new KeyRecords(this, 'KeyRecords')
     this.records.grantRead(this.instanceRole)
     this.records.grantWrite(this.importerRole)
@@ -116,6 +127,8 @@ export class CustodyStack extends Stack {
       eifPath: props.eifPath,
       expectedPcrs: { 0: props.pcr0, ...props.pcrs },
       debugEnclave: debug,
+      kmsKeyArn: props.kmsKeyArn,
+      deployedKmsKeyArn: props.keys.sealingKeyArn,
       ...(props.instanceType ? { instanceType: props.instanceType } : {}),
       ...(props.minCapacity !== undefined ? { minCapacity: props.minCapacity } : {}),
       ...(props.maxCapacity !== undefined ? { maxCapacity: props.maxCapacity } : {}),
@@ -135,18 +148,18 @@ export class CustodyStack extends Stack {
       role: this.importerRole,
       proxyUrl: this.fleet.proxyUrl,
       authTokenSecret: this.fleet.authTokenSecret,
-      sealingKeyId: this.keys.sealingKeyId,
+      sealingKeyId: props.kmsKeyArn,
       recordsKeyArn: this.records.recordsKey.keyArn,
       secretPrefix: this.records.secretPrefix,
       defaultKeyId: props.defaultKeyId ?? 'default',
-      logsKey: this.keys.logsKey,
+      logsKey: this.logsKey.key,
     })
     this.fleet.loadBalancerSecurityGroup.addIngressRule(this.signing.securityGroup, ec2.Port.tcp(this.fleet.listenerPort), 'The signing Lambda')
     this.network.allowEndpointsFrom(this.fleet.securityGroup, this.signing.securityGroup)
 
     new CfnOutput(this, 'ASGGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName, description: 'Auto Scaling group of the parent instances (custody pcr0 --asg)' })
     new CfnOutput(this, 'EC2InstanceRoleARN', { value: this.instanceRole.roleArn, description: 'Role of the parent instances (the key policy instance role)' })
-    new CfnOutput(this, 'KMSKeyID', { value: this.keys.sealingKeyId, description: 'The attested sealing key' })
+    new CfnOutput(this, 'KMSKeyID', { value: props.kmsKeyArn, description: 'The attested sealing key (full ARN, as measured into the image)' })
     new CfnOutput(this, 'LambdaExecutionRoleARN', { value: this.importerRole.roleArn, description: 'Role of the signing Lambda (the key policy importer role)' })
     new CfnOutput(this, 'LoadBalancerDNS', { value: this.fleet.loadBalancer.loadBalancerDnsName, description: 'Internal NLB in front of the parent proxies' })
     new CfnOutput(this, 'ProxyURL', { value: this.fleet.proxyUrl, description: 'What clients in the VPC call (private DNS name of the NLB)' })
