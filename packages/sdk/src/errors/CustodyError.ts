@@ -49,6 +49,20 @@ function clipDetails(details: Record<string, unknown>): Record<string, unknown> 
   return out
 }
 
+/**
+ * The brand every CustodyError carries (on the prototype, not enumerable). A registered symbol is the same
+ * in every copy of this module — the ESM and the CJS build loaded side by side, or two installed versions
+ * — so an error thrown by one copy is recognised by another, where `instanceof` on a class alone is not.
+ */
+const CUSTODY_ERROR_BRAND: unique symbol = Symbol.for('enclave-custody.CustodyError')
+
+/** Whether `value` is a CustodyError from any copy of this module: the brand and a known code. */
+function hasCustodyErrorBrand(value: unknown): value is CustodyError {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as { [CUSTODY_ERROR_BRAND]?: unknown; code?: unknown }
+  return v[CUSTODY_ERROR_BRAND] === true && (errorCodes as readonly unknown[]).includes(v.code)
+}
+
 const DOCS_BASE = 'https://github.com/enclave-custody/enclave-custody/blob/main/docs/errors.md'
 
 export type CustodyErrorParameters = {
@@ -71,6 +85,19 @@ export type CustodyErrorParameters = {
  * }
  */
 export class CustodyError extends Error {
+  static {
+    Object.defineProperty(CustodyError.prototype, CUSTODY_ERROR_BRAND, { value: true })
+  }
+
+  /**
+   * `e instanceof CustodyError` holds for a CustodyError from any copy of the SDK (by its brand).
+   * Subclasses keep the ordinary prototype check: across copies, test them with `isCustodyError(e, code)`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` names, a subclass too
+    return this === CustodyError ? hasCustodyErrorBrand(value) : Function.prototype[Symbol.hasInstance].call(this, value)
+  }
+
   override name = 'CustodyError'
   readonly code: ErrorCode
   readonly shortMessage: string
@@ -202,13 +229,14 @@ export class InternalError extends CustodyError {
 }
 
 /**
- * Type guard: `e` is a CustodyError (with `code`, when given).
+ * Type guard: `e` is a CustodyError (with `code`, when given), from this copy of the SDK or any other
+ * (its ESM and CJS builds, another installed version): recognised by a `Symbol.for` brand.
  *
  * @example
  * if (isCustodyError(err, 'KEY_NOT_FOUND')) return null
  */
 export function isCustodyError<C extends ErrorCode>(e: unknown, code?: C): e is CustodyError & { code: C } {
-  return e instanceof CustodyError && (code === undefined || e.code === code)
+  return hasCustodyErrorBrand(e) && (code === undefined || e.code === code)
 }
 
 /**
@@ -225,6 +253,6 @@ export function errorFromWire(wire: { code: string; message: string; retryable?:
 
 /** Our own errors pass unchanged; anything else is wrapped as INTERNAL with `cause`. */
 export function toCustodyError(e: unknown, reason?: string): CustodyError {
-  if (e instanceof CustodyError) return e
+  if (hasCustodyErrorBrand(e)) return e
   return new InternalError({ reason, cause: e })
 }
