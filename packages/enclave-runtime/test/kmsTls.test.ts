@@ -217,11 +217,12 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
 
   it('custody-enclave refuses a bundle that is not one, and plain http in production mode', async () => {
     await writeFile(join(dir, 'leaf-only.pem'), pki.trustedLeaf.cert)
-    const runs = [
+    const envs: Record<string, string>[] = [
       { CUSTODY_KMS_CA_BUNDLE: join(dir, 'leaf-only.pem'), CUSTODY_KMS_ENDPOINT: trusted.endpoint },
       { CUSTODY_KMS_CA_BUNDLE: join(dir, 'missing.pem'), CUSTODY_KMS_ENDPOINT: trusted.endpoint },
       { CUSTODY_KMS_ENDPOINT: aws.endpoint },
-    ].map((env) =>
+    ]
+    const runs = envs.map((env) =>
       runTs(join(PACKAGE_DIR, 'src/bin/enclave.ts'), ['--port', '0', '--sealing', 'kms', '--attestation', 'software', '--allow-software-attestation'], {
         AWS_REGION: REGION,
         KMS_KEY_ARN: kmsKeyArn,
