@@ -191,7 +191,13 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       case 'sign.authorization': {
         const { keyId, authorization } = req.params
-        return withKey(keyId, context, (privateKey) => signAuthorization(privateKey, authorization.authorization))
+        return withKey(keyId, context, (privateKey, policy) => {
+          // The request opted in (normalisation refuses chainId 0 otherwise); the key must allow it too.
+          if (authorization.authorization.chainId === 0n && !policy.allowAnyChainAuthorization) {
+            throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow EIP-7702 authorizations for every chain (chainId 0); import it with policy.allowAnyChainAuthorization' })
+          }
+          return signAuthorization(privateKey, authorization.authorization)
+        })
       }
       case 'sign.message': {
         const { keyId, message } = req.params

@@ -61,7 +61,7 @@ describe('key policy with local sealing', () => {
     expect(plain.policy).toBeUndefined()
     expect(plain.encryptionContext).toEqual({ keyId: 'plain' })
     const digest = await readRecord('digest')
-    expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false })
+    expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
     expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST) })
   })
 

@@ -2,17 +2,17 @@ import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
-import { keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
+import { type KeyPolicyFlags, keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 
 /**
  * Have the enclave create a key: KMS GenerateDataKey with the enclave's attestation as Recipient, so the
  * key exists in plaintext only inside the attested enclave; its sealed record is stored by the importer.
  */
 export function generateKey(
-  { keyId, ...policy }: { keyId?: string | undefined; allowRawDigest?: boolean; allowReplayableLegacy?: boolean },
+  { keyId, ...policy }: { keyId?: string | undefined } & KeyPolicyFlags,
   { client }: { client: CustodyClient },
 ): Promise<KeyInfo> {
-  const widened = policyOf({ allowRawDigest: policy.allowRawDigest ?? false, allowReplayableLegacy: policy.allowReplayableLegacy ?? false })
+  const widened = policyOf(policy)
   return client.importKey({ generate: true, ...(keyId === undefined ? {} : { keyId }), ...widened })
 }
 
@@ -31,7 +31,8 @@ export const generateKeyCommand = defineCommand({
   async run({ options: o, io, devEnv }) {
     const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
     try {
-      printKey(io, await generateKey({ keyId: o.keyId, allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy }, { client }), o.json)
+      const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy, allowAnyChainAuthorization: o.allowAnyChainAuthorization }
+      printKey(io, await generateKey({ keyId: o.keyId, ...policy }, { client }), o.json)
       return 0
     } finally {
       await close()

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { CliIo } from './cliIo.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
-import { keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
+import { type KeyPolicyFlags, keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 import { readPrivateKey, type ReadPrivateKeyParameters } from './readPrivateKey.js'
 
 export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: string | undefined }
@@ -16,11 +16,11 @@ export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: st
  * @throws UsageError for a missing or malformed key; CustodyError from the SDK
  */
 export async function importKey(
-  { keyId, allowRawDigest = false, allowReplayableLegacy = false, ...source }: ImportKeyCommandParameters & { allowRawDigest?: boolean; allowReplayableLegacy?: boolean },
+  { keyId, allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization, ...source }: ImportKeyCommandParameters & KeyPolicyFlags,
   { client, io }: { client: CustodyClient; io: CliIo },
 ): Promise<KeyInfo> {
   const privateKey = await readPrivateKey(source, io)
-  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }), ...policyOf({ allowRawDigest, allowReplayableLegacy }) })
+  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }), ...policyOf({ allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization }) })
 }
 
 export const importKeyCommand = defineCommand({
@@ -41,7 +41,7 @@ export const importKeyCommand = defineCommand({
   async run({ options: o, io, devEnv }) {
     const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
     try {
-      const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy }
+      const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy, allowAnyChainAuthorization: o.allowAnyChainAuthorization }
       printKey(io, await importKey({ file: o.privateKeyFile, envName: o.privateKeyEnv, keyId: o.keyId, ...policy }, { client, io }), o.json)
       return 0
     } finally {

@@ -10,7 +10,7 @@ export function printKey(io: CliIo, key: KeyInfo, json: boolean): void {
 }
 
 /**
- * `--allow-raw-digest` and `--allow-replayable-legacy`: the key policy chosen at creation, sealed with the
+ * `--allow-raw-digest`, `--allow-replayable-legacy` and `--allow-any-chain-authorization`: the key policy chosen at creation, sealed with the
  * key (it cannot be widened later without re-importing).
  */
 export const keyPolicyOptions = {
@@ -21,9 +21,19 @@ export const keyPolicyOptions = {
     help: 'let this key sign legacy transactions without a chainId (replayable on every chain)',
     schema: z.boolean().default(false),
   },
+  allowAnyChainAuthorization: {
+    flag: 'allow-any-chain-authorization',
+    boolean: true,
+    help: 'let this key sign EIP-7702 authorizations with chainId 0 (a delegation valid on every chain)',
+    schema: z.boolean().default(false),
+  },
 } satisfies Record<string, OptionSpec>
 
+/** The policy flags chosen on the command line (each absent flag is false). */
+export type KeyPolicyFlags = { allowRawDigest?: boolean | undefined; allowReplayableLegacy?: boolean | undefined; allowAnyChainAuthorization?: boolean | undefined }
+
 /** The policy flags as an `importKey` `policy` member (absent when nothing is widened). */
-export function policyOf(o: { allowRawDigest: boolean; allowReplayableLegacy: boolean }): { policy?: KeyPolicyInput } {
-  return o.allowRawDigest || o.allowReplayableLegacy ? { policy: { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy } } : {}
+export function policyOf(o: KeyPolicyFlags): { policy?: KeyPolicyInput } {
+  const policy = { allowRawDigest: o.allowRawDigest === true, allowReplayableLegacy: o.allowReplayableLegacy === true, allowAnyChainAuthorization: o.allowAnyChainAuthorization === true }
+  return policy.allowRawDigest || policy.allowReplayableLegacy || policy.allowAnyChainAuthorization ? { policy } : {}
 }

@@ -103,7 +103,8 @@ export type CustodyClient = {
   signTransaction(keyId: string, tx: TransactionRequest): Promise<SignTransactionReturnType>
   /**
    * Sign an EIP-7702 authorization (delegate the key's account to `address`). chainId 0 (every chain)
-   * needs `allowAnyChain: true`. Returns viem's signed-authorization shape with bigint quantities.
+   * needs `allowAnyChain: true` and a key whose sealed policy has `allowAnyChainAuthorization`
+   * (`POLICY_DENIED` otherwise). Returns viem's signed-authorization shape with bigint quantities.
    */
   signAuthorization(keyId: string, authorization: AuthorizationRequest): Promise<SignedAuthorization>
   /** Sign an EIP-191 `personal_sign` message. */

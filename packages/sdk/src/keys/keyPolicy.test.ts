@@ -16,9 +16,9 @@ function failure(input: unknown): string {
 
 describe('key policy', () => {
   it('defaults every permission to false', () => {
-    expect(normalizeKeyPolicy(undefined)).toEqual({ allowRawDigest: false, allowReplayableLegacy: false })
-    expect(normalizeKeyPolicy({})).toEqual({ allowRawDigest: false, allowReplayableLegacy: false })
-    expect(normalizeKeyPolicy({ allowRawDigest: true })).toEqual({ allowRawDigest: true, allowReplayableLegacy: false })
+    expect(normalizeKeyPolicy(undefined)).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(normalizeKeyPolicy({})).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(normalizeKeyPolicy({ allowRawDigest: true })).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
   })
 
   it.each([
@@ -58,8 +58,8 @@ describe('key policy', () => {
       encryptionContext: { keyId: 'k' },
       createdAt: '2026-01-01T00:00:00.000Z',
     } as const
-    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse(record))).toEqual({ allowRawDigest: false, allowReplayableLegacy: false })
-    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse({ ...record, policy: { allowRawDigest: true } }))).toEqual({ allowRawDigest: true, allowReplayableLegacy: false })
+    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse(record))).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse({ ...record, policy: { allowRawDigest: true } }))).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
     expect(SealedKeyRecordSchema.safeParse({ ...record, policy: { allowRawDigest: 'yes' } }).success).toBe(false)
     expect(SealedKeyRecordSchema.safeParse({ ...record, policy: { allowAll: true } }).success).toBe(false)
   })

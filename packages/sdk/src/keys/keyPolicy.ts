@@ -13,29 +13,42 @@ export type KeyPolicy = {
   allowRawDigest: boolean
   /** Sign legacy transactions without a chainId (pre-EIP-155, valid on every chain). */
   allowReplayableLegacy: boolean
+  /**
+   * Sign EIP-7702 authorizations with chainId 0, which delegate the account's code on every chain: the
+   * same replay class as a legacy transaction without chainId. The request must opt in too (`allowAnyChain`).
+   */
+  allowAnyChainAuthorization: boolean
 }
 
 /** What callers pass as `policy`: omitted fields are `false`. */
-export type KeyPolicyInput = { allowRawDigest?: boolean | undefined; allowReplayableLegacy?: boolean | undefined }
+export type KeyPolicyInput = {
+  allowRawDigest?: boolean | undefined
+  allowReplayableLegacy?: boolean | undefined
+  allowAnyChainAuthorization?: boolean | undefined
+}
 
 /** The policy of keys imported or generated without one: nothing beyond structured signing. */
-export const DEFAULT_KEY_POLICY: Readonly<KeyPolicy> = Object.freeze({ allowRawDigest: false, allowReplayableLegacy: false })
+export const DEFAULT_KEY_POLICY: Readonly<KeyPolicy> = Object.freeze({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
 
-const POLICY_FIELDS = ['allowRawDigest', 'allowReplayableLegacy'] as const
+const POLICY_FIELDS = ['allowRawDigest', 'allowReplayableLegacy', 'allowAnyChainAuthorization'] as const
 
 /** The policy as it appears in sealed records and on the wire (fields optional, default `false`). */
-export const KeyPolicySchema = z.strictObject({ allowRawDigest: z.boolean().optional(), allowReplayableLegacy: z.boolean().optional() })
+export const KeyPolicySchema = z.strictObject({
+  allowRawDigest: z.boolean().optional(),
+  allowReplayableLegacy: z.boolean().optional(),
+  allowAnyChainAuthorization: z.boolean().optional(),
+})
 
 /**
- * Validate a key policy: a plain object whose only fields are `allowRawDigest` and `allowReplayableLegacy`,
- * each a boolean when present.
+ * Validate a key policy: a plain object whose only fields are `allowRawDigest`, `allowReplayableLegacy` and
+ * `allowAnyChainAuthorization`, each a boolean when present.
  *
  * @param value - The caller's policy (`undefined` means the default).
  * @param field - Field name for error messages. @default 'policy'
  * @returns The policy with every field present.
  * @throws InvalidArgumentError naming the field.
  * @example
- * normalizeKeyPolicy({ allowRawDigest: true }) // { allowRawDigest: true, allowReplayableLegacy: false }
+ * normalizeKeyPolicy({ allowRawDigest: true }) // { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false }
  */
 export function normalizeKeyPolicy(value: unknown, field = 'policy'): KeyPolicy {
   if (value === undefined) return { ...DEFAULT_KEY_POLICY }
@@ -46,24 +59,29 @@ export function normalizeKeyPolicy(value: unknown, field = 'policy'): KeyPolicy 
     if (typeof v !== 'boolean') fail(`${field}.${name}`, `must be a boolean (got ${typeName(v)})`)
     return v
   }
-  return { allowRawDigest: flag('allowRawDigest'), allowReplayableLegacy: flag('allowReplayableLegacy') }
+  return { allowRawDigest: flag('allowRawDigest'), allowReplayableLegacy: flag('allowReplayableLegacy'), allowAnyChainAuthorization: flag('allowAnyChainAuthorization') }
 }
 
 /** Whether a policy grants nothing beyond the default. */
 export function isDefaultKeyPolicy(policy: KeyPolicy): boolean {
-  return !policy.allowRawDigest && !policy.allowReplayableLegacy
+  return !policy.allowRawDigest && !policy.allowReplayableLegacy && !policy.allowAnyChainAuthorization
 }
 
 /**
- * The canonical JSON of a policy: every field, keys sorted, no whitespace. Its SHA-256 is what the
- * sealing binds.
+ * The canonical JSON of a policy, keys sorted, no whitespace: `allowRawDigest` and `allowReplayableLegacy`
+ * always, and each later flag only when it is true — so that a policy sealed before that flag existed keeps
+ * its bytes, its hash and so its sealing. Its SHA-256 is what the sealing binds.
  *
  * @example
- * canonicalKeyPolicyJson({ allowRawDigest: true, allowReplayableLegacy: false })
+ * canonicalKeyPolicyJson({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
  * // '{"allowRawDigest":true,"allowReplayableLegacy":false}'
  */
 export function canonicalKeyPolicyJson(policy: KeyPolicy): string {
-  return JSON.stringify({ allowRawDigest: policy.allowRawDigest === true, allowReplayableLegacy: policy.allowReplayableLegacy === true })
+  return JSON.stringify({
+    ...(policy.allowAnyChainAuthorization === true ? { allowAnyChainAuthorization: true } : {}),
+    allowRawDigest: policy.allowRawDigest === true,
+    allowReplayableLegacy: policy.allowReplayableLegacy === true,
+  })
 }
 
 /** SHA-256 (64 lower-case hex digits, no 0x) of the canonical policy JSON. */
@@ -78,7 +96,7 @@ export function keyPolicyHash(policy: KeyPolicy): string {
  * policy was edited does not unseal.
  *
  * @example
- * keyEncryptionContext('treasury', { allowRawDigest: true, allowReplayableLegacy: false })
+ * keyEncryptionContext('treasury', { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
  * // { keyId: 'treasury', policy: '…64 hex digits…' }
  */
 export function keyEncryptionContext(keyId: string, policy: KeyPolicy): Record<string, string> {

@@ -8,7 +8,7 @@ import { normalizeSignatureScalar, normalizeYParity } from './signature.js'
 
 /** What callers pass to `signAuthorization` (EIP-7702). Quantities: bigint, safe integer or decimal string. */
 export type AuthorizationRequest = {
-  /** The chain the delegation is valid on; 0 means every chain and needs `allowAnyChain: true`. */
+  /** The chain the delegation is valid on; 0 means every chain and needs `allowAnyChain: true` and a key whose policy has `allowAnyChainAuthorization`. */
   chainId: QuantityInput
   /** The contract whose code the signing account delegates to. */
   address: string
