@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KMSClient } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { type LocalAws, type PrincipalCredentials, type StartLocalAwsParameters, startLocalAws } from '@enclave-custody/local-aws'
+import { type IdentityPolicyDocument, type LocalAws, type PrincipalCredentials, type StartLocalAwsParameters, startLocalAws } from '@enclave-custody/local-aws'
 import { expect } from 'vitest'
 
 export const ACCOUNT = '111122223333'
@@ -28,11 +28,20 @@ export type Who = keyof typeof PRINCIPALS
 /** The role the enclave's instance credentials belong to (what key policies name). */
 export const ENCLAVE_ROLE = `arn:aws:iam::${ACCOUNT}:role/enclave-instance`
 
+/**
+ * The IAM identity policy every test principal has: all of KMS and Secrets Manager, so that in these tests the
+ * key policies alone decide (IAM itself is tested with principals that lack it).
+ */
+export const IAM_ALLOW_ALL: IdentityPolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'TestsAllowAll', Effect: 'Allow', Action: ['kms:*', 'secretsmanager:*'], Resource: '*' }],
+}
+
 export function principalsOption(): Record<string, PrincipalCredentials> {
   return Object.fromEntries(
     Object.values(PRINCIPALS).map((p) => [
       p.accessKeyId,
-      { secretAccessKey: p.secretAccessKey, arn: p.arn, ...('sessionToken' in p ? { sessionToken: p.sessionToken } : {}) },
+      { secretAccessKey: p.secretAccessKey, arn: p.arn, ...('sessionToken' in p ? { sessionToken: p.sessionToken } : {}), policies: [IAM_ALLOW_ALL] },
     ]),
   )
 }

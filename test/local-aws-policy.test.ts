@@ -193,9 +193,10 @@ describe('custody key policy', () => {
   })
 
   it('PutKeyPolicy by the enclave or importer is denied; kms:CallerAccount conditions apply', async () => {
-    const { keyId } = await custodyKey()
+    // Another account names the key by ARN (a bare key id means "in my account", which it is not).
+    const { arn } = await custodyKey()
     for (const who of ['enclave', 'importer', 'outsider'] as const) {
-      expect((await awsError(kms(who).send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: custodyPolicy([ZEROS]) })))).name).toBe('AccessDeniedException')
+      expect((await awsError(kms(who).send(new PutKeyPolicyCommand({ KeyId: arn, Policy: custodyPolicy([ZEROS]) })))).name).toBe('AccessDeniedException')
     }
     const { KeyMetadata } = await kms('admin').send(
       new CreateKeyCommand({
@@ -203,6 +204,7 @@ describe('custody key policy', () => {
       }),
     )
     await expect(kms('importer').send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: secret }))).resolves.toBeDefined()
-    expect((await awsError(kms('outsider').send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: secret })))).name).toBe('AccessDeniedException')
+    expect((await awsError(kms('outsider').send(new EncryptCommand({ KeyId: KeyMetadata!.Arn, Plaintext: secret })))).name).toBe('AccessDeniedException')
+    expect((await awsError(kms('outsider').send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: secret })))).name).toBe('NotFoundException')
   })
 })

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { createSoftwareNsm } from '@enclave-custody/enclave-runtime'
+import { devIdentityPolicies } from '@enclave-custody/cli'
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy, createCustodyClient, createKmsImporter, nitroEnclave } from '@enclave-custody/sdk'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -42,7 +43,13 @@ describe('production executables on loopback', () => {
       accountId: ACCOUNT,
       region: REGION,
       attestationRoots: [nsm.rootCertificatePem],
-      principals: Object.fromEntries(Object.values(P).map(({ accessKeyId, ...rest }) => [accessKeyId, rest])),
+      // Least-privilege IAM per role, as the dev stack and the CDK stack grant it.
+      principals: Object.fromEntries(
+        (Object.keys(P) as (keyof typeof P)[]).map((role) => {
+          const { accessKeyId, ...rest } = P[role]
+          return [accessKeyId, { ...rest, policies: [devIdentityPolicies({ accountId: ACCOUNT, region: REGION })[role]] }]
+        }),
+      ),
     })
     cleanups.push(() => aws.close())
     const clientFor = <T>(Ctor: new (c: object) => T, p: { accessKeyId: string; secretAccessKey: string }) =>

@@ -22,6 +22,7 @@ import {
   startEnclaveServer,
   startParentProxy,
 } from '@enclave-custody/enclave-runtime'
+import { devIdentityPolicies } from '@enclave-custody/cli'
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy, createCustodyClient, createKmsImporter, isCustodyError, nitroEnclave } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -111,7 +112,13 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
       accountId: ACCOUNT,
       region: 'eu-west-1',
       attestationRoots: [nsm.rootCertificatePem],
-      principals: Object.fromEntries(Object.values(P).map(({ accessKeyId, ...rest }) => [accessKeyId, rest])),
+      // Least-privilege IAM per role, as the dev stack and the CDK stack grant it.
+      principals: Object.fromEntries(
+        (Object.keys(P) as (keyof typeof P)[]).map((role) => {
+          const { accessKeyId, ...rest } = P[role]
+          return [accessKeyId, { ...rest, policies: [devIdentityPolicies({ accountId: ACCOUNT, region: 'eu-west-1' })[role]] }]
+        }),
+      ),
     })
     const clientFor = <T>(Ctor: new (c: object) => T, p: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
       new Ctor({ region: 'eu-west-1', endpoint: aws.endpoint, credentials: p })

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '@enclave-custody/enclave-runtime'
+import type { IdentityPolicyDocument } from '@enclave-custody/local-aws'
+import { DEFAULT_SECRET_PREFIX } from '@enclave-custody/sdk'
 import { z } from 'zod'
 
 const Principal = z.strictObject({ accessKeyId: z.string(), secretAccessKey: z.string(), arn: z.string() })
@@ -26,6 +28,51 @@ const principal = (accountId: string, role: string): DevPrincipal => ({
 })
 
 export const devConfigPath = (dataDir: string) => join(dataDir, 'dev.json')
+
+export type DevIdentityPolicies = Record<keyof DevConfig['principals'], IdentityPolicyDocument>
+
+/**
+ * The IAM identity policies of the three roles, least privilege as the CDK stack grants them (local-aws
+ * enforces them): the admin creates and administers KMS keys (never uses them: the key policy has the last
+ * word), the importer creates and updates records under the secret prefix (never reads or deletes them), the
+ * instance role reads, describes and lists records (never writes, creates or deletes them). KMS use needs no
+ * IAM statement: the key policy names the importer and the instance role directly.
+ *
+ * @param parameters - the account and region of the dev stack, and the record prefix
+ * @returns one identity policy per role
+ * @example
+ * import { devIdentityPolicies } from '@enclave-custody/cli'
+ * const { instance } = devIdentityPolicies({ accountId: '000000000000', region: 'us-east-1' })
+ */
+export function devIdentityPolicies({ accountId, region, secretPrefix = DEFAULT_SECRET_PREFIX }: { accountId: string; region: string; secretPrefix?: string }): DevIdentityPolicies {
+  const records = `arn:aws:secretsmanager:${region}:${accountId}:secret:${secretPrefix}*`
+  const keys = `arn:aws:kms:${region}:${accountId}:key/*`
+  return {
+    admin: {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'CreateKeys', Effect: 'Allow', Action: ['kms:CreateKey', 'kms:ListKeys', 'kms:ListAliases'], Resource: '*' },
+        {
+          Sid: 'AdministerKeys',
+          Effect: 'Allow',
+          Action: ['kms:DescribeKey', 'kms:CreateAlias', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy', 'kms:EnableKeyRotation', 'kms:GetKeyRotationStatus'],
+          Resource: keys,
+        },
+      ],
+    },
+    importer: {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'WriteNewRecords', Effect: 'Allow', Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue'], Resource: records }],
+    },
+    instance: {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'ReadRecords', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: records },
+        { Sid: 'ListRecords', Effect: 'Allow', Action: 'secretsmanager:ListSecrets', Resource: '*' },
+      ],
+    },
+  }
+}
 
 /** Load `<dataDir>/dev.json`, creating it (fresh random credentials) on first use. */
 export async function loadDevConfig(dataDir: string): Promise<DevConfig> {

@@ -14,7 +14,7 @@ import {
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
 import { type Anvil, startAnvil } from './anvil.js'
-import { type DevConfig, type DevPrincipal, loadDevConfig, saveDevConfig } from './devConfig.js'
+import { type DevConfig, type DevPrincipal, devIdentityPolicies, loadDevConfig, saveDevConfig } from './devConfig.js'
 
 export type DevStackOptions = {
   /** Everything the stack persists lives here: local AWS state, the software NSM's CA, dev credentials. */
@@ -93,6 +93,7 @@ export async function startDevStack({
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const config = await loadDevConfig(dataDir)
     const { region, principals } = config
+    const identityPolicies = devIdentityPolicies({ accountId: config.accountId, region })
 
     let anvil: Anvil | undefined
     if (withAnvil) {
@@ -109,7 +110,13 @@ export async function startDevStack({
       accountId: config.accountId,
       region,
       attestationRoots: [nsm.rootCertificatePem],
-      principals: Object.fromEntries(Object.values(principals).map((p) => [p.accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn }])),
+      // Each role with its least-privilege IAM policy: local-aws enforces them (the account root delegates to IAM).
+      principals: Object.fromEntries(
+        (Object.keys(principals) as (keyof typeof principals)[]).map((role) => [
+          principals[role].accessKeyId,
+          { secretAccessKey: principals[role].secretAccessKey, arn: principals[role].arn, policies: [identityPolicies[role]] },
+        ]),
+      ),
       latencyMs: awsLatencyMs,
       log: (entry) => logger.info({ svc: 'local-aws', ...entry }, 'aws request'),
     })

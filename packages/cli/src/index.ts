@@ -1,5 +1,6 @@
 export { type Anvil, anvilBinary, startAnvil, stopChild } from './anvil.js'
 export { type DevStack, type DevStackOptions, startDevStack } from './devStack.js'
+export { type DevIdentityPolicies, devIdentityPolicies } from './devConfig.js'
 export { type CommandContext, type CommandDefinition, defineCommand } from './commands/defineCommand.js'
 export { type CliIo, processIo } from './commands/cliIo.js'
 export { commands, describeError, runCli } from './commands/runCli.js'

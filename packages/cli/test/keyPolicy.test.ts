@@ -5,6 +5,7 @@ import { type LocalAws, startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyKeyPolicy, keyPolicyFor } from '../src/commands/keyPolicy.js'
+import { devIdentityPolicies } from '../src/devConfig.js'
 import { runCli } from '../src/commands/runCli.js'
 import { captureIo, runCustody } from './helpers.js'
 
@@ -55,7 +56,12 @@ describe('custody key-policy', () => {
       accountId: ACCOUNT,
       region: REGION,
       attestationRoots: [nsm.rootCertificatePem],
-      principals: Object.fromEntries((Object.keys(CREDENTIALS) as Who[]).map((who) => [CREDENTIALS[who].accessKeyId, { secretAccessKey: CREDENTIALS[who].secretAccessKey, arn: ROLES[who] }])),
+      principals: Object.fromEntries(
+        (Object.keys(CREDENTIALS) as Who[]).map((who) => [
+          CREDENTIALS[who].accessKeyId,
+          { secretAccessKey: CREDENTIALS[who].secretAccessKey, arn: ROLES[who], policies: [devIdentityPolicies({ accountId: ACCOUNT, region: REGION })[who]] },
+        ]),
+      ),
     })
   })
   afterAll(async () => {

@@ -16,7 +16,7 @@ Options:
   --data-dir <dir>           persist keys, policies, aliases and secrets here (default: in memory)
   --account-id <12 digits>   account that owns keys and secrets (default 000000000000)
   --region <region>          region for ARNs and SigV4 scopes (default us-east-1)
-  --principals <file>        JSON {"<accessKeyId>": {"secretAccessKey": "…", "arn": "…", "sessionToken"?: "…"}}
+  --principals <file>        JSON {"<accessKeyId>": {"secretAccessKey": "…", "arn": "…", "sessionToken"?: "…", "policies"?: [IAM policy, …]}}
                              (default: access key "test", secret "test", the account root)
   --attestation-root <file>  trusted root certificate(s) for Nitro attestation documents, PEM; repeatable
   --latency-ms <n>           delay every API call by n ms (default 0)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { isCustodyError } from '@enclave-custody/sdk'
 import { describe, expect, it } from 'vitest'
 import { resolveLocalAwsConfig, type StartLocalAwsParameters } from './config.js'
+import type { IdentityPolicyDocument } from './policy/types.js'
 
 describe('resolveLocalAwsConfig', () => {
   it('applies the documented defaults', () => {
@@ -30,6 +31,26 @@ describe('resolveLocalAwsConfig', () => {
     }
   })
 
+  it('parses each principal’s identity policies once (text or object); the account of a principal is its ARN’s', () => {
+    const policy: IdentityPolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:CreateKey', Resource: '*' }] }
+    const config = resolveLocalAwsConfig({
+      principals: {
+        AK1: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/a', policies: [policy, JSON.stringify(policy)] },
+        AK2: { secretAccessKey: 's', arn: 'arn:aws:iam::444455556666:role/b' },
+      },
+    })
+    expect(config.principals.get('AK1')?.policies).toEqual([policy, policy])
+    expect(config.principals.get('AK2')?.policies).toBeUndefined()
+  })
+
+  it('names the broken statement of a bad identity policy', () => {
+    expect(() =>
+      resolveLocalAwsConfig({
+        principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', policies: [{ Statement: [{ Effect: 'Maybe' as 'Allow', Action: 'kms:*', Resource: '*' }] }] } },
+      }),
+    ).toThrowErrorMatchingInlineSnapshot(`[InvalidArgumentError: "principals.AK.policies[0]" is not a valid identity policy: Statement[0].Effect: Effect must be "Allow" or "Deny"]`)
+  })
+
   const bad: [string, unknown][] = [
     ['port', { port: -1 }],
     ['port', { port: 65_536 }],
@@ -52,6 +73,15 @@ describe('resolveLocalAwsConfig', () => {
     ['principals.AK.arn', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:s3:::bucket' } } }],
     ['principals.AK.sessionToken', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:root', sessionToken: 7 } } }],
     ['principals.a b', { principals: { 'a b': { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:root' } } }],
+    ['principals.AK.policies', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', policies: {} } } }],
+    ['principals.AK.policies[0]', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', policies: ['{'] } } }],
+    ['principals.AK.policies[0]', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', policies: [7] } } }],
+    [
+      'principals.AK.policies[0]',
+      { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', policies: [{ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' }] }] } } },
+    ],
+    ['principals.AK.policies', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:root', policies: [{ Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }] } } }],
+    ['principals.AK.secret', { principals: { AK: { secretAccessKey: 's', arn: 'arn:aws:iam::111122223333:role/r', secret: 'typo' } } }],
     ['verifyAttestation', { verifyAttestation: 'yes' }],
     ['clock', { clock: Date.now() }],
     ['log', { log: true }],

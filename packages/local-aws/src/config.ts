@@ -3,6 +3,9 @@ import { InvalidArgumentError } from '@enclave-custody/sdk'
 import type { VerifyAttestationFunction } from './attestation/verifier.js'
 import { isPrincipalArn } from './auth/principals.js'
 import type { PrincipalCredentials } from './auth/verifySigV4.js'
+import { PolicyDocumentError } from './policy/PolicyDocumentError.js'
+import { parseIdentityPolicy } from './policy/parseKeyPolicy.js'
+import type { IdentityPolicyDocument } from './policy/types.js'
 import type { LocalAwsLogEntry } from './server/createRequestHandler.js'
 
 /** Options of {@link startLocalAws}. */
@@ -13,14 +16,19 @@ export type StartLocalAwsParameters = {
   host?: string
   /** Directory for persisted state (`kms.json`, `secretsmanager.json`); omitted = in memory only. @default undefined */
   dataDir?: string
-  /** The 12-digit account that owns keys and secrets. @default '000000000000' */
+  /**
+   * The default account: that of the default principal and of `LocalAws.accountId`. Every principal belongs to
+   * the account in its ARN, and a key or secret to the account of the principal that creates it, so principals
+   * of several accounts make several accounts. @default '000000000000'
+   */
   accountId?: string
   /** The region in ARNs and in the SigV4 credential scope clients must use. @default 'us-east-1' */
   region?: string
   /** Trusted roots for Nitro attestation documents (PEM certificates), as real KMS trusts the AWS Nitro root. @default [] */
   attestationRoots?: readonly string[]
   /**
-   * Access key id → credentials and identity. Requests must be SigV4-signed by one of them.
+   * Access key id → credentials, identity and IAM identity policies. Requests must be SigV4-signed by one of
+   * them; the account of each is the one in its ARN.
    * @default { test: { secretAccessKey: 'test', arn: 'arn:aws:iam::<accountId>:root' } }
    */
   principals?: Readonly<Record<string, PrincipalCredentials>>
@@ -107,7 +115,10 @@ export function resolveLocalAwsConfig(options: StartLocalAwsParameters = {}): Lo
   for (const [accessKeyId, p] of Object.entries(rawPrincipals)) {
     const field = `principals.${accessKeyId.slice(0, 40)}`
     if (!/^[\w+=,.@-]{1,128}$/.test(accessKeyId)) fail(field, 'has an invalid access key id')
-    if (typeof p !== 'object' || p === null) fail(field, 'must be { secretAccessKey, arn, sessionToken? }')
+    if (typeof p !== 'object' || p === null) fail(field, 'must be { secretAccessKey, arn, sessionToken?, policies? }')
+    for (const key of Object.keys(p)) {
+      if (!['secretAccessKey', 'arn', 'sessionToken', 'policies'].includes(key)) fail(`${field}.${key.slice(0, 40)}`, 'is not a principal setting (secretAccessKey, arn, sessionToken, policies)')
+    }
     if (typeof p.secretAccessKey !== 'string' || p.secretAccessKey.length === 0) fail(`${field}.secretAccessKey`, 'must be a non-empty string')
     if (typeof p.arn !== 'string' || !isPrincipalArn(p.arn)) {
       fail(`${field}.arn`, 'must be an IAM principal ARN (arn:aws:iam::<account>:root|user/…|role/… or arn:aws:sts::<account>:assumed-role/…/…)')
@@ -115,7 +126,13 @@ export function resolveLocalAwsConfig(options: StartLocalAwsParameters = {}): Lo
     if (p.sessionToken !== undefined && (typeof p.sessionToken !== 'string' || p.sessionToken.length === 0)) {
       fail(`${field}.sessionToken`, 'must be a non-empty string')
     }
-    principals.set(accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn, ...(p.sessionToken === undefined ? {} : { sessionToken: p.sessionToken }) })
+    const policies = identityPolicies(p.policies, p.arn, field)
+    principals.set(accessKeyId, {
+      secretAccessKey: p.secretAccessKey,
+      arn: p.arn,
+      ...(p.sessionToken === undefined ? {} : { sessionToken: p.sessionToken }),
+      ...(policies === undefined ? {} : { policies }),
+    })
   }
   if (principals.size === 0) fail('principals', 'must name at least one principal')
 
@@ -127,6 +144,24 @@ export function resolveLocalAwsConfig(options: StartLocalAwsParameters = {}): Lo
   if (log !== undefined && typeof log !== 'function') fail('log', 'must be a function')
 
   return { port, host, dataDir, accountId, region, attestationRoots: [...roots], principals, latencyMs, verifyAttestation, clock, log }
+}
+
+/** Parse a principal's identity policies once at start, so a malformed one fails the start, naming it. */
+function identityPolicies(value: unknown, arn: string, field: string): IdentityPolicyDocument[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) fail(`${field}.policies`, 'must be an array of IAM identity policies (JSON text or objects)')
+  if (value.length > 0 && /^arn:aws:iam::\d{12}:root$/.test(arn)) {
+    fail(`${field}.policies`, 'cannot be attached to the account root, which has every permission')
+  }
+  return value.map((policy, i) => {
+    try {
+      if (typeof policy !== 'string' && (typeof policy !== 'object' || policy === null)) throw new Error('not a policy')
+      return parseIdentityPolicy(typeof policy === 'string' ? policy : JSON.stringify(policy))
+    } catch (cause) {
+      const reason = cause instanceof PolicyDocumentError ? cause.shortMessage.replace(/^invalid key policy: /, '') : 'must be an IAM identity policy (JSON text or object)'
+      throw new InvalidArgumentError({ field: `${field}.policies[${i}]`, rule: `is not a valid identity policy: ${reason}`, cause })
+    }
+  })
 }
 
 function fail(field: string, rule: string): never {

@@ -15,9 +15,24 @@ export {
 export { type BuildCiphertextForRecipientParameters, buildCiphertextForRecipient } from './cms/buildCiphertextForRecipient.js'
 export { type LocalAwsConfig, resolveLocalAwsConfig, type StartLocalAwsParameters } from './config.js'
 export { defaultKeyPolicy } from './policy/defaultKeyPolicy.js'
-export { type EvaluatePolicyParameters, type EvaluatePolicyReturnType, evaluatePolicy, type PolicyDecision } from './policy/evaluatePolicy.js'
-export { CONDITION_OPERATORS, type ConditionOperator, parseKeyPolicy } from './policy/parseKeyPolicy.js'
+export {
+  type EvaluateIdentityPoliciesParameters,
+  type EvaluatePolicyParameters,
+  type EvaluatePolicyReturnType,
+  evaluateIdentityPolicies,
+  evaluatePolicy,
+  type PolicyDecision,
+} from './policy/evaluatePolicy.js'
+export { CONDITION_OPERATORS, type ConditionOperator, parseIdentityPolicy, parseKeyPolicy } from './policy/parseKeyPolicy.js'
 export { PolicyDocumentError } from './policy/PolicyDocumentError.js'
-export type { KeyPolicyConditionValue, KeyPolicyDocument, KeyPolicyPrincipal, KeyPolicyStatement, PolicyContext } from './policy/types.js'
+export type {
+  IdentityPolicyDocument,
+  IdentityPolicyStatement,
+  KeyPolicyConditionValue,
+  KeyPolicyDocument,
+  KeyPolicyPrincipal,
+  KeyPolicyStatement,
+  PolicyContext,
+} from './policy/types.js'
 export type { LocalAwsLogEntry } from './server/createRequestHandler.js'
 export { type LocalAws, type StartLocalAwsReturnType, startLocalAws } from './startLocalAws.js'

@@ -58,14 +58,13 @@ export async function startLocalAws(options: StartLocalAwsParameters = {}): Prom
     const secretsStore = await JsonStateStore.open({ file: file('secretsmanager.json'), initial: initialSecretsState, validate: validateSecretsState })
     const kms = new KmsService({
       store: kmsStore,
-      accountId: config.accountId,
       region: config.region,
       clock: config.clock,
       attestationRoots: config.attestationRoots,
       verifyAttestation: config.verifyAttestation ?? sdkVerifyAttestation,
       requireAttestationRoots: config.verifyAttestation === undefined,
     })
-    const secrets = new SecretsManagerService({ store: secretsStore, accountId: config.accountId, region: config.region, clock: config.clock })
+    const secrets = new SecretsManagerService({ store: secretsStore, region: config.region, clock: config.clock })
     const server = createServer(
       { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
       createRequestHandler({

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { AwsServiceError } from '../protocol/AwsServiceError.js'
+import type { IdentityPolicyDocument } from '../policy/types.js'
 import { accountOfArn } from './principals.js'
 
 /** A caller's long-term (or session) credentials, keyed by access key id in {@link VerifySigV4Parameters.principals}. */
@@ -9,6 +10,13 @@ export type PrincipalCredentials = {
   arn: string
   /** When set, requests must carry this `X-Amz-Security-Token` (temporary credentials). */
   sessionToken?: string
+  /**
+   * The principal's IAM identity-based policies (JSON text or documents, no `Principal`). They decide what a
+   * key policy statement naming the account (`arn:aws:iam::<account>:root`) lets this principal do, every
+   * IAM-only KMS action (`CreateKey`, `ListKeys`, `ListAliases`, `GenerateRandom`) and every Secrets Manager
+   * action. Not allowed for an account root ARN, which has every permission. @default [] (no IAM permissions)
+   */
+  policies?: readonly (string | IdentityPolicyDocument)[]
 }
 
 /** Who signed a request. */

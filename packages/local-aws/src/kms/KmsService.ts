@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { isCustodyError } from '@enclave-custody/sdk'
 import type { VerifyAttestationFunction } from '../attestation/verifier.js'
 import { buildCiphertextForRecipient } from '../cms/buildCiphertextForRecipient.js'
-import { evaluatePolicy } from '../policy/evaluatePolicy.js'
+import { accessDenied } from '../auth/accessDenied.js'
+import { evaluateIdentityPolicies, evaluatePolicy } from '../policy/evaluatePolicy.js'
 import { defaultKeyPolicy } from '../policy/defaultKeyPolicy.js'
 import { parseKeyPolicy } from '../policy/parseKeyPolicy.js'
 import type { PolicyContext } from '../policy/types.js'
@@ -27,11 +28,10 @@ import { paginate } from '../protocol/paginate.js'
 import type { JsonStateStore } from '../store/JsonStateStore.js'
 import { ciphertextBlobKeyId, openCiphertextBlob, sealCiphertextBlob } from './ciphertextBlob.js'
 import { recipientConditionKeys, type VerifiedRecipient, verifyRecipient } from './recipient.js'
-import type { KmsAliasRecord, KmsKeyRecord, KmsState } from './state.js'
+import { aliasRecordId, type KmsAliasRecord, type KmsKeyRecord, type KmsState } from './state.js'
 
 export type KmsServiceOptions = {
   store: JsonStateStore<KmsState>
-  accountId: string
   region: string
   clock: () => Date
   attestationRoots: readonly string[]
@@ -87,13 +87,13 @@ export class KmsService implements AwsJsonService {
     this.#handlers = {
       CreateKey: (i, c) => this.#createKey(i, c),
       DescribeKey: (i, c) => this.#describeKey(i, c),
-      ListKeys: async (i) => this.#listKeys(i),
+      ListKeys: async (i, c) => this.#listKeys(i, c),
       CreateAlias: (i, c) => this.#createAlias(i, c),
-      ListAliases: async (i) => this.#listAliases(i),
+      ListAliases: async (i, c) => this.#listAliases(i, c),
       Encrypt: async (i, c) => this.#encrypt(i, c),
       Decrypt: (i, c) => this.#decrypt(i, c),
       GenerateDataKey: (i, c) => this.#generateDataKey(i, c),
-      GenerateRandom: (i) => this.#generateRandom(i),
+      GenerateRandom: (i, c) => this.#generateRandom(i, c),
       GetKeyPolicy: async (i, c) => this.#getKeyPolicy(i, c),
       PutKeyPolicy: (i, c) => this.#putKeyPolicy(i, c),
       EnableKeyRotation: (i, c) => this.#setKeyRotation(i, c, true),
@@ -112,7 +112,7 @@ export class KmsService implements AwsJsonService {
 
   // ── keys ────────────────────────────────────────────────────────────────────────────────────────────
 
-  async #createKey(input: JsonObject, { principal }: RequestContext): Promise<JsonObject> {
+  async #createKey(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const policyText = readString(input, 'Policy', { min: 1, max: 131_072 })
     const description = readString(input, 'Description', { max: 8192 }) ?? ''
     const keyUsage = readEnum(input, 'KeyUsage', KEY_USAGES) ?? 'ENCRYPT_DECRYPT'
@@ -137,10 +137,12 @@ export class KmsService implements AwsJsonService {
     if (customKeyStore !== undefined) throw kmsError('UnsupportedOperationException', 'local-aws does not support custom key stores.')
     if (multiRegion) throw kmsError('UnsupportedOperationException', 'local-aws does not support multi-Region keys.')
 
+    this.#authorizeIam('kms:CreateKey', '*', context)
     const keyId = randomUUID()
-    const arn = this.#keyArn(keyId)
-    const policy = policyText ?? defaultKeyPolicy(this.#o.accountId)
-    if (policyText !== undefined) this.#checkNewPolicy(policyText, principal.arn, arn, bypass)
+    const account = context.principal.accountId
+    const arn = this.#keyArn(keyId, account)
+    const policy = policyText ?? defaultKeyPolicy(account)
+    if (policyText !== undefined) this.#checkNewPolicy(policyText, context, arn, bypass)
     const material = randomBytes(32)
     const record: KmsKeyRecord = {
       keyId,
@@ -162,15 +164,19 @@ export class KmsService implements AwsJsonService {
   }
 
   async #describeKey(input: JsonObject, context: RequestContext): Promise<JsonObject> {
-    const { key } = this.#resolve(readString(input, 'KeyId', { required: true, min: 1, max: 2048 }))
+    const { key } = this.#resolve(readString(input, 'KeyId', { required: true, min: 1, max: 2048 }), context)
     this.#authorize(key, 'kms:DescribeKey', context, {})
     return { KeyMetadata: this.#keyMetadata(key) }
   }
 
-  #listKeys(input: JsonObject): JsonObject {
+  #listKeys(input: JsonObject, context: RequestContext): JsonObject {
     const limit = readInteger(input, 'Limit', { min: 1, max: 1000 }) ?? 100
-    const keys = Object.values(this.#o.store.state.keys).sort(byCreation)
-    const page = paginate(keys, readString(input, 'Marker', { min: 1, max: 1024 }), limit, invalidMarker)
+    const marker = readString(input, 'Marker', { min: 1, max: 1024 })
+    this.#authorizeIam('kms:ListKeys', '*', context)
+    const keys = Object.values(this.#o.store.state.keys)
+      .filter((k) => accountOfKey(k) === context.principal.accountId)
+      .sort(byCreation)
+    const page = paginate(keys, marker, limit, invalidMarker)
     return {
       Keys: page.items.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })),
       Truncated: page.next !== undefined,
@@ -180,7 +186,7 @@ export class KmsService implements AwsJsonService {
 
   #keyMetadata(key: KmsKeyRecord): JsonObject {
     return {
-      AWSAccountId: this.#o.accountId,
+      AWSAccountId: accountOfKey(key),
       KeyId: key.keyId,
       Arn: key.arn,
       CreationDate: toEpochSeconds(key.creationDate),
@@ -210,30 +216,36 @@ export class KmsService implements AwsJsonService {
     if (targetKeyId.startsWith('alias/') || /^arn:aws:kms:[^:]*:\d*:alias\//.test(targetKeyId)) {
       throw kmsError('ValidationException', 'TargetKeyId must identify a key by key ID or key ARN, not by alias.')
     }
-    const { key } = this.#resolve(targetKeyId)
+    const { key } = this.#resolve(targetKeyId, context)
+    const account = context.principal.accountId
+    if (accountOfKey(key) !== account) throw kmsError('ValidationException', 'An alias and its KMS key must be in the same AWS account and Region.')
     this.#authorize(key, 'kms:CreateAlias', context, {})
     const now = this.#o.clock().getTime()
     await this.#o.store.update((draft) => {
-      if (Object.hasOwn(draft.aliases, aliasName)) {
-        throw kmsError('AlreadyExistsException', `An alias with the name ${this.#aliasArn(aliasName)} already exists`)
+      const id = aliasRecordId(account, aliasName)
+      if (Object.hasOwn(draft.aliases, id)) {
+        throw kmsError('AlreadyExistsException', `An alias with the name ${this.#aliasArn(aliasName, account)} already exists`)
       }
-      draft.aliases[aliasName] = { aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now }
+      draft.aliases[id] = { aliasName, account, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now }
     })
     return {}
   }
 
-  #listAliases(input: JsonObject): JsonObject {
+  #listAliases(input: JsonObject, context: RequestContext): JsonObject {
     const keyId = readString(input, 'KeyId', { min: 1, max: 2048 })
     const limit = readInteger(input, 'Limit', { min: 1, max: 100 }) ?? 50
-    const filterKey = keyId === undefined ? undefined : this.#resolve(keyId).key.keyId
+    const marker = readString(input, 'Marker', { min: 1, max: 1024 })
+    this.#authorizeIam('kms:ListAliases', '*', context)
+    const account = context.principal.accountId
+    const filterKey = keyId === undefined ? undefined : this.#resolve(keyId, context).key.keyId
     const aliases = Object.values(this.#o.store.state.aliases)
-      .filter((a) => filterKey === undefined || a.targetKeyId === filterKey)
+      .filter((a) => a.account === account && (filterKey === undefined || a.targetKeyId === filterKey))
       .sort((a, b) => (a.aliasName < b.aliasName ? -1 : a.aliasName > b.aliasName ? 1 : 0))
-    const page = paginate(aliases, readString(input, 'Marker', { min: 1, max: 1024 }), limit, invalidMarker)
+    const page = paginate(aliases, marker, limit, invalidMarker)
     return {
       Aliases: page.items.map((a: KmsAliasRecord) => ({
         AliasName: a.aliasName,
-        AliasArn: this.#aliasArn(a.aliasName),
+        AliasArn: this.#aliasArn(a.aliasName, a.account),
         TargetKeyId: a.targetKeyId,
         CreationDate: toEpochSeconds(a.creationDate),
         LastUpdatedDate: toEpochSeconds(a.lastUpdatedDate),
@@ -254,7 +266,7 @@ export class KmsService implements AwsJsonService {
     const dryRun = readBoolean(input, 'DryRun') === true
     try {
       checkSymmetricAlgorithm(algorithm)
-      const resolved = this.#resolve(keyId)
+      const resolved = this.#resolve(keyId, context)
       this.#authorize(resolved.key, 'kms:Encrypt', context, {
         ...encryptionContextKeys(encryptionContext),
         'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT',
@@ -288,7 +300,7 @@ export class KmsService implements AwsJsonService {
         message: 'The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.',
       })
     }
-    const requested = keyId === undefined ? undefined : this.#resolve(keyId)
+    const requested = keyId === undefined ? undefined : this.#resolve(keyId, context)
     if (requested !== undefined && requested.key.keyId !== key.keyId) {
       throw kmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.')
     }
@@ -326,7 +338,7 @@ export class KmsService implements AwsJsonService {
       throw kmsError('ValidationException', 'Please specify either number of bytes or key spec, not both.')
     }
     const length = numberOfBytes ?? (keySpec === 'AES_128' ? 16 : 32)
-    const resolved = this.#resolve(keyId)
+    const resolved = this.#resolve(keyId, context)
     const recipient = recipientInput === undefined ? undefined : await this.#verifyRecipient(recipientInput)
     this.#authorize(resolved.key, 'kms:GenerateDataKey', context, {
       ...encryptionContextKeys(encryptionContext),
@@ -346,11 +358,12 @@ export class KmsService implements AwsJsonService {
     }
   }
 
-  async #generateRandom(input: JsonObject): Promise<JsonObject> {
+  async #generateRandom(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const numberOfBytes = readInteger(input, 'NumberOfBytes', { required: true, min: 1, max: 1024 })!
     const customKeyStoreId = readString(input, 'CustomKeyStoreId')
     const recipientInput = readObject(input, 'Recipient')
     if (customKeyStoreId !== undefined) throw kmsError('UnsupportedOperationException', 'local-aws does not support custom key stores.')
+    this.#authorizeIam('kms:GenerateRandom', '*', context)
     const recipient = recipientInput === undefined ? undefined : await this.#verifyRecipient(recipientInput)
     const random = randomBytes(numberOfBytes)
     try {
@@ -367,7 +380,7 @@ export class KmsService implements AwsJsonService {
   #getKeyPolicy(input: JsonObject, context: RequestContext): JsonObject {
     const keyId = readString(input, 'KeyId', { required: true, min: 1, max: 2048 })
     const policyName = readString(input, 'PolicyName', { min: 1, max: 128 })
-    const { key } = this.#resolve(keyId)
+    const { key } = this.#resolve(keyId, context)
     checkPolicyName(policyName)
     this.#authorize(key, 'kms:GetKeyPolicy', context, {})
     return { Policy: key.policy, PolicyName: 'default' }
@@ -378,10 +391,10 @@ export class KmsService implements AwsJsonService {
     const policy = readString(input, 'Policy', { required: true, min: 1, max: 131_072 })
     const policyName = readString(input, 'PolicyName', { min: 1, max: 128 })
     const bypass = readBoolean(input, 'BypassPolicyLockoutSafetyCheck') ?? false
-    const { key } = this.#resolve(keyId)
+    const { key } = this.#resolve(keyId, context)
     checkPolicyName(policyName)
     this.#authorize(key, 'kms:PutKeyPolicy', context, {})
-    this.#checkNewPolicy(policy, context.principal.arn, key.arn, bypass)
+    this.#checkNewPolicy(policy, context, key.arn, bypass)
     await this.#o.store.update((draft) => {
       draft.keys[key.keyId]!.policy = policy
     })
@@ -391,7 +404,7 @@ export class KmsService implements AwsJsonService {
   async #setKeyRotation(input: JsonObject, context: RequestContext, enabled: boolean): Promise<JsonObject> {
     const keyId = readString(input, 'KeyId', { required: true, min: 1, max: 2048 })
     const period = enabled ? readInteger(input, 'RotationPeriodInDays', { min: 90, max: 2560 }) : undefined
-    const { key } = this.#resolve(keyId)
+    const { key } = this.#resolve(keyId, context)
     this.#authorize(key, enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation', context, {})
     await this.#o.store.update((draft) => {
       const record = draft.keys[key.keyId]!
@@ -402,7 +415,7 @@ export class KmsService implements AwsJsonService {
   }
 
   #getKeyRotationStatus(input: JsonObject, context: RequestContext): JsonObject {
-    const { key } = this.#resolve(readString(input, 'KeyId', { required: true, min: 1, max: 2048 }))
+    const { key } = this.#resolve(readString(input, 'KeyId', { required: true, min: 1, max: 2048 }), context)
     this.#authorize(key, 'kms:GetKeyRotationStatus', context, {})
     return {
       KeyRotationEnabled: key.rotationEnabled,
@@ -417,7 +430,7 @@ export class KmsService implements AwsJsonService {
   }
 
   /** Parse a new policy and, unless bypassed, refuse one that would lock the caller out (as KMS does). */
-  #checkNewPolicy(policy: string, callerArn: string, keyArn: string, bypass: boolean): void {
+  #checkNewPolicy(policy: string, { principal, identityPolicies }: RequestContext, keyArn: string, bypass: boolean): void {
     try {
       parseKeyPolicy(policy)
     } catch (e) {
@@ -425,7 +438,7 @@ export class KmsService implements AwsJsonService {
       throw e
     }
     if (bypass) return
-    const { allowed } = evaluatePolicy(policy, { principalArn: callerArn, action: 'kms:PutKeyPolicy', resourceArn: keyArn })
+    const { allowed } = evaluatePolicy(policy, { principalArn: principal.arn, action: 'kms:PutKeyPolicy', resourceArn: keyArn, identityPolicies })
     if (!allowed) {
       throw kmsError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.')
     }
@@ -434,46 +447,48 @@ export class KmsService implements AwsJsonService {
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Resolve a KeyId: key id, key ARN, alias name or alias ARN.
+   * Resolve a KeyId as KMS does: a key id or alias name in the caller's account, or a key ARN or alias ARN of
+   * any account (the only way to name another account's key; the policies then decide).
    *
    * @throws AwsServiceError NotFoundException
    */
-  #resolve(keyId: string): ResolvedKey {
+  #resolve(keyId: string, { principal }: RequestContext): ResolvedKey {
     const { keys, aliases } = this.#o.store.state
-    const findKey = (id: string): KmsKeyRecord => {
+    const findKey = (id: string, account: string): KmsKeyRecord => {
       const key = Object.hasOwn(keys, id) ? keys[id] : undefined
-      if (key === undefined) throw kmsError('NotFoundException', `Key '${this.#keyArn(id)}' does not exist`)
+      if (key === undefined || accountOfKey(key) !== account) throw kmsError('NotFoundException', `Key '${this.#keyArn(id, account)}' does not exist`)
       return key
     }
-    const findAlias = (name: string): ResolvedKey => {
-      const alias = Object.hasOwn(aliases, name) ? aliases[name] : undefined
-      if (alias === undefined) throw kmsError('NotFoundException', `Alias ${this.#aliasArn(name)} is not found.`)
-      return { key: findKey(alias.targetKeyId), alias: name }
+    const findAlias = (name: string, account: string): ResolvedKey => {
+      const id = aliasRecordId(account, name)
+      const alias = Object.hasOwn(aliases, id) ? aliases[id] : undefined
+      if (alias === undefined) throw kmsError('NotFoundException', `Alias ${this.#aliasArn(name, account)} is not found.`)
+      return { key: findKey(alias.targetKeyId, account), alias: name }
     }
-    if (UUID.test(keyId)) return { key: findKey(keyId), alias: undefined }
-    if (keyId.startsWith('alias/')) return findAlias(keyId)
+    if (UUID.test(keyId)) return { key: findKey(keyId, principal.accountId), alias: undefined }
+    if (keyId.startsWith('alias/')) return findAlias(keyId, principal.accountId)
     const arn = /^arn:aws:kms:([^:]+):(\d{12}):(key|alias)\/(.+)$/.exec(keyId)
     if (arn !== null) {
       const [, region, account, type, rest] = arn as unknown as [string, string, string, string, string]
-      if (region !== this.#o.region || account !== this.#o.accountId) {
+      if (region !== this.#o.region) {
         throw kmsError('NotFoundException', type === 'key' ? `Key '${keyId}' does not exist` : `Alias ${keyId} is not found.`)
       }
-      if (type === 'alias') return findAlias(`alias/${rest}`)
-      if (UUID.test(rest)) return { key: findKey(rest), alias: undefined }
+      if (type === 'alias') return findAlias(`alias/${rest}`, account)
+      if (UUID.test(rest)) return { key: findKey(rest, account), alias: undefined }
     }
     throw kmsError('NotFoundException', `Invalid keyId '${keyId.slice(0, 256)}'`)
   }
 
-  /** @throws AwsServiceError AccessDeniedException unless the key policy allows the request */
-  #authorize(key: KmsKeyRecord, action: string, { principal }: RequestContext, context: PolicyContext): void {
-    const { decision } = evaluatePolicy(key.policy, { principalArn: principal.arn, action, resourceArn: key.arn, context })
-    if (decision === 'Allow') return
-    const why = decision === 'ExplicitDeny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`
-    throw new AwsServiceError({
-      code: 'AccessDeniedException',
-      messageMember: 'Message',
-      message: `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${key.arn} ${why}`,
-    })
+  /** @throws AwsServiceError AccessDeniedException unless the key policy (with the caller's IAM policies) allows the request */
+  #authorize(key: KmsKeyRecord, action: string, { principal, identityPolicies }: RequestContext, context: PolicyContext): void {
+    const result = evaluatePolicy(key.policy, { principalArn: principal.arn, action, resourceArn: key.arn, context, identityPolicies })
+    if (!result.allowed) throw accessDenied(principal.arn, action, key.arn, result)
+  }
+
+  /** IAM-only actions (no key policy): the caller's identity policies decide. */
+  #authorizeIam(action: string, resource: string, { principal, identityPolicies }: RequestContext): void {
+    const result = evaluateIdentityPolicies(identityPolicies, { principalArn: principal.arn, action, resourceArn: resource })
+    if (!result.allowed) throw accessDenied(principal.arn, action, resource, result)
   }
 
   #verifyRecipient(recipient: JsonObject): Promise<VerifiedRecipient> {
@@ -486,13 +501,18 @@ export class KmsService implements AwsJsonService {
     })
   }
 
-  #keyArn(keyId: string): string {
-    return `arn:aws:kms:${this.#o.region}:${this.#o.accountId}:key/${keyId}`
+  #keyArn(keyId: string, account: string): string {
+    return `arn:aws:kms:${this.#o.region}:${account}:key/${keyId}`
   }
 
-  #aliasArn(aliasName: string): string {
-    return `arn:aws:kms:${this.#o.region}:${this.#o.accountId}:${aliasName}`
+  #aliasArn(aliasName: string, account: string): string {
+    return `arn:aws:kms:${this.#o.region}:${account}:${aliasName}`
   }
+}
+
+/** The account of a key: the one in its ARN. */
+function accountOfKey(key: KmsKeyRecord): string {
+  return key.arn.split(':')[4]!
 }
 
 function material(key: KmsKeyRecord): Buffer {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { defaultKeyPolicy } from './defaultKeyPolicy.js'
-import { evaluatePolicy } from './evaluatePolicy.js'
-import type { KeyPolicyDocument, KeyPolicyStatement } from './types.js'
+import { evaluateIdentityPolicies, evaluatePolicy } from './evaluatePolicy.js'
+import type { IdentityPolicyDocument, KeyPolicyDocument, KeyPolicyStatement } from './types.js'
 
 const ACCOUNT = '111122223333'
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`
@@ -16,8 +16,17 @@ function policy(...statements: KeyPolicyStatement[]): KeyPolicyDocument {
   return { Version: '2012-10-17', Statement: statements }
 }
 
-function decide(doc: KeyPolicyDocument | string, principalArn: string, action: string, context: Record<string, string | string[]> = {}) {
-  return evaluatePolicy(doc, { principalArn, action, resourceArn: KEY, context }).decision
+/** An IAM identity policy allowing every KMS action: what the generic grammar tests give every caller. */
+const IAM_KMS_ALL: IdentityPolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }
+
+function decide(
+  doc: KeyPolicyDocument | string,
+  principalArn: string,
+  action: string,
+  context: Record<string, string | string[]> = {},
+  identityPolicies: readonly (IdentityPolicyDocument | string)[] = [IAM_KMS_ALL],
+) {
+  return evaluatePolicy(doc, { principalArn, action, resourceArn: KEY, context, identityPolicies }).decision
 }
 
 const enclaveDecrypt = (operator: string, value: string | string[], key = 'kms:RecipientAttestation:ImageSha384'): KeyPolicyStatement => ({
@@ -32,12 +41,21 @@ const enclaveDecrypt = (operator: string, value: string | string[], key = 'kms:R
 describe('evaluatePolicy: default key policy', () => {
   const doc = defaultKeyPolicy(ACCOUNT)
 
-  it.each([ADMIN, SESSION, ROLE, `arn:aws:iam::${ACCOUNT}:root`])('allows every kms action to %s of the account', (arn) => {
+  it.each([ADMIN, SESSION, ROLE, `arn:aws:iam::${ACCOUNT}:root`])('allows every kms action to %s of the account whose IAM policy allows it', (arn) => {
     for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:PutKeyPolicy', 'KMS:decrypt']) expect(decide(doc, arn, action)).toBe('Allow')
   })
 
   it('denies principals of other accounts implicitly', () => {
     expect(decide(doc, OUTSIDER, 'kms:Decrypt')).toBe('ImplicitDeny')
+  })
+
+  it('is not "everyone in the account": without an IAM policy that allows it, a user or role gets nothing', () => {
+    for (const arn of [ADMIN, SESSION, ROLE]) {
+      const result = evaluatePolicy(doc, { principalArn: arn, action: 'kms:Decrypt', resourceArn: KEY })
+      expect(result).toEqual({ decision: 'ImplicitDeny', allowed: false, statements: [], deniedBy: 'identity-based' })
+    }
+    // The account root itself needs no IAM policy.
+    expect(decide(doc, `arn:aws:iam::${ACCOUNT}:root`, 'kms:Decrypt', {}, [])).toBe('Allow')
   })
 
   it('does not grant non-kms actions', () => {
@@ -53,7 +71,7 @@ describe('evaluatePolicy: principals, actions, resources', () => {
     expect(decide(doc, `arn:aws:iam::${ACCOUNT}:role/enclave-2`, 'kms:Decrypt')).toBe('ImplicitDeny')
   })
 
-  it('an account id matches everyone in that account; "*" matches anyone', () => {
+  it('an account id enables everyone in that account whose IAM allows it; "*" matches anyone', () => {
     expect(decide(policy({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:*', Resource: '*' }), ADMIN, 'kms:Encrypt')).toBe('Allow')
     expect(decide(policy({ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' }), OUTSIDER, 'kms:Encrypt')).toBe('Allow')
     expect(decide(policy({ Effect: 'Allow', Principal: { AWS: ['*'] }, Action: 'kms:*', Resource: '*' }), OUTSIDER, 'kms:Encrypt')).toBe('Allow')
@@ -92,6 +110,101 @@ describe('evaluatePolicy: principals, actions, resources', () => {
   })
 })
 
+describe('evaluatePolicy: the account root delegates to IAM identity policies', () => {
+  const delegating = policy(
+    { Sid: 'EnableIam', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+    { Sid: 'AdminDirect', Effect: 'Allow', Principal: { AWS: ADMIN }, Action: 'kms:DescribeKey', Resource: '*' },
+  )
+  const iam = (statement: Record<string, unknown>) => JSON.stringify({ Version: '2012-10-17', Statement: [statement] })
+
+  it('a principal is allowed only what its identity policy allows on this key', () => {
+    const decryptThisKey = iam({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: KEY })
+    expect(decide(delegating, SESSION, 'kms:Decrypt', {}, [decryptThisKey])).toBe('Allow')
+    expect(decide(delegating, SESSION, 'kms:Encrypt', {}, [decryptThisKey])).toBe('ImplicitDeny')
+    const otherKey = iam({ Effect: 'Allow', Action: 'kms:*', Resource: `arn:aws:kms:us-east-1:${ACCOUNT}:key/other` })
+    expect(decide(delegating, SESSION, 'kms:Decrypt', {}, [otherKey])).toBe('ImplicitDeny')
+    expect(decide(delegating, SESSION, 'kms:Decrypt', {}, [])).toBe('ImplicitDeny')
+  })
+
+  it('a statement naming the principal itself needs no IAM policy (same account)', () => {
+    expect(decide(delegating, ADMIN, 'kms:DescribeKey', {}, [])).toBe('Allow')
+    expect(decide(delegating, ADMIN, 'kms:Decrypt', {}, [])).toBe('ImplicitDeny')
+  })
+
+  it('an identity-policy Deny wins over every Allow', () => {
+    const denied = evaluatePolicy(delegating, {
+      principalArn: ADMIN,
+      action: 'kms:DescribeKey',
+      resourceArn: KEY,
+      identityPolicies: [iam({ Sid: 'NoDescribe', Effect: 'Deny', Action: 'kms:Describe*', Resource: '*' })],
+    })
+    expect(denied).toEqual({ decision: 'ExplicitDeny', allowed: false, statements: [{ index: 0, sid: 'NoDescribe', effect: 'Deny', policy: 'identity' }], deniedBy: 'identity-based' })
+  })
+
+  it('identity policy conditions see the request context', () => {
+    const withContext = iam({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*', Condition: { StringEquals: { 'kms:EncryptionContext:keyId': 'k-1' } } })
+    expect(decide(delegating, ADMIN, 'kms:Encrypt', { 'kms:EncryptionContext:keyId': 'k-1' }, [withContext])).toBe('Allow')
+    expect(decide(delegating, ADMIN, 'kms:Encrypt', { 'kms:EncryptionContext:keyId': 'k-2' }, [withContext])).toBe('ImplicitDeny')
+  })
+
+  it('cross-account: the key policy must name the other account (or principal) AND the caller\'s IAM must allow it', () => {
+    const crossAccount = policy({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Decrypt', Resource: '*' })
+    const theirIam = iam({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: KEY })
+    expect(decide(crossAccount, OUTSIDER, 'kms:Decrypt', {}, [theirIam])).toBe('Allow')
+    expect(decide(crossAccount, OUTSIDER, 'kms:Decrypt', {}, [])).toBe('ImplicitDeny')
+    expect(decide(delegating, OUTSIDER, 'kms:Decrypt', {}, [theirIam])).toBe('ImplicitDeny')
+    // Naming the outsider itself is not enough either: cross-account use always needs the caller's IAM too.
+    const byName = policy({ Effect: 'Allow', Principal: { AWS: OUTSIDER }, Action: 'kms:Decrypt', Resource: '*' })
+    expect(decide(byName, OUTSIDER, 'kms:Decrypt', {}, [])).toBe('ImplicitDeny')
+    expect(decide(byName, OUTSIDER, 'kms:Decrypt', {}, [theirIam])).toBe('Allow')
+    // "*" in a key policy lets another account in only with that account's IAM permission.
+    const everyone = policy({ Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' })
+    expect(decide(everyone, OUTSIDER, 'kms:Decrypt', {}, [])).toBe('ImplicitDeny')
+    expect(decide(everyone, ADMIN, 'kms:Decrypt', {}, [])).toBe('Allow')
+  })
+
+  it('a Deny naming the account applies to every principal of it, whatever their IAM says', () => {
+    const doc = policy(
+      { Effect: 'Allow', Principal: { AWS: ADMIN }, Action: 'kms:*', Resource: '*' },
+      { Effect: 'Deny', Principal: { AWS: ACCOUNT }, Action: 'kms:Decrypt', Resource: '*' },
+    )
+    expect(decide(doc, ADMIN, 'kms:Decrypt')).toBe('ExplicitDeny')
+    expect(decide(doc, ADMIN, 'kms:Encrypt')).toBe('Allow')
+  })
+})
+
+describe('evaluateIdentityPolicies (IAM-only actions, Secrets Manager)', () => {
+  const readRecords = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:keys/*` },
+      { Effect: 'Allow', Action: 'secretsmanager:ListSecrets', Resource: '*' },
+    ],
+  })
+  const secret = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:keys/treasury-AbCdEf`
+  const check = (action: string, resourceArn: string, principalArn = SESSION) => evaluateIdentityPolicies([readRecords], { principalArn, action, resourceArn }).decision
+
+  it('allows what a statement allows, on the resources it names', () => {
+    expect(check('secretsmanager:GetSecretValue', secret)).toBe('Allow')
+    expect(check('secretsmanager:ListSecrets', '*')).toBe('Allow')
+    expect(check('secretsmanager:GetSecretValue', `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:other-AbCdEf`)).toBe('ImplicitDeny')
+    expect(check('secretsmanager:PutSecretValue', secret)).toBe('ImplicitDeny')
+    expect(check('secretsmanager:DeleteSecret', secret)).toBe('ImplicitDeny')
+  })
+
+  it('the account root has every permission; nobody else has any without a policy', () => {
+    expect(evaluateIdentityPolicies([], { principalArn: `arn:aws:iam::${ACCOUNT}:root`, action: 'kms:CreateKey', resourceArn: '*' }).decision).toBe('Allow')
+    expect(evaluateIdentityPolicies([], { principalArn: ADMIN, action: 'kms:CreateKey', resourceArn: '*' }).decision).toBe('ImplicitDeny')
+  })
+
+  it('an identity policy with a Principal is malformed', () => {
+    const withPrincipal = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' }] })
+    expect(() => evaluateIdentityPolicies([withPrincipal], { principalArn: ADMIN, action: 'kms:CreateKey', resourceArn: '*' })).toThrowErrorMatchingInlineSnapshot(
+      `[PolicyDocumentError: invalid key policy: Statement[0]: an identity-based policy has no Principal or NotPrincipal (it applies to the principal it is attached to)]`,
+    )
+  })
+})
+
 describe('evaluatePolicy: Deny wins', () => {
   it('an applicable Deny overrides any Allow and is reported', () => {
     const doc = policy(
@@ -99,7 +212,12 @@ describe('evaluatePolicy: Deny wins', () => {
       { Sid: 'NoDecryptOutsideEnclave', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } },
     )
     const denied = evaluatePolicy(doc, { principalArn: ADMIN, action: 'kms:Decrypt', resourceArn: KEY })
-    expect(denied).toEqual({ decision: 'ExplicitDeny', allowed: false, statements: [{ index: 1, sid: 'NoDecryptOutsideEnclave', effect: 'Deny' }] })
+    expect(denied).toEqual({
+      decision: 'ExplicitDeny',
+      allowed: false,
+      statements: [{ index: 1, sid: 'NoDecryptOutsideEnclave', effect: 'Deny' }],
+      deniedBy: 'resource-based',
+    })
     expect(decide(doc, ADMIN, 'kms:Decrypt', { 'kms:RecipientAttestation:ImageSha384': PCR0 })).toBe('Allow')
     expect(decide(doc, ADMIN, 'kms:Encrypt')).toBe('Allow')
   })

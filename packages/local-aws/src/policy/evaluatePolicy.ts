@@ -1,13 +1,13 @@
 import { principalArnOf } from '../auth/principals.js'
 import { type CompiledCondition, type CompiledStatement, compileKeyPolicy } from './parseKeyPolicy.js'
-import type { KeyPolicyDocument, PolicyContext } from './types.js'
+import type { IdentityPolicyDocument, KeyPolicyDocument, PolicyContext } from './types.js'
 
 export type EvaluatePolicyParameters = {
   /** The caller as authenticated: a user, role, account root, or assumed-role session ARN. */
   principalArn: string
   /** The action, e.g. `kms:Decrypt`. Matched case-insensitively. */
   action: string
-  /** The key ARN. */
+  /** The key ARN (its account decides whether the request is cross-account). */
   resourceArn: string
   /**
    * Condition keys of the request (`kms:EncryptionContext:<k>`, `kms:RecipientAttestation:PCR0`, …).
@@ -15,6 +15,13 @@ export type EvaluatePolicyParameters = {
    * unless given.
    */
   context?: PolicyContext
+  /**
+   * The caller's IAM identity-based policies (JSON text or documents, no `Principal`). A key policy statement
+   * that names an account (`<acct>` or `arn:aws:iam::<acct>:root`) delegates to them: it allows a principal of
+   * that account only if one of these allows the action on the key too. An account root caller has every
+   * IAM permission without policies. @default [] (no IAM permissions)
+   */
+  identityPolicies?: readonly (string | IdentityPolicyDocument)[]
 }
 
 export type PolicyDecision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny'
@@ -22,27 +29,39 @@ export type PolicyDecision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny'
 export type EvaluatePolicyReturnType = {
   decision: PolicyDecision
   allowed: boolean
-  /** The statements that applied to the request: the Deny statements on an explicit deny, else the Allows. */
-  statements: { index: number; sid: string | undefined; effect: 'Allow' | 'Deny' }[]
+  /**
+   * The statements that decided: the Deny statements on an explicit deny, else the applicable Allows of the
+   * key policy (identity-policy statements carry `policy: 'identity'`).
+   */
+  statements: { index: number; sid: string | undefined; effect: 'Allow' | 'Deny'; policy?: 'identity' }[]
+  /** On a denial, which kind of policy denied (explicitly) or failed to allow. */
+  deniedBy?: 'resource-based' | 'identity-based'
 }
 
 /**
- * Evaluate a key policy for one request, with IAM semantics: an applicable `Deny` wins, else an applicable
- * `Allow` allows, else the request is implicitly denied.
+ * Evaluate a KMS key policy, together with the caller's IAM identity policies, for one request, as KMS does:
+ *
+ * 1. an applicable `Deny` in the key policy or in an identity policy denies (`ExplicitDeny`);
+ * 2. a key policy `Allow` naming the caller itself (its ARN, its role, or `"*"`) allows a caller of the key's
+ *    own account; a key policy `Allow` naming the caller's account (`<acct>` / `…:root`) only *enables IAM*:
+ *    the caller's identity policies must allow the request too (not "everyone in the account");
+ * 3. a caller of another account needs both: a key policy `Allow` naming it or its account, and its own
+ *    identity policy allowing the request on the key;
+ * 4. otherwise `ImplicitDeny`.
  *
  * A statement applies when its principal, action, resource and every condition match. Principals: `"*"`
- * matches anyone; an account id or `arn:aws:iam::<acct>:root` matches every principal of that account; a role
- * ARN also matches its assumed-role sessions; other ARNs match exactly. Conditions follow IAM: a key missing
- * from the request fails positive operators (`StringEquals`, `StringLike`, `Bool`, …) and satisfies negated
- * ones (`StringNotEquals`, …) and `…IfExists`; `Null` tests presence. So an `Allow` conditioned on
- * `kms:RecipientAttestation:*` never applies without a verified attestation document, and a
- * `Deny` with `StringNotEquals…` on it always does. Values of `kms:RecipientAttestation:*` keys (hex PCRs)
- * compare case-insensitively under every string operator.
+ * matches anyone; an account id or `arn:aws:iam::<acct>:root` matches every principal of that account (for a
+ * Deny outright, for an Allow through IAM as above); a role ARN also matches its assumed-role sessions; other
+ * ARNs match exactly. Conditions follow IAM: a key missing from the request fails positive operators
+ * (`StringEquals`, `StringLike`, `Bool`, …) and satisfies negated ones (`StringNotEquals`, …) and
+ * `…IfExists`; `Null` tests presence. So an `Allow` conditioned on `kms:RecipientAttestation:*` never applies
+ * without a verified attestation document, and a `Deny` with `StringNotEquals…` on it always does. Values of
+ * `kms:RecipientAttestation:*` keys (hex PCRs) compare case-insensitively under every string operator.
  *
- * @param policy - the policy JSON text or document
- * @param parameters - who does what to which key, and the request's condition keys
- * @returns the decision and the statements that produced it
- * @throws PolicyDocumentError when the policy is malformed
+ * @param policy - the key policy JSON text or document
+ * @param parameters - who does what to which key, the request's condition keys, the caller's identity policies
+ * @returns the decision, the statements that produced it and, on a denial, which policy kind denied
+ * @throws PolicyDocumentError when a policy is malformed
  * @example
  * import { evaluatePolicy } from '@enclave-custody/local-aws'
  * const { allowed } = evaluatePolicy(policyJson, {
@@ -54,16 +73,84 @@ export type EvaluatePolicyReturnType = {
  */
 export function evaluatePolicy(policy: string | KeyPolicyDocument, parameters: EvaluatePolicyParameters): EvaluatePolicyReturnType {
   const { statements } = compileKeyPolicy(policy)
+  const identity = compileIdentity(parameters.identityPolicies)
   const request = normalizeRequest(parameters)
-  const applicable = statements.filter((s) => statementApplies(s, request))
+  const applicable = statements.flatMap((s) => {
+    const match = statementMatch(s, request)
+    return match === false ? [] : [{ s, match }]
+  })
+  const denies = applicable.filter(({ s }) => s.effect === 'Deny').map(({ s }) => s)
+  if (denies.length > 0) return denial('ExplicitDeny', 'resource-based', denies)
+  const fromIdentity = identityDecision(identity, request)
+  if (fromIdentity.denies.length > 0) return denial('ExplicitDeny', 'identity-based', fromIdentity.denies, 'identity')
+
+  const allows = applicable.filter(({ s }) => s.effect === 'Allow')
+  const direct = allows.filter(({ match }) => match === 'direct').map(({ s }) => s)
+  const viaAccount = allows.filter(({ match }) => match === 'account').map(({ s }) => s)
+  const keyAccount = ACCOUNT_OF_RESOURCE.exec(request.resourceArn)?.[1]
+  const sameAccount = keyAccount === undefined || keyAccount === request.account
+  const granted = sameAccount
+    ? [...direct, ...(fromIdentity.allowed ? viaAccount : [])]
+    : fromIdentity.allowed
+      ? [...direct, ...viaAccount]
+      : []
+  if (granted.length > 0) return { decision: 'Allow', allowed: true, statements: granted.sort((a, b) => a.index - b.index).map(summary) }
+  return denial('ImplicitDeny', allows.length > 0 ? 'identity-based' : 'resource-based', [])
+}
+
+export type EvaluateIdentityPoliciesParameters = Omit<EvaluatePolicyParameters, 'identityPolicies'>
+
+/**
+ * Evaluate only the caller's IAM identity policies, for actions without a resource policy (KMS `CreateKey`,
+ * `ListKeys`, `ListAliases`, `GenerateRandom`; every Secrets Manager action here): an applicable Deny denies,
+ * else an applicable Allow allows, else implicit deny. An account root caller is allowed everything.
+ *
+ * @param policies - the caller's identity policies (JSON text or documents)
+ * @param parameters - caller, action, resource (`"*"` for actions without resource-level permissions), context
+ * @returns the decision and the statements that produced it
+ * @throws PolicyDocumentError when a policy is malformed
+ * @example
+ * import { evaluateIdentityPolicies } from '@enclave-custody/local-aws'
+ * evaluateIdentityPolicies([policyJson], { principalArn, action: 'secretsmanager:GetSecretValue', resourceArn: secretArn })
+ */
+export function evaluateIdentityPolicies(
+  policies: readonly (string | IdentityPolicyDocument)[],
+  parameters: EvaluateIdentityPoliciesParameters,
+): EvaluatePolicyReturnType {
+  const request = normalizeRequest(parameters)
+  const { denies, allows, allowed } = identityDecision(compileIdentity(policies), request)
+  if (denies.length > 0) return denial('ExplicitDeny', 'identity-based', denies, 'identity')
+  if (allowed) return { decision: 'Allow', allowed: true, statements: allows.map((s) => ({ ...summary(s), policy: 'identity' as const })) }
+  return denial('ImplicitDeny', 'identity-based', [])
+}
+
+const ACCOUNT_OF_RESOURCE = /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):/
+const ROOT = /^arn:aws:iam::\d{12}:root$/
+
+function summary(s: CompiledStatement): { index: number; sid: string | undefined; effect: 'Allow' | 'Deny' } {
+  return { index: s.index, sid: s.sid, effect: s.effect }
+}
+
+function denial(
+  decision: 'ExplicitDeny' | 'ImplicitDeny',
+  deniedBy: 'resource-based' | 'identity-based',
+  statements: CompiledStatement[],
+  policy?: 'identity',
+): EvaluatePolicyReturnType {
+  return { decision, allowed: false, statements: statements.map((s) => ({ ...summary(s), ...(policy ? { policy } : {}) })), deniedBy }
+}
+
+function compileIdentity(policies: readonly (string | IdentityPolicyDocument)[] = []): CompiledStatement[] {
+  return policies.flatMap((p) => compileKeyPolicy(p, 'identity').statements)
+}
+
+/** The identity side: applicable Denies and Allows; the account root has every permission and no policies. */
+function identityDecision(statements: CompiledStatement[], r: NormalizedRequest): { denies: CompiledStatement[]; allows: CompiledStatement[]; allowed: boolean } {
+  if (ROOT.test(r.callerArn)) return { denies: [], allows: [], allowed: true }
+  const applicable = statements.filter((s) => statementMatch(s, r) !== false)
   const denies = applicable.filter((s) => s.effect === 'Deny')
-  const decided = denies.length > 0 ? denies : applicable
-  const decision: PolicyDecision = denies.length > 0 ? 'ExplicitDeny' : applicable.length > 0 ? 'Allow' : 'ImplicitDeny'
-  return {
-    decision,
-    allowed: decision === 'Allow',
-    statements: decided.map((s) => ({ index: s.index, sid: s.sid, effect: s.effect })),
-  }
+  const allows = applicable.filter((s) => s.effect === 'Allow')
+  return { denies, allows, allowed: allows.length > 0 }
 }
 
 type NormalizedRequest = {
@@ -92,21 +179,30 @@ function normalizeRequest({ principalArn, action, resourceArn, context = {} }: E
   return { callerArn: principalArn, identityArn, account, action: action.toLowerCase(), resourceArn, context: map }
 }
 
-function statementApplies(s: CompiledStatement, r: NormalizedRequest): boolean {
-  const principal = s.principals === undefined || s.principals.some((p) => principalMatches(p, r))
-  if (principal === s.principalNegated) return false
+/**
+ * Whether a statement applies, and how its principal matched: `direct` (`"*"`, the caller's ARN or role, or a
+ * NotPrincipal that excludes the caller) or `account` (the caller's account id or root ARN).
+ */
+function statementMatch(s: CompiledStatement, r: NormalizedRequest): 'direct' | 'account' | false {
+  let principal: 'direct' | 'account' | false = 'direct'
+  if (s.principals !== undefined) {
+    const matches = s.principals.map((p) => principalMatches(p, r))
+    principal = matches.includes('direct') ? 'direct' : matches.includes('account') ? 'account' : false
+  }
+  if (s.principalNegated) principal = principal === false ? 'direct' : false
+  if (principal === false) return false
   const action = s.actions.some((a) => globMatch(a, r.action, false))
   if (action === s.actionNegated) return false
   const resource = s.resources.some((pattern) => globMatch(pattern, r.resourceArn, false))
   if (resource === s.resourceNegated) return false
-  return s.conditions.every((c) => conditionHolds(c, r.context))
+  return s.conditions.every((c) => conditionHolds(c, r.context)) ? principal : false
 }
 
-function principalMatches(entry: string, r: NormalizedRequest): boolean {
-  if (/^\d{12}$/.test(entry)) return entry === r.account
+function principalMatches(entry: string, r: NormalizedRequest): 'direct' | 'account' | false {
+  if (/^\d{12}$/.test(entry)) return entry === r.account ? 'account' : false
   const root = /^arn:aws:iam::(\d{12}):root$/.exec(entry)
-  if (root !== null) return root[1] === r.account
-  return entry === r.callerArn || entry === r.identityArn
+  if (root !== null) return r.callerArn === entry ? 'direct' : root[1] === r.account ? 'account' : false
+  return entry === r.callerArn || entry === r.identityArn ? 'direct' : false
 }
 
 function conditionHolds(c: CompiledCondition, context: ReadonlyMap<string, readonly string[]>): boolean {

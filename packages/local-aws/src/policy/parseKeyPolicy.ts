@@ -1,6 +1,6 @@
 import { isPrincipalArn } from '../auth/principals.js'
 import { PolicyDocumentError } from './PolicyDocumentError.js'
-import type { KeyPolicyDocument } from './types.js'
+import type { IdentityPolicyDocument, KeyPolicyDocument } from './types.js'
 
 /** Condition operators local-aws evaluates (each also with `IfExists`, and `ForAnyValue:` / `ForAllValues:`). */
 export const CONDITION_OPERATORS = [
@@ -68,6 +68,9 @@ export type CompiledStatement = {
 /** @internal */
 export type CompiledPolicy = { document: KeyPolicyDocument; statements: CompiledStatement[] }
 
+/** @internal A key (resource-based) policy, or an identity-based policy (no Principal element). */
+export type PolicyKind = 'resource' | 'identity'
+
 const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'])
 const PRINCIPAL_TYPES = new Set(['AWS', 'Service', 'Federated', 'CanonicalUser'])
 const ACTION = /^(\*|[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+)$/
@@ -95,8 +98,23 @@ export function parseKeyPolicy(text: string): KeyPolicyDocument {
   return compileKeyPolicy(text).document
 }
 
+/**
+ * Parse and validate an IAM identity-based policy (what local-aws's `principals[…].policies` hold): the key
+ * policy grammar without `Principal` / `NotPrincipal`, which identity policies never have.
+ *
+ * @param text - the policy as JSON text
+ * @returns the parsed document
+ * @throws PolicyDocumentError (INVALID_ARGUMENT) naming the offending element
+ * @example
+ * import { parseIdentityPolicy } from '@enclave-custody/local-aws'
+ * parseIdentityPolicy('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}]}')
+ */
+export function parseIdentityPolicy(text: string): IdentityPolicyDocument {
+  return compileKeyPolicy(text, 'identity').document as IdentityPolicyDocument
+}
+
 /** @internal Validate and compile a policy given as JSON text or as a document object. */
-export function compileKeyPolicy(policy: string | KeyPolicyDocument): CompiledPolicy {
+export function compileKeyPolicy(policy: string | KeyPolicyDocument | IdentityPolicyDocument, kind: PolicyKind = 'resource'): CompiledPolicy {
   let value: unknown = policy
   if (typeof policy === 'string') {
     try {
@@ -113,17 +131,20 @@ export function compileKeyPolicy(policy: string | KeyPolicyDocument): CompiledPo
   if (doc.Id !== undefined && typeof doc.Id !== 'string') fail('must be a string', 'Id')
   const rawStatements = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement === undefined ? [] : [doc.Statement]
   if (rawStatements.length === 0) fail('a policy needs at least one statement', 'Statement')
-  const statements = rawStatements.map((s, i) => compileStatement(s, i))
+  const statements = rawStatements.map((s, i) => compileStatement(s, i, kind))
   return { document: structuredClone(doc) as KeyPolicyDocument, statements }
 }
 
-function compileStatement(value: unknown, index: number): CompiledStatement {
+function compileStatement(value: unknown, index: number, kind: PolicyKind): CompiledStatement {
   const at = `Statement[${index}]`
   const s = asObject(value, at)
   for (const key of Object.keys(s)) if (!STATEMENT_KEYS.has(key)) fail(`unknown element "${key.slice(0, 40)}"`, at)
   if (s.Sid !== undefined && typeof s.Sid !== 'string') fail('must be a string', `${at}.Sid`)
   if (s.Effect !== 'Allow' && s.Effect !== 'Deny') fail('Effect must be "Allow" or "Deny"', `${at}.Effect`)
-  const principal = exactlyOne(s, 'Principal', 'NotPrincipal', at)
+  if (kind === 'identity' && (s.Principal !== undefined || s.NotPrincipal !== undefined)) {
+    fail('an identity-based policy has no Principal or NotPrincipal (it applies to the principal it is attached to)', at)
+  }
+  const principal = kind === 'identity' ? { name: 'Principal', value: '*' } : exactlyOne(s, 'Principal', 'NotPrincipal', at)
   const action = exactlyOne(s, 'Action', 'NotAction', at)
   const resource = exactlyOne(s, 'Resource', 'NotResource', at)
   const actions = stringList(action.value, `${at}.${action.name}`)

@@ -32,6 +32,16 @@ export type KeyPolicyDocument = {
   Statement: KeyPolicyStatement | KeyPolicyStatement[]
 }
 
+/** One statement of an IAM identity-based policy: a key policy statement without a principal. */
+export type IdentityPolicyStatement = Omit<KeyPolicyStatement, 'Principal' | 'NotPrincipal'>
+
+/** An IAM identity-based policy, attached to a local-aws principal (`principals[accessKeyId].policies`). */
+export type IdentityPolicyDocument = {
+  Version?: '2012-10-17' | '2008-10-17'
+  Id?: string
+  Statement: IdentityPolicyStatement | IdentityPolicyStatement[]
+}
+
 /**
  * Request context for condition keys. Keys are matched case-insensitively (as IAM does). A `string[]` is a
  * multi-valued key (e.g. `kms:EncryptionContextKeys`); `undefined` or a missing key means "not in the request".

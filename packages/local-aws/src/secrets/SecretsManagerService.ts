@@ -1,4 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto'
+import { accessDenied } from '../auth/accessDenied.js'
+import { evaluateIdentityPolicies } from '../policy/evaluatePolicy.js'
 import { AwsServiceError, secretsError } from '../protocol/AwsServiceError.js'
 import {
   type JsonObject,
@@ -13,13 +15,12 @@ import {
   toEpochSeconds,
 } from '../protocol/members.js'
 import { paginate } from '../protocol/paginate.js'
-import type { AwsJsonService } from '../server/AwsJsonService.js'
+import type { AwsJsonService, RequestContext } from '../server/AwsJsonService.js'
 import type { JsonStateStore } from '../store/JsonStateStore.js'
 import type { SecretRecord, SecretsState, SecretVersionRecord } from './state.js'
 
 export type SecretsManagerServiceOptions = {
   store: JsonStateStore<SecretsState>
-  accountId: string
   region: string
   clock: () => Date
 }
@@ -32,13 +33,15 @@ const BOTH_VALUES = "You can't specify both a binary secret value and a string s
 const MAX_VERSIONS = 100
 const DAY_MS = 86_400_000
 
-type Handler = (input: JsonObject) => Promise<JsonObject>
+type Handler = (input: JsonObject, context: RequestContext) => Promise<JsonObject>
 type SecretValue = { secretString?: string; secretBinary?: string }
 
 /**
  * The Secrets Manager emulator: secrets with versions and staging labels (AWSCURRENT / AWSPREVIOUS),
- * ClientRequestToken idempotency, scheduled deletion and restore. Callers must be authenticated (SigV4); there
- * is no resource policy.
+ * ClientRequestToken idempotency, scheduled deletion and restore. Each secret belongs to the account of the
+ * principal that created it and is visible to that account only (there are no resource policies, so no
+ * cross-account access). Every action needs the caller's IAM identity policies to allow
+ * `secretsmanager:<Action>` on the secret's ARN (`*` for `ListSecrets`).
  */
 export class SecretsManagerService implements AwsJsonService {
   readonly targetPrefix = 'secretsmanager'
@@ -51,17 +54,17 @@ export class SecretsManagerService implements AwsJsonService {
   constructor(options: SecretsManagerServiceOptions) {
     this.#o = options
     this.#handlers = {
-      CreateSecret: (i) => this.#createSecret(i),
-      PutSecretValue: (i) => this.#putSecretValue(i),
-      GetSecretValue: (i) => this.#getSecretValue(i),
-      DescribeSecret: async (i) => this.#describeSecret(i),
-      ListSecrets: async (i) => this.#listSecrets(i),
-      DeleteSecret: (i) => this.#deleteSecret(i),
-      RestoreSecret: (i) => this.#restoreSecret(i),
+      CreateSecret: (i, c) => this.#createSecret(i, c),
+      PutSecretValue: (i, c) => this.#putSecretValue(i, c),
+      GetSecretValue: (i, c) => this.#getSecretValue(i, c),
+      DescribeSecret: async (i, c) => this.#describeSecret(i, c),
+      ListSecrets: async (i, c) => this.#listSecrets(i, c),
+      DeleteSecret: (i, c) => this.#deleteSecret(i, c),
+      RestoreSecret: (i, c) => this.#restoreSecret(i, c),
     }
   }
 
-  async handle(operation: string, input: JsonObject): Promise<JsonObject> {
+  async handle(operation: string, input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const handler = Object.hasOwn(this.#handlers, operation) ? this.#handlers[operation] : undefined
     if (handler === undefined) {
       throw new AwsServiceError({
@@ -70,10 +73,10 @@ export class SecretsManagerService implements AwsJsonService {
         messageMember: 'Message',
       })
     }
-    return handler(input)
+    return handler(input, context)
   }
 
-  async #createSecret(input: JsonObject): Promise<JsonObject> {
+  async #createSecret(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const name = readString(input, 'Name', { required: true, min: 1, max: 512 })
     const token = readString(input, 'ClientRequestToken', { min: 32, max: 64 })
     const description = readString(input, 'Description', { max: 2048 })
@@ -86,10 +89,13 @@ export class SecretsManagerService implements AwsJsonService {
     if ((readObjectList(input, 'AddReplicaRegions') ?? []).length > 0) {
       throw secretsError('InvalidRequestException', 'local-aws does not support replica Regions.')
     }
+    const account = context.principal.accountId
+    const arn = `${this.#prefix(account)}${name}-${randomSuffix()}`
+    this.#authorize('secretsmanager:CreateSecret', arn, context)
     const now = this.#now()
     return this.#o.store.update((draft) => {
       this.#purge(draft, now)
-      const existing = Object.values(draft.secrets).find((s) => s.name === name)
+      const existing = Object.values(draft.secrets).find((s) => s.name === name && accountOfSecret(s) === account)
       if (existing !== undefined) {
         if (existing.deletedDate !== undefined) {
           throw secretsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.")
@@ -101,7 +107,7 @@ export class SecretsManagerService implements AwsJsonService {
         throw secretsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`)
       }
       const secret: SecretRecord = {
-        arn: `arn:aws:secretsmanager:${this.#o.region}:${this.#o.accountId}:secret:${name}-${randomSuffix()}`,
+        arn,
         name,
         ...(description === undefined ? {} : { description }),
         ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
@@ -118,7 +124,7 @@ export class SecretsManagerService implements AwsJsonService {
     })
   }
 
-  async #putSecretValue(input: JsonObject): Promise<JsonObject> {
+  async #putSecretValue(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const secretId = readString(input, 'SecretId', { required: true, min: 1, max: 2048 })
     const token = readString(input, 'ClientRequestToken', { min: 32, max: 64 })
     const value = readSecretValue(input)
@@ -131,7 +137,7 @@ export class SecretsManagerService implements AwsJsonService {
     const now = this.#now()
     return this.#o.store.update((draft) => {
       this.#purge(draft, now)
-      const secret = this.#find(draft, secretId)
+      const secret = this.#find(draft, secretId, 'secretsmanager:PutSecretValue', context, now)
       if (secret.deletedDate !== undefined) throw secretsError('InvalidRequestException', MARKED_FOR_DELETION)
       const versionId = token ?? randomUUID()
       const existing = Object.hasOwn(secret.versions, versionId) ? secret.versions[versionId] : undefined
@@ -148,12 +154,12 @@ export class SecretsManagerService implements AwsJsonService {
     })
   }
 
-  async #getSecretValue(input: JsonObject): Promise<JsonObject> {
+  async #getSecretValue(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const secretId = readString(input, 'SecretId', { required: true, min: 1, max: 2048 })
     const versionId = readString(input, 'VersionId', { min: 32, max: 64 })
     const stage = readString(input, 'VersionStage', { min: 1, max: 256 })
     const now = this.#now()
-    const secret = this.#find(this.#o.store.state, secretId, now)
+    const secret = this.#find(this.#o.store.state, secretId, 'secretsmanager:GetSecretValue', context, now)
     if (secret.deletedDate !== undefined) throw secretsError('InvalidRequestException', MARKED_FOR_DELETION)
     const version = selectVersion(secret, versionId, stage)
     const today = now - (now % DAY_MS)
@@ -174,9 +180,9 @@ export class SecretsManagerService implements AwsJsonService {
     }
   }
 
-  #describeSecret(input: JsonObject): JsonObject {
+  #describeSecret(input: JsonObject, context: RequestContext): JsonObject {
     const secretId = readString(input, 'SecretId', { required: true, min: 1, max: 2048 })
-    const secret = this.#find(this.#o.store.state, secretId, this.#now())
+    const secret = this.#find(this.#o.store.state, secretId, 'secretsmanager:DescribeSecret', context, this.#now())
     return {
       ...summary(secret),
       RotationEnabled: false,
@@ -184,15 +190,17 @@ export class SecretsManagerService implements AwsJsonService {
     }
   }
 
-  #listSecrets(input: JsonObject): JsonObject {
+  #listSecrets(input: JsonObject, context: RequestContext): JsonObject {
     const includePlanned = readBoolean(input, 'IncludePlannedDeletion') ?? false
     const maxResults = readInteger(input, 'MaxResults', { min: 1, max: 100 }) ?? 100
     const nextToken = readString(input, 'NextToken', { min: 1, max: 4096 })
     const sortOrder = readEnum(input, 'SortOrder', ['asc', 'desc'] as const) ?? 'asc'
     const filters = readFilters(input)
+    this.#authorize('secretsmanager:ListSecrets', '*', context)
     const now = this.#now()
+    const account = context.principal.accountId
     const secrets = Object.values(this.#o.store.state.secrets)
-      .filter((s) => !expired(s, now) && (includePlanned || s.deletedDate === undefined))
+      .filter((s) => accountOfSecret(s) === account && !expired(s, now) && (includePlanned || s.deletedDate === undefined))
       .filter((s) => filters.every((f) => filterMatches(f, s)))
       .sort((a, b) => (a.createdDate - b.createdDate || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) * (sortOrder === 'asc' ? 1 : -1))
     const page = paginate(secrets, nextToken, maxResults, () => secretsError('InvalidNextTokenException', 'The NextToken value is invalid.'))
@@ -202,7 +210,7 @@ export class SecretsManagerService implements AwsJsonService {
     }
   }
 
-  async #deleteSecret(input: JsonObject): Promise<JsonObject> {
+  async #deleteSecret(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const secretId = readString(input, 'SecretId', { required: true, min: 1, max: 2048 })
     const window = readInteger(input, 'RecoveryWindowInDays')
     const force = readBoolean(input, 'ForceDeleteWithoutRecovery') ?? false
@@ -215,7 +223,7 @@ export class SecretsManagerService implements AwsJsonService {
     const now = this.#now()
     return this.#o.store.update((draft) => {
       this.#purge(draft, now)
-      const secret = this.#find(draft, secretId)
+      const secret = this.#find(draft, secretId, 'secretsmanager:DeleteSecret', context, now)
       if (force) {
         delete draft.secrets[secret.arn]
         return { ARN: secret.arn, Name: secret.name, DeletionDate: toEpochSeconds(now) }
@@ -229,12 +237,12 @@ export class SecretsManagerService implements AwsJsonService {
     })
   }
 
-  async #restoreSecret(input: JsonObject): Promise<JsonObject> {
+  async #restoreSecret(input: JsonObject, context: RequestContext): Promise<JsonObject> {
     const secretId = readString(input, 'SecretId', { required: true, min: 1, max: 2048 })
     const now = this.#now()
     return this.#o.store.update((draft) => {
       this.#purge(draft, now)
-      const secret = this.#find(draft, secretId)
+      const secret = this.#find(draft, secretId, 'secretsmanager:RestoreSecret', context, now)
       delete secret.deletedDate
       delete secret.deletionDate
       return { ARN: secret.arn, Name: secret.name }
@@ -242,19 +250,38 @@ export class SecretsManagerService implements AwsJsonService {
   }
 
   /**
-   * Find a secret by name, full ARN, or partial ARN (without the 6-character suffix). Secrets whose recovery
-   * window has passed do not exist.
+   * Find a secret of the caller's account by name, full ARN, or partial ARN (without the 6-character suffix),
+   * after checking that the caller's identity policies allow `action` on it. Secrets whose recovery window has
+   * passed do not exist. Another account's secret is out of reach (no resource policies): AccessDenied.
    *
-   * @throws AwsServiceError ResourceNotFoundException
+   * @throws AwsServiceError AccessDeniedException, ResourceNotFoundException
    */
-  #find(state: Readonly<SecretsState>, secretId: string, now = this.#now()): SecretRecord {
-    const secrets = Object.values(state.secrets).filter((s) => !expired(s, now))
-    const prefix = `arn:aws:secretsmanager:${this.#o.region}:${this.#o.accountId}:secret:`
+  #find(state: Readonly<SecretsState>, secretId: string, action: string, context: RequestContext, now: number): SecretRecord {
+    const account = context.principal.accountId
+    const prefix = this.#prefix(account)
+    const otherAccount = /^arn:aws:secretsmanager:[^:]*:(\d{12}):/.exec(secretId)
+    if (otherAccount !== null && otherAccount[1] !== account) {
+      throw accessDenied(context.principal.arn, action, secretId, { decision: 'ImplicitDeny', deniedBy: 'resource-based' })
+    }
+    const secrets = Object.values(state.secrets).filter((s) => accountOfSecret(s) === account && !expired(s, now))
     const found = secretId.startsWith('arn:')
-      ? secrets.find((s) => s.arn === secretId) ?? (secretId.startsWith(prefix) ? secrets.find((s) => `${prefix}${s.name}` === secretId) : undefined)
+      ? (secrets.find((s) => s.arn === secretId) ?? (secretId.startsWith(prefix) ? secrets.find((s) => `${prefix}${s.name}` === secretId) : undefined))
       : secrets.find((s) => s.name === secretId)
+    // Authorise against the secret's ARN, or (for a secret that does not exist) the ARN its name would have, so
+    // that a caller without permission learns nothing about existence.
+    this.#authorize(action, found?.arn ?? (secretId.startsWith('arn:') ? secretId : `${prefix}${secretId}`), context)
     if (found === undefined) throw secretsError('ResourceNotFoundException', NOT_FOUND)
     return found
+  }
+
+  /** @throws AwsServiceError AccessDeniedException unless the caller's identity policies allow `action` on `resource` */
+  #authorize(action: string, resource: string, { principal, identityPolicies }: RequestContext): void {
+    const result = evaluateIdentityPolicies(identityPolicies, { principalArn: principal.arn, action, resourceArn: resource })
+    if (!result.allowed) throw accessDenied(principal.arn, action, resource, result)
+  }
+
+  #prefix(account: string): string {
+    return `arn:aws:secretsmanager:${this.#o.region}:${account}:secret:`
   }
 
   /** Drop secrets whose recovery window has passed. */
@@ -265,6 +292,10 @@ export class SecretsManagerService implements AwsJsonService {
   #now(): number {
     return this.#o.clock().getTime()
   }
+}
+
+function accountOfSecret(secret: SecretRecord): string {
+  return secret.arn.split(':')[4]!
 }
 
 function expired(secret: SecretRecord, now: number): boolean {

@@ -1,10 +1,13 @@
 import type { AuthenticatedPrincipal } from '../auth/verifySigV4.js'
+import type { IdentityPolicyDocument } from '../policy/types.js'
 import type { AwsMessageMember } from '../protocol/AwsServiceError.js'
 import type { JsonObject } from '../protocol/members.js'
 
 /** What a handler knows about the request besides its input. */
 export type RequestContext = {
   principal: AuthenticatedPrincipal
+  /** The caller's IAM identity-based policies (from the configuration; none = no IAM permissions). */
+  identityPolicies: readonly IdentityPolicyDocument[]
   requestId: string
 }
 

@@ -9,7 +9,13 @@ import type { LocalAwsLogEntry } from './createRequestHandler.js'
 
 const CLOCK = new Date('2026-02-03T04:05:06Z')
 const credentials = { accessKeyId: 'AKIAWIRE', secretAccessKey: 'wire-secret' }
-const principals = { AKIAWIRE: { secretAccessKey: 'wire-secret', arn: 'arn:aws:iam::111122223333:user/wire' } }
+const principals = {
+  AKIAWIRE: {
+    secretAccessKey: 'wire-secret',
+    arn: 'arn:aws:iam::111122223333:user/wire',
+    policies: [{ Version: '2012-10-17' as const, Statement: [{ Effect: 'Allow' as const, Action: ['kms:*', 'secretsmanager:*'], Resource: '*' }] }],
+  },
+}
 
 let aws: LocalAws
 const entries: LocalAwsLogEntry[] = []

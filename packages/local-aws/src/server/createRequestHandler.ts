@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type PrincipalCredentials, verifySigV4 } from '../auth/verifySigV4.js'
 import { AwsServiceError, serializationError } from '../protocol/AwsServiceError.js'
 import { isJsonObject, type JsonObject } from '../protocol/members.js'
+import type { IdentityPolicyDocument } from '../policy/types.js'
 import type { AwsJsonService } from './AwsJsonService.js'
 
 /** One line of the request log. Never contains request or response bodies. */
@@ -101,7 +102,8 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Inco
         now: options.clock(),
       })
       state.principal = principal.arn
-      const output = await service.handle(target.slice(dot + 1), parseInput(body), { principal, requestId })
+      const identityPolicies = (options.principals.get(principal.accessKeyId)?.policies ?? []) as readonly IdentityPolicyDocument[]
+      const output = await service.handle(target.slice(dot + 1), parseInput(body), { principal, identityPolicies, requestId })
       finish(200, output)
     }
 
