@@ -25,12 +25,15 @@ describe('Recipient with an injected verifier', () => {
   let aws: LocalAws
   let kms: KMSClient
   let keyId: string
+  let keyArn: string
   let blob: Uint8Array
 
   beforeAll(async () => {
     aws = await startTestAws({ attestationRoots: [authority.rootPem], verifyAttestation: verifyTestAttestation })
     kms = kmsFor(aws, 'admin')
-    keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    const created = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!
+    keyId = created.KeyId!
+    keyArn = created.Arn!
     blob = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))).CiphertextBlob!
   })
   afterAll(async () => {
@@ -44,13 +47,47 @@ describe('Recipient with an injected verifier', () => {
   it('Decrypt returns CiphertextForRecipient (no Plaintext) that openssl decrypts with the enclave key', async () => {
     const out = await kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: recipientFor(goodDocument()) }))
     expect(out.Plaintext).toBeUndefined()
-    expect(out.KeyId).toMatch(/:key\//)
+    expect(out.KeyId).toBe(keyArn)
     expect(opensslCmsDecrypt(out.CiphertextForRecipient!, recipient.privateKeyPem)).toEqual(Buffer.from(plaintext))
+  })
+
+  it('refuses a document older than 5 minutes, or more than 5 minutes ahead, by the server clock', async () => {
+    const issuedAgo = (ms: number) => authority.issue({ pcrs: { 0: PCR0 }, publicKey: recipient.spki, timestamp: new Date(Date.now() - ms) })
+    expect((await kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: recipientFor(issuedAgo(4 * 60_000)) }))).CiphertextForRecipient).toBeDefined()
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: recipientFor(issuedAgo(5 * 60_000 + 5_000)) })))).toEqual({
+      name: 'ValidationException',
+      message: 'The attestation document in the request is not valid: it was issued more than 5 minutes ago.',
+      status: 400,
+    })
+    expect((await awsError(kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, Recipient: recipientFor(issuedAgo(60 * 60_000)) })))).name).toBe(
+      'ValidationException',
+    )
+    expect((await awsError(kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: recipientFor(issuedAgo(-6 * 60_000)) })))).message).toBe(
+      'The attestation document in the request is not valid: its timestamp is more than 5 minutes in the future.',
+    )
+  })
+
+  it('measures the age against the server clock, not the machine clock', async () => {
+    // The server's clock runs 6 minutes ahead: a document issued just now is already too old for it.
+    const ahead = 6 * 60_000
+    const late = await startTestAws({ attestationRoots: [authority.rootPem], verifyAttestation: verifyTestAttestation, clock: () => new Date(Date.now() + ahead) })
+    const client = kmsFor(late, 'admin', { systemClockOffset: ahead })
+    try {
+      const key = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+      const sealed = (await client.send(new EncryptCommand({ KeyId: key, Plaintext: plaintext }))).CiphertextBlob!
+      expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob: sealed, Recipient: recipientFor(goodDocument()) })))).message).toMatch(/issued more than 5 minutes ago/)
+      const fresh = authority.issue({ pcrs: { 0: PCR0 }, publicKey: recipient.spki, timestamp: new Date(Date.now() + ahead) })
+      expect((await client.send(new DecryptCommand({ CiphertextBlob: sealed, Recipient: recipientFor(fresh) }))).CiphertextForRecipient).toBeDefined()
+    } finally {
+      client.destroy()
+      await late.close()
+    }
   })
 
   it('GenerateDataKey returns CiphertextBlob and CiphertextForRecipient, and the two hold the same key', async () => {
     const out = await kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, Recipient: recipientFor(goodDocument()) }))
     expect(out.Plaintext).toBeUndefined()
+    expect(out.KeyId).toBe(keyArn)
     const fromCms = opensslCmsDecrypt(out.CiphertextForRecipient!, recipient.privateKeyPem)
     const fromBlob = await kms.send(new DecryptCommand({ CiphertextBlob: out.CiphertextBlob }))
     expect(fromCms).toEqual(Buffer.from(fromBlob.Plaintext!))
