@@ -11,6 +11,8 @@ const principals = new Map<string, PrincipalCredentials>([
 ])
 
 type SignOptions = {
+  /** Headers the signer must leave out of SignedHeaders (an SDK never does this for these two). */
+  unsigned?: string[]
   accessKeyId?: string
   secretAccessKey?: string
   sessionToken?: string
@@ -51,7 +53,7 @@ async function signed(options: SignOptions = {}): Promise<SigV4Request & { heade
       },
       body,
     },
-    { signingDate: options.signingDate ?? NOW },
+    { signingDate: options.signingDate ?? NOW, ...(options.unsigned ? { unsignableHeaders: new Set(options.unsigned) } : {}) },
   )
   const qs = Object.entries(options.query ?? {})
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
@@ -191,6 +193,19 @@ describe('verifySigV4 rejects', () => {
     const request = await signed()
     const code = errorOf(() => verify(withHeader(request, 'authorization', edit(request.headers.authorization!)))).code
     expect(code).toBe('IncompleteSignatureException')
+  })
+
+  it.each([
+    ['x-amz-target', "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."],
+    ['content-type', "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."],
+  ])('a valid signature that does not cover %s (the operation could be swapped)', async (header, message) => {
+    const request = await signed({ unsigned: [header] })
+    expect(request.headers.authorization).not.toContain(header)
+    expect(errorOf(() => verify(request))).toEqual({ code: 'IncompleteSignatureException', message })
+    // The attack it stops: the same signature, another operation.
+    if (header === 'x-amz-target') expect(errorOf(() => verify(withHeader(request, 'x-amz-target', 'TrentService.Decrypt'))).code).toBe('IncompleteSignatureException')
+    // Without the requirement the signature itself is valid: the check, not the signature, refuses it.
+    expect(verifySigV4({ request, service: 'kms', region: 'us-east-1', principals, now: NOW, requiredSignedHeaders: [] }).accessKeyId).toBe('AKIAUSER')
   })
 
   it('a request without x-amz-date', async () => {

@@ -46,9 +46,22 @@ export type VerifySigV4Parameters = {
   now: Date
   /** @default 300_000 (5 minutes, as AWS) */
   maxSkewMs?: number
+  /**
+   * Headers the signature must cover besides `host` and `x-amz-date` (lower case). For the awsJson protocol
+   * the operation (`x-amz-target`) and the body's media type (`content-type`) are part of what the caller
+   * means, and every AWS SDK signs them; a signature without them could be replayed as another operation.
+   * @default ['content-type', 'x-amz-target']
+   */
+  requiredSignedHeaders?: readonly string[]
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
+const REQUIRED_SIGNED_HEADERS = ['content-type', 'x-amz-target'] as const
+
+/** `x-amz-target` → `X-Amz-Target`, as AWS names headers in its messages. */
+function displayName(header: string): string {
+  return header.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => `${dash}${c.toUpperCase()}`)
+}
 const AMZ_DATE = /^(\d{8})T\d{6}Z$/
 
 const SIGNATURE_MISMATCH =
@@ -63,7 +76,8 @@ const SIGNATURE_MISMATCH =
  * @param parameters - the request, expected scope, known principals and the current time
  * @returns the principal whose access key signed the request
  * @throws AwsServiceError `MissingAuthenticationTokenException` (no Authorization header),
- *   `IncompleteSignatureException` (malformed header), `UnrecognizedClientException` (unknown access key or
+ *   `IncompleteSignatureException` (malformed header; `host`, `x-amz-date` or a `requiredSignedHeaders` entry
+ *   not signed), `UnrecognizedClientException` (unknown access key or
  *   session token), `InvalidSignatureException` (wrong scope, wrong signature, or x-amz-date more than
  *   `maxSkewMs` away from `now`)
  * @example
@@ -71,7 +85,7 @@ const SIGNATURE_MISMATCH =
  * const principal = verifySigV4({ request, service: 'kms', region: 'us-east-1', principals, now: new Date() })
  */
 export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPrincipal {
-  const { request, service, region, principals, now, maxSkewMs = 300_000 } = parameters
+  const { request, service, region, principals, now, maxSkewMs = 300_000, requiredSignedHeaders = REQUIRED_SIGNED_HEADERS } = parameters
   const headers = headerMap(request.rawHeaders)
 
   const authorization = headers.get('authorization')
@@ -99,6 +113,9 @@ export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPri
     throw incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
   }
   if (!signedHeaders.includes('x-amz-date')) throw incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+  for (const name of requiredSignedHeaders) {
+    if (!signedHeaders.includes(name)) throw incomplete(`'${displayName(name)}' must be a 'SignedHeader' in the AWS Authorization.`)
+  }
 
   const credentials = principals.get(accessKeyId)
   if (credentials === undefined) {

@@ -28,7 +28,7 @@ afterAll(async () => {
 })
 
 /** POST a request signed by the AWS SDK's signer, as the SDK would send it. */
-async function call(target: string, body: string, options: { service?: string; endpoint?: string } = {}): Promise<Response> {
+async function call(target: string, body: string, options: { service?: string; endpoint?: string; unsigned?: string[] } = {}): Promise<Response> {
   const url = new URL(options.endpoint ?? aws.endpoint)
   const signer = new SignatureV4({ service: options.service ?? (target.startsWith('secretsmanager.') ? 'secretsmanager' : 'kms'), region: 'us-east-1', sha256: Sha256, credentials })
   const signed = await signer.sign(
@@ -42,7 +42,7 @@ async function call(target: string, body: string, options: { service?: string; e
       headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
       body,
     },
-    { signingDate: CLOCK },
+    { signingDate: CLOCK, ...(options.unsigned ? { unsignableHeaders: new Set(options.unsigned) } : {}) },
   )
   const headers = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name !== 'host'))
   return fetch(url, { method: 'POST', headers, body })
@@ -56,6 +56,14 @@ describe('awsJson1_1 responses on the wire', () => {
     expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f]{8}-[0-9a-f-]{27}$/)
     expect(res.headers.get('date')).toBe(CLOCK.toUTCString())
     expect(await res.json()).toEqual({ Keys: [], Truncated: false })
+  })
+
+  it('a request whose signature leaves out X-Amz-Target or Content-Type is refused before any operation runs', async () => {
+    for (const header of ['x-amz-target', 'content-type']) {
+      const res = await call('TrentService.ListKeys', '{}', { unsigned: [header] })
+      expect(res.status).toBe(400)
+      expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException')
+    }
   })
 
   it('an empty body is an empty input structure', async () => {
