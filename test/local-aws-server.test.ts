@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -290,5 +291,42 @@ describe('local-aws CLI', () => {
     const requests = logs.filter((l) => l.includes('"target"')).map((l) => JSON.parse(l) as { target: string; status: number; level: string })
     expect(requests).toEqual([expect.objectContaining({ level: 'info', target: 'TrentService.CreateKey', status: 200 })])
     expect(JSON.parse(await readFile(join(dir, 'cli-data', 'kms.json'), 'utf8')).keys).toBeTypeOf('object')
+  })
+
+  it('after kill -9: the next start takes over the stale lock, removes the leftover temporary files and serves the intact state', async () => {
+    const dataDir = join(dir, 'killed')
+    const principalsFile = join(dir, 'principals.json')
+    await writeFile(principalsFile, JSON.stringify(principalsOption()))
+    // node itself (not the tsx wrapper), so that SIGKILL hits the server process.
+    const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', bin, '--port', '0', '--data-dir', dataDir, '--account-id', ACCOUNT, '--principals', principalsFile, '--quiet'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const [endpoint] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
+    const kms = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: PRINCIPALS.admin.accessKeyId, secretAccessKey: PRINCIPALS.admin.secretAccessKey }, maxAttempts: 1 })
+    const plaintext = new TextEncoder().encode('survives kill -9')
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}))
+    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: plaintext }))
+    kms.destroy()
+    const killed = once(child, 'exit')
+    child.kill('SIGKILL')
+    await killed
+    // What a kill between write and rename leaves: half-written temporary files beside the state files.
+    const leftovers = [`.kms.json.${randomUUID()}.tmp`, `.secretsmanager.json.${randomUUID()}.tmp`]
+    for (const name of leftovers) await writeFile(join(dataDir, name), '{"version":1,"keys":{"half')
+    await writeFile(join(dataDir, 'notes.tmp'), 'not ours')
+    expect(await readdir(dataDir)).toEqual(expect.arrayContaining(['local-aws.lock', ...leftovers]))
+
+    const restarted = await startTestAws({ dataDir })
+    const kms2 = kmsFor(restarted)
+    try {
+      const files = await readdir(dataDir)
+      for (const name of leftovers) expect(files).not.toContain(name)
+      expect(files).toContain('notes.tmp')
+      expect((await kms2.send(new DecryptCommand({ CiphertextBlob }))).Plaintext).toEqual(plaintext)
+    } finally {
+      kms2.destroy()
+      await restarted.close()
+    }
   })
 })

@@ -11,6 +11,10 @@ import { initialSecretsState, validateSecretsState } from './secrets/state.js'
 import { createRequestHandler } from './server/createRequestHandler.js'
 import { JsonStateStore } from './store/JsonStateStore.js'
 import { lockDataDir } from './store/lockDataDir.js'
+import { removeStaleTempFiles } from './store/removeStaleTempFiles.js'
+
+const KMS_FILE = 'kms.json'
+const SECRETS_FILE = 'secretsmanager.json'
 
 /** In-flight requests get this long to finish on close() before their connections are cut. */
 const CLOSE_GRACE_MS = 2_000
@@ -54,8 +58,10 @@ export async function startLocalAws(options: StartLocalAwsParameters = {}): Prom
   const unlock = config.dataDir === undefined ? undefined : await lockDataDir(config.dataDir)
   try {
     const file = (name: string) => (config.dataDir === undefined ? undefined : join(config.dataDir, name))
-    const kmsStore = await JsonStateStore.open({ file: file('kms.json'), initial: initialKmsState, validate: validateKmsState })
-    const secretsStore = await JsonStateStore.open({ file: file('secretsmanager.json'), initial: initialSecretsState, validate: validateSecretsState })
+    // A writer killed between write and rename leaves a temporary file; with the lock held, none is in use.
+    if (config.dataDir !== undefined) await removeStaleTempFiles(config.dataDir, [KMS_FILE, SECRETS_FILE])
+    const kmsStore = await JsonStateStore.open({ file: file(KMS_FILE), initial: initialKmsState, validate: validateKmsState })
+    const secretsStore = await JsonStateStore.open({ file: file(SECRETS_FILE), initial: initialSecretsState, validate: validateSecretsState })
     const kms = new KmsService({
       store: kmsStore,
       region: config.region,
