@@ -1,6 +1,7 @@
 /**
- * The key policy AWS KMS gives a key created without `Policy`: the account root may do `kms:*`. In real AWS
- * that delegates to IAM policies; local-aws has no IAM, so it means every principal of the account.
+ * The key policy AWS KMS gives a key created without `Policy`: the account root may do `kms:*`, which
+ * delegates to IAM: a principal of the account may do what its identity policies (`principals[…].policies`)
+ * allow on the key, and nothing without them.
  *
  * @param accountId - the 12-digit account that owns the key
  * @returns the policy as JSON text (pretty-printed, as GetKeyPolicy returns it)
