@@ -10,6 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { CustodyStack } from '../lib/stacks/CustodyStack.js'
+import { DEFAULT_HOST_FILES_PATH } from '../lib/constructs/EnclaveFleet.js'
+import { HOST_FILES } from '../lib/host/hostLayout.js'
 import type { CustodyKeysStack } from '../lib/stacks/CustodyKeysStack.js'
 import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS } from './support/fixtures.js'
 
@@ -76,6 +78,9 @@ const importedArnOf = (role: IConstruct) => {
   if (!output) throw new Error('no published output for the role')
   return { 'Fn::GetStackOutput': { StackName: keysStack.stackName, Region: { Ref: 'AWS::Region' }, OutputName: output[0] } }
 }
+
+/** Whether packages/enclave-runtime/host has the log shipper unit (the fleet adapts; stackVariants tests both ways). */
+const SHIPS_LOGS = existsSync(join(DEFAULT_HOST_FILES_PATH, HOST_FILES.logUnit))
 
 describe('keys from the keys stack (point 6)', () => {
   test('the fleet depends on the keys stack, never the reverse', () => {
@@ -227,7 +232,9 @@ describe('user data', () => {
   test('the host-files asset holds the host files and the esbuild proxy bundle', () => {
     const dir = join(app.outdir, stack.fleet.hostFilesAsset.assetPath)
     expect(readdirSync(dir).sort()).toEqual(['README.md', 'allocator.yaml', 'custody-enclave-run.sh', 'custody.env.example', 'proxy', 'systemd', 'vsock-proxy.yaml'])
-    expect(readdirSync(join(dir, 'systemd')).sort()).toEqual(['custody-enclave-bridge.service', 'custody-enclave.service', 'custody-proxy.service', 'custody-vsock-proxy.service'])
+    expect(readdirSync(join(dir, 'systemd')).sort()).toEqual(
+      ['custody-enclave-bridge.service', 'custody-enclave.service', 'custody-proxy.service', 'custody-vsock-proxy.service', ...(SHIPS_LOGS ? ['custody-enclave-logs.service'] : [])].sort(),
+    )
     expect(readdirSync(join(dir, 'proxy')).sort()).toEqual(['package.json', 'proxy.js'])
     const help = execFileSync(process.execPath, [join(dir, 'proxy', 'proxy.js'), '--help'], { encoding: 'utf8' })
     expect(help).toMatch(/^custody-proxy/)
@@ -330,7 +337,6 @@ describe('network', () => {
     'ssmmessages',
     'ec2messages',
     'cloudformation',
-    'logs',
   ])('interface endpoint %s with private DNS', (service) => {
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
@@ -345,7 +351,13 @@ describe('network', () => {
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
       RouteTableIds: Match.anyValue(),
     })
-    expect(ofType('AWS::EC2::VPCEndpoint')).toHaveLength(8)
+    expect(ofType('AWS::EC2::VPCEndpoint')).toHaveLength(SHIPS_LOGS ? 8 : 7)
+  })
+
+  test('the CloudWatch Logs endpoint and the hosts\' log group exist exactly when the host files ship logs (point 11)', () => {
+    const logsEndpoints = ofType('AWS::EC2::VPCEndpoint').filter(([, r]) => JSON.stringify(r.Properties.ServiceName).includes('.logs"'))
+    expect(logsEndpoints).toHaveLength(SHIPS_LOGS ? 1 : 0)
+    expect(stack.fleet.hostLogGroup !== undefined).toBe(SHIPS_LOGS)
   })
 
   test('no ECR endpoints: the EIF comes from S3 and nothing on the host pulls images (point 11)', () => {
@@ -402,6 +414,7 @@ describe('least privilege', () => {
     expect([...actions].sort()).toEqual([
       'cloudformation:SignalResource',
       'kms:Decrypt',
+      ...(SHIPS_LOGS ? ['logs:CreateLogStream', 'logs:PutLogEvents'] : []),
       's3:GetObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',

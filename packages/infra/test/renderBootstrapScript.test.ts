@@ -62,6 +62,13 @@ describe('renderBootstrapScript', () => {
     expect(text).toMatch(/process\.versions\.node.*= '22' \] \|\| fail/)
   })
 
+  test('optional units (the log shipper) are installed and started after the others, and must be systemd/<name>.service', () => {
+    const text = renderBootstrapScript({ ...base, optionalUnits: ['systemd/custody-enclave-logs.service'] }).join('\n')
+    expect(text.indexOf('systemctl enable --now custody-enclave-logs.service')).toBeGreaterThan(text.indexOf('systemctl enable --now custody-vsock-proxy.service'))
+    expect(() => renderBootstrapScript({ ...base, optionalUnits: ['../etc/passwd'] })).toThrow(/is not systemd\/<name>\.service/)
+    expect(() => renderBootstrapScript({ ...base, optionalUnits: ["systemd/x'.service"] })).toThrow(/is not systemd/)
+  })
+
   test.each([
     [{ 'bad name': 'x' }, /is not an environment variable name/],
     [{ CUSTODY_X: "it's" }, /contains a quote, backslash or newline/],

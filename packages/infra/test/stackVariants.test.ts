@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CfnElement } from 'aws-cdk-lib'
 import { buildKeyPolicy } from '@enclave-custody/sdk'
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEBUG_PCR0 } from '../lib/config/readCustodyConfig.js'
-import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS } from './support/fixtures.js'
+import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS, HOST_FIXTURES } from './support/fixtures.js'
 
 const outdirs: string[] = []
 afterAll(() => {
@@ -131,5 +134,51 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
 
   test('cdk-nag: still zero findings', () => {
     expect(new AwsSolutionsChecks().validateScope(app).violations).toEqual([])
+  })
+})
+
+describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log group (point 11)', () => {
+  /** The host-file fixtures, plus a log-shipper unit. */
+  const withShipper = mkdtempSync(join(tmpdir(), 'custody-host-logs-'))
+  cpSync(HOST_FIXTURES, withShipper, { recursive: true })
+  writeFileSync(join(withShipper, 'systemd', 'custody-enclave-logs.service'), '[Service]\nExecStart=/bin/true\n')
+  outdirs.push(withShipper)
+  const shipping = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: withShipper })
+  const silent = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif' })
+  outdirs.push(shipping.app.outdir, silent.app.outdir)
+  const logsEndpoints = (t: Template) => Object.values(t.findResources('AWS::EC2::VPCEndpoint')).filter((r) => JSON.stringify(r.Properties.ServiceName).includes('.logs"'))
+  const instancePolicies = (stack: typeof silent.stack) =>
+    JSON.stringify(stack.instanceRole.node.findAll().filter((c) => c instanceof CfnElement).map((c) => stack.resolve((c as unknown as { policyDocument: unknown }).policyDocument)))
+
+  test('without a shipper in the host files: no logs endpoint, no host log group, no logs permission', () => {
+    const t = Template.fromStack(silent.stack)
+    expect(logsEndpoints(t)).toHaveLength(0)
+    expect(silent.stack.fleet.hostLogGroup).toBeUndefined()
+    expect(instancePolicies(silent.stack)).toContain('secretsmanager:GetSecretValue')
+    expect(instancePolicies(silent.stack)).not.toContain('logs:')
+    expect(userData(t)).not.toContain('custody-enclave-logs')
+  })
+
+  test('with one: an encrypted, retained log group, write-only for the instances, named in custody.env; the unit starts last', () => {
+    const stack = shipping.stack
+    const t = Template.fromStack(stack)
+    expect(logsEndpoints(t)).toHaveLength(1)
+    const group = stack.getLogicalId(stack.fleet.hostLogGroup!.node.defaultChild as CfnElement)
+    t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain', Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stack.logsKey.key.node.defaultChild as CfnElement), 'Arn'] } } })
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([{ Sid: 'ShipHostLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [group, 'Arn'] } }]) },
+    })
+    const text = userData(t)
+    expect(text).toContain("set_env CUSTODY_LOG_GROUP '<ref>'")
+    const start = text.indexOf('systemctl enable --now custody-enclave-logs.service')
+    expect(start).toBeGreaterThan(text.indexOf('systemctl enable --now custody-vsock-proxy.service'))
+    expect(start).toBeLessThan(text.indexOf('wait_healthy ||'))
+    expect(() => execFileSync('bash', ['-n'], { input: text })).not.toThrow()
+    t.hasOutput('HostLogGroup', { Value: { Ref: group } })
+  })
+
+  test('cdk-nag: zero findings either way', () => {
+    expect(new AwsSolutionsChecks().validateScope(shipping.app).violations).toEqual([])
+    expect(new AwsSolutionsChecks().validateScope(silent.app).violations).toEqual([])
   })
 })

@@ -8,6 +8,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type * as kms from 'aws-cdk-lib/aws-kms'
+import * as logs from 'aws-cdk-lib/aws-logs'
 import * as route53 from 'aws-cdk-lib/aws-route53'
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets'
 import * as s3 from 'aws-cdk-lib/aws-s3'
@@ -16,7 +17,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { Construct } from 'constructs'
 import { bundleNodeEntry } from '../bundling/bundleNodeEntry.js'
 import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
-import { OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
+import { HOST_FILES, OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
 import { renderBootstrapScript } from '../host/renderBootstrapScript.js'
 
 /** `packages/enclave-runtime/host`: systemd units, vsock-proxy.yaml, allocator.yaml, custody.env.example. */
@@ -83,6 +84,10 @@ export interface EnclaveFleetProps {
   readonly clientCidrs?: readonly string[]
   /** Days the load balancer's access logs are kept. @default 365 */
   readonly accessLogRetentionDays?: number
+  /** Encrypts the hosts' log group (when the host files ship logs). @default the CloudWatch Logs service key */
+  readonly logsKey?: kms.IKey
+  /** How long the hosts' log group keeps events. @default logs.RetentionDays.ONE_YEAR */
+  readonly hostLogRetention?: logs.RetentionDays
 }
 
 /**
@@ -120,6 +125,11 @@ export class EnclaveFleet extends Construct {
   public readonly listenerPort: number
   /** The measurements every instance checks the EIF against before running it (the current image only). */
   public readonly expectedPcrs: Readonly<{ 0: string } & Partial<Record<1 | 2 | 8, string>>>
+  /**
+   * Where the hosts' log shipper (`HOST_FILES.logUnit`, the host side of the enclave's vsock log channel)
+   * writes; absent when the host files have no shipper.
+   */
+  public readonly hostLogGroup: logs.LogGroup | undefined
 
   constructor(scope: Construct, id: string, props: EnclaveFleetProps) {
     super(scope, id)
@@ -203,6 +213,21 @@ export class EnclaveFleet extends Construct {
     )
     this.authTokenSecret.grantRead(role)
     // cloudformation:SignalResource on this stack (the boot script's signal) is granted by the group's `signals`.
+
+    // The hosts' log shipper, if the host files have one: its own encrypted group, write-only for the instances.
+    const shipsLogs = existsSync(join(hostFilesPath, HOST_FILES.logUnit))
+    this.hostLogGroup = shipsLogs
+      ? new logs.LogGroup(this, 'HostLogs', {
+          retention: props.hostLogRetention ?? logs.RetentionDays.ONE_YEAR,
+          ...(props.logsKey ? { encryptionKey: props.logsKey } : {}),
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
+      : undefined
+    if (this.hostLogGroup) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ShipHostLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.hostLogGroup.logGroupArn] }),
+      )
+    }
 
     // Security groups: the load balancer reaches the proxies; the proxies reach only HTTPS (endpoints, S3).
     this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -298,9 +323,11 @@ export class EnclaveFleet extends Construct {
           CUSTODY_RECORDS: 'secretsmanager',
           CUSTODY_SECRET_PREFIX: props.secretPrefix ?? 'enclave-custody/keys/',
           CUSTODY_CREDENTIALS: 'imds',
+          ...(this.hostLogGroup ? { CUSTODY_LOG_GROUP: this.hostLogGroup.logGroupName } : {}),
           ...props.environment,
         },
         kmsKeyArn: props.kmsKeyArn,
+        optionalUnits: shipsLogs ? [HOST_FILES.logUnit] : [],
         ...(props.deployedKmsKeyArn !== undefined ? { deployedKmsKeyArn: props.deployedKmsKeyArn } : {}),
         healthGate: {
           stackName: Aws.STACK_NAME,

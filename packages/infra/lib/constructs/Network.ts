@@ -15,6 +15,11 @@ export interface NetworkProps {
   readonly logsKey?: kms.IKey
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly flowLogRetention?: logs.RetentionDays
+  /**
+   * The CloudWatch Logs interface endpoint: only when something in the VPC ships logs itself (the hosts' log
+   * shipper). Flow logs and the Lambda's logs do not go through the VPC. @default true
+   */
+  readonly cloudWatchLogsEndpoint?: boolean
 }
 
 /** Name of the subnet group every workload runs in. */
@@ -26,7 +31,8 @@ export const PRIVATE_SUBNETS = 'Private'
  * - Secrets Manager: key records and the proxy's bearer token (proxy, boot script, Lambda);
  * - SSM, SSM Messages, EC2 Messages: the SSM agent (Run Command for `custody pcr0`, Session Manager);
  * - CloudFormation: the boot script's resource signal (`aws cloudformation signal-resource`);
- * - CloudWatch Logs: the host ships the enclave's vsock log channel and the proxy's journal to the fleet's log group.
+ * - CloudWatch Logs (`cloudWatchLogsEndpoint`): the hosts' log shipper (the enclave's vsock log channel) writes
+ *   to the fleet's log group; left out when the host files have no shipper, since then nothing calls it.
  * No ECR API / ECR Docker: the EIF is a CDK S3 asset fetched through the S3 gateway endpoint, and nothing on
  * the host pulls container images (the image is built into the EIF on the build host).
  */
@@ -48,14 +54,14 @@ export const INTERFACE_ENDPOINTS = {
 export class Network extends Construct {
   public readonly vpc: ec2.Vpc
   public readonly privateSubnets: ec2.SubnetSelection
-  public readonly interfaceEndpoints: Readonly<Record<keyof typeof INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpoint>>
+  public readonly interfaceEndpoints: Readonly<Partial<Record<keyof typeof INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpoint>>>
   public readonly s3Endpoint: ec2.GatewayVpcEndpoint
   public readonly flowLogGroup: logs.LogGroup
   public readonly flowLog: ec2.FlowLog
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id)
-    const { enableNat = false, maxAzs = 2, cidr = '10.40.0.0/16', logsKey, flowLogRetention = logs.RetentionDays.ONE_YEAR } = props
+    const { enableNat = false, maxAzs = 2, cidr = '10.40.0.0/16', logsKey, flowLogRetention = logs.RetentionDays.ONE_YEAR, cloudWatchLogsEndpoint = true } = props
     if (!Number.isInteger(maxAzs) || maxAzs < 2 || maxAzs > 6) throw new Error(`Network: maxAzs must be an integer from 2 to 6 (got ${maxAzs})`)
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
@@ -73,8 +79,9 @@ export class Network extends Construct {
     this.privateSubnets = { subnetGroupName: PRIVATE_SUBNETS }
     this.s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint
 
-    const endpoints = {} as Record<keyof typeof INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpoint>
+    const endpoints: Partial<Record<keyof typeof INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpoint>> = {}
     for (const [name, service] of Object.entries(INTERFACE_ENDPOINTS) as [keyof typeof INTERFACE_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService][]) {
+      if (name === 'CloudWatchLogs' && !cloudWatchLogsEndpoint) continue
       endpoints[name] = this.vpc.addInterfaceEndpoint(name, { service, subnets: this.privateSubnets, privateDnsEnabled: true, open: false })
     }
     this.interfaceEndpoints = endpoints
@@ -93,7 +100,7 @@ export class Network extends Construct {
   /** Open the interface endpoints (HTTPS) to these workloads only; nothing else in the VPC reaches them. */
   allowEndpointsFrom(...peers: ec2.IConnectable[]): void {
     for (const endpoint of Object.values(this.interfaceEndpoints)) {
-      for (const peer of peers) endpoint.connections.allowDefaultPortFrom(peer, 'HTTPS from an enclave-custody workload')
+      for (const peer of peers) endpoint!.connections.allowDefaultPortFrom(peer, 'HTTPS from an enclave-custody workload')
     }
   }
 }

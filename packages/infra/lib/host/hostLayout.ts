@@ -30,6 +30,12 @@ export const HOST_FILES = {
   allocatorConfig: 'allocator.yaml',
   envExample: 'custody.env.example',
   enclaveRunScript: 'custody-enclave-run.sh',
+  /**
+   * Optional: the host side of the enclave's vsock log channel, shipping to CloudWatch Logs. When the host files
+   * have it, the fleet creates the log group, sets `CUSTODY_LOG_GROUP` in custody.env, grants the instance role
+   * PutLogEvents on that group, keeps the CloudWatch Logs endpoint, and starts the unit after the others.
+   */
+  logUnit: 'systemd/custody-enclave-logs.service',
 } as const
 
 /** Every host file that must exist. */
@@ -41,8 +47,8 @@ export const REQUIRED_HOST_FILES: readonly string[] = [
   HOST_FILES.enclaveRunScript,
 ]
 
-/** Copied when present (documentation the units link to). */
-export const OPTIONAL_HOST_FILES: readonly string[] = ['README.md']
+/** Copied when present (documentation the units link to; the log shipper). */
+export const OPTIONAL_HOST_FILES: readonly string[] = ['README.md', HOST_FILES.logUnit]
 
 /** systemd units started, in this order, once everything is in place. */
 export const HOST_SERVICES = ['custody-vsock-proxy.service', 'custody-enclave.service', 'custody-enclave-bridge.service', 'custody-proxy.service'] as const

@@ -29,6 +29,8 @@ export type RenderBootstrapScriptParameters = {
   deployedKmsKeyArn?: string
   /** When to tell CloudFormation this instance works: `/healthz` through the enclave, then a resource signal. */
   healthGate: RenderHealthGateParameters
+  /** Optional units (host-file paths such as `HOST_FILES.logUnit`) installed and started after the others. @default [] */
+  optionalUnits?: readonly string[]
 }
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
@@ -64,7 +66,9 @@ export function renderBootstrapScript({
   kmsKeyArn,
   deployedKmsKeyArn,
   healthGate,
+  optionalUnits = [],
 }: RenderBootstrapScriptParameters): string[] {
+  for (const u of optionalUnits) if (!/^systemd\/[a-z0-9-]+\.service$/.test(u)) throw new Error(`bootstrap: optional unit ${JSON.stringify(u)} is not systemd/<name>.service`)
   for (const [k, v] of Object.entries(environment)) {
     if (!ENV_NAME.test(k)) throw new Error(`bootstrap environment: ${JSON.stringify(k)} is not an environment variable name`)
     if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap environment: the value of ${k} contains a quote, backslash or newline`)
@@ -151,6 +155,7 @@ export function renderBootstrapScript({
     'systemctl daemon-reload',
     'systemctl enable --now nitro-enclaves-allocator.service',
     `systemctl enable --now ${HOST_SERVICES.join(' ')}`,
+    ...optionalUnits.flatMap((u) => [`install -m 0644 "$WORK/host/${u}" '${L.systemdDir}/'`, 'systemctl daemon-reload', `systemctl enable --now ${u.slice('systemd/'.length)}`]),
     '',
     '# 8. Tell CloudFormation: SUCCESS once /healthz answers through the enclave (else FAILURE, and the update rolls back).',
     ...gate,

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { Annotations, CfnOutput, CfnParameter, Stack, type StackProps, Token } from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type { Construct } from 'constructs'
 import { DEBUG_PCR0 } from '../config/readCustodyConfig.js'
 import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
-import { EnclaveFleet } from '../constructs/EnclaveFleet.js'
+import { DEFAULT_HOST_FILES_PATH, EnclaveFleet } from '../constructs/EnclaveFleet.js'
+import { HOST_FILES } from '../host/hostLayout.js'
 import { KeyRecords } from '../constructs/KeyRecords.js'
 import { LogsKey } from '../constructs/LogsKey.js'
 import { Network } from '../constructs/Network.js'
@@ -100,7 +103,9 @@ export class CustodyStack extends Stack {
     this.instanceRole = iam.Role.fromRoleArn(this, 'InstanceRole', props.keys.instanceRoleArn, { mutable: true })
     this.importerRole = iam.Role.fromRoleArn(this, 'ImporterRole', props.keys.importerRoleArn, { mutable: true })
     this.logsKey = new LogsKey(this, 'LogsKey')
-    this.network = new Network(this, 'Network', { enableNat: props.enableNat ?? false, logsKey: this.logsKey.key })
+    // The CloudWatch Logs endpoint only serves the hosts' log shipper: without one in the host files, nothing calls it.
+    const shipsLogs = existsSync(join(props.hostFilesPath ?? DEFAULT_HOST_FILES_PATH, HOST_FILES.logUnit))
+    this.network = new Network(this, 'Network', { enableNat: props.enableNat ?? false, logsKey: this.logsKey.key, cloudWatchLogsEndpoint: shipsLogs })
     this.records = new KeyRecords(this, 'KeyRecords')
     this.records.grantRead(this.instanceRole)
     this.records.grantWrite(this.importerRole)
@@ -138,6 +143,7 @@ export class CustodyStack extends Stack {
       secretsKey: this.records.recordsKey,
       secretPrefix: this.records.secretPrefix,
       clientCidrs: props.allowedClientCidrs ?? [],
+      logsKey: this.logsKey.key,
       ...(props.hostFilesPath ? { hostFilesPath: props.hostFilesPath } : {}),
       ...(props.proxyEntry ? { proxyEntry: props.proxyEntry } : {}),
     })
@@ -166,6 +172,7 @@ export class CustodyStack extends Stack {
     new CfnOutput(this, 'LambdaFunctionName', { value: this.signing.function.functionName, description: 'aws lambda invoke --function-name …' })
     new CfnOutput(this, 'RecordsKMSKeyARN', { value: this.records.recordsKey.keyArn, description: 'Key Secrets Manager encrypts key records with' })
     new CfnOutput(this, 'ProxyAuthTokenSecretARN', { value: this.fleet.authTokenSecret.secretArn, description: 'Bearer token of the parent proxies' })
+    if (this.fleet.hostLogGroup) new CfnOutput(this, 'HostLogGroup', { value: this.fleet.hostLogGroup.logGroupName, description: 'CloudWatch Logs group of the hosts (the enclave log channel)' })
     new CfnOutput(this, 'ExpectedPCR0', { value: props.pcr0, description: 'PCR0 the key policy and the boot check require' })
   }
 }
