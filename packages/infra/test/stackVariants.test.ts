@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CfnElement } from 'aws-cdk-lib'
+import { App, CfnElement } from 'aws-cdk-lib'
 import { buildKeyPolicy } from '@enclave-custody/sdk'
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEBUG_PCR0 } from '../lib/config/readCustodyConfig.js'
-import { buildTestApp, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS, HOST_FIXTURES } from './support/fixtures.js'
+import { CustodyStack } from '../lib/stacks/CustodyStack.js'
+import { buildTestApp, EIF_WITH_PCRS, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS, HOST_FIXTURES } from './support/fixtures.js'
 
 const outdirs: string[] = []
 afterAll(() => {
@@ -180,5 +181,20 @@ describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log g
   test('cdk-nag: zero findings either way', () => {
     expect(new AwsSolutionsChecks().validateScope(shipping.app).violations).toEqual([])
     expect(new AwsSolutionsChecks().validateScope(silent.app).violations).toEqual([])
+  })
+})
+
+describe('the stack itself refuses an alias or a bare key id (point 6)', () => {
+  const keys = {
+    instanceRoleArn: 'arn:aws:iam::111122223333:role/i',
+    importerRoleArn: 'arn:aws:iam::111122223333:role/m',
+    sealingKeyArn: FIXTURE_KMS_KEY_ARN,
+  }
+  test.each([
+    ['alias/custody', /CustodyStack: kmsKeyArn must be a KMS key ARN, not an alias/],
+    ['arn:aws:kms:eu-west-1:111122223333:alias/custody', /CustodyStack: kmsKeyArn must be a KMS key ARN, not an alias/],
+    ['1234abcd-12ab-34cd-56ef-1234567890ab', /CustodyStack: kmsKeyArn must be the full KMS key ARN, not a bare key id/],
+  ])('kmsKeyArn %s', (kmsKeyArn, message) => {
+    expect(() => new CustodyStack(new App(), 'S', { eifPath: EIF_WITH_PCRS, pcr0: FIXTURE_PCRS.PCR0, kmsKeyArn, keys, hostFilesPath: HOST_FIXTURES })).toThrow(message)
   })
 })
