@@ -118,6 +118,37 @@ describe('custody key-policy: rotation, debug enclaves, locked policies', () => 
     expect(await errorName(decrypt(stranger))).toBe('AccessDeniedException')
   })
 
+  it('an administrator who appends "Allow * kms:*" to the applied policy still cannot decrypt: the Denies hold (real KMS calls)', async () => {
+    const { KeyMetadata } = await kms('admin').send(new CreateKeyCommand({}))
+    const keyId = KeyMetadata!.KeyId!
+    const policy = keyPolicyFor({ pcr0: current.pcrs[0]!, instanceRoleArn: ROLES.instance, importerRoleArn: ROLES.importer, adminArns: [ROLES.admin] })
+    await applyKeyPolicy({ keyId, policy }, { kms: kms('admin') })
+    const context = { keyId: 'attacked' }
+    const secret = randomBytes(32)
+    const { CiphertextBlob } = await kms('importer').send(new EncryptCommand({ KeyId: keyId, Plaintext: secret, EncryptionContext: context }))
+    // The attack: the admin keeps kms:PutKeyPolicy (no lock) and adds an Allow for everyone.
+    const attacked = { ...policy, Statement: [...policy.Statement, { Sid: 'Backdoor', Effect: 'Allow' as const, Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' as const }] }
+    await kms('admin').send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: JSON.stringify(attacked) }))
+    for (const who of ['admin', 'importer', 'instance'] as const) {
+      const err = await kms(who)
+        .send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context }))
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        )
+      expect(err?.message, who).toMatch(/with an explicit deny in a resource-based policy$/)
+    }
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const spki = publicKey.export({ type: 'spki', format: 'der' })
+    const withDocument = async (nsm: SoftwareNsm) =>
+      kms('admin').send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context, Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: await nsm.attest({ publicKey: spki }) } }))
+    expect(await errorName(withDocument(stranger))).toBe('AccessDeniedException')
+    // Only a document of the accepted image passes, and then the plaintext is readable only with that enclave's key.
+    const out = await withDocument(current)
+    expect(out.Plaintext).toBeUndefined()
+    expect(Buffer.from(decryptEnvelopedData(out.CiphertextForRecipient!, privateKey))).toEqual(secret)
+  })
+
   it('--lock-key-policy: a loud warning, applied with the lockout bypass, and afterwards nobody can change the policy', async () => {
     const printed = captureIo()
     expect(await runCli(['key-policy', '--pcr0', current.pcrs[0]!, ...roles, '--lock-key-policy'], printed)).toBe(0)
