@@ -1,0 +1,367 @@
+/**
+ * The published packages as a consumer gets them: `pnpm build`, `pnpm pack` of every public package, the
+ * tarballs installed with npm into a fresh project under the OS temp directory (outside the workspace:
+ * nothing resolves to the workspace's sources or node_modules), then plain `node` — no tsx, no
+ * workspace condition — from an ES module and from a CommonJS script:
+ *
+ * - sign an EIP-1559 transaction through `localEnclave()`; this test recovers the signer with ethers and
+ *   viem and compares it with the address of the imported key;
+ * - the SDK's main entry loads with neither ethers nor viem installed (both are optional peers);
+ * - an error thrown by one build of the SDK is recognised by the other (`isCustodyError`, `instanceof`);
+ * - `node --conditions=source` and `tsc` with `customConditions: ["source"]` (a common setting) get the
+ *   built files, not our TypeScript sources;
+ * - every entry point of every package loads in both formats with the same export names, the adapters
+ *   sign through `/ethers` and `/viem`, the bins answer `--help`;
+ * - are-the-types-wrong (every resolution mode, node10 included) and publint pass on every tarball.
+ *
+ * Needs the npm registry for the packages' own dependencies (npm's cache makes reruns fast).
+ */
+import { type ExecFileOptions, execFile } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve, sep } from 'node:path'
+import { computeAddress, Transaction } from 'ethers'
+import { recoverTransactionAddress } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ANVIL_KEYS, repoRoot } from './vectors.js'
+
+type Run = { code: number; stdout: string; stderr: string }
+
+/** Run a command; never throws: the caller asserts on the exit code and shows the output when it fails. */
+function run(command: string, args: string[], options: ExecFileOptions & { timeout: number }): Promise<Run> {
+  return new Promise((done) => {
+    execFile(command, args, { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...options }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
+      done({ code, stdout: String(stdout), stderr: String(stderr) })
+    })
+  })
+}
+
+function expectSuccess(what: string, r: Run): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`)
+}
+
+/** The environment without pnpm's and npm's per-run settings (a consumer's npm must not inherit them). */
+function consumerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!/^(?:npm_|pnpm_|PNPM_|NODE_OPTIONS$|VITEST|TSX)/i.test(k)) env[k] = v
+  return { ...env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+}
+
+const PUBLISHED = readdirSync(join(repoRoot, 'packages')).filter((name) => {
+  const manifest = join(repoRoot, 'packages', name, 'package.json')
+  return existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).private !== true
+})
+
+const KEY = ANVIL_KEYS[1]
+const TX = {
+  chainId: '11155111',
+  nonce: '7',
+  to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+  value: '10000000000000000',
+  gas: '21000',
+  maxFeePerGas: '30000000000',
+  maxPriorityFeePerGas: '1000000000',
+}
+
+/** Shared by both scripts: the request as bigints. */
+const TX_JS = `const tx = Object.fromEntries(Object.entries(${JSON.stringify(TX)}).map(([k, v]) => [k, k === 'to' ? v : BigInt(v)]))`
+
+const ESM_SIGN = `
+import { createRequire } from 'node:module'
+import { createCustodyClient, CustodyError, isCustodyError } from '@enclave-custody/sdk'
+import { localEnclave } from '@enclave-custody/enclave-runtime'
+const require = createRequire(import.meta.url)
+const cjs = require('@enclave-custody/sdk')
+${TX_JS}
+const custody = createCustodyClient({ transport: localEnclave() })
+const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
+const signed = await custody.signEip1559(keyId, tx)
+let thrown
+try { await custody.signEip1559('no-such-key', tx) } catch (e) { thrown = e }
+const resolvable = (name) => { try { require.resolve(name); return true } catch { return false } }
+console.log(JSON.stringify({
+  address, raw: signed.rawTransaction,
+  twoClasses: cjs.CustodyError !== CustodyError,
+  ownRecognised: isCustodyError(thrown, 'KEY_NOT_FOUND'),
+  otherBuildRecognises: cjs.isCustodyError(thrown, 'KEY_NOT_FOUND') && thrown instanceof cjs.CustodyError,
+  recognisesOtherBuild: isCustodyError(new cjs.KeyNotFoundError({ keyId: 'x' }), 'KEY_NOT_FOUND'),
+  ethers: resolvable('ethers'), viem: resolvable('viem'),
+}))
+`
+
+const CJS_SIGN = `
+const { createCustodyClient, CustodyError, isCustodyError } = require('@enclave-custody/sdk')
+const { localEnclave } = require('@enclave-custody/enclave-runtime')
+${TX_JS}
+;(async () => {
+  const esm = await import('@enclave-custody/sdk')
+  const custody = createCustodyClient({ transport: localEnclave() })
+  const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
+  const signed = await custody.signEip1559(keyId, tx)
+  let thrown
+  try { await custody.signEip1559('no-such-key', tx) } catch (e) { thrown = e }
+  const resolvable = (name) => { try { require.resolve(name); return true } catch { return false } }
+  console.log(JSON.stringify({
+    address, raw: signed.rawTransaction,
+    twoClasses: esm.CustodyError !== CustodyError,
+    ownRecognised: isCustodyError(thrown, 'KEY_NOT_FOUND'),
+    otherBuildRecognises: esm.isCustodyError(thrown, 'KEY_NOT_FOUND') && thrown instanceof esm.CustodyError,
+    recognisesOtherBuild: isCustodyError(new esm.KeyNotFoundError({ keyId: 'x' }), 'KEY_NOT_FOUND'),
+    ethers: resolvable('ethers'), viem: resolvable('viem'),
+  }))
+})().catch((e) => { console.error(e); process.exit(1) })
+`
+
+const ENTRIES = ['@enclave-custody/sdk', '@enclave-custody/sdk/protocol', '@enclave-custody/sdk/ethers', '@enclave-custody/sdk/viem', '@enclave-custody/enclave-runtime', '@enclave-custody/local-aws', '@enclave-custody/cli']
+
+const ESM_ENTRIES = `
+const out = {}
+for (const name of ${JSON.stringify(ENTRIES)}) out[name] = Object.keys(await import(name)).filter((k) => k !== 'default').sort()
+console.log(JSON.stringify(out))
+`
+const CJS_ENTRIES = `
+const out = {}
+for (const name of ${JSON.stringify(ENTRIES)}) out[name] = Object.keys(require(name)).filter((k) => k !== 'default' && k !== '__esModule').sort()
+console.log(JSON.stringify(out))
+`
+
+/** The adapters from the consumer's point of view: viem from ESM, ethers from CJS. */
+const ESM_VIEM = `
+import { createCustodyClient } from '@enclave-custody/sdk'
+import { toEnclaveAccount } from '@enclave-custody/sdk/viem'
+import { localEnclave } from '@enclave-custody/enclave-runtime'
+${TX_JS}
+const custody = createCustodyClient({ transport: localEnclave() })
+const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
+const account = await toEnclaveAccount(custody, keyId)
+const raw = await account.signTransaction({ type: 'eip1559', chainId: Number(tx.chainId), nonce: Number(tx.nonce), to: tx.to, value: tx.value, gas: tx.gas, maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas })
+console.log(JSON.stringify({ address, accountAddress: account.address, raw }))
+`
+const CJS_ETHERS = `
+const { createCustodyClient } = require('@enclave-custody/sdk')
+const { EnclaveSigner } = require('@enclave-custody/sdk/ethers')
+const { localEnclave } = require('@enclave-custody/enclave-runtime')
+${TX_JS}
+;(async () => {
+  const custody = createCustodyClient({ transport: localEnclave() })
+  const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
+  const signer = await EnclaveSigner.create(custody, keyId)
+  const raw = await signer.signTransaction({ type: 2, chainId: tx.chainId, nonce: Number(tx.nonce), to: tx.to, value: tx.value, gasLimit: tx.gas, maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas })
+  console.log(JSON.stringify({ address, signerAddress: await signer.getAddress(), raw }))
+})().catch((e) => { console.error(e); process.exit(1) })
+`
+
+const TS_CONSUMER = `
+import { createCustodyClient, type KeyInfo } from '@enclave-custody/sdk'
+import { localEnclave } from '@enclave-custody/enclave-runtime'
+export const custody = createCustodyClient({ transport: localEnclave() })
+export type Info = KeyInfo
+`
+
+/** The one signer an EIP-1559 raw transaction recovers to, by ethers and by viem (independently). */
+async function recoverBoth(raw: string): Promise<{ ethers: string; viem: string }> {
+  const parsed = Transaction.from(raw)
+  expect(parsed.type).toBe(2)
+  expect(parsed.chainId).toBe(BigInt(TX.chainId))
+  expect(parsed.nonce).toBe(Number(TX.nonce))
+  expect(parsed.to).toBe(TX.to)
+  expect(parsed.value).toBe(BigInt(TX.value))
+  expect(parsed.gasLimit).toBe(BigInt(TX.gas))
+  return { ethers: parsed.from!, viem: await recoverTransactionAddress({ serializedTransaction: raw as `0x02${string}` }) }
+}
+
+describe('published packages, installed from their tarballs outside the workspace', () => {
+  let work: string
+  let consumer: string
+  const tarballs: Record<string, string> = {}
+  const sizes: Record<string, number> = {}
+  const expected = computeAddress(KEY)
+  const env = { ...consumerEnv(), TEST_PRIVATE_KEY: KEY }
+  const node = (args: string[], timeout = 120_000) => run(process.execPath, args, { cwd: consumer, env, timeout })
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'custody-pack-'))
+    consumer = join(work, 'consumer')
+    await mkdir(join(work, 'tarballs'), { recursive: true })
+    await mkdir(consumer)
+
+    expectSuccess('pnpm build', await run('pnpm', ['build'], { cwd: repoRoot, timeout: 900_000 }))
+    for (const name of PUBLISHED) {
+      const packed = await run('pnpm', ['pack', '--pack-destination', join(work, 'tarballs')], { cwd: join(repoRoot, 'packages', name), timeout: 300_000 })
+      expectSuccess(`pnpm pack (${name})`, packed)
+    }
+    for (const file of readdirSync(join(work, 'tarballs'))) {
+      const name = PUBLISHED.find((p) => file === `enclave-custody-${p}-0.1.0.tgz`)
+      if (name === undefined) continue
+      tarballs[name] = join(work, 'tarballs', file)
+      sizes[name] = statSync(tarballs[name]).size
+    }
+    console.log(`[pack] tarball sizes (bytes): ${JSON.stringify(sizes)}`)
+    await writeFile(join(consumer, 'package.json'), `${JSON.stringify({ name: 'custody-consumer', version: '1.0.0', private: true }, null, 2)}\n`)
+  }, 1_200_000)
+
+  afterAll(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true })
+  })
+
+  it('packs every public package, and the consumer project is outside the workspace with no node_modules above it', () => {
+    expect(PUBLISHED.sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'sdk'])
+    expect(Object.keys(tarballs).sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'sdk'])
+    expect(consumer.startsWith(repoRoot + sep)).toBe(false)
+    for (let dir = dirname(consumer); dir !== dirname(dir); dir = dirname(dir)) expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false)
+  })
+
+  it('are-the-types-wrong passes on every tarball, in every resolution mode including node10', async () => {
+    for (const [name, tarball] of Object.entries(tarballs)) {
+      const r = await run(join(repoRoot, 'node_modules', '.bin', 'attw'), [tarball, '--format', 'json'], { cwd: work, timeout: 300_000 })
+      expectSuccess(`attw ${name}`, r)
+      const report = JSON.parse(r.stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }> } }
+      expect(report.analysis.problems, name).toEqual([])
+      // Every entry point resolves in node10 too (old TypeScript settings and bundlers without "exports").
+      for (const [entry, e] of Object.entries(report.analysis.entrypoints)) expect(e.resolutions.node10?.resolution?.fileName, `${name} ${entry} under node10`).toBeTruthy()
+    }
+  })
+
+  it('publint passes on every tarball (strict: warnings fail)', async () => {
+    for (const [name, tarball] of Object.entries(tarballs)) {
+      const r = await run(join(repoRoot, 'node_modules', '.bin', 'publint'), ['run', tarball, '--strict'], { cwd: work, timeout: 300_000 })
+      expectSuccess(`publint ${name}`, r)
+      expect(r.stdout, name).toContain('All good!')
+    }
+  })
+
+  it('every tarball holds LICENSE and no test files; no export condition hands out .ts sources', async () => {
+    for (const [name, tarball] of Object.entries(tarballs)) {
+      const list = await run('tar', ['-tzf', tarball], { timeout: 60_000 })
+      expectSuccess(`tar ${name}`, list)
+      const files = list.stdout.trim().split('\n')
+      expect(files, name).toContain('package/LICENSE')
+      expect(files.filter((f) => /\.test\.ts$/.test(f)), name).toEqual([])
+      const manifest = await run('tar', ['-xzOf', tarball, 'package/package.json'], { timeout: 60_000 })
+      const exportsMap = JSON.stringify(JSON.parse(manifest.stdout).exports)
+      expect(exportsMap, name).not.toMatch(/"source"/)
+      // .ts targets only under the private workspace condition, never under a condition a consumer may set.
+      for (const m of exportsMap.matchAll(/"([^"]+)":"\.\/src\/[^"]+\.ts"/g)) expect(m[1], name).toBe('@enclave-custody/source')
+      expect(JSON.parse(manifest.stdout).dependencies?.['@enclave-custody/sdk'] ?? '0.1.0', name).toBe('0.1.0')
+    }
+  })
+
+  describe('the SDK and the runtime alone (no ethers, no viem installed)', () => {
+    beforeAll(async () => {
+      const r = await run('npm', ['install', '--no-save', '--prefer-offline', tarballs.sdk!, tarballs['enclave-runtime']!], { cwd: consumer, env, timeout: 900_000 })
+      expectSuccess('npm install sdk + enclave-runtime', r)
+      await writeFile(join(consumer, 'sign.mjs'), ESM_SIGN)
+      await writeFile(join(consumer, 'sign.cjs'), CJS_SIGN)
+    }, 900_000)
+
+    it('neither optional peer was installed', () => {
+      expect(existsSync(join(consumer, 'node_modules', 'ethers'))).toBe(false)
+      expect(existsSync(join(consumer, 'node_modules', 'viem'))).toBe(false)
+      expect(existsSync(join(consumer, 'node_modules', '@enclave-custody', 'sdk', 'dist', 'index.cjs'))).toBe(true)
+    })
+
+    for (const [format, script] of [
+      ['ESM', 'sign.mjs'],
+      ['CJS', 'sign.cjs'],
+    ] as const) {
+      it(`${format}: signs an EIP-1559 transaction through localEnclave() that recovers to the key's address`, async () => {
+        const r = await node([script])
+        expectSuccess(`node ${script}`, r)
+        const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+        expect(out.address).toBe(expected)
+        expect(await recoverBoth(out.raw)).toEqual({ ethers: expected, viem: expected })
+        expect(out.ethers).toBe(false)
+        expect(out.viem).toBe(false)
+      })
+
+      it(`${format}: an error from one build of the SDK is a CustodyError to the other build`, async () => {
+        const r = await node([script])
+        expectSuccess(`node ${script}`, r)
+        const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+        expect(out).toMatchObject({ twoClasses: true, ownRecognised: true, otherBuildRecognises: true, recognisesOtherBuild: true })
+      })
+    }
+
+    it('`node --conditions=source` (a condition consumers set for their own code) still loads the built files', async () => {
+      for (const script of ['sign.mjs', 'sign.cjs']) {
+        const r = await node(['--conditions=source', script])
+        expectSuccess(`node --conditions=source ${script}`, r)
+        expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).address).toBe(expected)
+      }
+    })
+
+    it('tsc with customConditions ["source"] type-checks a consumer against the declarations, not our sources', async () => {
+      await writeFile(join(consumer, 'consumer.mts'), TS_CONSUMER)
+      const tsconfig = {
+        compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: [], customConditions: ['source'] },
+        files: ['consumer.mts'],
+      }
+      await writeFile(join(consumer, 'tsconfig.json'), JSON.stringify(tsconfig))
+      const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+      const r = await node([tsc, '-p', 'tsconfig.json', '--listFiles'], 300_000)
+      expectSuccess('tsc', r)
+      const ours = r.stdout.split('\n').filter((f) => f.includes('/node_modules/@enclave-custody/'))
+      expect(ours.length).toBeGreaterThan(0)
+      expect(ours.filter((f) => !f.endsWith('.d.mts') && !f.endsWith('.d.ts'))).toEqual([])
+    })
+  })
+
+  describe('every package installed (with viem beside them, as an adapter user would)', () => {
+    beforeAll(async () => {
+      const viemVersion = JSON.parse(await readFile(join(repoRoot, 'packages', 'sdk', 'package.json'), 'utf8')).devDependencies.viem as string
+      const r = await run('npm', ['install', '--no-save', '--prefer-offline', ...Object.values(tarballs), `viem@${viemVersion}`], { cwd: consumer, env, timeout: 900_000 })
+      expectSuccess('npm install every tarball', r)
+      await writeFile(join(consumer, 'entries.mjs'), ESM_ENTRIES)
+      await writeFile(join(consumer, 'entries.cjs'), CJS_ENTRIES)
+      await writeFile(join(consumer, 'viem.mjs'), ESM_VIEM)
+      await writeFile(join(consumer, 'ethers.cjs'), CJS_ETHERS)
+    }, 900_000)
+
+    it('every entry point loads from ESM and from CJS with the same exports', async () => {
+      const esm = await node(['entries.mjs'])
+      expectSuccess('entries.mjs', esm)
+      const cjs = await node(['entries.cjs'])
+      expectSuccess('entries.cjs', cjs)
+      const fromEsm = JSON.parse(esm.stdout) as Record<string, string[]>
+      const fromCjs = JSON.parse(cjs.stdout) as Record<string, string[]>
+      expect(Object.keys(fromEsm)).toEqual(ENTRIES)
+      for (const entry of ENTRIES) {
+        expect(fromEsm[entry]!.length, entry).toBeGreaterThan(0)
+        expect(fromCjs[entry], entry).toEqual(fromEsm[entry])
+      }
+      expect(fromEsm['@enclave-custody/enclave-runtime']).toContain('localEnclave')
+      expect(fromEsm['@enclave-custody/sdk/ethers']).toContain('EnclaveSigner')
+      expect(fromEsm['@enclave-custody/sdk/viem']).toContain('toEnclaveAccount')
+    })
+
+    it('the viem adapter (ESM) and the ethers adapter (CJS) sign through localEnclave()', async () => {
+      const viemRun = await node(['viem.mjs'])
+      expectSuccess('viem.mjs', viemRun)
+      const v = JSON.parse(viemRun.stdout.trim().split('\n').at(-1)!)
+      expect([v.address, v.accountAddress]).toEqual([expected, expected])
+      expect(await recoverBoth(v.raw)).toEqual({ ethers: expected, viem: expected })
+
+      const ethersRun = await node(['ethers.cjs'])
+      expectSuccess('ethers.cjs', ethersRun)
+      const e = JSON.parse(ethersRun.stdout.trim().split('\n').at(-1)!)
+      expect([e.address, e.signerAddress]).toEqual([expected, expected])
+      expect(await recoverBoth(e.raw)).toEqual({ ethers: expected, viem: expected })
+    })
+
+    it('the installed bins answer --help', async () => {
+      for (const bin of ['custody', 'local-aws', 'custody-enclave', 'custody-proxy']) {
+        const r = await node([join(consumer, 'node_modules', '.bin', bin), '--help'])
+        expectSuccess(`${bin} --help`, r)
+        expect(`${r.stdout}${r.stderr}`.length, bin).toBeGreaterThan(20)
+      }
+    })
+  })
+
+  it('the consumer project resolved nothing from the workspace', async () => {
+    const lock = await readFile(join(consumer, 'node_modules', '.package-lock.json'), 'utf8')
+    expect(lock).not.toContain(repoRoot)
+    expect(resolve(consumer, 'node_modules', '@enclave-custody', 'sdk').startsWith(repoRoot)).toBe(false)
+  })
+})
