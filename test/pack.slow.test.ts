@@ -262,6 +262,25 @@ describe('published packages, installed from their tarballs outside the workspac
       expect(existsSync(join(consumer, 'node_modules', '@enclave-custody', 'sdk', 'dist', 'index.cjs'))).toBe(true)
     })
 
+    it("the SDK's built main entry (ESM and CJS, with every chunk it loads) imports neither ethers nor viem", () => {
+      const dist = join(consumer, 'node_modules', '@enclave-custody', 'sdk', 'dist')
+      for (const entry of ['index.js', 'index.cjs']) {
+        const seen = new Set<string>()
+        const stack = [join(dist, entry)]
+        while (stack.length > 0) {
+          const file = stack.pop()!
+          if (seen.has(file)) continue
+          seen.add(file)
+          const text = readFileSync(file, 'utf8')
+          expect(text, file).not.toMatch(/(?:from\s*|import\(\s*|require\(\s*)["'](?:ethers|viem)(?:\/[^"']*)?["']/)
+          for (const m of text.matchAll(/(?:from\s*|import\(\s*|require\(\s*)["'](\.[^"']+)["']/g)) stack.push(resolve(dirname(file), m[1]!))
+        }
+        expect(seen.size, entry).toBeGreaterThan(0)
+      }
+      // The same scan finds the adapter's import (it is not blind).
+      expect(readFileSync(join(dist, 'ethers', 'index.js'), 'utf8')).toMatch(/from\s*["']ethers["']/)
+    })
+
     for (const [format, script] of [
       ['ESM', 'sign.mjs'],
       ['CJS', 'sign.cjs'],
