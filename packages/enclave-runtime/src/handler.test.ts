@@ -99,3 +99,51 @@ describe('request handler', () => {
     expect(unseals()).toBe(3)
   })
 })
+
+describe('the handler with the production logger', () => {
+  it('answers an error with its own code, and logs it, through a real pino logger (methods bound to their logger)', async () => {
+    const { default: pino } = await import('pino')
+    const lines: string[] = []
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
+    const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer: createLocalSealer(new Uint8Array(32).fill(2)), logger })
+    const bad = await handler.handle({ v: 1, id: 'r1', op: 'key.get', params: { keyId: '../etc' } })
+    expect(bad).toMatchObject({ id: 'r1', ok: false, error: { code: 'INVALID_ARGUMENT' } })
+    const missing = await handler.handle({ v: 1, id: 'r2', op: 'key.get', params: { keyId: 'nope' } })
+    expect(missing).toMatchObject({ id: 'r2', ok: false, error: { code: 'KEY_NOT_FOUND' } })
+    expect(lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request failed').map((l) => l.code)).toEqual(['INVALID_ARGUMENT', 'KEY_NOT_FOUND'])
+  })
+})
+
+describe('the key cache vouches only for the exact record it unsealed', () => {
+  it('a cached key is not used for the same record relabelled with another KMS key or sealing', async () => {
+    let unseals = 0
+    const inner = createLocalSealer(new Uint8Array(32).fill(3))
+    const sealer: Sealer = {
+      kind: inner.kind,
+      seal: inner.seal!,
+      async unseal(record) {
+        unseals++
+        if (record.kmsKeyId !== undefined) throw new Error('a record naming a KMS key must reach the sealer, which refuses it')
+        return inner.unseal(record)
+      },
+    }
+    const memory = createMemoryKeyStore()
+    let relabel: Record<string, string> = {}
+    // The parent's view of the records: it may hand back any edit of a record it forwarded before.
+    const keyStore = { ...memory, get: async (keyId: string) => {
+      const r = await memory.get(keyId)
+      return r && { ...r, ...relabel }
+    } }
+    const handler = createRequestHandler({ keyStore, sealer, keyCache: createKeyCache({ ttlMs: 60_000, maxEntries: 10 }) })
+    await handler.handle({ v: 1, id: 'i', op: 'key.import', params: { keyId: 'k', privateKey: KEY } })
+    const sign = () => handler.handle({ v: 1, id: 's', op: 'sign.eip1559', params: { keyId: 'k', tx: { ...tx, to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', value: '1' } } })
+    expect(await sign()).toMatchObject({ ok: true })
+    expect(unseals).toBe(1)
+    relabel = { kmsKeyId: 'arn:aws:kms:us-east-1:999999999999:key/00000000-0000-0000-0000-000000000000' }
+    expect(await sign()).toMatchObject({ ok: false, error: { code: 'INTERNAL' } })
+    expect(unseals).toBe(2)
+    relabel = { sealing: 'aws-kms' }
+    expect(await sign()).toMatchObject({ ok: false })
+    expect(unseals).toBe(3)
+  })
+})

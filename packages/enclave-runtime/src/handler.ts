@@ -116,10 +116,11 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
     if (!encryptionContextsEqual(encryptionContext, keyEncryptionContext(record.keyId, policy))) {
       throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId and policy' })
     }
-    // A record with other sealed bytes, another context (so another policy) or another address under the
-    // same keyId is another cache entry, never a hit: a cached key never vouches for an edited record.
+    // A record with other sealed bytes, another context (so another policy), another address, sealer or
+    // KMS key under the same keyId is another cache entry, never a hit: a cached key never vouches for an
+    // edited record (a relabelled kmsKeyId must reach the sealer's pin check).
     const cacheKey = `${record.keyId}:${createHash('sha256')
-      .update(JSON.stringify([record.ciphertext, Object.entries(encryptionContext).sort(), record.address]))
+      .update(JSON.stringify([record.sealing, record.kmsKeyId ?? null, record.ciphertext, Object.entries(encryptionContext).sort(), record.address]))
       .digest('base64url')}`
     const cached = keyCache?.get(cacheKey)
     const privateKey = cached ?? (await sealer.unseal(record, context))
@@ -232,8 +233,10 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         return successResponse(id, result)
       } catch (e) {
         const error = publicError(e)
-        const log = error.code === 'INTERNAL' ? logger.error : logger.info
-        log({ reqId: id, op, code: error.code, ms: Math.round(performance.now() - started), ...(error.code === 'INTERNAL' ? { errName: (e as Error)?.name } : {}) }, 'request failed')
+        const fields = { reqId: id, op, code: error.code, ms: Math.round(performance.now() - started) }
+        // Called as methods: pino's need their logger as `this`.
+        if (error.code === 'INTERNAL') logger.error({ ...fields, errName: (e as Error)?.name }, 'request failed')
+        else logger.info(fields, 'request failed')
         return errorResponse(id, error)
       }
     },

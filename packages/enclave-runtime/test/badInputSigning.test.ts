@@ -97,8 +97,10 @@ describe('malformed signing requests over the framed socket', () => {
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
     c.send(tx({ chainId: undefined, allowReplayable: true }))
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
-    expect(unseals()).toBe(2)
-    for (const ok of [tx({}), tx({}, prague), auth({ chainId: '0', allowAnyChain: true }), req('sign.message', { message: { raw: '0x00' } }), td({})]) {
+    c.send(auth({ chainId: '0', allowAnyChain: true }))
+    expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
+    expect(unseals()).toBe(3)
+    for (const ok of [tx({}), tx({}, prague), auth({ chainId: '1' }), req('sign.message', { message: { raw: '0x00' } }), td({})]) {
       c.send(ok)
       expect(await c.next()).toMatchObject({ ok: true })
     }

@@ -28,7 +28,7 @@ const keyIds: string[] = []
 const accounts = KEYS.map((k) => privateKeyToAccount(k))
 const wallets = KEYS.map((k) => new Wallet(k))
 beforeAll(async () => {
-  for (const [i, privateKey] of KEYS.entries()) keyIds.push((await custody.importKey({ privateKey, keyId: `msg-${i}` })).keyId)
+  for (const [i, privateKey] of KEYS.entries()) keyIds.push((await custody.importKey({ privateKey, keyId: `msg-${i}`, policy: { allowAnyChainAuthorization: true } })).keyId)
 })
 afterAll(() => custody.close())
 

@@ -79,7 +79,7 @@ const keyIds = new Map<string, string>()
 async function keyFor(privateKey: Hex): Promise<string> {
   let keyId = keyIds.get(privateKey)
   if (!keyId) {
-    keyId = (await custody.importKey({ privateKey, policy: { allowReplayableLegacy: true } })).keyId
+    keyId = (await custody.importKey({ privateKey, policy: { allowReplayableLegacy: true, allowAnyChainAuthorization: true } })).keyId
     keyIds.set(privateKey, keyId)
   }
   return keyId
