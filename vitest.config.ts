@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@enclave-custody/source'], externalConditions: ['@enclave-custody/source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // *.slow.test.ts (builds, installs) run in `pnpm test:slow` (vitest.slow.config.ts).
+    exclude: ['**/node_modules/**', '**/*.slow.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
