@@ -11,7 +11,7 @@ import { ENCLAVE_DIR, ensureShellcheck, HOST_DIR, hasCommand, REPO_ROOT, run } f
 
 const BUILD = join(ENCLAVE_DIR, 'build-eif.sh')
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
-const SCRIPTS = [join(ENCLAVE_DIR, 'entrypoint.sh'), BUILD, join(HOST_DIR, 'custody-enclave-run.sh')]
+const SCRIPTS = [join(ENCLAVE_DIR, 'entrypoint.sh'), BUILD, join(ENCLAVE_DIR, 'build-runtime-tree.sh'), join(HOST_DIR, 'custody-enclave-run.sh')]
 
 let dir: string
 beforeAll(async () => {
@@ -74,17 +74,27 @@ describe('Dockerfile', () => {
     for (const path of ['/var/lib/apt/lists/*', '/var/cache/apt/*', '/var/log/*', '/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack']) {
       expect(dockerfile).toContain(path)
     }
-    expect(dockerfile).toContain('pnpm install --frozen-lockfile')
+  })
+
+  it('builds the runtime tree with build-runtime-tree.sh alone (the steps the image-tree test repeats)', async () => {
+    const script = await readFile(join(ENCLAVE_DIR, 'build-runtime-tree.sh'), 'utf8')
+    const builder = dockerfile.slice(dockerfile.indexOf(' AS builder'), dockerfile.indexOf(' AS runtime'))
+    expect(builder.match(/^RUN .*/gm)?.at(-1)).toMatch(/^RUN --mount=type=cache,id=enclave-custody-pnpm-store,target=\/pnpm-store \\$/)
+    expect(builder).toContain('PNPM_STORE_DIR=/pnpm-store bash packages/enclave-runtime/enclave/build-runtime-tree.sh \\\n      /build/enclave-custody-src /build/enclave-custody-out\n')
+    expect(builder).not.toMatch(/pnpm (install|deploy|--filter)/)
+    expect(script).toContain("pnpm install --frozen-lockfile --ignore-scripts --filter '@enclave-custody/enclave-runtime...'")
+    expect(script).toContain(`deploy --prod "\${pnpm_options[@]}" "$runtime"`)
+    expect(script).toContain(`touch --no-dereference --date="@\${SOURCE_DATE_EPOCH}"`)
   })
 
   it('copies into the runtime only the deployed runtime and the entrypoint, owned by root, with clamped mtimes', () => {
     const copies = instructions().filter((l) => l.startsWith('COPY ') && l.includes('--from='))
     expect(copies).toEqual([
-      'COPY --from=builder --chown=0:0 /out/runtime /opt/enclave-custody/runtime',
-      'COPY --from=builder --chown=0:0 /out/bin/custody-enclave-entrypoint /usr/local/bin/custody-enclave-entrypoint',
+      'COPY --from=builder --chown=0:0 /build/enclave-custody-out/runtime /opt/enclave-custody/runtime',
+      'COPY --from=builder --chown=0:0 /build/enclave-custody-out/bin/custody-enclave-entrypoint /usr/local/bin/custody-enclave-entrypoint',
     ])
-    expect(dockerfile.match(/touch --no-dereference --date="@\$\{SOURCE_DATE_EPOCH\}"/g)).toHaveLength(2)
-    expect(dockerfile).toContain('pnpm --filter @enclave-custody/enclave-runtime deploy --prod /out/runtime')
+    // The runtime stage's own files; the builder's are clamped by build-runtime-tree.sh.
+    expect(dockerfile.match(/touch --no-dereference --date="@\$\{SOURCE_DATE_EPOCH\}"/g)).toHaveLength(1)
   })
 
   it('runs the entrypoint as the whole command, with the region and key in the environment', () => {
