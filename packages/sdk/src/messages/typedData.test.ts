@@ -250,3 +250,38 @@ describe('members and types named like Object.prototype properties', () => {
     expect(hash).toMatch(/^0x[0-9a-f]{64}$/)
   })
 })
+
+describe('hashing cost stays linear in the payload', () => {
+  /** One big struct referenced (as empty arrays) by 126 others: each type hash re-encodes it. */
+  function amplified(nameLength: number) {
+    const big = Array.from({ length: 128 }, (_, i) => ({ name: `f${i}_${'a'.repeat(nameLength)}`.slice(0, nameLength), type: 'bool' }))
+    const types: Record<string, { name: string; type: string }[]> = { Tbig: big }
+    const message: Record<string, unknown> = { z: [] }
+    const primary: { name: string; type: string }[] = []
+    for (let i = 1; i < 127; i++) {
+      types[`T${i}`] = [
+        { name: 'z', type: 'Tbig[]' },
+        { name: 'i', type: 'uint8' },
+      ]
+      primary.push({ name: `x${i}`, type: `T${i}` })
+      message[`x${i}`] = { z: [], i: 1 }
+    }
+    primary.push({ name: 'z', type: 'Tbig[]' })
+    types.T0 = primary
+    return { domain: { name: 'x', chainId: 1 }, primaryType: 'T0', types, message }
+  }
+
+  it('refuses names longer than 256 characters', () => {
+    expect(() => normalizeTypedData(amplified(7_500))).toThrowError(/must be at most 256 characters/)
+  })
+
+  it('refuses a payload whose type strings would be hashed over and over (~1 MiB frame → 128 MiB of hashing before)', () => {
+    expect(() => normalizeTypedData(amplified(256))).toThrowError(/"typedData.types" must encode to at most 1048576 bytes of type strings in all/)
+  })
+
+  it('accepts the same shape at a size that hashes quickly, and hashes as viem does', async () => {
+    const { hashTypedData: viemHash } = await import('viem')
+    const td = amplified(20)
+    expect(hashTypedData(normalizeTypedData(td))).toBe(viemHash(td as never))
+  })
+})

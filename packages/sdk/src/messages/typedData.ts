@@ -49,7 +49,21 @@ export type NormalizedTypedData = {
 }
 
 /** Limits that keep a payload's validation and hashing bounded. */
-export const TYPED_DATA_LIMITS = { maxTypes: 128, maxFields: 128, maxArrayLength: 1024, maxDepth: 32, maxTypeLength: 256 } as const
+export const TYPED_DATA_LIMITS = {
+  maxTypes: 128,
+  maxFields: 128,
+  maxArrayLength: 1024,
+  maxDepth: 32,
+  maxTypeLength: 256,
+  /** Longest struct or member name. */
+  maxNameLength: 256,
+  /**
+   * Total bytes of the `encodeType` strings hashing must hash (one per struct type, each with all its
+   * dependencies): a big type referenced by many others is hashed once per referrer, so its size counts
+   * that many times. Keeps hashing linear in the payload.
+   */
+  maxEncodedTypeBytes: 1024 * 1024,
+} as const
 
 const DOMAIN_TYPE = 'EIP712Domain'
 /** The EIP-712 domain fields, in the order EIP712Domain lists them when derived. */
@@ -95,6 +109,7 @@ class TypeSet {
   readonly structs: Map<string, TypedDataField[]>
   readonly #parsed = new Map<string, Parsed>()
   readonly #typeHashes = new Map<string, Uint8Array>()
+  readonly #definitions = new Map<string, string>()
 
   constructor(structs: Map<string, TypedDataField[]>) {
     this.structs = structs
@@ -116,8 +131,18 @@ class TypeSet {
     return p
   }
 
-  /** The struct names a type depends on, `primary` first, then the others sorted (EIP-712 `encodeType`). */
-  encodeType(primary: string): string {
+  /** `Name(type1 name1,…)` of one struct, built once. */
+  definition(name: string): string {
+    let d = this.#definitions.get(name)
+    if (d === undefined) {
+      d = `${name}(${this.structs.get(name)!.map((f) => `${f.type} ${f.name}`).join(',')})`
+      this.#definitions.set(name, d)
+    }
+    return d
+  }
+
+  /** The structs `primary` depends on (itself excluded), sorted. */
+  dependencies(primary: string): string[] {
     const deps = new Set<string>()
     const visit = (name: string) => {
       if (deps.has(name)) return
@@ -129,7 +154,22 @@ class TypeSet {
     }
     visit(primary)
     deps.delete(primary)
-    return [primary, ...[...deps].sort()].map((n) => `${n}(${this.structs.get(n)!.map((f) => `${f.type} ${f.name}`).join(',')})`).join('')
+    return [...deps].sort()
+  }
+
+  /** EIP-712 `encodeType`: the struct's definition, then its dependencies' sorted by name. */
+  encodeType(primary: string): string {
+    return [primary, ...this.dependencies(primary)].map((n) => this.definition(n)).join('')
+  }
+
+  /** Sum of the `encodeType` lengths of every struct: what hashing all their type hashes reads. */
+  encodedTypeBytes(): number {
+    let total = 0
+    for (const name of this.structs.keys()) {
+      total += this.definition(name).length
+      for (const d of this.dependencies(name)) total += this.definition(d).length
+    }
+    return total
   }
 
   typeHash(name: string): Uint8Array {
@@ -247,6 +287,10 @@ export function normalizeTypedData(input: unknown, path = 'typedData'): Normaliz
   for (const name of set.structs.keys()) {
     if (name !== DOMAIN_TYPE && !reached.has(name)) fail(`${path}.types.${name}`, `is not used by primaryType ${JSON.stringify(primaryType)}`)
   }
+  const encodedTypeBytes = set.encodedTypeBytes()
+  if (encodedTypeBytes > TYPED_DATA_LIMITS.maxEncodedTypeBytes) {
+    fail(`${path}.types`, `must encode to at most ${TYPED_DATA_LIMITS.maxEncodedTypeBytes} bytes of type strings in all (each struct with its dependencies; these need ${encodedTypeBytes})`)
+  }
 
   let message: Record<string, TypedDataValue>
   if (primaryType === DOMAIN_TYPE) {
@@ -294,6 +338,7 @@ function resolveTypes(value: unknown, domain: TypedDataDomain, path: string): Ty
   for (const name of names) {
     const p = `${path}.${name}`
     if (!IDENTIFIER.test(name)) fail(`${path}[${JSON.stringify(name.slice(0, 64))}]`, 'must be an identifier ([A-Za-z_$][A-Za-z0-9_$]*)')
+    if (name.length > TYPED_DATA_LIMITS.maxNameLength) fail(`${path}[${JSON.stringify(name.slice(0, 64))}…]`, `must be at most ${TYPED_DATA_LIMITS.maxNameLength} characters`)
     if (ATOMIC_LOOKALIKE.test(name)) fail(p, 'must not be named like an atomic type')
     const fields = (value as Record<string, unknown>)[name]
     if (!Array.isArray(fields)) fail(p, `must be an array of { name, type } (got ${typeName(fields)})`)
@@ -305,6 +350,7 @@ function resolveTypes(value: unknown, domain: TypedDataDomain, path: string): Ty
         const fp = `${p}[${i}]`
         const f = assertObject(field, fp, ['name', 'type'])
         if (typeof f.name !== 'string' || !IDENTIFIER.test(f.name)) fail(`${fp}.name`, 'must be an identifier ([A-Za-z_$][A-Za-z0-9_$]*)')
+        if (f.name.length > TYPED_DATA_LIMITS.maxNameLength) fail(`${fp}.name`, `must be at most ${TYPED_DATA_LIMITS.maxNameLength} characters`)
         if (seen.has(f.name)) fail(`${fp}.name`, `repeats the member name ${JSON.stringify(f.name)}`)
         seen.add(f.name)
         if (typeof f.type !== 'string') fail(`${fp}.type`, `must be a string (got ${typeName(f.type)})`)
