@@ -97,6 +97,45 @@ describe('enclave socket caps (in process)', () => {
     }
   })
 
+  it('caps the bytes of requests in flight across connections (a parsed request waiting on KMS holds several times its frame)', async () => {
+    const gated = gatedHandler()
+    const s = await server({ maxInFlightBytes: 200 * 1024 }, gated.handler)
+    try {
+      const big = (id: string) => ({ ...health(id), pad: 'p'.repeat(90 * 1024) })
+      const c = await rawClient(s.port)
+      c.sendBytes(Buffer.concat(['b1', 'b2', 'b3'].map((id) => encodeFrame(big(id)))))
+      expect(await c.next()).toMatchObject({ id: 'b3', ok: false, error: { code: 'UNAVAILABLE', message: 'unavailable: enclave busy: too many bytes in flight' } })
+      expect(s.stats().inFlight).toBe(2)
+      expect(s.stats().inFlightBytes).toBeGreaterThan(180 * 1024)
+      // Small requests still fit beside them.
+      c.send(health('small'))
+      gated.release()
+      const answers = [await c.next(), await c.next(), await c.next()] as { id: string; ok: boolean }[]
+      expect(answers.map((a) => a.id).sort()).toEqual(['b1', 'b2', 'small'])
+      await until(() => s.stats().inFlightBytes === 0, 2_000)
+      c.socket.destroy()
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('closes a connection that sends nothing within the frame timeout (it does not hold a slot for the idle timeout)', async () => {
+    const gated = gatedHandler()
+    gated.release()
+    const s = await server({ frameTimeoutMs: 200, idleTimeoutMs: 60_000, maxConnections: 2 }, gated.handler)
+    try {
+      const silent = [await open(s.port), await open(s.port)]
+      await Promise.all(silent.map(closedOrError))
+      await until(() => s.stats().connections === 0, 2_000)
+      const c = await rawClient(s.port)
+      c.send(health('after'))
+      expect(await c.next()).toMatchObject({ id: 'after', ok: true })
+      c.socket.destroy()
+    } finally {
+      await s.close()
+    }
+  })
+
   it('drops connections beyond maxConnections', async () => {
     const s = await server({ maxConnections: 3 })
     try {

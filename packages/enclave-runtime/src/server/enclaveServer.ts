@@ -26,13 +26,21 @@ export type EnclaveServerLimits = {
   maxInFlight?: number
   /** Requests in flight on all connections; frames beyond it are answered UNAVAILABLE. @default 1024 */
   maxInFlightTotal?: number
+  /**
+   * Bytes of the frames in flight on all connections (a parsed request holds several times its frame
+   * while it waits, e.g. on KMS); frames beyond it are answered UNAVAILABLE. @default 16 MiB
+   */
+  maxInFlightBytes?: number
   /** Bytes of incomplete frames on all connections, each counted at its declared size; a frame that does not fit is refused and its connection closed. @default 16 MiB */
   maxPendingBytes?: number
   /** Answers queued to a peer that does not read them; beyond this the connection is closed. @default 4 MiB */
   maxWriteBufferBytes?: number
-  /** A frame that has started must be complete within this time, or the connection is closed. @default 10_000 */
+  /**
+   * A frame that has started must be complete within this time, and a new connection must have sent its
+   * first complete frame within it, or the connection is closed. @default 10_000
+   */
   frameTimeoutMs?: number
-  /** A connection with nothing in flight and no bytes for this long is closed. @default 600_000 */
+  /** A connection with nothing in flight and no bytes for this long is closed (the proxy reconnects on demand). @default 60_000 */
   idleTimeoutMs?: number
 }
 
@@ -50,7 +58,7 @@ export type EnclaveServer = {
   port: number
   host: string
   /** What the server holds now (for tests and health reporting). */
-  stats(): { connections: number; inFlight: number; pendingBytes: number }
+  stats(): { connections: number; inFlight: number; inFlightBytes: number; pendingBytes: number }
   close(): Promise<void>
 }
 
@@ -59,10 +67,11 @@ export const ENCLAVE_SERVER_LIMITS: Readonly<Required<EnclaveServerLimits>> = Ob
   maxConnections: 64,
   maxInFlight: 256,
   maxInFlightTotal: 1024,
+  maxInFlightBytes: 16 * 1024 * 1024,
   maxPendingBytes: 16 * 1024 * 1024,
   maxWriteBufferBytes: 4 * 1024 * 1024,
   frameTimeoutMs: 10_000,
-  idleTimeoutMs: 600_000,
+  idleTimeoutMs: 60_000,
 })
 
 /**
@@ -79,6 +88,7 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
   const limits = { ...ENCLAVE_SERVER_LIMITS, ...definedOnly(overrides) }
   const sockets = new Set<Socket>()
   let inFlightTotal = 0
+  let inFlightBytes = 0
   let pendingTotal = 0
 
   const server: Server = createServer((socket) => {
@@ -123,13 +133,18 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
       socket.write(frame)
       if (socket.writableLength > limits.maxWriteBufferBytes) drop('peer does not read its answers')
     }
-    const serve = async (message: unknown) => {
+    const serve = async (message: unknown, bytes: number) => {
       if (inFlight >= limits.maxInFlight || inFlightTotal >= limits.maxInFlightTotal) {
         send(errorResponse(idOf(message), new UnavailableError({ reason: 'enclave busy: too many requests in flight' })))
         return
       }
+      if (inFlightBytes + bytes > limits.maxInFlightBytes) {
+        send(errorResponse(idOf(message), new UnavailableError({ reason: 'enclave busy: too many bytes in flight' })))
+        return
+      }
       inFlight++
       inFlightTotal++
+      inFlightBytes += bytes
       if (inFlight >= limits.maxInFlight) socket.pause()
       let response: ResponseMessage
       try {
@@ -140,11 +155,15 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
       } finally {
         inFlight--
         inFlightTotal--
+        inFlightBytes -= bytes
         if (inFlight < limits.maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume()
       }
       send(response)
     }
 
+    // The first frame is due within the frame timeout of connecting: a connection that sends nothing does
+    // not hold one of the connection slots for the idle timeout.
+    frameTimer = setTimeout(() => drop('no request in time'), limits.frameTimeoutMs)
     socket.setTimeout(limits.idleTimeoutMs, () => {
       if (inFlight === 0 && decoder.pending === 0) drop('idle')
     })
@@ -177,7 +196,7 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
       }
       for (const frame of frames) {
         if (frame.error) send(errorResponse('0', frame.error))
-        else void serve(frame.message)
+        else void serve(frame.message, frame.bytes)
       }
     })
     socket.on('error', (err) => logger.debug({ errCode: (err as NodeJS.ErrnoException).code }, 'connection error'))
@@ -199,7 +218,7 @@ export async function startEnclaveServer({ handler, port, host = '127.0.0.1', ma
   return {
     port: bound,
     host,
-    stats: () => ({ connections: sockets.size, inFlight: inFlightTotal, pendingBytes: pendingTotal }),
+    stats: () => ({ connections: sockets.size, inFlight: inFlightTotal, inFlightBytes, pendingBytes: pendingTotal }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -30,6 +30,12 @@ import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
 
 /** Options of {@link createKmsSealer}. */
+
+/**
+ * One KMS call, retries and queueing for a socket included, ends within this: a parent that stalls the
+ * vsock proxy holds a request (and the frame it parsed) for at most this long.
+ */
+export const KMS_CALL_DEADLINE_MS = 15_000
 export type CreateKmsSealerParameters = {
   /** Produces the attestation documents (the NSM in production, the software NSM locally). */
   attestation: AttestationProvider
@@ -207,7 +213,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       region,
       ...(endpoint === undefined ? {} : { endpoint }),
       // Each client owns its agent (destroying a client destroys its agent's sockets).
-      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 30_000 },
+      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 10_000 },
       maxAttempts,
       credentials: {
         accessKeyId: credentials.accessKeyId,
@@ -264,7 +270,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       })
       let response: DecryptCommandOutput
       try {
-        response = await client.send(command)
+        response = await client.send(command, { abortSignal: AbortSignal.timeout(KMS_CALL_DEADLINE_MS) })
       } catch (e) {
         throw mapKmsError(e, 'Decrypt')
       }
@@ -284,7 +290,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
         const command = new GenerateDataKeyCommand({ KeyId: kmsKeyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
         let response: GenerateDataKeyCommandOutput
         try {
-          response = await client.send(command)
+          response = await client.send(command, { abortSignal: AbortSignal.timeout(KMS_CALL_DEADLINE_MS) })
         } catch (e) {
           throw mapKmsError(e, 'GenerateDataKey')
         }

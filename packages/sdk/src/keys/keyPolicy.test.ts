@@ -64,3 +64,26 @@ describe('key policy', () => {
     expect(SealedKeyRecordSchema.safeParse({ ...record, policy: { allowAll: true } }).success).toBe(false)
   })
 })
+
+describe('sealed records with keys named like Object.prototype properties', () => {
+  const record = {
+    version: 1,
+    keyId: 'k1',
+    curve: 'secp256k1',
+    address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+    sealing: 'aws-kms',
+    ciphertext: 'AAAA',
+    createdAt: '2026-01-01T00:00:00.000Z',
+  }
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    it(`refuses an own ${key} in encryptionContext instead of dropping it`, () => {
+      const parsed = JSON.parse(`{"keyId":"k1","${key}":"x"}`)
+      const result = SealedKeyRecordSchema.safeParse({ ...record, encryptionContext: parsed })
+      expect(result.success).toBe(false)
+      expect(result.error?.issues[0]?.message).toBe('must not have a key named __proto__, constructor or prototype')
+    })
+  }
+  it('accepts an ordinary context', () => {
+    expect(SealedKeyRecordSchema.parse({ ...record, encryptionContext: { keyId: 'k1' } }).encryptionContext).toEqual({ keyId: 'k1' })
+  })
+})

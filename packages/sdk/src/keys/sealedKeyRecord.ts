@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { KEY_ID_PATTERN } from '../protocol/keyId.js'
 import { isDefaultKeyPolicy, type KeyPolicy, KeyPolicySchema, normalizeKeyPolicy } from './keyPolicy.js'
 
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
 /**
  * The sealed key record (one per key; in AWS the Secrets Manager secret `enclave-custody/keys/<keyId>`):
  * public facts about a key plus its private key sealed by KMS (or, in development, by a local key).
@@ -20,7 +22,15 @@ export const SealedKeyRecordSchema = z.strictObject({
   /** Base64: a KMS CiphertextBlob (aws-kms) or an AES-GCM envelope (local-aes-gcm). */
   ciphertext: z.string().min(1).max(8192).regex(/^[A-Za-z0-9+/]+={0,2}$/),
   /** Bound to the ciphertext (KMS encryption context): a record moved to another keyId does not unseal. */
-  encryptionContext: z.record(z.string(), z.string()),
+  encryptionContext: z
+    .unknown()
+    .superRefine((value, ctx) => {
+      // zod's record copy skips an own `__proto__` silently: refuse such keys instead of dropping them.
+      if (typeof value === 'object' && value !== null && Object.keys(value).some((k) => RESERVED_KEYS.has(k))) {
+        ctx.addIssue({ code: 'custom', message: 'must not have a key named __proto__, constructor or prototype' })
+      }
+    })
+    .pipe(z.record(z.string(), z.string())),
   /** ISO-8601. */
   createdAt: z.iso.datetime(),
   /**

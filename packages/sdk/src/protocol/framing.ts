@@ -15,7 +15,10 @@ export function encodeFrame(message: unknown, maxFrameBytes = MAX_FRAME_BYTES): 
 }
 
 /** One decoded frame: its message, or why its body could not be read (framing itself is intact). */
-export type DecodedFrame = { message: unknown; error?: undefined } | { message?: undefined; error: InvalidFrameError }
+export type DecodedFrame = ({ message: unknown; error?: undefined } | { message?: undefined; error: InvalidFrameError }) & {
+  /** Size of the frame's body in bytes. */
+  bytes: number
+}
 
 /** Smallest buffer the decoder allocates for a partial frame; also the size it shrinks back to. */
 const MIN_BUFFER_BYTES = 4096
@@ -125,9 +128,9 @@ export class FrameDecoder {
 
 function decodeJson(body: Buffer): DecodedFrame {
   try {
-    return { message: JSON.parse(body.toString('utf8')) }
+    return { message: JSON.parse(body.toString('utf8')), bytes: body.length }
   } catch {
     // The parser's message quotes the input, which may hold secrets: keep only our own reason.
-    return { error: new InvalidFrameError({ reason: 'frame is not valid JSON' }) }
+    return { error: new InvalidFrameError({ reason: 'frame is not valid JSON' }), bytes: body.length }
   }
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
+import { ErrorCode, isCustodyError, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
 import { operationToRoute } from '../protocol/http.js'
 import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
 import type { Transport } from './types.js'
@@ -12,6 +12,11 @@ export type NitroEnclaveParameters = {
   timeoutMs?: number
   /** Inject a fetch implementation. @default globalThis.fetch */
   fetch?: typeof globalThis.fetch
+  /**
+   * Largest response body read from the proxy; a larger one is cut off unread (a hostile proxy must not
+   * make the caller buffer and parse without bound). @default 4 MiB
+   */
+  maxResponseBytes?: number
 }
 
 /**
@@ -21,7 +26,7 @@ export type NitroEnclaveParameters = {
  * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * const custody = createCustodyClient({ transport: nitroEnclave({ url: 'https://custody.internal:8443' }) })
  */
-export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch }: NitroEnclaveParameters): Transport {
+export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
   const base = new URL(url)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('nitroEnclave: url must be http(s)')
   return {
@@ -45,9 +50,17 @@ export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fet
         if (cause instanceof Error && cause.name === 'TimeoutError') throw new TimeoutError({ operation: message.op, ms: timeoutMs })
         throw new UnavailableError({ reason: `cannot reach the parent proxy at ${base.origin}`, cause })
       }
+      let text: string
+      try {
+        text = await readBounded(response, maxResponseBytes)
+      } catch (cause) {
+        if (isCustodyError(cause)) throw cause
+        if (cause instanceof Error && cause.name === 'TimeoutError') throw new TimeoutError({ operation: message.op, ms: timeoutMs })
+        throw new UnavailableError({ reason: 'the parent proxy\'s answer broke off', cause })
+      }
       let body: unknown
       try {
-        body = await response.json()
+        body = JSON.parse(text)
       } catch {
         throw new UnavailableError({ reason: `the parent proxy answered HTTP ${response.status} without a JSON body` })
       }
@@ -59,4 +72,35 @@ export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fet
       return { v: PROTOCOL_VERSION, id: message.id, ok: false, error }
     },
   }
+}
+
+/** The body as text, refused (and the rest left unread) beyond `max` bytes, whatever content-length claims. */
+async function readBounded(response: Response, max: number): Promise<string> {
+  const tooLarge = () => new UnavailableError({ reason: `the parent proxy's answer exceeds ${max} bytes` })
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (declared > max) {
+    await response.body?.cancel().catch(() => {})
+    throw tooLarge()
+  }
+  if (!response.body) return ''
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > max) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    bytes.set(c, offset)
+    offset += c.length
+  }
+  return new TextDecoder().decode(bytes)
 }
