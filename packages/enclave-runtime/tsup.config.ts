@@ -4,5 +4,8 @@ import { libraryConfig } from '../../tsup.base.js'
 export default defineConfig([
   libraryConfig({ index: 'src/index.ts' }, { clean: false }),
   // Executables: ESM only, no declarations.
-  libraryConfig({ 'bin/enclave': 'src/bin/enclave.ts', 'bin/proxy': 'src/bin/proxy.ts' }, { format: ['esm'], dts: false, clean: false }),
+  libraryConfig(
+    { 'bin/enclave': 'src/bin/enclave.ts', 'bin/proxy': 'src/bin/proxy.ts', 'bin/seed-rng': 'src/bin/seedRng.ts', 'bin/log-receiver': 'src/bin/logReceiver.ts' },
+    { format: ['esm'], dts: false, clean: false },
+  ),
 ])

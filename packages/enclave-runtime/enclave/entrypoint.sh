@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # custody-enclave-entrypoint — start-up of the enclave-custody enclave (the image's command).
 #
-# Node has no vsock sockets, so the enclave's network is three pieces around a loopback-only runtime:
+# Node has no vsock sockets, so the enclave's network is socat bridges around a loopback-only runtime:
 #   1. `lo` up, and kms.<region>.amazonaws.com → 127.0.0.1 in /etc/hosts (TLS still verifies the real name);
-#   2. socat VSOCK-LISTEN:5000 → TCP 127.0.0.1:5001   (the parent proxy's connections → the runtime)
+#   2. socat TCP-LISTEN:127.0.0.1:5002 → VSOCK-CONNECT:3:5010  (the log channel: JSON lines to the parent's
+#      log receiver; best effort, never waited for);
+#   3. node dist/bin/seed-rng.js: the kernel RNG seeded from the NSM (GetRandom → RNDADDENTROPY), in a process
+#      of its own and before the runtime starts, because Node seeds OpenSSL's generator — which makes the
+#      runtime's RSA key — from the kernel at process start; nothing else starts unless it succeeds;
+#   4. socat VSOCK-LISTEN:5000 → TCP 127.0.0.1:5001   (the parent proxy's connections → the runtime)
 #      socat TCP-LISTEN:127.0.0.1:443 → VSOCK-CONNECT:3:8000   (the runtime → KMS, via the parent's vsock-proxy)
-#   3. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … --kms-key-arn …
-# It supervises the three processes: SIGTERM/SIGINT stop them in order (no new connections, drain the
-# runtime, then the KMS bridge) and exit 0; if any of them exits on its own, the others are stopped and this
-# script exits non-zero (the runtime's own status when it failed), which ends the enclave so that the
-# parent's custody-enclave.service restarts it.
+#   5. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … --kms-key-arn …
+#      --log-port 5002
+# It supervises the four long-lived processes: SIGTERM/SIGINT stop them in order (no new connections, drain
+# the runtime, then the KMS bridge, then the log bridge) and exit 0; if any of them exits on its own, the
+# others are stopped and this script exits non-zero (the runtime's own status when it failed), which ends
+# the enclave so that the parent's custody-enclave.service restarts it. Its own log lines go to stderr and,
+# once the log bridge runs, to the log channel too.
 #
 # Environment (the image sets the first three; the rest have production defaults):
 #   AWS_REGION                required, e.g. us-east-1
@@ -20,12 +27,15 @@
 #   CUSTODY_KMS_PROXY_CID     vsock CID of the parent                           [3]
 #   CUSTODY_KMS_PROXY_PORT    vsock port of the parent's vsock-proxy            [8000]
 #   CUSTODY_KMS_LOCAL_PORT    loopback port the KMS hostname is served on       [443]
+#   CUSTODY_LOG_PROXY_PORT    vsock port of the parent's log receiver bridge    [5010]
+#   CUSTODY_LOG_LOCAL_PORT    loopback port the runtime sends log lines to      [5002]
 #   CUSTODY_HOSTS_FILE        hosts file to add the KMS mapping to              [/etc/hosts]
 #   CUSTODY_NODE              node executable                                   [node]
 #   CUSTODY_STOP_TIMEOUT      seconds each process gets to stop before SIGKILL  [10]
 #   CUSTODY_BRIDGE_TRANSPORT  vsock | tcp                                       [vsock]
 #     `tcp` is for tests outside an enclave only: the bridges use TCP on 127.0.0.1 (listen on
-#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT) and `lo` is left alone. The image's environment
+#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT and CUSTODY_LOG_PROXY_PORT) and `lo` is left
+#     alone. The image's environment
 #     is measured into PCR0, so a production image cannot carry it unnoticed.
 set -uo pipefail
 
@@ -37,14 +47,28 @@ RUNTIME_PORT="${CUSTODY_RUNTIME_PORT:-5001}"
 KMS_PROXY_CID="${CUSTODY_KMS_PROXY_CID:-3}"
 KMS_PROXY_PORT="${CUSTODY_KMS_PROXY_PORT:-8000}"
 KMS_LOCAL_PORT="${CUSTODY_KMS_LOCAL_PORT:-443}"
+LOG_PROXY_PORT="${CUSTODY_LOG_PROXY_PORT:-5010}"
+LOG_LOCAL_PORT="${CUSTODY_LOG_LOCAL_PORT:-5002}"
 HOSTS_FILE="${CUSTODY_HOSTS_FILE:-/etc/hosts}"
 NODE_BIN="${CUSTODY_NODE:-node}"
 STOP_TIMEOUT="${CUSTODY_STOP_TIMEOUT:-10}"
 TRANSPORT="${CUSTODY_BRIDGE_TRANSPORT:-vsock}"
 
-# One JSON line per event on stderr, like the runtime's pino logs. Messages are fixed text and numbers.
+# One JSON line per event on stderr, like the runtime's pino logs, and on the log channel once its bridge
+# runs. Messages are fixed text and numbers.
+log_bridge_up=false
 log() {
-  printf '{"level":"%s","time":%s,"svc":"entrypoint","msg":"%s"}\n' "$1" "$(date +%s%3N)" "$2" >&2
+  local line
+  line="$(printf '{"level":"%s","time":%s,"svc":"entrypoint","msg":"%s"}' "$1" "$(date +%s%3N)" "$2")"
+  printf '%s\n' "$line" >&2
+  send_log "$line"
+}
+# Send one line to the log channel: a connection of its own to the log bridge, given up after 2 s and
+# silently when nothing listens (the parent may be absent: this never holds the enclave up).
+send_log() {
+  $log_bridge_up || return 0
+  # shellcheck disable=SC2016 # $1 and $2 expand in the inner shell
+  timeout 2 bash -c 'printf "%s\n" "$1" >"/dev/tcp/127.0.0.1/$2"' send-log "$1" "$LOG_LOCAL_PORT" 2>/dev/null || true
 }
 die() {
   log error "$1"
@@ -57,7 +81,7 @@ die() {
 key_arn_re='^arn:aws(-[a-z]+)*:kms:([a-z]{2}(-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$'
 [[ "$KMS_KEY_ARN" =~ $key_arn_re ]] || die "KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)"
 [[ "${BASH_REMATCH[2]}" == "$AWS_REGION" ]] || die "KMS_KEY_ARN must be a key in AWS_REGION"
-for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT"; do
+for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT" "$LOG_PROXY_PORT" "$LOG_LOCAL_PORT"; do
   if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then die "ports must be integers 1..65535"; fi
 done
 [[ "$KMS_PROXY_CID" =~ ^[0-9]{1,10}$ ]] || die "CUSTODY_KMS_PROXY_CID must be a vsock CID"
@@ -69,15 +93,19 @@ case "$TRANSPORT" in
   vsock)
     INBOUND_LISTEN="VSOCK-LISTEN:${VSOCK_PORT},fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${KMS_PROXY_PORT}"
+    LOG_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${LOG_PROXY_PORT}"
     ;;
   tcp)
     INBOUND_LISTEN="TCP-LISTEN:${VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="TCP:127.0.0.1:${KMS_PROXY_PORT}"
+    LOG_UPSTREAM="TCP:127.0.0.1:${LOG_PROXY_PORT}"
     ;;
   *) die "CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp" ;;
 esac
 RUNTIME_MAIN="${APP_DIR}/dist/bin/enclave.js"
+SEED_MAIN="${APP_DIR}/dist/bin/seed-rng.js"
 [[ -f "$RUNTIME_MAIN" ]] || die "the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR"
+[[ -f "$SEED_MAIN" ]] || die "the RNG seeder is missing: no dist/bin/seed-rng.js under CUSTODY_APP_DIR"
 command -v socat >/dev/null 2>&1 || die "socat is not installed"
 command -v "$NODE_BIN" >/dev/null 2>&1 || die "node is not installed"
 KMS_HOST="kms.${AWS_REGION}.amazonaws.com"
@@ -128,11 +156,14 @@ stop_one() {
 }
 
 # Stop every child still running: the inbound bridge first (no new requests), then the runtime (it drains
-# what is in flight and may still need KMS), then the KMS bridge.
+# what is in flight and may still need KMS), then the KMS bridge, then the log bridge (last, so that the
+# runtime's last lines can still leave).
 stop_all() {
-  local i
-  for i in 0 2 1; do
-    [[ -n "${pids[$i]:-}" ]] && stop_one "${pids[$i]}"
+  local name i
+  for name in inbound-bridge runtime kms-bridge log-bridge; do
+    for i in "${!names[@]}"; do
+      [[ "${names[$i]}" == "$name" && -n "${pids[$i]}" ]] && stop_one "${pids[$i]}"
+    done
   done
   return 0
 }
@@ -147,9 +178,29 @@ on_signal() {
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
 
+# The log channel first, so that what follows can be reported to the parent. Few connections: the runtime
+# keeps one, and each entrypoint line opens one.
+start log-bridge socat -lpsocat-log "TCP-LISTEN:${LOG_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr,max-children=8" "$LOG_UPSTREAM"
+log_bridge_up=true
+
+# Entropy before anything that makes keys: the seeder's one JSON line is passed on (stderr, log channel).
+seed_output="$(timeout 60 "$NODE_BIN" "$SEED_MAIN" 2>&1)"
+seed_status=$?
+while IFS= read -r seed_line; do
+  [[ -n "$seed_line" ]] || continue
+  printf '%s\n' "$seed_line" >&2
+  send_log "$seed_line"
+done <<<"$seed_output"
+if ((seed_status != 0)); then
+  trap '' TERM INT
+  log error "seeding the kernel RNG from the NSM failed (status ${seed_status}): not starting the runtime"
+  stop_all
+  exit 3
+fi
+
 start inbound-bridge socat -lpsocat-inbound "$INBOUND_LISTEN" "TCP:127.0.0.1:${RUNTIME_PORT}"
 start kms-bridge socat -lpsocat-kms "TCP-LISTEN:${KMS_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr" "$KMS_UPSTREAM"
-runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION" --kms-key-arn "$KMS_KEY_ARN")
+runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION" --kms-key-arn "$KMS_KEY_ARN" --log-port "$LOG_LOCAL_PORT")
 start runtime "$NODE_BIN" "$RUNTIME_MAIN" "${runtime_args[@]}"
 
 # ---------------------------------------------------------------------------------------- supervision

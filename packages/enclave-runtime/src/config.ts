@@ -35,6 +35,7 @@ export const enclaveServerOptions = {
   dataDir: { flag: 'data-dir', env: 'CUSTODY_DATA_DIR', help: 'directory for sealed key records (dev sealing only)', schema: z.string().min(1).optional() },
   maxGas: { flag: 'max-gas', env: 'CUSTODY_MAX_GAS', help: 'refuse transactions with more gas than this', schema: z.coerce.bigint().positive().default(30_000_000n) },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info') },
+  logPort: { flag: 'log-port', env: 'CUSTODY_LOG_PORT', help: 'loopback port of the log channel to the parent (the enclave entrypoint\'s vsock bridge); logs also go to stdout', schema: port.min(1).optional() },
 } satisfies Record<string, OptionSpec>
 
 /** The parsed options of `custody-enclave`. */

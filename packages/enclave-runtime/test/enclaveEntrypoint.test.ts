@@ -2,7 +2,8 @@
  * The enclave entrypoint, run outside an enclave in its test transport (CUSTODY_BRIDGE_TRANSPORT=tcp): the
  * vsock listener becomes a loopback TCP listener, the vsock connection to the parent's vsock-proxy a TCP
  * connection to a stand-in, and `lo` is left alone. Everything else is the production script: the hosts
- * file, both socat bridges, the runtime's exact command line, supervision and shutdown.
+ * file, the socat bridges (inbound, KMS, log channel), the RNG seeder run before anything that makes keys,
+ * the runtime's exact command line, supervision and shutdown.
  *
  * Needs socat (CI: apt-get install socat); skips loudly without it.
  */
@@ -27,6 +28,12 @@ const net = require('node:net')
 const fs = require('node:fs')
 const args = process.argv.slice(2)
 fs.writeFileSync(process.env.FAKE_RUNTIME_ARGS, JSON.stringify(args))
+// Whether the seeder had finished when the runtime started (the real runtime makes its RSA key first thing).
+fs.writeFileSync(process.env.FAKE_RUNTIME_ARGS + '.seeded', String(fs.existsSync(process.env.FAKE_SEED_MARK)))
+// One line on the log channel, as the real runtime's createLogChannel sends them.
+const logPort = Number(args[args.indexOf('--log-port') + 1])
+const log = net.connect(logPort, '127.0.0.1', () => log.end(JSON.stringify({ level: 'info', svc: 'enclave', msg: 'fake runtime up' }) + '\\n'))
+log.on('error', () => {})
 const port = Number(args[args.indexOf('--port') + 1])
 const server = net.createServer((socket) => {
   socket.setEncoding('utf8')
@@ -42,6 +49,20 @@ const server = net.createServer((socket) => {
 })
 server.listen(port, '127.0.0.1', () => console.error('fake runtime listening on ' + port))
 process.on('SIGTERM', () => { console.error('fake runtime draining'); server.close(() => process.exit(0)) })
+`
+
+/**
+ * Stands in for dist/bin/seed-rng.js: leaves a mark (FAKE_SEED_MARK) and prints the real seeder's success
+ * line, or with FAKE_SEED_FAIL=1 its failure line and exit 1.
+ */
+const FAKE_SEEDER = `
+const fs = require('node:fs')
+if (process.env.FAKE_SEED_FAIL === '1') {
+  console.error(JSON.stringify({ level: 'error', svc: 'seed-rng', msg: 'seeding the kernel RNG from the NSM failed', error: 'no NSM' }))
+  process.exit(1)
+}
+fs.writeFileSync(process.env.FAKE_SEED_MARK, 'seeded')
+console.error(JSON.stringify({ level: 'info', svc: 'seed-rng', msg: 'kernel RNG seeded from the NSM', bytes: 1024, creditedBits: 8192 }))
 `
 
 async function freePort(): Promise<number> {
@@ -79,6 +100,10 @@ let dir: string
 let appDir: string
 let parentProxy: Server
 let parentProxyPort: number
+/** The parent's log receiver, as far as the enclave can tell: every line that reaches the log port. */
+let logReceiver: Server
+let logReceiverPort: number
+let logLines: string[] = []
 const running: ReturnType<typeof start>[] = []
 
 beforeAll(async () => {
@@ -86,6 +111,17 @@ beforeAll(async () => {
   appDir = join(dir, 'app')
   await mkdir(join(appDir, 'dist', 'bin'), { recursive: true })
   await writeFile(join(appDir, 'dist', 'bin', 'enclave.js'), FAKE_RUNTIME)
+  await writeFile(join(appDir, 'dist', 'bin', 'seed-rng.js'), FAKE_SEEDER)
+  logReceiver = createServer((socket) => {
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (d: string) => {
+      text += d
+    })
+    socket.on('end', () => logLines.push(...text.split('\n').filter(Boolean)))
+  })
+  await new Promise<void>((r) => logReceiver.listen(0, '127.0.0.1', r))
+  logReceiverPort = (logReceiver.address() as { port: number }).port
   // The parent's vsock-proxy, as far as the enclave can tell: whatever arrives on port 8000 reaches KMS.
   parentProxy = createServer((socket) => {
     socket.setEncoding('utf8')
@@ -106,13 +142,15 @@ afterEach(async () => {
 })
 afterAll(async () => {
   await new Promise((r) => parentProxy.close(r))
+  await new Promise((r) => logReceiver.close(r))
   await rm(dir, { recursive: true, force: true })
 })
 
 async function launch(env: Record<string, string> = {}) {
-  const ports = { inbound: await freePort(), runtime: await freePort(), kmsLocal: await freePort() }
+  const ports = { inbound: await freePort(), runtime: await freePort(), kmsLocal: await freePort(), logLocal: await freePort() }
   const hostsFile = join(dir, `hosts-${ports.inbound}`)
   const argsFile = join(dir, `args-${ports.inbound}.json`)
+  const seedMark = join(dir, `seeded-${ports.inbound}`)
   await writeFile(hostsFile, '# test hosts file\n127.0.0.1 localhost\n')
   const p = start('bash', [ENTRYPOINT], {
     AWS_REGION: 'eu-west-1',
@@ -124,10 +162,13 @@ async function launch(env: Record<string, string> = {}) {
     CUSTODY_RUNTIME_PORT: String(ports.runtime),
     CUSTODY_KMS_PROXY_PORT: String(parentProxyPort),
     CUSTODY_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    CUSTODY_LOG_PROXY_PORT: String(logReceiverPort),
+    CUSTODY_LOG_LOCAL_PORT: String(ports.logLocal),
     CUSTODY_HOSTS_FILE: hostsFile,
     CUSTODY_STOP_TIMEOUT: '5',
     FAKE_RUNTIME_ARGS: argsFile,
     FAKE_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    FAKE_SEED_MARK: seedMark,
     ...env,
   })
   running.push(p)
@@ -166,6 +207,8 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
       'eu-west-1',
       '--kms-key-arn',
       'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      '--log-port',
+      String(e.ports.logLocal),
     ])
     // The existing localhost line is kept, the KMS name is added once.
     expect(await readFile(e.hostsFile, 'utf8')).toBe('# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n')
@@ -179,7 +222,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
   it('stops cleanly on SIGTERM: every child gone, the runtime drained, exit 0', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
-    const pids = ['inbound-bridge', 'kms-bridge', 'runtime'].map((n) => pidOf(e.output(), n))
+    const pids = ['inbound-bridge', 'kms-bridge', 'runtime', 'log-bridge'].map((n) => pidOf(e.output(), n))
     expect(pids.every((pid) => pid > 0 && alive(pid))).toBe(true)
     e.child.kill('SIGTERM')
     expect(await e.exited).toBe(0)
@@ -197,7 +240,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(await e.exited).toBe(0)
   })
 
-  it.each(['kms-bridge', 'inbound-bridge'])('exits non-zero and stops the rest when the %s dies', async (name) => {
+  it.each(['kms-bridge', 'inbound-bridge', 'log-bridge'])('exits non-zero and stops the rest when the %s dies', async (name) => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
     const runtime = pidOf(e.output(), 'runtime')
@@ -210,13 +253,53 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
   it('exits with the runtime’s status when the runtime fails, and stops both bridges', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
-    const bridges = ['inbound-bridge', 'kms-bridge'].map((n) => pidOf(e.output(), n))
+    const bridges = ['inbound-bridge', 'kms-bridge', 'log-bridge'].map((n) => pidOf(e.output(), n))
     await ask(e.ports.inbound, 'crash', 0).catch(() => 'no reply')
     expect(await e.exited).toBe(3)
     expect(e.output()).toContain('"msg":"runtime exited with status 3: stopping the enclave"')
     expect(bridges.filter(alive)).toEqual([])
   })
 
+  it('seeds the kernel RNG before it starts anything that makes keys, and reports it on the log channel', async () => {
+    logLines = []
+    const e = await launch()
+    await waitFor(e.output, /fake runtime listening/)
+    expect(await readFile(`${e.argsFile}.seeded`, 'utf8')).toBe('true')
+    const out = e.output()
+    expect(out.indexOf('kernel RNG seeded from the NSM')).toBeGreaterThan(out.indexOf('started log-bridge'))
+    expect(out.indexOf('kernel RNG seeded from the NSM')).toBeLessThan(out.indexOf('started inbound-bridge'))
+    // The log channel carried the entrypoint's lines, the seeder's and the runtime's (the bridge opens a
+    // connection to the receiver per connection it accepts; each is read to its end).
+    e.child.kill('SIGTERM')
+    expect(await e.exited).toBe(0)
+    await new Promise((r) => setTimeout(r, 200))
+    const parsed = logLines.map((l) => JSON.parse(l) as { svc: string; msg: string })
+    expect(parsed).toContainEqual(expect.objectContaining({ svc: 'seed-rng', msg: 'kernel RNG seeded from the NSM' }))
+    expect(parsed).toContainEqual(expect.objectContaining({ svc: 'enclave', msg: 'fake runtime up' }))
+    expect(parsed).toContainEqual(expect.objectContaining({ svc: 'entrypoint', msg: expect.stringMatching(/^started runtime \(pid \d+\)$/) }))
+  })
+
+  it('does not start the runtime when seeding fails: exit 3, the log bridge stopped, the failure on the log channel', async () => {
+    logLines = []
+    const e = await launch({ FAKE_SEED_FAIL: '1' })
+    expect(await e.exited).toBe(3)
+    const out = e.output()
+    expect(out).toContain('"msg":"seeding the kernel RNG from the NSM failed (status 1): not starting the runtime"')
+    expect(out).not.toMatch(/started (inbound-bridge|kms-bridge|runtime)/)
+    expect(alive(pidOf(out, 'log-bridge'))).toBe(false)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(logLines.map((l) => JSON.parse(l).msg)).toEqual(
+      expect.arrayContaining(['seeding the kernel RNG from the NSM failed', 'seeding the kernel RNG from the NSM failed (status 1): not starting the runtime']),
+    )
+  })
+
+  it('runs without a parent log receiver (nothing listens on the log port): the channel is best effort', async () => {
+    const e = await launch({ CUSTODY_LOG_PROXY_PORT: String(await freePort()) })
+    await waitFor(e.output, /fake runtime listening/)
+    expect(await ask(e.ports.inbound, 'ping')).toBe('runtime:ping')
+    e.child.kill('SIGTERM')
+    expect(await e.exited).toBe(0)
+  })
 })
 
 describe('entrypoint.sh configuration errors (exit 2 before starting anything)', () => {
@@ -232,11 +315,21 @@ describe('entrypoint.sh configuration errors (exit 2 before starting anything)',
     ['a bad port', { CUSTODY_RUNTIME_PORT: '70000' }, 'ports must be integers 1..65535'],
     ['an unknown transport', { CUSTODY_BRIDGE_TRANSPORT: 'udp' }, 'CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp'],
     ['a missing runtime', { CUSTODY_APP_DIR: '/nonexistent' }, 'the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR'],
+    ['a bad log port', { CUSTODY_LOG_LOCAL_PORT: '0' }, 'ports must be integers 1..65535'],
   ]
   it.each(cases)('refuses %s', async (_, env, message) => {
     const e = await launch(env)
     expect(await e.exited).toBe(2)
     expect(JSON.parse(e.output().trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', svc: 'entrypoint', msg: message })
+  })
+
+  it('refuses an image without the RNG seeder', async () => {
+    const bare = join(dir, 'app-without-seeder')
+    await mkdir(join(bare, 'dist', 'bin'), { recursive: true })
+    await writeFile(join(bare, 'dist', 'bin', 'enclave.js'), FAKE_RUNTIME)
+    const e = await launch({ CUSTODY_APP_DIR: bare })
+    expect(await e.exited).toBe(2)
+    expect(JSON.parse(e.output().trim().split('\n').at(-1)!)).toMatchObject({ msg: 'the RNG seeder is missing: no dist/bin/seed-rng.js under CUSTODY_APP_DIR' })
   })
 
   it.runIf(haveSocat)('refuses a hosts file that sends the KMS name elsewhere', async () => {

@@ -11,6 +11,7 @@ import { createAttestedRuntime } from '../attestedRuntime.js'
 import { checkEnclaveServerConfig, enclaveServerOptions, helpText, parseConfig } from '../config.js'
 import { createRuntime } from '../localEnclave.js'
 import { REDACT_PATHS } from '../logger.js'
+import { createLogChannel } from '../logging/createLogChannel.js'
 import { startEnclaveServer } from '../server/enclaveServer.js'
 import { parseCaBundle } from '../trust/parseCaBundle.js'
 import { configOrExit, runUntilSignal } from './process.js'
@@ -39,7 +40,12 @@ if (config === 'help') {
   process.stdout.write(helpText('custody-enclave — the enclave-custody runtime server', enclaveServerOptions))
   process.exit(0)
 }
-const logger = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[ REDACTED ]' }, base: { svc: 'enclave' } })
+// With --log-port, every line also goes (allowlisted, rate-limited, never blocking) to the parent's log receiver.
+const logChannel = config.logPort === undefined ? undefined : createLogChannel({ port: config.logPort })
+const logOptions = { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[ REDACTED ]' }, base: { svc: 'enclave' } }
+const logger = logChannel
+  ? pino(logOptions, pino.multistream([{ level: config.logLevel, stream: process.stdout }, { level: config.logLevel, stream: logChannel }]))
+  : pino(logOptions)
 
 let close: () => void = () => {}
 let handler: Awaited<ReturnType<typeof createRuntime>>
