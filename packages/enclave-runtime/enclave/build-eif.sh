@@ -116,7 +116,7 @@ pinned() { sed -n "s/^$1=\\(.*\\)$/\\1/p" "$pins" | tail -n 1; }
 NODE_IMAGE="${NODE_IMAGE:-$(pinned NODE_IMAGE)}"
 DEBIAN_SNAPSHOT="${DEBIAN_SNAPSHOT:-$(pinned DEBIAN_SNAPSHOT)}"
 [[ "$NODE_IMAGE" =~ ^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$ ]] ||
-  fail "NODE_IMAGE must be pinned by digest (name@sha256:<64 hex>); resolve one with: docker buildx imagetools inspect node:20.20.2-bookworm-slim"
+  fail "NODE_IMAGE must be pinned by digest (name@sha256:<64 hex>); resolve one with: docker buildx imagetools inspect node:22.23.3-bookworm-slim"
 [[ "$DEBIAN_SNAPSHOT" =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || fail "DEBIAN_SNAPSHOT must be a snapshot.debian.org timestamp such as 20261101T000000Z"
 PNPM_VERSION="$(sed -n 's/.*"packageManager"[[:space:]]*:[[:space:]]*"pnpm@\([0-9][0-9.]*\).*/\1/p' "${REPO_ROOT}/package.json")"
 [[ -n "$PNPM_VERSION" ]] || fail "package.json has no packageManager pnpm@<version>"

@@ -52,7 +52,9 @@ describe('Dockerfile', () => {
     expect(froms).toEqual([`FROM \${NODE_IMAGE} AS builder`, `FROM \${NODE_IMAGE} AS runtime`])
     expect(instructions()).toContain('ARG NODE_IMAGE')
     expect(dockerfile).not.toMatch(/^# ?syntax=/m) // no frontend image pulled by tag
-    expect(pins).toMatch(/^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/m)
+    // Node 22 (Node 20 is end-of-life); the digest is marked unverified where it stands.
+    expect(pins).toMatch(/^NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/m)
+    expect(pins).toMatch(/UNVERIFIED DIGEST[\s\S]*docker buildx imagetools inspect node:22\.\d+\.\d+-bookworm-slim[\s\S]*^NODE_IMAGE=/m)
     expect(pins).toMatch(/^DEBIAN_SNAPSHOT=\d{8}T\d{6}Z$/m)
   })
 
@@ -130,7 +132,7 @@ describe('build-eif.sh', () => {
     expect(result.status).toBe(0)
     const [build = '', eif] = result.stdout.trim().split('\n')
     expect(build).toMatch(/^docker buildx build --file \S+\/packages\/enclave-runtime\/enclave\/Dockerfile --platform linux\/(amd64|arm64) /)
-    expect(build).toMatch(/--build-arg NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64} /)
+    expect(build).toMatch(/--build-arg NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64} /)
     expect(build).toContain('--build-arg DEBIAN_SNAPSHOT=')
     expect(build).toMatch(/--build-arg PNPM_VERSION=\d+\.\d+\.\d+ /)
     expect(build).toContain('--build-arg SOURCE_DATE_EPOCH=1700000000 ')
