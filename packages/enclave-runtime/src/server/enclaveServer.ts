@@ -28,7 +28,7 @@ export type EnclaveServerLimits = {
   maxInFlightTotal?: number
   /**
    * Bytes of the frames in flight on all connections (a parsed request holds several times its frame
-   * while it waits, e.g. on KMS); frames beyond it are answered UNAVAILABLE. @default 16 MiB
+   * while it waits, e.g. on KMS); frames beyond it are answered UNAVAILABLE. @default 8 MiB
    */
   maxInFlightBytes?: number
   /** Bytes of incomplete frames on all connections, each counted at its declared size; a frame that does not fit is refused and its connection closed. @default 16 MiB */
@@ -67,7 +67,7 @@ export const ENCLAVE_SERVER_LIMITS: Readonly<Required<EnclaveServerLimits>> = Ob
   maxConnections: 64,
   maxInFlight: 256,
   maxInFlightTotal: 1024,
-  maxInFlightBytes: 16 * 1024 * 1024,
+  maxInFlightBytes: 8 * 1024 * 1024,
   maxPendingBytes: 16 * 1024 * 1024,
   maxWriteBufferBytes: 4 * 1024 * 1024,
   frameTimeoutMs: 10_000,

@@ -213,7 +213,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       region,
       ...(endpoint === undefined ? {} : { endpoint }),
       // Each client owns its agent (destroying a client destroys its agent's sockets).
-      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 10_000 },
+      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
       maxAttempts,
       credentials: {
         accessKeyId: credentials.accessKeyId,
