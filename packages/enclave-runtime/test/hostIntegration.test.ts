@@ -202,6 +202,8 @@ describe('custody.env.example', () => {
       'CUSTODY_ENCLAVE_VSOCK_PORT',
       'CUSTODY_ENCLAVE_HOST',
       'CUSTODY_ENCLAVE_PORT',
+      'CUSTODY_LOG_VSOCK_PORT',
+      'CUSTODY_LOG_RECEIVER_PORT',
       'CUSTODY_RECORDS',
       'CUSTODY_CREDENTIALS',
       'CUSTODY_REGION',
@@ -245,9 +247,54 @@ describe('custody-enclave-bridge.service', () => {
   })
 })
 
+describe('the enclave log channel: custody-enclave-log-bridge.service, custody-enclave-logs.service', () => {
+  it('bridges the vsock port the entrypoint sends logs to, to the port the receiver listens on', async () => {
+    const bridge = parseUnit(await read('systemd/custody-enclave-log-bridge.service'))
+    const env = Object.fromEntries(envVariables())
+    expect(one(bridge, 'Service', 'ExecStart')).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd expands these ${…}, not JavaScript
+      '/usr/bin/socat VSOCK-LISTEN:${CUSTODY_LOG_VSOCK_PORT},fork,reuseaddr,max-children=8 TCP:127.0.0.1:${CUSTODY_LOG_RECEIVER_PORT}',
+    )
+    expect(one(bridge, 'Service', 'EnvironmentFile')).toBe('/etc/enclave-custody/custody.env')
+    expect(one(bridge, 'Service', 'DynamicUser')).toBe('yes')
+    expect(one(bridge, 'Service', 'RestrictAddressFamilies').split(' ').sort()).toEqual(['AF_INET', 'AF_VSOCK'])
+    // The entrypoint's defaults: it connects to CID 3 (the parent) on the same vsock port.
+    expect(entrypoint).toContain(`LOG_PROXY_PORT="\${CUSTODY_LOG_PROXY_PORT:-${env.CUSTODY_LOG_VSOCK_PORT}}"`)
+    expect(entrypoint).toContain(`LOG_UPSTREAM="VSOCK-CONNECT:\${KMS_PROXY_CID}:\${LOG_PROXY_PORT}"`)
+    // The receiver bin reads CUSTODY_LOG_RECEIVER_PORT, whose default is the same port.
+    const receiverBin = await readFile(join(HOST_DIR, '..', 'src', 'bin', 'logReceiver.ts'), 'utf8')
+    expect(receiverBin).toContain("env: 'CUSTODY_LOG_RECEIVER_PORT'")
+    expect(receiverBin).toContain(`.default(${env.CUSTODY_LOG_RECEIVER_PORT})`)
+  })
+
+  it('runs the receiver confined, its stdout appended to the file the CloudWatch agent ships', async () => {
+    const logs = parseUnit(await read('systemd/custody-enclave-logs.service'))
+    expect(one(logs, 'Service', 'ExecStart')).toBe('/usr/bin/node /opt/enclave-custody/proxy/log-receiver.js')
+    expect(one(logs, 'Service', 'StandardOutput')).toBe('append:/var/log/enclave-custody/enclave.log')
+    expect(one(logs, 'Unit', 'AssertPathIsDirectory')).toBe('/var/log/enclave-custody')
+    for (const [key, value] of [
+      ['DynamicUser', 'yes'],
+      ['NoNewPrivileges', 'yes'],
+      ['ProtectSystem', 'strict'],
+      ['CapabilityBoundingSet', ''],
+      ['RestrictAddressFamilies', 'AF_INET'],
+      ['Restart', 'on-failure'],
+    ] as const) {
+      expect(one(logs, 'Service', key)).toBe(value)
+    }
+    const agent = JSON.parse(await read('cloudwatch-agent-enclave-logs.json')) as { logs: { logs_collected: { files: { collect_list: { file_path: string }[] } } } }
+    expect(agent.logs.logs_collected.files.collect_list.map((c) => c.file_path)).toEqual(['/var/log/enclave-custody/enclave.log'])
+    expect(await read('logrotate-enclave-custody')).toMatch(/^\/var\/log\/enclave-custody\/enclave\.log \{[\s\S]*copytruncate/m)
+  })
+})
+
 it('README.md explains every host file and the boot order', async () => {
   const readme = await read('README.md')
   for (const file of [
+    'systemd/custody-enclave-log-bridge.service',
+    'systemd/custody-enclave-logs.service',
+    'cloudwatch-agent-enclave-logs.json',
+    'logrotate-enclave-custody',
     'systemd/custody-enclave.service',
     'systemd/custody-vsock-proxy.service',
     'systemd/custody-proxy.service',
