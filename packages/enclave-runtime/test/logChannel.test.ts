@@ -119,9 +119,9 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
     const result = await flood(logger, server.port)
     const stats = channel.stats()
     console.log(`[log channel] default limits: sent ${stats.sent}, rate-limited ${stats.rateLimited}, worst request ${result.worst.toFixed(1)} ms`)
-    expect(stats.sent).toBeLessThan(2_000) // the burst (1000) plus what refilled at 100 lines/s
-    expect(stats.rateLimited).toBeGreaterThan(98_000)
-    expect(stats.unreported).toBeGreaterThan(0) // to be reported when tokens return
+    // The burst (1000) plus what refilled at 100 lines/s, each refill possibly preceded by its drop report.
+    expect(stats.sent).toBeLessThanOrEqual(1_000 + Math.ceil((2 * 100 * result.logMs) / 1000) + 2)
+    expect(stats.rateLimited).toBeGreaterThan(100_000 - stats.sent)
   })
 
   it('a parent that disconnects every connection: the channel reconnects with backoff, the runtime serves', async () => {

@@ -131,6 +131,24 @@ describe('createLogChannel', () => {
     expect(r.lines()[0]!.msg).toBe('after the reconnect')
   })
 
+  it('a bridge that accepts and closes at once (socat, parent absent): nothing queued is spent on it, the backoff grows', async () => {
+    let attempts = 0
+    const server = createServer((socket) => {
+      attempts += 1
+      socket.destroy()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    open.push({ close: () => new Promise<void>((r) => server.close(() => r())) })
+    const c = channel({ port: (server.address() as { port: number }).port, reconnectMinMs: 10, reconnectMaxMs: 1_000, settleMs: 50 })
+    for (let i = 0; i < 10; i++) c.write(line({ msg: `kept ${i}` }))
+    const queued = c.stats().bufferedBytes
+    await new Promise((r) => setTimeout(r, 1_000))
+    // Without backoff growth that would be ~80 attempts (every 10 ms + settle); doubling from 10 ms gives < 10.
+    expect(attempts).toBeGreaterThanOrEqual(3)
+    expect(attempts).toBeLessThan(12)
+    expect(c.stats()).toMatchObject({ connects: 0, connected: false, bufferedBytes: queued, sent: 10 })
+  })
+
   it('close stops it: no reconnect, later writes ignored', async () => {
     const port = await deadPort()
     const c = channel({ port, reconnectMinMs: 10 })

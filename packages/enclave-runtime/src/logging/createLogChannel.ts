@@ -23,6 +23,13 @@ export type CreateLogChannelParameters = {
   reconnectMaxMs?: number
   /** How often dropped lines are reported when nothing else is logged. @default 10_000 */
   reportEveryMs?: number
+  /**
+   * How long a new connection must stay open before queued lines are sent on it. Inside the enclave socat
+   * accepts the TCP connection at once and closes it when the parent's vsock port does not answer, so a
+   * connection that does not survive this long is a failed attempt (backoff grows, nothing is lost on it).
+   * @default 250
+   */
+  settleMs?: number
   /** @internal The clock, in milliseconds. @default Date.now */
   now?: () => number
 }
@@ -69,8 +76,9 @@ const MAX_INPUT_CHARS = 64 * 1024
  *   not flushed; a parent that is absent, slow or never reads costs at most that much memory;
  * - drops are counted and reported on the channel as a `dropped N lines` warning when room returns (and
  *   every `reportEveryMs`), so that gaps are visible rather than silent;
- * - a closed or refused connection is retried with exponential backoff; every socket error is swallowed;
- *   the socket and timers are unref'd (they never keep the process alive).
+ * - a closed or refused connection is retried with exponential backoff; a connection is used only once it
+ *   has stayed open `settleMs` (socat accepts at once and closes when the parent does not answer); every
+ *   socket error is swallowed; the socket and timers are unref'd (they never keep the process alive).
  *
  * Best effort by design: lines in flight when the bridge drops a connection are lost (they are not
  * counted, the channel cannot know how many the parent got). Not verified over a real vsock here; the tests
@@ -96,10 +104,11 @@ export function createLogChannel(parameters: CreateLogChannelParameters): Create
     reconnectMinMs = 500,
     reconnectMaxMs = 30_000,
     reportEveryMs = 10_000,
+    settleMs = 250,
     now = Date.now,
   } = parameters
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new InvalidArgumentError({ field: 'port', rule: 'must be an integer 1..65535' })
-  for (const [field, value] of Object.entries({ ratePerSecond, burst, maxBufferedBytes, reconnectMinMs, reconnectMaxMs, reportEveryMs })) {
+  for (const [field, value] of Object.entries({ ratePerSecond, burst, maxBufferedBytes, reconnectMinMs, reconnectMaxMs, reportEveryMs, settleMs })) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError({ field, rule: 'must be a positive number' })
   }
 
@@ -109,6 +118,8 @@ export function createLogChannel(parameters: CreateLogChannelParameters): Create
   let queuedBytes = 0
   let socket: Socket | undefined
   let connected = false
+  let connectedAt = 0
+  let settleTimer: NodeJS.Timeout | undefined
   let closed = false
   let delay = reconnectMinMs
   let reconnectTimer: NodeJS.Timeout | undefined
@@ -188,10 +199,16 @@ export function createLogChannel(parameters: CreateLogChannelParameters): Create
     s.setNoDelay(true)
     s.on('connect', () => {
       if (socket !== s) return
-      connected = true
-      counts.connects += 1
-      flushQueue()
-      reportDrops()
+      settleTimer = setTimeout(() => {
+        settleTimer = undefined
+        if (socket !== s || s.destroyed) return
+        connected = true
+        connectedAt = now()
+        counts.connects += 1
+        flushQueue()
+        reportDrops()
+      }, settleMs)
+      settleTimer.unref()
     })
     // The bridge never sends anything; whatever arrives is discarded.
     s.on('data', () => {})
@@ -199,8 +216,10 @@ export function createLogChannel(parameters: CreateLogChannelParameters): Create
     s.on('close', () => {
       if (socket !== s) return
       socket = undefined
-      // A connection that stayed up resets the backoff; one that closed at once (socat with no parent) does not.
-      if (connected) delay = reconnectMinMs
+      if (settleTimer) clearTimeout(settleTimer)
+      settleTimer = undefined
+      // A connection that stayed up a while resets the backoff; one that closed at once (socat with no parent) does not.
+      if (connected && now() - connectedAt >= 5_000) delay = reconnectMinMs
       connected = false
       scheduleReconnect()
     })
@@ -246,6 +265,7 @@ export function createLogChannel(parameters: CreateLogChannelParameters): Create
       if (closed) return
       closed = true
       clearInterval(reporter)
+      if (settleTimer) clearTimeout(settleTimer)
       if (reconnectTimer) clearTimeout(reconnectTimer)
       reconnectTimer = undefined
       queue = []
