@@ -14,6 +14,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "DEFAULT_KEY_POLICY",
         "DEFAULT_MAX_GAS",
         "DEFAULT_SECRET_PREFIX",
+        "DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES",
         "ErrorCode",
         "IntegrityError",
         "InternalError",

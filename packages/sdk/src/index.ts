@@ -150,6 +150,7 @@ export {
   type BuildKeyPolicyParameters,
   type BuildKeyPolicyReturnType,
   buildKeyPolicy,
+  DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES,
   KEY_ADMIN_ACTIONS,
   type KeyPolicyDocument,
   MAX_ACCEPTED_PCR_VALUES,

@@ -1,4 +1,4 @@
-import { KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from '@enclave-custody/sdk'
+import { DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES, KEY_ADMIN_ACTIONS, type KeyPolicyDocument } from '@enclave-custody/sdk'
 
 export type BuildBootstrapKeyPolicyParameters = {
   /** Principals that administer the key (IAM ARNs or CloudFormation references): `KEY_ADMIN_ACTIONS`, never use. */
@@ -35,14 +35,7 @@ export function buildBootstrapKeyPolicy({ adminArns }: BuildBootstrapKeyPolicyPa
         Resource: '*',
       },
       { Sid: 'DenyUseUntilAnImageIsAttested', Effect: 'Deny', Principal: everyone, Action: ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'], Resource: '*' },
-      {
-        Sid: 'DenyGrantsExceptForAwsResources',
-        Effect: 'Deny',
-        Principal: everyone,
-        Action: 'kms:CreateGrant',
-        Resource: '*',
-        Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false' } },
-      },
+      DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES,
     ],
   }
 }

@@ -103,6 +103,21 @@ const ZEROS = /^0{96}$/
 const ARN = /^arn:aws[a-z-]*:(?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]{1,512}|user\/[\w+=,.@/-]{1,512})|sts::\d{12}:assumed-role\/[\w+=,.@/-]+)$/
 
 /**
+ * Every principal is denied `kms:CreateGrant` unless the grant is for an AWS service acting on the key's
+ * behalf (`BoolIfExists` also denies when the condition key is absent): a grant is a path to Decrypt that no
+ * key policy statement shows. Part of every policy {@link buildKeyPolicy} writes, and of the CDK's bootstrap
+ * policy.
+ */
+export const DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES = Object.freeze({
+  Sid: 'DenyGrantsExceptForAwsResources',
+  Effect: 'Deny' as const,
+  Principal: Object.freeze({ AWS: '*' }),
+  Action: 'kms:CreateGrant',
+  Resource: '*' as const,
+  Condition: Object.freeze({ BoolIfExists: Object.freeze({ 'kms:GrantIsForAWSResource': 'false' }) }),
+})
+
+/**
  * The attested key policy of DESIGN.md, used by `custody key-policy`, the CDK stack and the local dev stack,
  * so that all three enforce the same document:
  *
@@ -199,14 +214,7 @@ export function buildKeyPolicy({
       Condition: { StringNotEqualsIgnoreCase: { [`kms:RecipientAttestation:${key}`]: one(values) } },
     })),
     { Sid: 'DenyReEncrypt', Effect: 'Deny', Principal: everyone, Action: 'kms:ReEncrypt*', Resource: '*' },
-    {
-      Sid: 'DenyGrantsExceptForAwsResources',
-      Effect: 'Deny',
-      Principal: everyone,
-      Action: 'kms:CreateGrant',
-      Resource: '*',
-      Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false' } },
-    },
+    DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES,
   ]
   if (lockKeyPolicy) statements.push({ Sid: 'DenyKeyPolicyChangesForever', Effect: 'Deny', Principal: everyone, Action: 'kms:PutKeyPolicy', Resource: '*' })
   return { Version: '2012-10-17', Id: 'enclave-custody-attested-key-policy', Statement: statements }
