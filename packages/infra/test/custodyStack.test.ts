@@ -222,6 +222,16 @@ describe('user data', () => {
       expect(units, path).toContain(path)
       expect(userDataText(), path).toContain(path)
     }
+    if (SHIPS_LOGS) {
+      const logUnits = ['custody-enclave-logs.service', 'custody-enclave-log-bridge.service'].map((u) => readFileSync(join(dir, 'systemd', u), 'utf8')).join('\n')
+      for (const path of ['/opt/enclave-custody/proxy/log-receiver.js', '/var/log/enclave-custody', '/etc/enclave-custody/custody.env']) {
+        expect(logUnits, path).toContain(path)
+        expect(userDataText(), path).toContain(path)
+      }
+      expect(readFileSync(join(dir, 'logrotate-enclave-custody'), 'utf8')).toContain('/var/log/enclave-custody/enclave.log')
+      // The units read these from custody.env; the bootstrap sets them (the example has them too).
+      for (const name of ['CUSTODY_LOG_VSOCK_PORT', 'CUSTODY_LOG_RECEIVER_PORT']) expect(logUnits).toContain(`\${${name}}`)
+    }
   })
 
   test('is valid bash', () => {
@@ -231,13 +241,34 @@ describe('user data', () => {
 
   test('the host-files asset holds the host files and the esbuild proxy bundle', () => {
     const dir = join(app.outdir, stack.fleet.hostFilesAsset.assetPath)
-    expect(readdirSync(dir).sort()).toEqual(['README.md', 'allocator.yaml', 'custody-enclave-run.sh', 'custody.env.example', 'proxy', 'systemd', 'vsock-proxy.yaml'])
-    expect(readdirSync(join(dir, 'systemd')).sort()).toEqual(
-      ['custody-enclave-bridge.service', 'custody-enclave.service', 'custody-proxy.service', 'custody-vsock-proxy.service', ...(SHIPS_LOGS ? ['custody-enclave-logs.service'] : [])].sort(),
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        'README.md',
+        'allocator.yaml',
+        'custody-enclave-run.sh',
+        'custody.env.example',
+        'proxy',
+        'systemd',
+        'vsock-proxy.yaml',
+        ...(SHIPS_LOGS ? ['cloudwatch-agent-enclave-logs.json', 'logrotate-enclave-custody'] : []),
+      ].sort(),
     )
-    expect(readdirSync(join(dir, 'proxy')).sort()).toEqual(['package.json', 'proxy.js'])
+    expect(readdirSync(join(dir, 'systemd')).sort()).toEqual(
+      [
+        'custody-enclave-bridge.service',
+        'custody-enclave.service',
+        'custody-proxy.service',
+        'custody-vsock-proxy.service',
+        ...(SHIPS_LOGS ? ['custody-enclave-logs.service', 'custody-enclave-log-bridge.service'] : []),
+      ].sort(),
+    )
+    expect(readdirSync(join(dir, 'proxy')).sort()).toEqual(['package.json', 'proxy.js', ...(SHIPS_LOGS ? ['log-receiver.js'] : [])].sort())
     const help = execFileSync(process.execPath, [join(dir, 'proxy', 'proxy.js'), '--help'], { encoding: 'utf8' })
     expect(help).toMatch(/^custody-proxy/)
+    if (SHIPS_LOGS) {
+      // The receiver bundle runs on its own (the unit runs it with /usr/bin/node from /opt/enclave-custody/proxy).
+      expect(execFileSync(process.execPath, [join(dir, 'proxy', 'log-receiver.js'), '--help'], { encoding: 'utf8' })).toMatch(/^custody-log-receiver/)
+    }
     expect(existsSync(join(app.outdir, stack.fleet.eifAsset.assetPath))).toBe(true)
   })
 })
@@ -414,7 +445,7 @@ describe('least privilege', () => {
     expect([...actions].sort()).toEqual([
       'cloudformation:SignalResource',
       'kms:Decrypt',
-      ...(SHIPS_LOGS ? ['logs:CreateLogStream', 'logs:PutLogEvents'] : []),
+      ...(SHIPS_LOGS ? ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'] : []),
       's3:GetObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',

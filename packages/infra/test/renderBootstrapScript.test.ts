@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, test } from 'vitest'
 import { renderBootstrapScript, type RenderBootstrapScriptParameters } from '../lib/host/renderBootstrapScript.js'
+import { renderLogChannelSetup } from '../lib/host/renderLogChannelSetup.js'
 
 const PCR = (c: string) => c.repeat(96)
 const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
@@ -62,11 +63,17 @@ describe('renderBootstrapScript', () => {
     expect(text).toMatch(/process\.versions\.node.*= '22' \] \|\| fail/)
   })
 
-  test('optional units (the log shipper) are installed and started after the others, and must be systemd/<name>.service', () => {
-    const text = renderBootstrapScript({ ...base, optionalUnits: ['systemd/custody-enclave-logs.service'] }).join('\n')
-    expect(text.indexOf('systemctl enable --now custody-enclave-logs.service')).toBeGreaterThan(text.indexOf('systemctl enable --now custody-vsock-proxy.service'))
-    expect(() => renderBootstrapScript({ ...base, optionalUnits: ['../etc/passwd'] })).toThrow(/is not systemd\/<name>\.service/)
-    expect(() => renderBootstrapScript({ ...base, optionalUnits: ["systemd/x'.service"] })).toThrow(/is not systemd/)
+  test('the log channel: set up after custody.env and before the enclave starts; absent unless asked for', () => {
+    const lines = renderBootstrapScript({ ...base, logChannel: { logGroupName: 'HostLogs-Group' } })
+    const text = lines.join('\n')
+    const setup = renderLogChannelSetup({ logGroupName: 'HostLogs-Group' }).join('\n')
+    const at = text.indexOf(setup)
+    expect(at).toBeGreaterThan(text.indexOf("set_env CUSTODY_PROXY_HOST '0.0.0.0'"))
+    expect(at + setup.length).toBeLessThan(text.indexOf('systemctl enable --now custody-vsock-proxy.service'))
+    expect(() => bashSyntaxOk(lines)).not.toThrow()
+    const without = renderBootstrapScript(base).join('\n')
+    for (const absent of ['custody-enclave-logs', 'custody-enclave-log-bridge', 'amazon-cloudwatch-agent', 'log-receiver.js', '/var/log/enclave-custody', 'logrotate']) expect(without).not.toContain(absent)
+    expect(() => renderBootstrapScript({ ...base, logChannel: { logGroupName: "g'; rm -rf /; '" } })).toThrow(/logGroupName contains a quote, backslash or newline/)
   })
 
   test.each([

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App, CfnElement } from 'aws-cdk-lib'
@@ -8,6 +8,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEBUG_PCR0 } from '../lib/config/readCustodyConfig.js'
+import { DEFAULT_HOST_FILES_PATH } from '../lib/constructs/EnclaveFleet.js'
+import { HOST_FILES, LOG_CHANNEL_FILES } from '../lib/host/hostLayout.js'
 import { CustodyStack } from '../lib/stacks/CustodyStack.js'
 import { buildTestApp, EIF_WITH_PCRS, FIXTURE_KMS_KEY_ARN, FIXTURE_PCRS, HOST_FIXTURES } from './support/fixtures.js'
 
@@ -139,10 +141,10 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
 })
 
 describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log group (point 11)', () => {
-  /** The host-file fixtures, plus a log-shipper unit. */
+  /** The host-file fixtures, plus the log channel's files (the real ones, so the agent fragment is the shipped one). */
   const withShipper = mkdtempSync(join(tmpdir(), 'custody-host-logs-'))
   cpSync(HOST_FIXTURES, withShipper, { recursive: true })
-  writeFileSync(join(withShipper, 'systemd', 'custody-enclave-logs.service'), '[Service]\nExecStart=/bin/true\n')
+  for (const f of LOG_CHANNEL_FILES) cpSync(join(DEFAULT_HOST_FILES_PATH, f), join(withShipper, f))
   outdirs.push(withShipper)
   const shipping = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: withShipper })
   const silent = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif' })
@@ -167,15 +169,56 @@ describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log g
     const group = stack.getLogicalId(stack.fleet.hostLogGroup!.node.defaultChild as CfnElement)
     t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain', Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stack.logsKey.key.node.defaultChild as CfnElement), 'Arn'] } } })
     t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([{ Sid: 'ShipHostLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [group, 'Arn'] } }]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Sid: 'ShipHostLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [group, 'Arn'] } },
+        ]),
+      },
     })
     const text = userData(t)
     expect(text).toContain("set_env CUSTODY_LOG_GROUP '<ref>'")
-    const start = text.indexOf('systemctl enable --now custody-enclave-logs.service')
-    expect(start).toBeGreaterThan(text.indexOf('systemctl enable --now custody-vsock-proxy.service'))
-    expect(start).toBeLessThan(text.indexOf('wait_healthy ||'))
+    expect(text).toContain("set_env CUSTODY_LOG_VSOCK_PORT '5010'")
+    expect(text).toContain("set_env CUSTODY_LOG_RECEIVER_PORT '5011'")
+    // The whole channel, in this order, after custody.env and before the enclave starts (so its boot lines are kept).
+    const steps = [
+      "set_env CUSTODY_LOG_GROUP '<ref>'",
+      'dnf install -y amazon-cloudwatch-agent logrotate',
+      `install -m 0644 "$WORK/host/proxy/log-receiver.js" '/opt/enclave-custody/proxy/log-receiver.js'`,
+      "install -d -m 0755 '/var/log/enclave-custody'",
+      `install -m 0644 "$WORK/host/logrotate-enclave-custody" '/etc/logrotate.d/enclave-custody'`,
+      "LOG_GROUP='<ref>'",
+      `"$WORK/host/cloudwatch-agent-enclave-logs.json" "$LOG_GROUP" > "$WORK/cloudwatch-agent.json"`,
+      `install -m 0644 "$WORK/cloudwatch-agent.json" '/etc/enclave-custody/cloudwatch-agent.json'`,
+      `install -m 0644 "$WORK/host/systemd/custody-enclave-logs.service" "$WORK/host/systemd/custody-enclave-log-bridge.service" '/etc/systemd/system/'`,
+      'systemctl enable --now custody-enclave-logs.service custody-enclave-log-bridge.service',
+      'systemctl enable --now logrotate.timer',
+      "'/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl' -a fetch-config -m ec2 -s -c 'file:/etc/enclave-custody/cloudwatch-agent.json'",
+      'systemctl enable --now custody-vsock-proxy.service custody-enclave.service',
+      'wait_healthy ||',
+    ]
+    const positions = steps.map((step) => [step, text.indexOf(step)] as const)
+    for (const [step, position] of positions) expect(position, step).toBeGreaterThan(0)
+    expect(positions.map(([, p]) => p)).toEqual(positions.map(([, p]) => p).sort((a, b) => a - b))
     expect(() => execFileSync('bash', ['-n'], { input: text })).not.toThrow()
     t.hasOutput('HostLogGroup', { Value: { Ref: group } })
+  })
+
+  test('the host-files asset carries the channel: both units, the agent fragment, the logrotate rule, the receiver bundle', () => {
+    const dir = join(shipping.app.outdir, shipping.stack.fleet.hostFilesAsset.assetPath)
+    for (const f of LOG_CHANNEL_FILES) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(join(DEFAULT_HOST_FILES_PATH, f), 'utf8'))
+    expect(execFileSync(process.execPath, [join(dir, 'proxy', 'log-receiver.js'), '--help'], { encoding: 'utf8' })).toMatch(/^custody-log-receiver/)
+    expect(existsSync(join(silent.app.outdir, silent.stack.fleet.hostFilesAsset.assetPath, 'proxy', 'log-receiver.js'))).toBe(false)
+  })
+
+  test('the receiver unit without the rest of the channel is refused at synth, naming what is missing', () => {
+    const partial = mkdtempSync(join(tmpdir(), 'custody-host-partial-'))
+    outdirs.push(partial)
+    cpSync(HOST_FIXTURES, partial, { recursive: true })
+    cpSync(join(DEFAULT_HOST_FILES_PATH, HOST_FILES.logUnit), join(partial, HOST_FILES.logUnit))
+    cpSync(join(DEFAULT_HOST_FILES_PATH, HOST_FILES.logrotateConfig), join(partial, HOST_FILES.logrotateConfig))
+    expect(() => buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: partial })).toThrow(
+      `EnclaveFleet: hostFilesPath ${partial} has systemd/custody-enclave-logs.service but lacks systemd/custody-enclave-log-bridge.service, cloudwatch-agent-enclave-logs.json (the log channel ships all of them)`,
+    )
   })
 
   test('cdk-nag: zero findings either way', () => {

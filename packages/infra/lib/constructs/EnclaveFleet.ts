@@ -17,13 +17,15 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { Construct } from 'constructs'
 import { bundleNodeEntry } from '../bundling/bundleNodeEntry.js'
 import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
-import { HOST_FILES, OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
+import { HOST_FILES, LOG_CHANNEL_ENVIRONMENT, LOG_CHANNEL_FILES, OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
 import { renderBootstrapScript } from '../host/renderBootstrapScript.js'
 
 /** `packages/enclave-runtime/host`: systemd units, vsock-proxy.yaml, allocator.yaml, custody.env.example. */
 export const DEFAULT_HOST_FILES_PATH = fileURLToPath(new URL('../../../enclave-runtime/host', import.meta.url))
 /** The parent proxy's entry point, bundled into one file for the instances. */
 export const DEFAULT_PROXY_ENTRY = fileURLToPath(new URL('../../../enclave-runtime/src/bin/proxy.ts', import.meta.url))
+/** The enclave log channel's receiver, bundled beside the proxy (`proxy/log-receiver.js`) when the host files ship logs. */
+export const DEFAULT_LOG_RECEIVER_ENTRY = fileURLToPath(new URL('../../../enclave-runtime/src/bin/logReceiver.ts', import.meta.url))
 
 export interface EnclaveFleetProps {
   readonly vpc: ec2.IVpc
@@ -61,6 +63,8 @@ export interface EnclaveFleetProps {
   readonly hostFilesPath?: string
   /** Entry point of the parent proxy. @default DEFAULT_PROXY_ENTRY */
   readonly proxyEntry?: string
+  /** Entry point of the enclave log channel's receiver (bundled only when the host files ship logs). @default DEFAULT_LOG_RECEIVER_ENTRY */
+  readonly logReceiverEntry?: string
   /** Port the parent proxy serves HTTPS on. @default 8443 */
   readonly proxyPort?: number
   /** Port of the load balancer's TLS listener. @default 443 */
@@ -148,6 +152,7 @@ export class EnclaveFleet extends Construct {
       volumeSize = 30,
       hostFilesPath = DEFAULT_HOST_FILES_PATH,
       proxyEntry = DEFAULT_PROXY_ENTRY,
+      logReceiverEntry = DEFAULT_LOG_RECEIVER_ENTRY,
       clientCidrs = [],
       accessLogRetentionDays = 365,
       signalTimeout = Duration.minutes(30),
@@ -173,6 +178,10 @@ export class EnclaveFleet extends Construct {
     if (!existsSync(props.eifPath)) throw new Error(`EnclaveFleet: eifPath ${props.eifPath} does not exist`)
     const missing = REQUIRED_HOST_FILES.filter((f) => !existsSync(join(hostFilesPath, f)))
     if (missing.length > 0) throw new Error(`EnclaveFleet: hostFilesPath ${hostFilesPath} lacks ${missing.join(', ')} (context: -c hostFilesPath=<dir>)`)
+    // The log channel is all or nothing: its receiver unit decides, and then every one of its files must be there.
+    const shipsLogs = existsSync(join(hostFilesPath, HOST_FILES.logUnit))
+    const missingLogFiles = shipsLogs ? LOG_CHANNEL_FILES.filter((f) => !existsSync(join(hostFilesPath, f))) : []
+    if (missingLogFiles.length > 0) throw new Error(`EnclaveFleet: hostFilesPath ${hostFilesPath} has ${HOST_FILES.logUnit} but lacks ${missingLogFiles.join(', ')} (the log channel ships all of them)`)
     const region = Aws.REGION
     this.listenerPort = listenerPort
     this.expectedPcrs = expectedPcrs
@@ -186,6 +195,7 @@ export class EnclaveFleet extends Construct {
         copyFileSync(join(hostFilesPath, f), join(staging, f))
       }
       bundleNodeEntry({ entry: proxyEntry, outfile: join(staging, 'proxy', 'proxy.js') })
+      if (shipsLogs) bundleNodeEntry({ entry: logReceiverEntry, outfile: join(staging, 'proxy', 'log-receiver.js') })
       this.hostFilesAsset = new s3assets.Asset(this, 'HostFiles', { path: staging })
     } finally {
       rmSync(staging, { recursive: true, force: true })
@@ -215,7 +225,6 @@ export class EnclaveFleet extends Construct {
     // cloudformation:SignalResource on this stack (the boot script's signal) is granted by the group's `signals`.
 
     // The hosts' log shipper, if the host files have one: its own encrypted group, write-only for the instances.
-    const shipsLogs = existsSync(join(hostFilesPath, HOST_FILES.logUnit))
     this.hostLogGroup = shipsLogs
       ? new logs.LogGroup(this, 'HostLogs', {
           retention: props.hostLogRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -225,7 +234,13 @@ export class EnclaveFleet extends Construct {
       : undefined
     if (this.hostLogGroup) {
       role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ShipHostLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.hostLogGroup.logGroupArn] }),
+        // DescribeLogStreams: AWS's own agent policy (CloudWatchAgentServerPolicy) grants it; whether the current
+        // agent still calls it (PutLogEvents needs no sequence token since 2023) is unverified. Read-only, this group only.
+        new iam.PolicyStatement({
+          sid: 'ShipHostLogs',
+          actions: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+          resources: [this.hostLogGroup.logGroupArn],
+        }),
       )
     }
 
@@ -323,11 +338,11 @@ export class EnclaveFleet extends Construct {
           CUSTODY_RECORDS: 'secretsmanager',
           CUSTODY_SECRET_PREFIX: props.secretPrefix ?? 'enclave-custody/keys/',
           CUSTODY_CREDENTIALS: 'imds',
-          ...(this.hostLogGroup ? { CUSTODY_LOG_GROUP: this.hostLogGroup.logGroupName } : {}),
+          ...(this.hostLogGroup ? { CUSTODY_LOG_GROUP: this.hostLogGroup.logGroupName, ...LOG_CHANNEL_ENVIRONMENT } : {}),
           ...props.environment,
         },
         kmsKeyArn: props.kmsKeyArn,
-        optionalUnits: shipsLogs ? [HOST_FILES.logUnit] : [],
+        ...(this.hostLogGroup ? { logChannel: { logGroupName: this.hostLogGroup.logGroupName } } : {}),
         ...(props.deployedKmsKeyArn !== undefined ? { deployedKmsKeyArn: props.deployedKmsKeyArn } : {}),
         healthGate: {
           stackName: Aws.STACK_NAME,

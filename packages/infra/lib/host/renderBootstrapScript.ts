@@ -1,5 +1,6 @@
 import { HOST_FILES, HOST_LAYOUT, HOST_SERVICES } from './hostLayout.js'
 import { type RenderHealthGateParameters, renderHealthGate } from './renderHealthGate.js'
+import { type RenderLogChannelSetupParameters, renderLogChannelSetup } from './renderLogChannelSetup.js'
 
 /** An object in S3 (CDK asset): bucket name and key, either may be a CDK token. */
 export type S3ObjectLocation = { bucket: string; key: string }
@@ -9,7 +10,7 @@ export type RenderBootstrapScriptParameters = {
   region: string
   /** The EIF asset. */
   eif: S3ObjectLocation
-  /** The host-files asset: a zip of packages/enclave-runtime/host plus `proxy/proxy.js`. */
+  /** The host-files asset: a zip of packages/enclave-runtime/host plus `proxy/proxy.js` (and `proxy/log-receiver.js` with the log channel). */
   hostFiles: S3ObjectLocation
   /** Expected measurements; the EIF is refused unless every one matches `nitro-cli describe-eif`. */
   expectedPcrs: Partial<Record<0 | 1 | 2 | 8, string>>
@@ -29,8 +30,11 @@ export type RenderBootstrapScriptParameters = {
   deployedKmsKeyArn?: string
   /** When to tell CloudFormation this instance works: `/healthz` through the enclave, then a resource signal. */
   healthGate: RenderHealthGateParameters
-  /** Optional units (host-file paths such as `HOST_FILES.logUnit`) installed and started after the others. @default [] */
-  optionalUnits?: readonly string[]
+  /**
+   * The enclave's log channel (`renderLogChannelSetup`): set up after custody.env, before the enclave starts.
+   * @default none: no receiver, no bridge, no CloudWatch agent
+   */
+  logChannel?: RenderLogChannelSetupParameters
 }
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
@@ -43,7 +47,8 @@ const SAFE_VALUE = /^[^'\n\\]*$/
  * Enclaves CLI and Node.js 22, fetch the EIF and the host files from S3 through the gateway endpoint,
  * refuse the EIF unless `nitro-cli describe-eif` reports the expected PCRs, install the allocator
  * settings, the KMS-only vsock-proxy allowlist, the proxy bundle, a per-instance TLS key, the bearer
- * token and custody.env, then start vsock-proxy, the enclave and the parent proxy as systemd services,
+ * token and custody.env, optionally the enclave's log channel (`renderLogChannelSetup`: receiver, vsock
+ * bridge, logrotate, CloudWatch agent), then start vsock-proxy, the enclave and the parent proxy as systemd services,
  * wait until the proxy's `/healthz` answers through the enclave and signal SUCCESS to CloudFormation
  * (`renderHealthGate`). Any failed step stops the script and signals FAILURE, so a bad image fails the
  * stack update (which rolls back) instead of leaving instances the load balancer never admits.
@@ -66,9 +71,8 @@ export function renderBootstrapScript({
   kmsKeyArn,
   deployedKmsKeyArn,
   healthGate,
-  optionalUnits = [],
+  logChannel,
 }: RenderBootstrapScriptParameters): string[] {
-  for (const u of optionalUnits) if (!/^systemd\/[a-z0-9-]+\.service$/.test(u)) throw new Error(`bootstrap: optional unit ${JSON.stringify(u)} is not systemd/<name>.service`)
   for (const [k, v] of Object.entries(environment)) {
     if (!ENV_NAME.test(k)) throw new Error(`bootstrap environment: ${JSON.stringify(k)} is not an environment variable name`)
     if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap environment: the value of ${k} contains a quote, backslash or newline`)
@@ -148,16 +152,16 @@ export function renderBootstrapScript({
     `set_env() { sed -i "/^$1=/d" '${L.envFile}'; printf '%s=%s\\n' "$1" "$2" >> '${L.envFile}'; }`,
     ...Object.entries(environment).map(([k, v]) => `set_env ${k} '${v}'`),
     `! grep -q '^[A-Z_]*=<' '${L.envFile}' || fail "a <placeholder> is left in ${L.envFile}"`,
+    ...(logChannel ? ['', '# 7. Enclave log channel.', ...renderLogChannelSetup(logChannel)] : []),
     '',
-    "# 7. systemd: the package's own vsock-proxy (every region) makes way for the KMS-only one; start in order.",
+    "# 8. systemd: the package's own vsock-proxy (every region) makes way for the KMS-only one; start in order.",
     ...HOST_FILES.units.map((u) => `install -m 0644 "$WORK/host/${u}" '${L.systemdDir}/'`),
     'systemctl disable --now nitro-enclaves-vsock-proxy.service 2>/dev/null || true',
     'systemctl daemon-reload',
     'systemctl enable --now nitro-enclaves-allocator.service',
     `systemctl enable --now ${HOST_SERVICES.join(' ')}`,
-    ...optionalUnits.flatMap((u) => [`install -m 0644 "$WORK/host/${u}" '${L.systemdDir}/'`, 'systemctl daemon-reload', `systemctl enable --now ${u.slice('systemd/'.length)}`]),
     '',
-    '# 8. Tell CloudFormation: SUCCESS once /healthz answers through the enclave (else FAILURE, and the update rolls back).',
+    '# 9. Tell CloudFormation: SUCCESS once /healthz answers through the enclave (else FAILURE, and the update rolls back).',
     ...gate,
     'echo "enclave-custody bootstrap: done"',
   ]
