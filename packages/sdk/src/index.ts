@@ -179,3 +179,10 @@ export {
   RETIRED_TESTNETS,
   sepolia,
 } from './chains/index.js'
+export { type ApiKeyStamperParameters, apiKeyStamper } from './auth/apiKeyStamper.js'
+export { canonicalJson } from './auth/canonicalJson.js'
+export { type GenerateApiKeyReturnType, generateApiKey } from './auth/generateApiKey.js'
+export { REQUEST_STAMP_CONTEXT, type StampPayloadParameters, stampPayload } from './auth/stampPayload.js'
+export { type StampRequestParameters, stampRequest } from './auth/stampRequest.js'
+export { P256_STAMP_SCHEME, type RequestStamp, type StampScheme, type Stamper } from './auth/types.js'
+export { STAMP_MAX_SKEW_MS, type VerifyStampParameters, type VerifyStampReturnType, verifyStamp } from './auth/verifyStamp.js'

@@ -1,0 +1,35 @@
+import { utf8ToBytes } from '@noble/hashes/utils.js'
+import { canonicalJson } from './canonicalJson.js'
+
+/** Domain separation of request stamps: no other signed object of enclave-custody starts with these bytes. */
+export const REQUEST_STAMP_CONTEXT = 'enclave-custody/request/v1'
+
+export type StampPayloadParameters = {
+  /** Protocol version of the envelope. */
+  v: number
+  op: string
+  /** The params exactly as sent on the wire (JSON). */
+  params: unknown
+  timestamp: number
+  nonce: string
+  /** Digest of the enclave's trust configuration (hex): a stamp for one deployment is useless in another. */
+  aud: string
+}
+
+/**
+ * The bytes an API key signs for a request, defined once and used by the SDK and the enclave:
+ * UTF-8 of `enclave-custody/request/v1` ‖ 0x00 ‖ canonicalJson({ aud, nonce, op, params, timestamp, v }).
+ * The signature is ECDSA-P256 over SHA-256 of these bytes.
+ *
+ * @throws InvalidArgumentError when params hold something canonical JSON cannot carry.
+ * @example
+ * stampPayload({ v: 1, op: 'key.get', params: { keyId: 'k' }, timestamp: 1767225600000, nonce: '00…', aud: 'ab…' })
+ */
+export function stampPayload({ v, op, params, timestamp, nonce, aud }: StampPayloadParameters): Uint8Array {
+  const context = utf8ToBytes(REQUEST_STAMP_CONTEXT)
+  const body = utf8ToBytes(canonicalJson({ aud, nonce, op, params, timestamp, v }, 'request'))
+  const out = new Uint8Array(context.length + 1 + body.length)
+  out.set(context, 0)
+  out.set(body, context.length + 1)
+  return out
+}
