@@ -1,12 +1,15 @@
 import { createCustodyClient, isCustodyError, type KmsImporter, nitroEnclave, type SealedKeyRecord } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRequestHandler } from '../src/handler.js'
-import { createForwardedKeyStore } from '../src/keys/forwardedKeyStore.js'
-import { createLocalSealer } from '../src/keys/localSealer.js'
-import type { Sealer, UnsealContext } from '../src/keys/types.js'
-import { type ParentProxy, startParentProxy } from '../src/proxy/parentProxy.js'
-import type { RecordSource } from '../src/proxy/recordSource.js'
-import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
+import {
+  createForwardedKeyStore,
+  createLocalSealer,
+  createRequestHandler,
+  type EnclaveServer,
+  type Sealer,
+  startEnclaveServer,
+  type UnsealContext,
+} from '@enclave-custody/enclave-runtime'
+import { type ParentProxy, type RecordSource, startParentProxy } from '@enclave-custody/parent-proxy'
 
 // The production shape without AWS: the enclave keeps no records; the parent holds them (here in a
 // Map standing in for Secrets Manager) and forwards the named one with each request.

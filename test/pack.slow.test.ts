@@ -114,7 +114,7 @@ ${TX_JS}
 })().catch((e) => { console.error(e); process.exit(1) })
 `
 
-const ENTRIES = ['@enclave-custody/sdk', '@enclave-custody/sdk/protocol', '@enclave-custody/sdk/ethers', '@enclave-custody/sdk/viem', '@enclave-custody/enclave-runtime', '@enclave-custody/local-aws', '@enclave-custody/cli']
+const ENTRIES = ['@enclave-custody/sdk', '@enclave-custody/sdk/protocol', '@enclave-custody/sdk/ethers', '@enclave-custody/sdk/viem', '@enclave-custody/enclave-runtime', '@enclave-custody/local-aws', '@enclave-custody/parent-proxy', '@enclave-custody/cli']
 
 const ESM_ENTRIES = `
 const out = {}
@@ -207,8 +207,8 @@ describe('published packages, installed from their tarballs outside the workspac
   })
 
   it('packs every public package, and the consumer project is outside the workspace with no node_modules above it', () => {
-    expect(PUBLISHED.sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'sdk'])
-    expect(Object.keys(tarballs).sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'sdk'])
+    expect(PUBLISHED.sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'parent-proxy', 'sdk'])
+    expect(Object.keys(tarballs).sort()).toEqual(['cli', 'enclave-runtime', 'local-aws', 'parent-proxy', 'sdk'])
     expect(consumer.startsWith(repoRoot + sep)).toBe(false)
     for (let dir = dirname(consumer); dir !== dirname(dir); dir = dirname(dir)) expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false)
   })
@@ -351,6 +351,8 @@ describe('published packages, installed from their tarballs outside the workspac
         expect(fromCjs[entry], entry).toEqual(fromEsm[entry])
       }
       expect(fromEsm['@enclave-custody/enclave-runtime']).toContain('localEnclave')
+      expect(fromEsm['@enclave-custody/enclave-runtime']).not.toContain('startParentProxy')
+      expect(fromEsm['@enclave-custody/parent-proxy']).toContain('startParentProxy')
       expect(fromEsm['@enclave-custody/sdk/ethers']).toContain('EnclaveSigner')
       expect(fromEsm['@enclave-custody/sdk/viem']).toContain('toEnclaveAccount')
     })
@@ -370,7 +372,7 @@ describe('published packages, installed from their tarballs outside the workspac
     })
 
     it('the installed bins answer --help', async () => {
-      for (const bin of ['custody', 'local-aws', 'custody-enclave', 'custody-proxy']) {
+      for (const bin of ['custody', 'local-aws', 'custody-enclave', 'custody-proxy', 'custody-log-receiver']) {
         const r = await node([join(consumer, 'node_modules', '.bin', bin), '--help'])
         expectSuccess(`${bin} --help`, r)
         expect(`${r.stdout}${r.stderr}`.length, bin).toBeGreaterThan(20)

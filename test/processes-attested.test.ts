@@ -29,7 +29,8 @@ afterAll(async () => {
   for (const f of cleanups.reverse()) await f()
 })
 
-const run = (bin: string, args: string[], env: Record<string, string>) => runTs(join(repoRoot, 'packages/enclave-runtime/src/bin', `${bin}.ts`), args, env)
+const run = (bin: string, args: string[], env: Record<string, string>) =>
+  runTs(join(repoRoot, bin === 'proxy' ? 'packages/parent-proxy/src/bin' : 'packages/enclave-runtime/src/bin', `${bin}.ts`), args, env)
 
 describe('production executables on loopback', () => {
   it('custody-enclave (kms sealing) + custody-proxy (Secrets Manager records) sign with keys only KMS can unseal', async () => {

@@ -11,17 +11,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import {
-  createAttestedRuntime,
-  createImdsCredentialsProvider,
-  createRuntime,
-  createSecretsManagerRecordSource,
-  createSoftwareNsm,
-  type EnclaveServer,
-  type ParentProxy,
-  startEnclaveServer,
-  startParentProxy,
-} from '@enclave-custody/enclave-runtime'
+import { createAttestedRuntime, createRuntime, createSoftwareNsm, type EnclaveServer, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createImdsCredentialsProvider, createSecretsManagerRecordSource, type ParentProxy, startParentProxy } from '@enclave-custody/parent-proxy'
 import { devIdentityPolicies } from '@enclave-custody/cli'
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy, createCustodyClient, createKmsImporter, isCustodyError, nitroEnclave } from '@enclave-custody/sdk'

@@ -5,7 +5,7 @@ export default defineConfig([
   libraryConfig({ index: 'src/index.ts' }, { clean: false }),
   // Executables: ESM only, no declarations.
   libraryConfig(
-    { 'bin/enclave': 'src/bin/enclave.ts', 'bin/proxy': 'src/bin/proxy.ts', 'bin/seed-rng': 'src/bin/seedRng.ts', 'bin/log-receiver': 'src/bin/logReceiver.ts' },
+    { 'bin/enclave': 'src/bin/enclave.ts', 'bin/seed-rng': 'src/bin/seedRng.ts' },
     { format: ['esm'], dts: false, clean: false },
   ),
 ])

@@ -2,15 +2,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import {
-  createAttestedRuntime,
-  createSecretsManagerRecordSource,
-  createSoftwareNsm,
-  type Logger,
-  silentLogger,
-  startEnclaveServer,
-  startParentProxy,
-} from '@enclave-custody/enclave-runtime'
+import { createAttestedRuntime, createSoftwareNsm, type Logger, silentLogger, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createSecretsManagerRecordSource, startParentProxy } from '@enclave-custody/parent-proxy'
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
 import { type Anvil, startAnvil } from './anvil.js'

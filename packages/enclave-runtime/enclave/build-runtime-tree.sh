@@ -119,6 +119,15 @@ while IFS= read -r -d '' link; do
 done < <(find "$out" -type l -print0)
 linked="$(find "$out" -type f -links +1 -print -quit)"
 [[ -z "$linked" ]] || fail "hard link in the tree: ${linked#"$out"/}"
+# The image holds only the trusted code: the parent's side (packages/parent-proxy) never enters it.
+# (Third-party packages keep their own file names: the AWS SDK has an ImdsCredentials.js of its own.)
+parent="$(find "$out" -path "$runtime/node_modules" -prune -o \( -iname '*parentProxy*' -o -iname '*parent-proxy*' -o -iname '*recordSource*' \
+  -o -iname '*imdsCredentials*' -o -iname '*logReceiver*' -o -iname '*log-receiver*' -o -path "$runtime/dist/bin/proxy.*" \) -print -quit)"
+[[ -z "$parent" ]] || fail "parent-side code in the enclave tree: ${parent#"$out"/}"
+parent="$(find "$runtime/node_modules" -maxdepth 3 -iname '*parent-proxy*' -print -quit)"
+[[ -z "$parent" ]] || fail "parent-side code in the enclave tree: ${parent#"$out"/}"
+parent="$(grep -rlE 'startParentProxy|createSecretsManagerRecordSource|createImdsCredentialsProvider|startLogReceiver' "$runtime/dist" || true)"
+[[ -z "$parent" ]] || fail "parent-side code in the enclave runtime's dist: ${parent//"$out"\//}"
 
 # ------------------------------------------------------------------------------------------ metadata
 find "$out" -type d -exec chmod 0755 {} +

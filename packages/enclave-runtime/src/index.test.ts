@@ -17,12 +17,9 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "checkKmsKeyArn",
       "computeRuntimeMeasurement",
       "createAttestedRuntime",
-      "createEnclaveConnection",
-      "createEnclavePool",
       "createFileAtomic",
       "createFileKeyStore",
       "createForwardedKeyStore",
-      "createImdsCredentialsProvider",
       "createKeyCache",
       "createKmsSealer",
       "createLocalSealer",
@@ -31,7 +28,6 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "createNsmDeviceTransport",
       "createRequestHandler",
       "createRuntime",
-      "createSecretsManagerRecordSource",
       "createSoftwareNsm",
       "createSoftwareNsmCa",
       "decodeNsmResponse",
@@ -54,7 +50,6 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "signTypedData",
       "silentLogger",
       "startEnclaveServer",
-      "startParentProxy",
       "writeFileAtomic",
     ]
   `)

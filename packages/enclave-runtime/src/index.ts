@@ -14,8 +14,6 @@ export type {
 } from './keys/types.js'
 export { createRuntime, type LocalEnclaveOptions, loadDevSealingKey, localEnclave } from './localEnclave.js'
 export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
-export { createEnclaveConnection, type EnclaveConnection, type EnclaveConnectionOptions } from './proxy/enclaveConnection.js'
-export { type ParentProxy, type ParentProxyOptions, startParentProxy } from './proxy/parentProxy.js'
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
 export { signEip1559Transaction } from './signers/eip1559.js'
 export { deriveAddress, signDigest } from './signers/secp256k1.js'
@@ -37,10 +35,7 @@ export { decryptEnvelopedData, type ParsedEnvelopedData, parseEnvelopedData } fr
 export { type CreateKeyCacheParameters, type CreateKeyCacheReturnType, createKeyCache, type KeyCache } from './unseal/keyCache.js'
 export { type CreateKmsSealerParameters, type CreateKmsSealerReturnType, createKmsSealer, type KmsSealer } from './unseal/kmsSealer.js'
 export { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
-export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './proxy/recordSource.js'
 export { type AttestedRuntimeOptions, createAttestedRuntime } from './attestedRuntime.js'
-export { type CredentialsProvider, createImdsCredentialsProvider, type ImdsCredentialsOptions } from './proxy/imdsCredentials.js'
-export { createEnclavePool, type EnclavePoolOptions } from './proxy/enclaveConnection.js'
 export {
   type CreateNsmAttestationProviderParameters,
   type CreateNsmAttestationProviderReturnType,

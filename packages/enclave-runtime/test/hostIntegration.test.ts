@@ -1,5 +1,5 @@
 /**
- * The EC2 host's integration files (packages/enclave-runtime/host), checked property by property: the
+ * The EC2 host's integration files (packages/parent-proxy/host), checked property by property: the
  * systemd units (parsed as INI), the vsock-proxy allowlist, the allocator settings, the proxy's environment
  * template, the consistency of ports, CIDs and sizes across them, and custody-enclave-run.sh against a fake
  * nitro-cli. systemd, nitro-cli and vsock-proxy themselves cannot run here.

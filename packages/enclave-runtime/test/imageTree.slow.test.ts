@@ -21,7 +21,7 @@ import { ENCLAVE_DIR, REPO_ROOT } from './shellHelpers.js'
 /** The build context, as Dockerfile.dockerignore allows it (checked against that file below). */
 const CONTEXT_FILES = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'tsconfig.base.json', 'tsup.base.ts']
 const CONTEXT_DIRS = ['packages/sdk', 'packages/enclave-runtime']
-const EXCLUDED_DIRS = new Set(['packages/enclave-runtime/test', 'packages/enclave-runtime/host'])
+const EXCLUDED_DIRS = new Set(['packages/enclave-runtime/test'])
 const excluded = (path: string, name: string) =>
   name === 'node_modules' || name === 'dist' || name.endsWith('.test.ts') || name.endsWith('.test-d.ts') || EXCLUDED_DIRS.has(path)
 
@@ -203,5 +203,22 @@ describe('the enclave image tree (build-runtime-tree.sh, twice, outside Docker)'
     expect(result.stderr).toBe('')
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^custody-enclave — the enclave-custody runtime server/)
+  })
+
+  it('holds no parent-side code: no proxy, record source, IMDS credentials or log receiver (they live in packages/parent-proxy)', async () => {
+    const [a] = builds as [Build]
+    const paths = a.tree.entries.map((e) => e.split(' ')[3]!)
+    // Our own files only: third-party packages keep their names (the AWS SDK has an ImdsCredentials.js).
+    const ours = paths.filter((p) => !p.startsWith('runtime/node_modules/'))
+    expect(ours.filter((p) => /parentProxy|parent-proxy|recordSource|imdsCredentials|logReceiver|log-receiver|enclaveConnection/i.test(p))).toEqual([])
+    expect(paths.filter((p) => /^runtime\/node_modules\/(\.pnpm\/)?@enclave-custody[+/]parent-proxy/.test(p))).toEqual([])
+    expect(paths.filter((p) => /^runtime\/dist\/bin\/proxy\./.test(p))).toEqual([])
+    // Bundled code keeps the exported names: none of the parent's entry points is in the runtime's dist.
+    const dist = paths.filter((p) => /^runtime\/dist\/.*\.(c?js)$/.test(p))
+    expect(dist.length).toBeGreaterThan(0)
+    for (const file of dist) {
+      const text = await readFile(join(a.out, file), 'utf8')
+      expect({ file, found: text.match(/startParentProxy|createSecretsManagerRecordSource|createImdsCredentialsProvider|startLogReceiver|formatEnclaveLogLine|createEnclavePool/g) ?? [] }).toEqual({ file, found: [] })
+    }
   })
 })

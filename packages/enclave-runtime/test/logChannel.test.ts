@@ -2,7 +2,7 @@
  * The enclave's log channel to the parent (issue 10, point 11), under a parent that is absent, never reads,
  * or keeps disconnecting: the runtime must keep serving and its memory must stay bounded. Then end to end:
  * the real enclave process (src/bin/enclave.ts --log-port) → loopback TCP (inside the enclave, socat bridges
- * this to vsock; here the receiver listens directly) → the parent's receiver (src/bin/log-receiver.ts) →
+ * this to vsock; here the receiver listens directly) → the parent's receiver (packages/parent-proxy/src/bin/logReceiver.ts) →
  * sanitised JSON lines on its stdout.
  *
  * Unverified here: the vsock hop (AF_VSOCK needs a Nitro host); the entrypoint test covers the socat bridge
@@ -149,7 +149,7 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
 describe('end to end: enclave process → receiver process', { timeout: 90_000 }, () => {
   it('the runtime’s lines arrive sanitised on the receiver’s stdout; stdout of the runtime keeps them too', async () => {
     const receiverPort = await freePort()
-    const receiver = runTs(bin('logReceiver'), ['--port', String(receiverPort)])
+    const receiver = runTs(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'parent-proxy', 'src', 'bin', 'logReceiver.ts'), ['--port', String(receiverPort)])
     await waitForOutput(receiver.output, /log receiver listening/)
     const dataDir = await mkdtemp(join(tmpdir(), 'custody-log-channel-'))
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }))

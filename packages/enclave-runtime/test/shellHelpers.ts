@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 export const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const REPO_ROOT = join(PACKAGE_DIR, '..', '..')
 export const ENCLAVE_DIR = join(PACKAGE_DIR, 'enclave')
-export const HOST_DIR = join(PACKAGE_DIR, 'host')
+/** The parent instance's files live in the parent-proxy package, outside the enclave image. */
+export const HOST_DIR = join(REPO_ROOT, 'packages', 'parent-proxy', 'host')
 
 /** Whether `command` is on PATH. */
 export function hasCommand(command: string): boolean {

@@ -20,7 +20,7 @@
  *                                 (else CloudFormation parameters CertificateArn / ProxyDomainName)
  *   instanceType (m6i.xlarge), minCapacity / desiredCapacity / maxCapacity (2), enableNat (false),
  *   allowedClientCidrs, keyId (default), stackName (EnclaveCustody),
- *   hostFilesPath                 host files directory (default packages/enclave-runtime/host)
+ *   hostFilesPath                 host files directory (default packages/parent-proxy/host)
  */
 import { App } from 'aws-cdk-lib'
 import { buildCustodyApp } from '../lib/buildCustodyApp.js'

@@ -33,7 +33,7 @@ type Resource = {
 let resources: Record<string, Resource>
 
 beforeAll(() => {
-  // The real host files of packages/enclave-runtime/host (the default), not the fixtures.
+  // The real host files of packages/parent-proxy/host (the default), not the fixtures.
   ;({ app, stack, keysStack } = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', hostFilesPath: undefined }))
   template = Template.fromStack(stack)
   resources = template.toJSON().Resources
@@ -79,7 +79,7 @@ const importedArnOf = (role: IConstruct) => {
   return { 'Fn::GetStackOutput': { StackName: keysStack.stackName, Region: { Ref: 'AWS::Region' }, OutputName: output[0] } }
 }
 
-/** Whether packages/enclave-runtime/host has the log shipper unit (the fleet adapts; stackVariants tests both ways). */
+/** Whether packages/parent-proxy/host has the log shipper unit (the fleet adapts; stackVariants tests both ways). */
 const SHIPS_LOGS = existsSync(join(DEFAULT_HOST_FILES_PATH, HOST_FILES.logUnit))
 
 describe('keys from the keys stack (point 6)', () => {

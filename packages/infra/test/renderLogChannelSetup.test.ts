@@ -8,7 +8,7 @@ import { HOST_LAYOUT } from '../lib/host/hostLayout.js'
 import { renderLogChannelSetup } from '../lib/host/renderLogChannelSetup.js'
 
 // The log-channel step of the parent bootstrap, run in bash as rendered except that every absolute path it
-// writes to is moved under a scratch root. The host files are the real ones (packages/enclave-runtime/host);
+// writes to is moved under a scratch root. The host files are the real ones (packages/parent-proxy/host);
 // `dnf`, `systemctl` and the CloudWatch agent's ctl are fakes that record their arguments. What systemd, dnf,
 // logrotate and the agent do on a real Amazon Linux 2023 instance is unverified.
 

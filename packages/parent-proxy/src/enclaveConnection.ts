@@ -9,8 +9,8 @@ import {
   TimeoutError,
   UnavailableError,
 } from '@enclave-custody/sdk/protocol'
-import type { UnsealContext } from '../keys/types.js'
-import { type Logger, silentLogger } from '../logger.js'
+import type { UnsealContext } from './types.js'
+import { type Logger, silentLogger } from './logger.js'
 
 export type EnclaveConnectionOptions = {
   host: string

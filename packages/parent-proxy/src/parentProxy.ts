@@ -20,9 +20,9 @@ import {
   UnauthenticatedError,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
-import type { AwsCredentials, SealedKeyRecord, UnsealContext } from '../keys/types.js'
-import { keyInfoOfRecord } from '@enclave-custody/sdk'
-import { type Logger, silentLogger } from '../logger.js'
+import type { AwsCredentials, UnsealContext } from './types.js'
+import { keyInfoOfRecord, type SealedKeyRecord } from '@enclave-custody/sdk'
+import { type Logger, silentLogger } from './logger.js'
 import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
 

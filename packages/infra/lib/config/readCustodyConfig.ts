@@ -71,7 +71,7 @@ export type CustodyFleetConfig = {
   readonly allowedClientCidrs: readonly string[]
   /** keyId the Lambda uses when a payload names none. @default 'default' */
   readonly defaultKeyId: string
-  /** Directory of the host files (systemd units, vsock-proxy.yaml, …). @default packages/enclave-runtime/host */
+  /** Directory of the host files (systemd units, vsock-proxy.yaml, …). @default packages/parent-proxy/host */
   readonly hostFilesPath: string | undefined
 }
 

@@ -20,12 +20,12 @@ import { parseKmsKeyArn } from '../config/parseKmsKeyArn.js'
 import { HOST_FILES, LOG_CHANNEL_ENVIRONMENT, LOG_CHANNEL_FILES, OPTIONAL_HOST_FILES, REQUIRED_HOST_FILES } from '../host/hostLayout.js'
 import { renderBootstrapScript } from '../host/renderBootstrapScript.js'
 
-/** `packages/enclave-runtime/host`: systemd units, vsock-proxy.yaml, allocator.yaml, custody.env.example. */
-export const DEFAULT_HOST_FILES_PATH = fileURLToPath(new URL('../../../enclave-runtime/host', import.meta.url))
+/** `packages/parent-proxy/host`: systemd units, vsock-proxy.yaml, allocator.yaml, custody.env.example. */
+export const DEFAULT_HOST_FILES_PATH = fileURLToPath(new URL('../../../parent-proxy/host', import.meta.url))
 /** The parent proxy's entry point, bundled into one file for the instances. */
-export const DEFAULT_PROXY_ENTRY = fileURLToPath(new URL('../../../enclave-runtime/src/bin/proxy.ts', import.meta.url))
+export const DEFAULT_PROXY_ENTRY = fileURLToPath(new URL('../../../parent-proxy/src/bin/proxy.ts', import.meta.url))
 /** The enclave log channel's receiver, bundled beside the proxy (`proxy/log-receiver.js`) when the host files ship logs. */
-export const DEFAULT_LOG_RECEIVER_ENTRY = fileURLToPath(new URL('../../../enclave-runtime/src/bin/logReceiver.ts', import.meta.url))
+export const DEFAULT_LOG_RECEIVER_ENTRY = fileURLToPath(new URL('../../../parent-proxy/src/bin/logReceiver.ts', import.meta.url))
 
 export interface EnclaveFleetProps {
   readonly vpc: ec2.IVpc

@@ -1,6 +1,6 @@
 /**
  * Where the bootstrap puts things on the parent instance: the paths the host files of
- * `packages/enclave-runtime/host` (systemd units, README) expect. Change both together.
+ * `packages/parent-proxy/host` (systemd units, README) expect. Change both together.
  */
 export const HOST_LAYOUT = {
   /** The prebuilt enclave image, installed only after its PCRs matched (custody-enclave.service runs it). */

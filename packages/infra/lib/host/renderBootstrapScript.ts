@@ -10,7 +10,7 @@ export type RenderBootstrapScriptParameters = {
   region: string
   /** The EIF asset. */
   eif: S3ObjectLocation
-  /** The host-files asset: a zip of packages/enclave-runtime/host plus `proxy/proxy.js` (and `proxy/log-receiver.js` with the log channel). */
+  /** The host-files asset: a zip of packages/parent-proxy/host plus `proxy/proxy.js` (and `proxy/log-receiver.js` with the log channel). */
   hostFiles: S3ObjectLocation
   /** Expected measurements; the EIF is refused unless every one matches `nitro-cli describe-eif`. */
   expectedPcrs: Partial<Record<0 | 1 | 2 | 8, string>>

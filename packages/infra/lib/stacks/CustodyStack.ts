@@ -57,7 +57,7 @@ export interface CustodyStackProps extends StackProps {
   readonly allowedClientCidrs?: readonly string[]
   /** keyId of Lambda payloads that name none. @default 'default' */
   readonly defaultKeyId?: string
-  /** @default EnclaveFleet's DEFAULT_HOST_FILES_PATH (packages/enclave-runtime/host) */
+  /** @default EnclaveFleet's DEFAULT_HOST_FILES_PATH (packages/parent-proxy/host) */
   readonly hostFilesPath?: string
   /** @default EnclaveFleet's DEFAULT_PROXY_ENTRY */
   readonly proxyEntry?: string

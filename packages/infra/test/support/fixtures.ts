@@ -12,7 +12,7 @@ export const INFRA_DIR = fileURLToPath(new URL('../..', import.meta.url)).replac
 export const EIF_WITH_PCRS = join(INFRA_DIR, 'test/fixtures/eif/custody.eif')
 /** A dummy EIF without PCR JSON. */
 export const EIF_BARE = join(INFRA_DIR, 'test/fixtures/eif-bare/custody.eif')
-/** Stand-ins for packages/enclave-runtime/host until those files exist. */
+/** Stand-ins for packages/parent-proxy/host until those files exist. */
 export const HOST_FIXTURES = join(INFRA_DIR, 'test/fixtures/host')
 /** PCRs of the fixture's PCR JSON. */
 export const FIXTURE_PCRS = JSON.parse(readFileSync(`${EIF_WITH_PCRS}.pcrs.json`, 'utf8')).Measurements as { PCR0: string; PCR1: string; PCR2: string }

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import { helpText, type OptionSpec, parseConfig } from '../config.js'
-import { startLogReceiver } from '../proxy/startLogReceiver.js'
+import { startLogReceiver } from '../startLogReceiver.js'
 import { configOrExit } from './process.js'
 
 const options = {
