@@ -4,9 +4,11 @@
  *
  *   pnpm bench [--seconds 3] [--concurrency 16]
  *
- * Stages: the enclave handler alone; the SDK over the in-process enclave (validation + result
- * verification); SDK → HTTP proxy → framed socket → enclave on loopback; the attested stack (local KMS,
- * key cache warm). Figures are operations per second and the ratio to the baseline.
+ * Stages: a request stamp alone (the client's P-256 signature); the enclave handler alone, fed stamped
+ * messages (stamp, stamp check, signing, response signature); the SDK over the in-process enclave (attested
+ * once, then validation, stamping and verification of the signed answer); SDK → HTTP proxy → framed socket
+ * → enclave on loopback; the attested stack (local KMS, key cache warm). Every client stamps with one API
+ * key. Figures are operations per second and the ratio to the baseline.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
@@ -15,9 +17,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startDevStack } from '@enclave-custody/cli'
-import { createRuntime, localEnclave, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createLocalRuntime, localEnclave, startEnclaveServer } from '@enclave-custody/enclave-runtime'
 import { startParentProxy } from '@enclave-custody/parent-proxy'
-import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, generateApiKey, nitroEnclave, stampRequest } from '@enclave-custody/sdk'
+import { parseTrustConfiguration, trustDigest } from '@enclave-custody/sdk/protocol'
 import { Wallet } from 'ethers'
 
 const { values } = parseArgs({
@@ -57,25 +60,47 @@ const ethersTx = (i: number) => {
 }
 rows.push(['baseline: ethers Wallet.signTransaction (plaintext key, in-process)', await measure('baseline', (i) => wallet.signTransaction(ethersTx(i)), 1)])
 
-const handler = await createRuntime()
-await handler.handle({ v: 1, id: 'i', op: 'key.import', params: { privateKey: KEY, keyId: 'bench' } })
-const wire = (i: number) => ({ chainId: '1', nonce: String(i), to: TO, value: '1', gas: '21000', maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000' })
-rows.push(['enclave handler alone (validate, unseal, sign)', await measure('handler', (i) => handler.handle({ v: 1, id: 's', op: 'sign.eip1559', params: { keyId: 'bench', tx: wire(i) } }), 1)])
+// One API key signs every request of the run (stamp on the way in, the enclave's signature on the way out).
+const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+rows.push(['a request stamp alone (client side: P-256 sign)', await measure('stamp', () => stampRequest({ stamper, v: 1, op: 'key.get', params: { keyId: 'bench' }, aud: `0x${'00'.repeat(32)}` }), 1)])
 
-const inProcess = createCustodyClient({ transport: localEnclave() })
+const { handler, attestation } = await createLocalRuntime()
+// The audience of stamps: the digest of the trust configuration the runtime attests to.
+const answer = (await handler.handle({ v: 1, id: 'a', op: 'system.attestation', params: { nonce: `0x${'00'.repeat(32)}` } })) as { ok: boolean; result?: { trust: unknown } }
+if (!answer.ok || !answer.result) throw new Error('the runtime did not attest')
+const aud = trustDigest(parseTrustConfiguration(answer.result.trust))
+/** A raw protocol message with its stamp, as the SDK would send it. */
+const stamped = async (id: string, op: string, params: Record<string, unknown>) => ({ v: 1, id, op, params, auth: await stampRequest({ stamper, v: 1, op, params, aud }) })
+const imported = (await handler.handle(await stamped('i', 'key.import', { privateKey: KEY, keyId: 'bench' }))) as { ok: boolean }
+if (!imported.ok) throw new Error('the runtime refused the bench key')
+const wire = (i: number) => ({ chainId: '1', nonce: String(i), to: TO, value: '1', gas: '21000', maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000' })
+rows.push([
+  'enclave handler alone (stamp, verify it, validate, unseal, sign, sign answer)',
+  await measure(
+    'handler',
+    async (i) => {
+      // A refused request would be measured as a fast one: every answer must be a signature.
+      const response = (await handler.handle(await stamped('s', 'sign.eip1559', { keyId: 'bench', tx: wire(i) }))) as { ok: boolean; sig?: unknown }
+      if (!response.ok || response.sig === undefined) throw new Error('the handler refused a stamped signing request')
+    },
+    1,
+  ),
+])
+
+const inProcess = createCustodyClient({ transport: localEnclave(), stamper })
 await inProcess.importKey({ privateKey: KEY, keyId: 'bench' })
 rows.push(['SDK → in-process enclave (+ SDK validation and verification)', await measure('local', (i) => inProcess.signEip1559('bench', tx(i)), 1)])
 
 const server = await startEnclaveServer({ handler, port: 0 })
 const proxy = await startParentProxy({ enclave: { host: server.host, port: server.port } })
-const loopback = createCustodyClient({ transport: nitroEnclave({ url: proxy.url }) })
+const loopback = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, attestation }), stamper })
 rows.push([`SDK → HTTP proxy → socket → enclave (loopback, ${concurrency} concurrent)`, await measure('loopback', (i) => loopback.signEip1559('bench', tx(i)))])
 await proxy.close()
 await server.close()
 
 const dataDir = await mkdtemp(join(tmpdir(), 'custody-bench-'))
 const stack = await startDevStack({ dataDir, anvil: false })
-const attested = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+const attested = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }), stamper, importer: stack.importer })
 await attested.importKey({ privateKey: KEY, keyId: 'bench' })
 rows.push([`attested stack, key cache warm (${concurrency} concurrent)`, await measure('attested', (i) => attested.signEip1559('bench', tx(i)))])
 await stack.close()

@@ -2,7 +2,9 @@
  * The main job, locally and without AWS: anvil (chain id 11155111), local KMS + Secrets Manager, the
  * enclave runtime with software attestation and the parent proxy; a key generated inside the enclave
  * (or imported from CUSTODY_DEMO_PRIVATE_KEY) under an attested key policy, funded from an anvil
- * account, an EIP-1559 transfer of 0.01 ETH signed through the SDK, broadcast with ethers, mined.
+ * account, an EIP-1559 transfer of 0.01 ETH signed through the SDK, broadcast with ethers, mined. The SDK
+ * attests the enclave (the stack's PCR0, the software NSM's root) before its first request, stamps every
+ * request with a fresh API key and accepts only answers the attested enclave signed.
  *
  * Usage: pnpm demo [--keep-data] [--help]
  */
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { createCustodyClient, formatEther, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, formatEther, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
 
 const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, 'keep-data': { type: 'boolean' } } })
@@ -59,7 +61,20 @@ try {
   const provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })
   step(`key policy: Decrypt/GenerateDataKey only for the instance role under PCR0 ${stack.pcr0.slice(0, 16)}…`)
   // The importer role seals keys with KMS and stores their records; the enclave never sees plaintext input.
-  const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  // The demo's own API key (in memory, for this run) stamps every request.
+  const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+  let attested = false
+  const custody = createCustodyClient({
+    transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+    stamper,
+    importer: stack.importer,
+    // The first verified answer: the enclave attested to the stack's PCR0 (the policy allows only that one).
+    onReceipt: ({ responseKeyId }) => {
+      if (attested) return
+      attested = true
+      step(`enclave attested: PCR0 ${stack.pcr0.slice(0, 16)}… (software NSM root); every answer verified against its response key ${responseKeyId.slice(0, 10)}…`)
+    },
+  })
 
   const imported = process.env.CUSTODY_DEMO_PRIVATE_KEY
   const key = imported ? await custody.importKey({ privateKey: imported }) : await custody.importKey({ generate: true })

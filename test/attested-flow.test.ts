@@ -10,7 +10,7 @@ import { DecryptCommand, EncryptCommand, KMSClient, PutKeyPolicyCommand } from '
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
 import { createAttestedRuntime, createSoftwareNsm } from '@enclave-custody/enclave-runtime'
-import { buildKeyPolicy, createCustodyClient, type CustodyClient, nitroEnclave, type SealedKeyRecord } from '@enclave-custody/sdk'
+import { apiKeyStamper, buildKeyPolicy, createCustodyClient, type CustodyClient, generateApiKey, nitroEnclave, type SealedKeyRecord, stampRequest } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ANVIL_KEYS } from './vectors.js'
 
@@ -18,12 +18,19 @@ let dataDir: string
 let stack: DevStack
 let custody: CustodyClient
 const tx = { chainId: 11155111, nonce: 0, gas: 21000, maxFeePerGas: 2, maxPriorityFeePerGas: 1 }
+// One caller (this test): one API key, for the SDK client and the requests sent straight to a handler.
+const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+const connect = () => createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }), stamper, importer: stack.importer })
 
 const client = <T>(Ctor: new (c: object) => T, who: 'admin' | 'importer' | 'instance') => {
   const p = stack.config.principals[who]
   return new Ctor({ region: stack.region, endpoint: stack.awsEndpoint, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey }, maxAttempts: 1 })
 }
 const errorName = (p: Promise<unknown>) => p.then(() => 'no error', (e: { name?: string }) => e.name)
+
+/** What KMS sealed in a record: a v1 record's ciphertext (the key), a v2 record's data key (the key is under it). */
+const kmsBlobOf = (r: SealedKeyRecord): string => ('dataKey' in r ? r.dataKey : r.ciphertext)
+const withKmsBlob = (r: SealedKeyRecord, blob: string): SealedKeyRecord => ('dataKey' in r ? { ...r, dataKey: blob } : { ...r, ciphertext: blob })
 
 async function recordOf(keyId: string): Promise<SealedKeyRecord> {
   const out = await client(SecretsManagerClient, 'instance').send(new GetSecretValueCommand({ SecretId: `enclave-custody/keys/${keyId}` }))
@@ -38,8 +45,10 @@ async function runtimeWithPcrs(pcrs?: Record<number, string>) {
 
 async function signThrough(runtime: Awaited<ReturnType<typeof runtimeWithPcrs>>, record: SealedKeyRecord) {
   const p = stack.config.principals.instance
+  const params = { keyId: record.keyId, tx: { chainId: '1', nonce: '0', gas: '21000', maxFeePerGas: '1', maxPriorityFeePerGas: '1' } }
+  const auth = await stampRequest({ stamper, v: 1, op: 'sign.eip1559', params, aud: runtime.identity.aud })
   const response = await runtime.handler.handle(
-    { v: 1, id: 'x', op: 'sign.eip1559', params: { keyId: record.keyId, tx: { chainId: '1', nonce: '0', gas: '21000', maxFeePerGas: '1', maxPriorityFeePerGas: '1' } } },
+    { v: 1, id: 'x', op: 'sign.eip1559', params, auth },
     { record, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } },
   )
   return response.ok ? 'signed' : response.error.code
@@ -64,7 +73,7 @@ const putPolicy = (policy: object) => client(KMSClient, 'admin').send(new PutKey
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-attested-'))
   stack = await startDevStack({ dataDir, anvil: false })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  custody = connect()
   await custody.importKey({ generate: true, keyId: 'generated' })
   await custody.importKey({ privateKey: ANVIL_KEYS[1], keyId: 'imported' })
 })
@@ -87,7 +96,7 @@ describe('attested key policy, enforced by local KMS', () => {
   it('Decrypt by the instance role without a Recipient is denied', async () => {
     const record = await recordOf('imported')
     const attempt = client(KMSClient, 'instance').send(
-      new DecryptCommand({ CiphertextBlob: Buffer.from(record.ciphertext, 'base64'), EncryptionContext: record.encryptionContext }),
+      new DecryptCommand({ CiphertextBlob: Buffer.from(kmsBlobOf(record), 'base64'), EncryptionContext: record.encryptionContext }),
     )
     expect(await errorName(attempt)).toBe('AccessDeniedException')
   })
@@ -147,12 +156,10 @@ describe('attested key policy, enforced by local KMS', () => {
     const generated = await recordOf('generated')
     const imported = await recordOf('imported')
     const runtime = await runtimeWithPcrs()
-    // imported's record carrying generated's ciphertext: KMS binds the ciphertext to { keyId: 'generated' }.
-    expect(await signThrough(runtime, { ...imported, ciphertext: generated.ciphertext })).toBe('INTEGRITY_ERROR')
+    // imported's record carrying generated's KMS ciphertext: KMS binds it to { keyId: 'generated' }.
+    expect(await signThrough(runtime, withKmsBlob(imported, kmsBlobOf(generated)))).toBe('INTEGRITY_ERROR')
     // …and the context moved along with it no longer names the record's keyId: refused before KMS.
-    expect(await signThrough(runtime, { ...imported, ciphertext: generated.ciphertext, encryptionContext: generated.encryptionContext })).toBe(
-      'INTEGRITY_ERROR',
-    )
+    expect(await signThrough(runtime, { ...withKmsBlob(imported, kmsBlobOf(generated)), encryptionContext: generated.encryptionContext })).toBe('INTEGRITY_ERROR')
     runtime.close()
   })
 })
@@ -163,7 +170,7 @@ describe('restart', () => {
     const signedBefore = await custody.signEip1559('imported', tx)
     await stack.close()
     stack = await startDevStack({ dataDir, anvil: false })
-    custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+    custody = connect()
     expect(await custody.listKeys()).toEqual(before)
     // RFC 6979: same key, same transaction, same bytes, through a fresh enclave (new RSA key, new attestation).
     expect((await custody.signEip1559('imported', tx)).rawTransaction).toBe(signedBefore.rawTransaction)

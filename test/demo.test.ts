@@ -32,6 +32,8 @@ describe('pnpm demo', () => {
     expect(output()).toMatch(/gas used\s+21000/)
     expect(output()).toMatch(/tx hash\s+0x[0-9a-f]{64}/)
     expect(output()).toMatch(/key address\s+0x[0-9a-fA-F]{40}/)
+    // The SDK attested the enclave and verified its answers (one line, PCR0 prefix).
+    expect(output()).toMatch(/^• enclave attested: PCR0 [0-9a-f]{16}… \(software NSM root\); every answer verified/m)
     expect(code).toBe(0)
     expect(spawned.size).toBeGreaterThan(0) // anvil
     for (const pid of spawned) expect(alive(pid)).toBe(false) // stopped before the demo exited

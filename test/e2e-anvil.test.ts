@@ -1,5 +1,5 @@
 /**
- * End to end on loopback, the production path without AWS: SDK `nitroEnclave({ url })` → parent proxy
+ * End to end on loopback, the production path without AWS: SDK `nitroEnclave({ url, attestation })` → parent proxy
  * (HTTP) → framed TCP socket → enclave runtime, started by `startDevStack` together with a real anvil
  * (chain id 11155111). Transactions are broadcast to anvil and mined: the node, not this code, judges them.
  */
@@ -7,7 +7,17 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { createCustodyClient, type CustodyClient, type Eip1559TransactionRequest, type KeyInfo, nitroEnclave, parseEther, type SignedTransaction } from '@enclave-custody/sdk'
+import {
+  apiKeyStamper,
+  createCustodyClient,
+  type CustodyClient,
+  type Eip1559TransactionRequest,
+  generateApiKey,
+  type KeyInfo,
+  nitroEnclave,
+  parseEther,
+  type SignedTransaction,
+} from '@enclave-custody/sdk'
 import { getCreateAddress, type JsonRpcSigner, JsonRpcProvider, Transaction, type TransactionReceipt, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -33,7 +43,9 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-e2e-'))
   stack = await startDevStack({ dataDir })
   provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  // Requests stamped with this test's API key; the enclave attested against the stack's PCR0 and software NSM root.
+  const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }), stamper, importer: stack.importer })
   funder = await provider.getSigner(0)
 })
 

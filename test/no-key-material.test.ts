@@ -3,7 +3,8 @@
  * (SDK → parent proxy → enclave socket), with every observable output captured — the servers' logs,
  * process.stdout/stderr, console, every HTTP response body and header the proxy returns, every error
  * thrown (message, JSON, stack, details, cause chain) and every file under the data directory — and
- * searched for the imported private key in every spelling, in part, and as raw bytes.
+ * searched for the imported private key in every spelling, in part, and as raw bytes. The caller's API key
+ * (which stamps every request) is searched for too, there and in every byte to and from local AWS.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
@@ -13,7 +14,17 @@ import { createServer, connect, type Server } from 'node:net'
 import { format, inspect } from 'node:util'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
 import type { Logger } from '@enclave-custody/enclave-runtime'
-import { createCustodyClient, type CustodyClient, type Eip1559TransactionRequest, nitroEnclave } from '@enclave-custody/sdk'
+import {
+  apiKeyStamper,
+  attestEnclave,
+  createCustodyClient,
+  type CustodyClient,
+  type Eip1559TransactionRequest,
+  generateApiKey,
+  nitroEnclave,
+  stampRequest,
+} from '@enclave-custody/sdk'
+import { PROTOCOL_VERSION, RESPONSE_SIGNATURE_HEADER, routeToOperation, STAMP_HEADER } from '@enclave-custody/sdk/protocol'
 import { computeAddress, Transaction } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest'
 
@@ -74,9 +85,11 @@ function replacer(_key: string, value: unknown): unknown {
 type Corpus = {
   logs: string[]
   http: { source: string; text: string }[]
+  /** The headers of every HTTP request to the proxy (stamps travel there). */
+  requestHeaders: { source: string; text: string }[]
   errors: { source: string; text: string }[]
 }
-const newCorpus = (): Corpus => ({ logs: [], http: [], errors: [] })
+const newCorpus = (): Corpus => ({ logs: [], http: [], requestHeaders: [], errors: [] })
 let corpus = newCorpus()
 
 const record = (level: string) => (obj: object, msg?: string) => {
@@ -90,6 +103,7 @@ const capturingFetch: typeof fetch = async (input, init) => {
   const text = await res.clone().text()
   // The label elides long hex runs so that a failure report does not print the key it found.
   const path = new URL(url).pathname.replace(/[0-9a-fA-F]{16,}/g, '…')
+  corpus.requestHeaders.push({ source: `HTTP request ${init?.method ?? 'GET'} ${path}`, text: JSON.stringify([...new Headers(init?.headers)]) })
   corpus.http.push({ source: `HTTP ${init?.method ?? 'GET'} ${path} → ${res.status}`, text: `${JSON.stringify([...res.headers])}\n${text}` })
   return res
 }
@@ -146,6 +160,12 @@ async function readTree(dir: string): Promise<{ path: string; data: Buffer }[]> 
 const key = secretOf(freshPrivateKey())
 const privateKeyHex = `0x${key.hex}` as const
 const otherKey = secretOf(freshPrivateKey())
+// The caller's API key: it stamps every request, and its private key must never leave this process either.
+const apiKey = generateApiKey()
+const apiSecret = secretOf(Buffer.from(apiKey.privateKey.slice(2), 'hex'))
+const stamper = apiKeyStamper({ privateKey: apiKey.privateKey })
+/** The attested enclave's audience, for stamping the raw requests. */
+let aud: string
 
 let dataDir: string
 let stack: DevStack | undefined
@@ -181,7 +201,8 @@ beforeAll(async () => {
   }
   dataDir = await mkdtemp(join(tmpdir(), 'custody-nokey-'))
   stack = await startDevStack({ dataDir, anvil: false, logger: capturingLogger, tapAws: startAwsTap })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, fetch: capturingFetch }), importer: stack!.importer })
+  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation, fetch: capturingFetch }), stamper, importer: stack!.importer })
+  aud = (await attestEnclave((m) => nitroEnclave({ url: stack!.proxyUrl, attestation: stack!.attestation }).request(m), stack.attestation)).aud
 })
 
 afterAll(async () => {
@@ -195,8 +216,19 @@ afterAll(async () => {
 const tx = (to: string): Eip1559TransactionRequest => ({ chainId: 11155111n, nonce: 0n, to, value: 1n, gas: 21_000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n })
 const RECIPIENT = '0x000000000000000000000000000000000000dEaD'
 
+/**
+ * POST straight to the proxy. A JSON body the proxy can route goes with a valid stamp over the params it will
+ * forward, so that the enclave itself judges the request (not only its stamp).
+ */
 async function post(path: string, body: string, contentType = 'application/json'): Promise<Response> {
-  return capturingFetch(`${stack!.proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
+  let target: ReturnType<typeof routeToOperation>
+  try {
+    target = contentType === 'application/json' ? routeToOperation('POST', path, JSON.parse(body)) : undefined
+  } catch {
+    target = undefined
+  }
+  const stamp: Record<string, string> = target ? { [STAMP_HEADER]: JSON.stringify(await stampRequest({ stamper, v: PROTOCOL_VERSION, op: target.op, params: target.params, aud })) } : {}
+  return capturingFetch(`${stack!.proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': contentType, ...stamp }, body })
 }
 
 describe('no key material outside the enclave', () => {
@@ -309,6 +341,8 @@ describe('no key material outside the enclave', () => {
         await post('/v1/keys/imported-1/sign', JSON.stringify({ privateKey: privateKeyHex, tx: { chainId: '1', nonce: '0', gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1' } })),
       ]
       expect(raw.map((r) => r.status)).toEqual([400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400])
+      // The stamped ones were judged (and the refusal signed) by the enclave; the two bodies that are not JSON, by the proxy.
+      expect(raw.map((r) => r.headers.has(RESPONSE_SIGNATURE_HEADER))).toEqual([true, true, true, true, true, true, true, false, false, true, true, true])
 
       flow = corpus
       output = outputTexts()
@@ -316,12 +350,14 @@ describe('no key material outside the enclave', () => {
     })
 
     it('captured the whole flow', () => {
-      // The enclave serves generate and the signs; imports go importer → KMS → Secrets Manager, and
-      // get/list are answered by the proxy from the records.
+      // The enclave serves the attestation, generate, the signs, get and list (the proxy forwards the records);
+      // imports go importer → KMS → Secrets Manager.
       expect(flow.logs.filter((l) => l.includes('"msg":"request served"')).length).toBeGreaterThanOrEqual(3)
       expect(flow.logs.filter((l) => l.includes('"msg":"request failed"')).length).toBeGreaterThanOrEqual(4)
       // generate, two signs, get and list reach the proxy (imports go to KMS and Secrets Manager), plus the 12 raw requests.
       expect(flow.http.length).toBeGreaterThanOrEqual(5 + 12)
+      // Every request the SDK sent to the proxy carried a stamp, and so did the raw requests it could route.
+      expect(flow.requestHeaders.filter((h) => h.text.includes(STAMP_HEADER)).length).toBeGreaterThanOrEqual(5 + 10)
       expect(flow.http.some((h) => h.text.includes('"rawTransaction":"0x02'))).toBe(true)
       expect(flow.errors).toHaveLength(12)
       // Local AWS state (KMS keys, Secrets Manager records), the software NSM's CA and the dev config.
@@ -345,26 +381,28 @@ describe('no key material outside the enclave', () => {
       expect(findLeaks(key, flow.http)).toEqual([])
     })
 
-    it('local AWS never sends the key, and only the importer\'s KMS Encrypt requests carry it', () => {
+    it('local AWS never sends the key, and no request to it carries the key (imports are sealed to the enclave)', () => {
       const fromAws = awsTraffic.map((t, i) => ({ source: `local-aws response stream #${i}`, text: Buffer.concat(t.fromAws).toString('latin1') }))
       expect(fromAws.length).toBeGreaterThanOrEqual(3) // keep-alive connections of the admin, importer, instance and enclave clients
       // Decrypt answers were seen (CiphertextForRecipient), and none holds the key in any spelling.
       expect(fromAws.some((t) => t.text.includes('CiphertextForRecipient'))).toBe(true)
       expect(findLeaks(key, fromAws, awsTraffic.map((t, i) => ({ source: `local-aws raw bytes #${i}`, data: Buffer.concat(t.fromAws) })))).toEqual([])
-      // Requests: the key travels to KMS only inside TrentService.Encrypt calls of the importer role.
-      let carriers = 0
+      // Requests: the SDK seals an imported key to the attested enclave (HPKE), which seals it under a KMS data
+      // key; the importer only stores the record. So no request to local AWS carries the key.
+      const address = computeAddress(privateKeyHex)
+      const carriers: string[] = []
+      let recordsStored = 0
       for (const t of awsTraffic) {
         const requests = Buffer.concat(t.toAws).toString('latin1').split(/(?=POST \/ HTTP\/1\.1)/)
         for (const request of requests) {
-          if (findLeaks(key, [{ source: 'request', text: request }]).length === 0) continue
-          carriers++
-          expect(request).toMatch(/x-amz-target: TrentService\.Encrypt/i)
-          expect(request).toContain(`Credential=${stack!.config.principals.importer.accessKeyId}/`)
+          if (/x-amz-target: secretsmanager\.CreateSecret/i.test(request) && request.includes(address)) recordsStored++
+          if (findLeaks(key, [{ source: 'request', text: request }]).length > 0) carriers.push(/x-amz-target: (\S+)/i.exec(request)?.[1] ?? 'unknown')
         }
       }
-      // The two imports of this key (lower- and upper-case hex) and the KEY_EXISTS attempt (Encrypt runs
-      // before CreateSecret refuses) each sealed it with KMS Encrypt: the search does see requests.
-      expect(carriers).toBe(3)
+      expect(carriers).toEqual([])
+      // The search does read the requests: the records of the two imports (lower- and upper-case hex) and of the
+      // KEY_EXISTS attempt went to Secrets Manager with the key's address in them.
+      expect(recordsStored).toBe(3)
     })
 
     it('no error (message, JSON, stack, details, cause chain) holds the key', () => {
@@ -376,10 +414,33 @@ describe('no key material outside the enclave', () => {
       const buffers = files.map((f) => ({ source: f.path, data: f.data }))
       expect(findLeaks(key, texts, buffers)).toEqual([])
     })
+
+    it("the API key's private key is nowhere: logs, output, HTTP requests and responses, errors, files, AWS traffic", () => {
+      // Positive control: the detector does find it where it is.
+      expect(findLeaks(apiSecret, [{ source: 'control', text: apiKey.privateKey }])).not.toEqual([])
+      const texts = [
+        ...flow.logs.map((text, i) => ({ source: `log #${i}`, text })),
+        ...output,
+        ...flow.http,
+        ...flow.requestHeaders,
+        ...flow.errors,
+        ...files.map((f) => ({ source: f.path, text: f.data.toString('latin1') })),
+      ]
+      const buffers = [
+        ...files.map((f) => ({ source: f.path, data: f.data })),
+        ...awsTraffic.flatMap((t, i) => [
+          { source: `to local-aws #${i}`, data: Buffer.concat(t.toAws) },
+          { source: `from local-aws #${i}`, data: Buffer.concat(t.fromAws) },
+        ]),
+      ]
+      expect(findLeaks(apiSecret, texts, buffers)).toEqual([])
+      // The stamps did travel: the public key is in the request headers.
+      expect(flow.requestHeaders.some((h) => h.text.includes(apiKey.publicKey))).toBe(true)
+    })
   })
 
-  // A private key pasted where a key id belongs. A 64-hex-digit string is a well-formed key id, so
-  // the request is valid; the answer must still not repeat it.
+  // A private key pasted where a key id belongs: a long hex run is not a key id. The enclave refuses it
+  // (signed, so the SDK reports INVALID_ARGUMENT); nothing may repeat it.
   it('a private key (without 0x) used as keyId is refused as a keyId and not echoed', async () => {
     corpus = newCorpus()
     clearOutput()

@@ -4,8 +4,9 @@
  * nothing resolves to the workspace's sources or node_modules), then plain `node` — no tsx, no
  * workspace condition — from an ES module and from a CommonJS script:
  *
- * - sign an EIP-1559 transaction through `localEnclave()`; this test recovers the signer with ethers and
- *   viem and compares it with the address of the imported key;
+ * - sign an EIP-1559 transaction through `localEnclave()` with requests stamped by a fresh API key (the
+ *   client attests the in-process enclave first); this test recovers the signer with ethers and viem and
+ *   compares it with the address of the imported key;
  * - the SDK's main entry loads with neither ethers nor viem installed (both are optional peers);
  * - an error thrown by one build of the SDK is recognised by the other (`isCustodyError`, `instanceof`);
  * - `node --conditions=source` and `tsc` with `customConditions: ["source"]` (a common setting) get the
@@ -70,12 +71,12 @@ const TX_JS = `const tx = Object.fromEntries(Object.entries(${JSON.stringify(TX)
 
 const ESM_SIGN = `
 import { createRequire } from 'node:module'
-import { createCustodyClient, CustodyError, isCustodyError } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, CustodyError, generateApiKey, isCustodyError } from '@enclave-custody/sdk'
 import { localEnclave } from '@enclave-custody/enclave-runtime'
 const require = createRequire(import.meta.url)
 const cjs = require('@enclave-custody/sdk')
 ${TX_JS}
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
 const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
 const signed = await custody.signEip1559(keyId, tx)
 let thrown
@@ -92,12 +93,12 @@ console.log(JSON.stringify({
 `
 
 const CJS_SIGN = `
-const { createCustodyClient, CustodyError, isCustodyError } = require('@enclave-custody/sdk')
+const { apiKeyStamper, createCustodyClient, CustodyError, generateApiKey, isCustodyError } = require('@enclave-custody/sdk')
 const { localEnclave } = require('@enclave-custody/enclave-runtime')
 ${TX_JS}
 ;(async () => {
   const esm = await import('@enclave-custody/sdk')
-  const custody = createCustodyClient({ transport: localEnclave() })
+  const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
   const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
   const signed = await custody.signEip1559(keyId, tx)
   let thrown
@@ -129,23 +130,23 @@ console.log(JSON.stringify(out))
 
 /** The adapters from the consumer's point of view: viem from ESM, ethers from CJS. */
 const ESM_VIEM = `
-import { createCustodyClient } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, generateApiKey } from '@enclave-custody/sdk'
 import { toEnclaveAccount } from '@enclave-custody/sdk/viem'
 import { localEnclave } from '@enclave-custody/enclave-runtime'
 ${TX_JS}
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
 const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
 const account = await toEnclaveAccount(custody, keyId)
 const raw = await account.signTransaction({ type: 'eip1559', chainId: Number(tx.chainId), nonce: Number(tx.nonce), to: tx.to, value: tx.value, gas: tx.gas, maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas })
 console.log(JSON.stringify({ address, accountAddress: account.address, raw }))
 `
 const CJS_ETHERS = `
-const { createCustodyClient } = require('@enclave-custody/sdk')
+const { apiKeyStamper, createCustodyClient, generateApiKey } = require('@enclave-custody/sdk')
 const { EnclaveSigner } = require('@enclave-custody/sdk/ethers')
 const { localEnclave } = require('@enclave-custody/enclave-runtime')
 ${TX_JS}
 ;(async () => {
-  const custody = createCustodyClient({ transport: localEnclave() })
+  const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
   const { keyId, address } = await custody.importKey({ privateKey: process.env.TEST_PRIVATE_KEY })
   const signer = await EnclaveSigner.create(custody, keyId)
   const raw = await signer.signTransaction({ type: 2, chainId: tx.chainId, nonce: Number(tx.nonce), to: tx.to, value: tx.value, gasLimit: tx.gas, maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas })
@@ -154,9 +155,9 @@ ${TX_JS}
 `
 
 const TS_CONSUMER = `
-import { createCustodyClient, type KeyInfo } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, generateApiKey, type KeyInfo } from '@enclave-custody/sdk'
 import { localEnclave } from '@enclave-custody/enclave-runtime'
-export const custody = createCustodyClient({ transport: localEnclave() })
+export const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
 export type Info = KeyInfo
 `
 

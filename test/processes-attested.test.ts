@@ -3,15 +3,15 @@
  * (software attestation standing in for /dev/nsm) and `custody-proxy --records secretsmanager`, against
  * local KMS + Secrets Manager enforcing the attested key policy.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { createSoftwareNsm } from '@enclave-custody/enclave-runtime'
+import { createSoftwareNsm, SOFTWARE_NSM_ROOT_CERT_FILE } from '@enclave-custody/enclave-runtime'
 import { devIdentityPolicies } from '@enclave-custody/cli'
 import { startLocalAws } from '@enclave-custody/local-aws'
-import { buildKeyPolicy, createCustodyClient, createKmsImporter, nitroEnclave } from '@enclave-custody/sdk'
+import { apiKeyStamper, buildKeyPolicy, createCustodyClient, createKmsImporter, generateApiKey, nitroEnclave } from '@enclave-custody/sdk'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort, killStarted, runTs, waitForOutput } from './support/processes.js'
 import { ANVIL_KEYS, repoRoot } from './vectors.js'
@@ -79,7 +79,10 @@ describe('production executables on loopback', () => {
     const [, url] = await waitForOutput(proxy.output, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
 
     const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId: kmsKeyId! })
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: url! }), importer })
+    // The enclave process must attest to the PCR0 computed here and chain to its software NSM's root.
+    const attestation = { pcr0: [nsm.pcrs[0]!], roots: [await readFile(join(nsmDir, SOFTWARE_NSM_ROOT_CERT_FILE), 'utf8')] }
+    const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: url!, attestation }), stamper, importer })
     const imported = await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'ops-imported' })
     const generated = await custody.importKey({ generate: true, keyId: 'ops-generated' })
     expect((await custody.listKeys()).map((k) => k.keyId)).toEqual(['ops-generated', 'ops-imported'])

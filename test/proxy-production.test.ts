@@ -11,11 +11,23 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { createAttestedRuntime, createRuntime, createSoftwareNsm, type EnclaveServer, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createAttestedRuntime, createLocalRuntime, createSoftwareNsm, type EnclaveServer, startEnclaveServer } from '@enclave-custody/enclave-runtime'
 import { createImdsCredentialsProvider, createSecretsManagerRecordSource, type ParentProxy, startParentProxy } from '@enclave-custody/parent-proxy'
 import { devIdentityPolicies } from '@enclave-custody/cli'
 import { startLocalAws } from '@enclave-custody/local-aws'
-import { buildKeyPolicy, createCustodyClient, createKmsImporter, isCustodyError, nitroEnclave } from '@enclave-custody/sdk'
+import {
+  type AttestationPolicy,
+  apiKeyStamper,
+  attestEnclave,
+  buildKeyPolicy,
+  createCustodyClient,
+  createKmsImporter,
+  generateApiKey,
+  isCustodyError,
+  nitroEnclave,
+  stampRequest,
+} from '@enclave-custody/sdk'
+import { type Operation, PROTOCOL_VERSION, STAMP_HEADER } from '@enclave-custody/sdk/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ImdsEmulator, startImdsEmulator } from './support/imdsEmulator.js'
 import { ANVIL_KEYS } from './vectors.js'
@@ -32,6 +44,12 @@ const P = {
   },
 }
 const tx = { chainId: 1, nonce: 0, gas: 21000, maxFeePerGas: 1, maxPriorityFeePerGas: 1 }
+// One caller: every client and raw request of this file stamps with the same API key.
+const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+/** The stamp header of one raw HTTP request to an enclave of audience `aud` (params exactly as the proxy forwards them). */
+const stampHeader = async (op: Operation, params: unknown, aud: string) => ({
+  [STAMP_HEADER]: JSON.stringify(await stampRequest({ stamper, v: PROTOCOL_VERSION, op, params, aud })),
+})
 const dirs: string[] = []
 const tempDir = async (name: string) => {
   const d = await mkdtemp(join(tmpdir(), `custody-${name}-`))
@@ -93,6 +111,7 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
   let server: EnclaveServer
   let proxy: ParentProxy
   let closeRuntime: () => void
+  let attestation: AttestationPolicy
 
   beforeAll(async () => {
     const dir = await tempDir('prodproxy')
@@ -122,6 +141,7 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
       }),
     )
     imds = await startImdsEmulator({ role: 'custody-instance', credentials: P.instance, lifetimeMs: 60 * 60_000 })
+    attestation = { pcr0: [nsm.pcrs[0]!], roots: [nsm.rootCertificatePem] }
     const runtime = await createAttestedRuntime({ attestation: nsm, region: 'eu-west-1', kmsEndpoint: aws.endpoint, kmsKeyArn: keyArn!, allowHttpKmsEndpoint: true })
     closeRuntime = runtime.close
     server = await startEnclaveServer({ handler: runtime.handler, port: 0 })
@@ -136,7 +156,7 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
     })
     proxy = await startParentProxy({ enclave: { host: '127.0.0.1', port: server.port }, records: createSecretsManagerRecordSource({ client: secrets }), credentials })
     const importer = createKmsImporter({ kms: clientFor(KMSClient, P.importer), secretsManager: clientFor(SecretsManagerClient, P.importer), kmsKeyId: keyId! })
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url }), importer })
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, attestation }), stamper, importer })
     await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'treasury' })
   })
 
@@ -149,7 +169,7 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
   })
 
   it('signs with instance credentials obtained only through IMDSv2 and a record from Secrets Manager', async () => {
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url }) })
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, attestation }), stamper })
     expect((await custody.getKey('treasury')).address).toBe('0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
     const signed = await custody.signEip1559('treasury', tx)
     expect(signed.from).toBe('0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
@@ -158,32 +178,40 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
   })
 
   it('serves 100 concurrent sign requests', async () => {
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url }) })
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, attestation }), stamper })
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => custody.signEip1559('treasury', { ...tx, nonce: i })))
     expect(new Set(results.map((r) => r.hash)).size).toBe(100)
   })
 })
 
-/** A plain dev-sealed enclave on a fixed port (so that it can be restarted there). */
-async function devEnclave(port = 0): Promise<EnclaveServer> {
-  return startEnclaveServer({ handler: await createRuntime(), port })
+/**
+ * A plain dev-sealed runtime, its sealing key, software NSM CA and keys in `dataDir`, so that a restart keeps
+ * its trust configuration (the stamps' audience), its attestation root and its keys. `aud` comes from
+ * attesting it.
+ */
+async function devRuntime(dataDir: string) {
+  const runtime = await createLocalRuntime({ dataDir })
+  const { aud } = await attestEnclave((m) => runtime.handler.handle(m), runtime.attestation)
+  return { ...runtime, aud }
+}
+
+/** A dev enclave server, on a fixed port when given (so that it can be restarted there). */
+async function devEnclave(dataDir: string, port = 0): Promise<{ server: EnclaveServer; attestation: AttestationPolicy; aud: string }> {
+  const { handler, attestation, aud } = await devRuntime(dataDir)
+  return { server: await startEnclaveServer({ handler, port }), attestation, aud }
 }
 
 describe('enclave failures', () => {
   it('an enclave restart mid-traffic: requests fail fast with UNAVAILABLE, then succeed after reconnect', async () => {
-    let enclave = await devEnclave()
-    const port = enclave.port
+    const dir = await tempDir('restart')
+    let enclave = await devEnclave(dir)
+    const port = enclave.server.port
     const proxy = await startParentProxy({ enclave: { host: '127.0.0.1', port }, poolSize: 2, enclaveTimeoutMs: 5_000 })
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, timeoutMs: 5_000 }) })
-    // The dev enclave keeps keys in memory: every incarnation gets the same key id.
-    const keyIdOf = () =>
-      custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'k' }).catch((e: unknown) => {
-        if (!isCustodyError(e, 'KEY_EXISTS')) throw e
-      })
-    await keyIdOf()
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, timeoutMs: 5_000, attestation: enclave.attestation }), stamper })
+    await custody.importKey({ privateKey: ANVIL_KEYS[0], keyId: 'k' })
     expect((await custody.signEip1559('k', tx)).from).toBe('0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
 
-    await enclave.close()
+    await enclave.server.close()
     const outcomes: { code: string; ms: number }[] = []
     for (let i = 0; i < 10; i++) {
       const started = performance.now()
@@ -193,14 +221,12 @@ describe('enclave failures', () => {
     expect(outcomes.every((o) => o.code === 'UNAVAILABLE')).toBe(true)
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(1_000) // fail fast, never hang
 
-    enclave = await devEnclave(port)
+    enclave = await devEnclave(dir, port)
     let signed = false
     const deadline = Date.now() + 8_000 // the reconnect backoff is capped at 5 s
     while (!signed && Date.now() < deadline) {
-      // The restarted dev enclave lost its in-memory keys: import again, then sign.
-      signed = await keyIdOf()
-        .then(() => custody.signEip1559('k', tx))
-        .then(
+      // The restarted enclave (new boot: new response key, attested again by the same client) has the key on disk.
+      signed = await custody.signEip1559('k', tx).then(
         () => true,
         async () => {
           await new Promise((r) => setTimeout(r, 100))
@@ -210,7 +236,7 @@ describe('enclave failures', () => {
     }
     expect(signed).toBe(true)
     await proxy.close()
-    await enclave.close()
+    await enclave.server.close()
   }, 30_000)
 
   it('an unresponsive enclave: the request times out (HTTP 504, TIMEOUT) instead of hanging', async () => {
@@ -230,25 +256,25 @@ describe('enclave failures', () => {
   })
 
   it('drains in-flight requests on close', async () => {
-    const inner = await createRuntime()
+    const inner = await devRuntime(await tempDir('drain'))
     const slow = await startEnclaveServer({
       port: 0,
       handler: {
         handle: async (m, c) => {
           await new Promise((r) => setTimeout(r, 300))
-          return inner.handle(m, c)
+          return inner.handler.handle(m, c)
         },
       },
     })
     const proxy = await startParentProxy({ enclave: { host: '127.0.0.1', port: slow.port } })
-    const pending = fetch(`${proxy.url}/v1/keys`)
+    const pending = fetch(`${proxy.url}/v1/keys`, { headers: await stampHeader('key.list', {}, inner.aud) })
     await new Promise((r) => setTimeout(r, 50))
     expect(proxy.inFlight).toBe(1)
     const closing = proxy.close()
     const res = await pending
     expect(res.status).toBe(200)
     await closing
-    await expect(fetch(`${proxy.url}/v1/keys`)).rejects.toThrow()
+    await expect(fetch(`${proxy.url}/v1/keys`, { headers: await stampHeader('key.list', {}, inner.aud) })).rejects.toThrow()
     await slow.close()
   })
 })
@@ -256,6 +282,7 @@ describe('enclave failures', () => {
 describe('TLS and caller authentication', () => {
   let dir: string
   let enclave: EnclaveServer
+  let aud: string
   const token = 'tok_0123456789abcdef0123456789abcdef'
 
   beforeAll(async () => {
@@ -265,15 +292,19 @@ describe('TLS and caller authentication', () => {
     ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr')
     await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n')
     ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.pem')
-    enclave = await devEnclave()
+    ;({ server: enclave, aud } = await devEnclave(join(dir, 'enclave')))
   })
   afterAll(() => enclave?.close())
 
-  /** GET over HTTPS trusting the test CA, optionally with a bearer token or a client certificate. */
+  /**
+   * GET over HTTPS trusting the test CA, optionally with a bearer token or a client certificate. `/v1/keys` goes
+   * with a valid request stamp, so that a 401 is the proxy's refusal of the caller, not the enclave's of the request.
+   */
   async function get(url: string, { auth, cert }: { auth?: string; cert?: { cert: Buffer; key: Buffer } } = {}): Promise<number> {
     const ca = await readFile(join(dir, 'ca.pem'))
+    const stamp = new URL(url).pathname === '/v1/keys' ? await stampHeader('key.list', {}, aud) : {}
     return new Promise((resolve, reject) => {
-      const req = httpsRequest(url, { ca, ...(cert ?? {}), headers: auth ? { authorization: auth } : {} }, (res) => {
+      const req = httpsRequest(url, { ca, ...(cert ?? {}), headers: { ...stamp, ...(auth ? { authorization: auth } : {}) } }, (res) => {
         res.resume()
         resolve(res.statusCode!)
       })

@@ -1,6 +1,7 @@
 /**
- * The app against the local custody stack and anvil (chain id 11155111), no Sepolia needed: a key is
- * generated in the enclave and funded from anvil's first account.
+ * The app against the local custody stack and anvil (chain id 11155111), no Sepolia needed: an API key
+ * is made for the run, the local enclave attested, a key generated in the enclave and funded from anvil's
+ * first account.
  *
  *   pnpm local
  */
@@ -11,14 +12,20 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDevStack } from '@enclave-custody/cli'
-import { createCustodyClient, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { DEFAULT_CHAIN_ID, run } from './run.js'
 
 const dataDir = await mkdtemp(join(tmpdir(), 'custody-example-'))
 const stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
 const provider = new JsonRpcProvider(stack.anvil!.rpcUrl, DEFAULT_CHAIN_ID, { staticNetwork: true, pollingInterval: 100 })
-const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+// A fresh API key for this run; the client requires the local enclave's PCR0 and software NSM root (as
+// CUSTODY_PCR0 / CUSTODY_ATTESTATION_ROOT do for `pnpm start`).
+const custody = createCustodyClient({
+  transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+  stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }),
+  importer: stack.importer,
+})
 try {
   const { keyId, address } = await custody.importKey({ generate: true })
   await (await (await provider.getSigner(0)).sendTransaction({ to: address, value: parseEther('1') })).wait()

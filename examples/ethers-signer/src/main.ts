@@ -5,6 +5,7 @@
  */
 import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
+import { type CustodyEnvironment, EnvironmentError, readCustodyEnvironment } from './readCustodyEnvironment.js'
 import { run } from './run.js'
 
 try {
@@ -22,9 +23,19 @@ function env(name: string, fallback?: string): string {
   return value
 }
 
-const token = process.env.CUSTODY_TOKEN
+let config: CustodyEnvironment
+try {
+  config = readCustodyEnvironment(process.env)
+} catch (e) {
+  if (!(e instanceof EnvironmentError)) throw e
+  console.error(e.message)
+  process.exit(2)
+}
+// The client attests the enclave (PCR0 allowlist, root) before its first request, stamps every request with
+// the API key and accepts only answers signed by the attested enclave.
 const custody = createCustodyClient({
-  transport: nitroEnclave({ url: env('CUSTODY_URL'), headers: token ? { authorization: `Bearer ${token}` } : {} }),
+  transport: nitroEnclave({ url: config.url, attestation: config.attestation, headers: config.headers }),
+  stamper: config.stamper,
 })
 const provider = new JsonRpcProvider(env('RPC_URL'))
 

@@ -2,19 +2,25 @@
  * The example against the local stack and anvil with the example's chain id (Sepolia, 11155111): the app
  * runs on an enclave key, and, for an imported key, produces exactly what it produced on a `Wallet`.
  */
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { type CustodyClient, createCustodyClient, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { apiKeyStamper, type CustodyClient, createCustodyClient, type GenerateApiKeyReturnType, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { app } from '../src/app.js'
 import { DEFAULT_CHAIN_ID, run } from '../src/run.js'
 
+const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+
 let dataDir: string | undefined
 let stack: DevStack | undefined
 let custody: CustodyClient
+/** The suite's one API key: the test's client and `pnpm start` act as the same caller. */
+let apiKey: GenerateApiKeyReturnType
 let provider: JsonRpcProvider
 
 beforeAll(async () => {
@@ -22,7 +28,12 @@ beforeAll(async () => {
   stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
   // cacheTimeout -1: ethers otherwise replays an identical call made in the last 250 ms (stale nonces).
   provider = new JsonRpcProvider(stack.anvil!.rpcUrl, DEFAULT_CHAIN_ID, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  apiKey = generateApiKey()
+  custody = createCustodyClient({
+    transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+    stamper: apiKeyStamper({ privateKey: apiKey.privateKey }),
+    importer: stack.importer,
+  })
 })
 
 afterAll(async () => {
@@ -67,5 +78,33 @@ describe('example: ethers-signer', () => {
     expect([before.status, after.status]).toEqual([1, 1])
     expect(await provider.getBalance(to)).toBe(2000n)
     expect(await provider.getTransactionCount(key.address)).toBe(2)
+  })
+
+  it('`pnpm start` (src/main.ts) runs from the environment of .env.example: the local stack\'s PCR0 and root, the API key', async () => {
+    const key = await custody.importKey({ generate: true })
+    await fund(key.address)
+    const to = Wallet.createRandom().address
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CUSTODY_')))
+    const env = {
+      ...inherited,
+      CUSTODY_URL: stack!.proxyUrl,
+      CUSTODY_PCR0: stack!.pcr0,
+      CUSTODY_ATTESTATION_ROOT: stack!.attestationRootFile,
+      CUSTODY_API_KEY: apiKey.privateKey,
+      CUSTODY_KEY_ID: key.keyId,
+      RPC_URL: stack!.anvil!.rpcUrl,
+      TO: to,
+      VALUE_WEI: '4321',
+    }
+    const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', 'src/main.ts'], { cwd: exampleDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => (output += c))
+    child.stderr.on('data', (c: Buffer) => (output += c))
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(output).toMatch(new RegExp(`^1\\. signer ${key.address} on chain 11155111$`, 'm'))
+    expect(output).toMatch(/^4\. signed an EIP-712 order: 0x[0-9a-f]{16}…; both signatures recover to the signer: true$/m)
+    expect(output.toLowerCase()).not.toContain(apiKey.privateKey.slice(2).toLowerCase())
+    expect(code).toBe(0)
+    expect(await provider.getBalance(to)).toBe(4321n)
   })
 })

@@ -5,6 +5,7 @@
  */
 import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
+import { type CustodyEnvironment, EnvironmentError, readCustodyEnvironment } from './readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from './run.js'
 
 try {
@@ -22,10 +23,20 @@ function env(name: string, fallback?: string): string {
   return value
 }
 
+let config: CustodyEnvironment
+try {
+  config = readCustodyEnvironment(process.env)
+} catch (e) {
+  if (!(e instanceof EnvironmentError)) throw e
+  console.error(e.message)
+  process.exit(2)
+}
 const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
-const token = process.env.CUSTODY_TOKEN
+// The client attests the enclave (PCR0 allowlist, root) before its first request, stamps every request with
+// the API key and accepts only answers signed by the attested enclave.
 const custody = createCustodyClient({
-  transport: nitroEnclave({ url: env('CUSTODY_URL'), headers: token ? { authorization: `Bearer ${token}` } : {} }),
+  transport: nitroEnclave({ url: config.url, attestation: config.attestation, headers: config.headers }),
+  stamper: config.stamper,
 })
 // staticNetwork: the chain id is checked once by run(), not re-queried before every call.
 const provider = new JsonRpcProvider(env('RPC_URL'), chainId, { staticNetwork: true })

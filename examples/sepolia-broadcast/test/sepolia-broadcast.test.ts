@@ -3,14 +3,25 @@
  * same code on other chain ids: a preset (Hoodi), a custom chain without explorer, and the refusals.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Anvil, type DevStack, startAnvil, startDevStack } from '@enclave-custody/cli'
-import { type CustodyClient, createCustodyClient, defineChain, type KeyInfo, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import {
+  apiKeyStamper,
+  type CustodyClient,
+  createCustodyClient,
+  defineChain,
+  type GenerateApiKeyReturnType,
+  generateApiKey,
+  type KeyInfo,
+  nitroEnclave,
+  parseEther,
+} from '@enclave-custody/sdk'
 import { JsonRpcProvider, Transaction, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readCustodyEnvironment } from '../src/readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from '../src/run.js'
 
 const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -18,6 +29,8 @@ const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 let dataDir: string | undefined
 let stack: DevStack | undefined
 let custody: CustodyClient
+/** The suite's one API key: the test's client and `pnpm start` act as the same caller. */
+let apiKey: GenerateApiKeyReturnType
 const providers: JsonRpcProvider[] = []
 
 /** A provider for tests: no response cache (stale nonces), fast polling, the chain id pinned. */
@@ -38,7 +51,12 @@ async function fundedKey(provider: JsonRpcProvider): Promise<KeyInfo> {
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-example-broadcast-'))
   stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  apiKey = generateApiKey()
+  custody = createCustodyClient({
+    transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+    stamper: apiKeyStamper({ privateKey: apiKey.privateKey }),
+    importer: stack.importer,
+  })
 })
 
 afterAll(async () => {
@@ -108,22 +126,71 @@ describe('example: sepolia-broadcast', () => {
     expect(await provider.getTransactionCount(key.address)).toBe(0)
   })
 
-  it('`pnpm start` (src/main.ts) runs from the environment of .env.example', async () => {
-    const provider = providerFor(stack!.anvil!.rpcUrl, DEFAULT_CHAIN_ID)
-    const key = await fundedKey(provider)
-    const to = Wallet.createRandom().address
+  /** Run `pnpm start` (src/main.ts) with exactly these custody variables (none inherited from the shell). */
+  async function start(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CUSTODY_')))
     const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', 'src/main.ts'], {
       cwd: exampleDir,
-      env: { ...process.env, CUSTODY_URL: stack!.proxyUrl, CUSTODY_KEY_ID: key.keyId, RPC_URL: stack!.anvil!.rpcUrl, CHAIN_ID: '11155111', TO: to, VALUE_WEI: '12345' },
+      env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
     child.stdout.on('data', (c: Buffer) => (output += c))
     child.stderr.on('data', (c: Buffer) => (output += c))
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-    expect(output).toMatch(/^5\. success in block \d+ \(1 confirmation\), gas used 21000$/m)
-    expect(output).toMatch(/^https:\/\/sepolia\.etherscan\.io\/tx\/0x[0-9a-f]{64}$/m)
-    expect(code).toBe(0)
-    expect(await provider.getBalance(to)).toBe(12345n)
+    return { code, output }
+  }
+
+  /** The deployment's variables for the local stack: its proxy, PCR0 and software NSM root. */
+  const deployment = () => ({ CUSTODY_URL: stack!.proxyUrl, CUSTODY_PCR0: stack!.pcr0, CUSTODY_ATTESTATION_ROOT: stack!.attestationRootFile })
+
+  it('`pnpm start` (src/main.ts) runs from the environment of .env.example: API key inline, then from a key file', async () => {
+    const provider = providerFor(stack!.anvil!.rpcUrl, DEFAULT_CHAIN_ID)
+    const key = await fundedKey(provider)
+    const to = Wallet.createRandom().address
+    const chain = { CUSTODY_KEY_ID: key.keyId, RPC_URL: stack!.anvil!.rpcUrl, CHAIN_ID: '11155111', TO: to, VALUE_WEI: '12345' }
+    const keyFile = join(dataDir!, 'api-key.json')
+    await writeFile(keyFile, JSON.stringify(apiKey), { mode: 0o600 })
+
+    const credentials: Record<string, string>[] = [{ CUSTODY_API_KEY: apiKey.privateKey }, { CUSTODY_API_KEY_FILE: keyFile }]
+    for (const credential of credentials) {
+      const { code, output } = await start({ ...deployment(), ...credential, ...chain })
+      expect(output).toMatch(/^5\. success in block \d+ \(1 confirmation\), gas used 21000$/m)
+      expect(output).toMatch(/^https:\/\/sepolia\.etherscan\.io\/tx\/0x[0-9a-f]{64}$/m)
+      expect(output.toLowerCase()).not.toContain(apiKey.privateKey.slice(2).toLowerCase())
+      expect(code).toBe(0)
+    }
+    expect(await provider.getBalance(to)).toBe(2n * 12345n)
+  })
+
+  it('`pnpm start` without CUSTODY_PCR0 or an API key stops before any request, naming the variable', async () => {
+    const base = { ...deployment(), CUSTODY_KEY_ID: 'k', RPC_URL: stack!.anvil!.rpcUrl, TO: Wallet.createRandom().address }
+    const { CUSTODY_PCR0: _, ...noPcr0 } = base
+    const missingPcr0 = await start({ ...noPcr0, CUSTODY_API_KEY: apiKey.privateKey })
+    expect([missingPcr0.code, missingPcr0.output.trim()]).toEqual([2, expect.stringMatching(/^CUSTODY_PCR0 is not set \(/)])
+    expect(missingPcr0.output.toLowerCase()).not.toContain(apiKey.privateKey.slice(2).toLowerCase())
+    const missingKey = await start(base)
+    expect([missingKey.code, missingKey.output.trim()]).toEqual([2, expect.stringMatching(/^CUSTODY_API_KEY is not set \(.*\), nor CUSTODY_API_KEY_FILE/)])
+  })
+
+  it('the client built from the environment refuses an enclave outside the PCR0 allowlist or under another root', async () => {
+    const stamp = { CUSTODY_API_KEY: apiKey.privateKey }
+    const attempt = async (env: Record<string, string>) => {
+      const config = readCustodyEnvironment(env)
+      const client = createCustodyClient({ transport: nitroEnclave({ url: config.url, attestation: config.attestation }), stamper: config.stamper })
+      try {
+        return await client.listKeys().then(
+          () => 'answered',
+          (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+        )
+      } finally {
+        await client.close()
+      }
+    }
+    expect(await attempt({ ...deployment(), ...stamp })).toBe('answered')
+    expect(await attempt({ ...deployment(), ...stamp, CUSTODY_PCR0: 'ab'.repeat(48) })).toMatch(/^ATTESTATION_FAILED: .*is not in the allowlist/)
+    // Without CUSTODY_ATTESTATION_ROOT the AWS Nitro root is required, which the local software NSM is not.
+    const { CUSTODY_ATTESTATION_ROOT: _, ...awsRoot } = deployment()
+    expect(await attempt({ ...awsRoot, ...stamp })).toMatch(/^ATTESTATION_FAILED: /)
   })
 })

@@ -1,6 +1,7 @@
 /**
- * The app against the local custody stack and anvil (chain id 11155111), no Sepolia needed: a key is
- * generated in the enclave and funded from anvil's first account.
+ * The app against the local custody stack and anvil (chain id 11155111), no Sepolia needed: an API key
+ * is made for the run, the local enclave attested, a key generated in the enclave and funded from anvil's
+ * first account.
  *
  *   pnpm local
  */
@@ -11,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDevStack } from '@enclave-custody/cli'
-import { createCustodyClient, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { apiKeyStamper, createCustodyClient, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { createPublicClient, createWalletClient, http } from 'viem'
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
 import { sepolia } from 'viem/chains'
@@ -22,7 +23,13 @@ const ANVIL_ACCOUNT_0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266'
 
 const dataDir = await mkdtemp(join(tmpdir(), 'custody-example-'))
 const stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
-const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+// A fresh API key for this run; the client requires the local enclave's PCR0 and software NSM root (as
+// CUSTODY_PCR0 / CUSTODY_ATTESTATION_ROOT do for `pnpm start`).
+const custody = createCustodyClient({
+  transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+  stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }),
+  importer: stack.importer,
+})
 try {
   const rpcUrl = stack.anvil!.rpcUrl
   const { keyId, address } = await custody.importKey({ generate: true })

@@ -6,6 +6,7 @@
 import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
 import { type Address, type Chain, defineChain } from 'viem'
 import * as viemChains from 'viem/chains'
+import { type CustodyEnvironment, EnvironmentError, readCustodyEnvironment } from './readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from './run.js'
 
 try {
@@ -29,9 +30,19 @@ const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
 const chain: Chain =
   (Object.values(viemChains) as Chain[]).find((c) => c.id === chainId) ??
   defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
-const token = process.env.CUSTODY_TOKEN
+let config: CustodyEnvironment
+try {
+  config = readCustodyEnvironment(process.env)
+} catch (e) {
+  if (!(e instanceof EnvironmentError)) throw e
+  console.error(e.message)
+  process.exit(2)
+}
+// The client attests the enclave (PCR0 allowlist, root) before its first request, stamps every request with
+// the API key and accepts only answers signed by the attested enclave.
 const custody = createCustodyClient({
-  transport: nitroEnclave({ url: env('CUSTODY_URL'), headers: token ? { authorization: `Bearer ${token}` } : {} }),
+  transport: nitroEnclave({ url: config.url, attestation: config.attestation, headers: config.headers }),
+  stamper: config.stamper,
 })
 
 try {

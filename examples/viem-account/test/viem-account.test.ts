@@ -3,11 +3,13 @@
  * runs on an enclave account, and, for an imported key, produces exactly what it produced on
  * `privateKeyToAccount`.
  */
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { type CustodyClient, createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { apiKeyStamper, type CustodyClient, createCustodyClient, type GenerateApiKeyReturnType, generateApiKey, nitroEnclave } from '@enclave-custody/sdk'
 import { type Address, createPublicClient, createWalletClient, http, parseEther, type PublicClient } from 'viem'
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts'
 import { sepolia } from 'viem/chains'
@@ -18,9 +20,13 @@ import { DEFAULT_CHAIN_ID, run } from '../src/run.js'
 /** anvil's first default account, unlocked on the node. */
 const ANVIL_ACCOUNT_0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266'
 
+const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+
 let dataDir: string | undefined
 let stack: DevStack | undefined
 let custody: CustodyClient
+/** The suite's one API key: the test's client and `pnpm start` act as the same caller. */
+let apiKey: GenerateApiKeyReturnType
 let rpcUrl: string
 let publicClient: PublicClient
 
@@ -28,7 +34,12 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-example-viem-'))
   stack = await startDevStack({ dataDir, chainId: DEFAULT_CHAIN_ID })
   rpcUrl = stack.anvil!.rpcUrl
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  apiKey = generateApiKey()
+  custody = createCustodyClient({
+    transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+    stamper: apiKeyStamper({ privateKey: apiKey.privateKey }),
+    importer: stack.importer,
+  })
   publicClient = createPublicClient({ chain: sepolia, transport: http(rpcUrl), pollingInterval: 50 })
 })
 
@@ -73,5 +84,34 @@ describe('example: viem-account', () => {
     expect(after.orderSignature).toBe(before.orderSignature)
     expect([before.status, after.status]).toEqual(['success', 'success'])
     expect(await publicClient.getBalance({ address: to })).toBe(2000n)
+  })
+
+  it('`pnpm start` (src/main.ts) runs from the environment of .env.example: the local stack\'s PCR0 and root, the API key', async () => {
+    const key = await custody.importKey({ generate: true })
+    await fund(key.address)
+    const to = privateKeyToAddress(generatePrivateKey())
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CUSTODY_')))
+    const env = {
+      ...inherited,
+      CUSTODY_URL: stack!.proxyUrl,
+      CUSTODY_PCR0: stack!.pcr0,
+      CUSTODY_ATTESTATION_ROOT: stack!.attestationRootFile,
+      CUSTODY_API_KEY: apiKey.privateKey,
+      CUSTODY_KEY_ID: key.keyId,
+      RPC_URL: rpcUrl,
+      CHAIN_ID: '11155111',
+      TO: to,
+      VALUE_WEI: '4321',
+    }
+    const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', 'src/main.ts'], { cwd: exampleDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => (output += c))
+    child.stderr.on('data', (c: Buffer) => (output += c))
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(output).toMatch(new RegExp(`^1\\. account ${key.address} on chain 11155111 \\(Sepolia\\)$`, 'm'))
+    expect(output).toMatch(/^4\. signed an EIP-712 order: 0x[0-9a-f]{16}…; both signatures verify: true$/m)
+    expect(output.toLowerCase()).not.toContain(apiKey.privateKey.slice(2).toLowerCase())
+    expect(code).toBe(0)
+    expect(await publicClient.getBalance({ address: to })).toBe(4321n)
   })
 })

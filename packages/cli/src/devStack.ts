@@ -2,10 +2,10 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { createAttestedRuntime, createSoftwareNsm, type Logger, silentLogger, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createAttestedRuntime, createSoftwareNsm, type Logger, SOFTWARE_NSM_ROOT_CERT_FILE, silentLogger, startEnclaveServer } from '@enclave-custody/enclave-runtime'
 import { createSecretsManagerRecordSource, startParentProxy } from '@enclave-custody/parent-proxy'
 import { startLocalAws } from '@enclave-custody/local-aws'
-import { buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
+import { type AttestationPolicy, buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
 import { type Anvil, startAnvil } from './anvil.js'
 import { type DevConfig, type DevPrincipal, devIdentityPolicies, loadDevConfig, saveDevConfig } from './devConfig.js'
 
@@ -28,6 +28,11 @@ export type DevStackOptions = {
    * recording tap to assert over every byte local AWS sends). Returns the endpoint clients should use.
    */
   tapAws?: (endpoint: string) => Promise<string>
+  /**
+   * API public keys that may use keys the data directory holds from before keys had owners (`custody dev` passes
+   * its dev API key, so that an older data directory keeps working). @default none
+   */
+  legacyOwners?: readonly string[]
 }
 
 export type DevStack = {
@@ -42,6 +47,10 @@ export type DevStack = {
   kmsKeyArn: string
   /** PCR0 the key policy requires (the software NSM's measurement of the runtime code). */
   pcr0: string
+  /** What a client must require of the enclave: this PCR0 and the software NSM's root (pass to `nitroEnclave`). */
+  attestation: AttestationPolicy
+  /** The software NSM's root certificate file (PEM), for `CUSTODY_ATTESTATION_ROOT`. */
+  attestationRootFile: string
   /** The importer role's side: seals keys with KMS Encrypt and stores records (pass it to createCustodyClient). */
   importer: KmsImporter
   /** The dev principals (admin, importer, instance) and their credentials. */
@@ -69,6 +78,7 @@ export async function startDevStack({
   awsLatencyMs = 0,
   signal,
   tapAws,
+  legacyOwners,
 }: DevStackOptions): Promise<DevStack> {
   const stops: (() => Promise<void> | void)[] = []
   /** Every step reports progress here, so an abort takes effect between steps. */
@@ -135,7 +145,7 @@ export async function startDevStack({
     await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
 
     onProgress('starting enclave runtime (software attestation, KMS unsealing)')
-    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyArn, allowHttpKmsEndpoint: true, logger })
+    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyArn, allowHttpKmsEndpoint: true, logger, ...(legacyOwners ? { legacyOwners } : {}) })
     stops.push(() => runtime.close())
     const server = await startEnclaveServer({ handler: runtime.handler, port: 0, logger })
     stops.push(server.close)
@@ -157,7 +167,9 @@ export async function startDevStack({
     const importer = createKmsImporter({ kms: importerKms, secretsManager: importerSecrets, kmsKeyId: kmsKeyArn })
 
     signal?.throwIfAborted()
-    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, kmsKeyArn, pcr0, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
+    const attestation: AttestationPolicy = { pcr0: [pcr0], roots: [nsm.rootCertificatePem] }
+    const attestationRootFile = join(dataDir, 'nsm', SOFTWARE_NSM_ROOT_CERT_FILE)
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, kmsKeyArn, pcr0, attestation, attestationRootFile, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
   } catch (e) {
     await close()
     throw e

@@ -1,7 +1,9 @@
+import { mkdtempSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApiKeyFile } from '../src/commands/apiKeyFile.js'
 import { readPrivateKey } from '../src/commands/readPrivateKey.js'
 import { commands, runCli } from '../src/commands/runCli.js'
 import { captureIo, runCustody } from './helpers.js'
@@ -9,6 +11,16 @@ import { captureIo, runCustody } from './helpers.js'
 // A well-known public test key (anvil account #2): never holds real funds.
 const TEST_KEY = '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a'
 const KEY_DIGITS = TEST_KEY.slice(2)
+
+// A real API key file and a well-formed PCR0 allowlist, so that the checks after them are what is tested.
+const authDir = mkdtempSync(join(tmpdir(), 'custody-cli-auth-'))
+const API_KEY_FILE = join(authDir, 'api-key.json')
+const PCR0 = 'ab'.repeat(48)
+const auth = ['--api-key-file', API_KEY_FILE, '--pcr0', PCR0]
+beforeAll(async () => {
+  await createApiKeyFile(API_KEY_FILE)
+})
+afterAll(() => rm(authDir, { recursive: true, force: true }))
 
 async function cli(argv: string[], overrides: Parameters<typeof captureIo>[0] = {}) {
   const io = captureIo(overrides)
@@ -21,7 +33,7 @@ describe('custody --help', () => {
     const { code, out } = await cli(['--help'])
     expect(code).toBe(0)
     for (const c of commands) expect(out).toContain(`  ${c.name} `)
-    expect(commands.map((c) => c.name)).toEqual(['dev', 'import-key', 'generate-key', 'address', 'list', 'sign', 'pcr0', 'key-policy'])
+    expect(commands.map((c) => c.name)).toEqual(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'sign', 'pcr0', 'key-policy'])
   })
 
   it('prints usage on stderr with exit 2 when no command is given, and the version with --version', async () => {
@@ -30,7 +42,7 @@ describe('custody --help', () => {
     expect(await cli(['--version'])).toEqual({ code: 0, out: '1.2.3\n', err: '' })
   })
 
-  it.each(['dev', 'import-key', 'generate-key', 'address', 'list', 'sign', 'pcr0', 'key-policy'])('custody %s --help describes every option', async (name) => {
+  it.each(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'sign', 'pcr0', 'key-policy'])('custody %s --help describes every option', async (name) => {
     const { code, out, err } = await cli([name, '--help'])
     expect(err).toBe('')
     expect(code).toBe(0)
@@ -43,7 +55,7 @@ describe('custody --help', () => {
 })
 
 describe('usage errors: exit 2, one line naming the flag', () => {
-  const sign = ['sign', 'k1', '--url', 'http://127.0.0.1:1', '--to', '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--value-ether', '0.01', '--nonce', '0', '--gas', '21000', '--max-fee-gwei', '30', '--max-priority-gwei', '1', '--chain-id', '1']
+  const sign = ['sign', 'k1', '--url', 'http://127.0.0.1:1', ...auth, '--to', '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--value-ether', '0.01', '--nonce', '0', '--gas', '21000', '--max-fee-gwei', '30', '--max-priority-gwei', '1', '--chain-id', '1']
   const cases: [string, string[], string][] = [
     ['an unknown flag', ['list', '--bogus'], 'custody list: unknown option --bogus'],
     ['a flag without its value', ['sign', 'k1', '--to'], 'custody sign: --to <address> needs a value'],
@@ -54,7 +66,7 @@ describe('usage errors: exit 2, one line naming the flag', () => {
     ['ether with too many decimals', [...sign, '--value-ether', '0.0000000000000000001'], 'custody sign: --value-ether must be an amount of ether'],
     ['a priority fee above the max fee', [...sign, '--max-priority-gwei', '31'], 'custody sign: --max-priority-gwei must not exceed --max-fee-gwei'],
     ['a bad address', [...sign, '--to', '0x1234'], 'custody sign: --to must be a 0x-prefixed 20-byte address'],
-    ['a missing positional', ['address', '--url', 'http://127.0.0.1:1'], 'custody address: <keyId> is required'],
+    ['a missing positional', ['address', '--url', 'http://127.0.0.1:1', ...auth], 'custody address: <keyId> is required'],
     ['an extra positional', ['list', 'extra', '--url', 'http://127.0.0.1:1'], 'custody list: unexpected argument #1'],
     ['a bad PCR0', ['key-policy', '--pcr0', 'ab', '--instance-role', 'x', '--importer-role', 'y', '--admin', 'z'], 'custody key-policy: --pcr0 must be 96 hex digits'],
     ['a bad instance id', ['pcr0', '--instance', 'web-1'], 'custody pcr0: --instance must be an EC2 instance id'],
@@ -76,11 +88,12 @@ describe('usage errors: exit 2, one line naming the flag', () => {
 
 describe('private keys are never taken from or echoed by flags', () => {
   it.each([
-    ['as a positional', ['import-key', TEST_KEY, '--url', 'http://127.0.0.1:1', '--kms-key-id', 'k']],
-    ['as --private-key-file', ['import-key', '--private-key-file', TEST_KEY, '--url', 'http://127.0.0.1:1', '--kms-key-id', 'k']],
-    ['as --private-key-env', ['import-key', '--private-key-env', KEY_DIGITS, '--url', 'http://127.0.0.1:1', '--kms-key-id', 'k']],
+    ['as a positional', ['import-key', TEST_KEY, '--url', 'http://127.0.0.1:1', ...auth, '--kms-key-id', 'k']],
+    ['as --private-key-file', ['import-key', '--private-key-file', TEST_KEY, '--url', 'http://127.0.0.1:1', ...auth, '--kms-key-id', 'k']],
+    ['as --private-key-env', ['import-key', '--private-key-env', KEY_DIGITS, '--url', 'http://127.0.0.1:1', ...auth, '--kms-key-id', 'k']],
     ['as an unknown --private-key flag', ['import-key', `--private-key=${TEST_KEY}`]],
-    ['as a keyId', ['address', TEST_KEY, '--url', 'http://127.0.0.1:1']],
+    ['as a keyId', ['address', TEST_KEY, '--url', 'http://127.0.0.1:1', ...auth]],
+    ['as --api-key-file', ['list', '--url', 'http://127.0.0.1:1', '--api-key-file', TEST_KEY, '--pcr0', PCR0]],
     ['as a command', [TEST_KEY]],
   ])('%s: refused with exit 2, key not echoed', async (_, argv) => {
     const { code, out, err } = await cli(argv)
@@ -137,7 +150,7 @@ describe('as a real process', () => {
   })
 
   it('exits 1 with one line when the proxy is unreachable', async () => {
-    const { code, stdout, stderr } = await runCustody(['list', '--url', 'http://127.0.0.1:1'])
+    const { code, stdout, stderr } = await runCustody(['list', '--url', 'http://127.0.0.1:1', ...auth])
     expect(code).toBe(1)
     expect(stdout).toBe('')
     expect(stderr).toMatch(/^custody list: .*cannot reach the parent proxy at http:\/\/127\.0\.0\.1:1 \(UNAVAILABLE\)\n$/)

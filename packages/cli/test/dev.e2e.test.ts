@@ -70,12 +70,32 @@ describe('custody dev + key commands, as real processes', () => {
     ] as const) {
       expect(out).toMatch(new RegExp(`^  ${label} +${value}`, 'm'))
     }
-    expect(out).toMatch(/^ {2}PCR0 +[0-9a-f]{96}$/m)
+    expect(out).toMatch(new RegExp(`^ {2}PCR0 +${env.CUSTODY_PCR0}$`, 'm'))
+    expect(env.CUSTODY_PCR0).toMatch(/^[0-9a-f]{96}$/)
     expect(Object.keys(env).sort()).toEqual(
-      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CUSTODY_AWS_ENDPOINT', 'CUSTODY_CHAIN_ID', 'CUSTODY_KMS_KEY_ID', 'CUSTODY_REGION', 'CUSTODY_RPC_URL', 'CUSTODY_URL'].sort(),
+      [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'CUSTODY_API_KEY_FILE',
+        'CUSTODY_ATTESTATION_ROOT',
+        'CUSTODY_AWS_ENDPOINT',
+        'CUSTODY_CHAIN_ID',
+        'CUSTODY_KMS_KEY_ID',
+        'CUSTODY_PCR0',
+        'CUSTODY_REGION',
+        'CUSTODY_RPC_URL',
+        'CUSTODY_URL',
+      ].sort(),
     )
     expect((await stat(join(dataDir, 'dev.env'))).mode & 0o777).toBe(0o600)
     expect(out).not.toContain(env.AWS_SECRET_ACCESS_KEY)
+    // The dev API key (0600) and the software NSM's root, named by dev.env.
+    expect(env.CUSTODY_API_KEY_FILE).toBe(join(dataDir, 'api-key.json'))
+    expect((await stat(env.CUSTODY_API_KEY_FILE!)).mode & 0o777).toBe(0o600)
+    const apiKey = JSON.parse(await readFile(env.CUSTODY_API_KEY_FILE!, 'utf8')) as { publicKey: string; privateKey: string }
+    expect(out).toContain(`(public key ${apiKey.publicKey})`)
+    expect(out).not.toContain(apiKey.privateKey.slice(2))
+    expect(await readFile(env.CUSTODY_ATTESTATION_ROOT!, 'utf8')).toContain('-----BEGIN CERTIFICATE-----')
     const ports = [env.CUSTODY_URL, env.CUSTODY_AWS_ENDPOINT, env.CUSTODY_RPC_URL].map((u) => portOf(u!))
     for (const port of ports) expect(await isListening(port)).toBe(true)
 
@@ -123,6 +143,7 @@ describe('custody dev + key commands, as real processes', () => {
     }
 
     const listed = await runCustody(['list', '--dev', dataDir])
+    expect(listed.stderr).toBe('')
     expect(listed.code).toBe(0)
     expect(listed.stdout).toMatch(new RegExp(`^alice +${alice.address} +\\d{4}-\\d\\d-\\d\\dT`, 'm'))
 
@@ -205,10 +226,13 @@ describe('custody dev + key commands, as real processes', () => {
       hash: json.hash,
     })
 
-    // Nothing any process printed holds the key.
-    for (const text of [dev.stdout(), dev.stderr(), imported.stdout, fromStdin.stdout, fromStdin.stderr, again.stderr, signed.stdout]) {
+    // Nothing any process printed holds the key, nor the API key's private key.
+    const apiPrivate = (JSON.parse(await readFile(env.CUSTODY_API_KEY_FILE!, 'utf8')) as { privateKey: string }).privateKey.slice(2)
+    for (const text of [dev.stdout(), dev.stderr(), imported.stdout, fromStdin.stdout, fromStdin.stderr, again.stderr, signed.stdout, list.stdout, address.stdout]) {
       expect(text).not.toContain(TEST_KEY.slice(2))
+      expect(text).not.toContain(apiPrivate)
     }
+    const apiKeyBefore = await readFile(env.CUSTODY_API_KEY_FILE!, 'utf8')
 
     const ports = [env.CUSTODY_URL, env.CUSTODY_AWS_ENDPOINT].map((u) => portOf(u!))
     dev.child.kill('SIGTERM')
@@ -218,6 +242,9 @@ describe('custody dev + key commands, as real processes', () => {
     // Restart on the same data directory: same KMS key, the keys are still there and still sign.
     const restarted = await startDev(['--data-dir', dataDir, '--no-anvil'])
     expect(restarted.env.CUSTODY_KMS_KEY_ID).toBe(env.CUSTODY_KMS_KEY_ID)
+    // …and the same API key (kept across restarts).
+    expect(restarted.env.CUSTODY_API_KEY_FILE).toBe(env.CUSTODY_API_KEY_FILE)
+    expect(await readFile(env.CUSTODY_API_KEY_FILE!, 'utf8')).toBe(apiKeyBefore)
     const relisted = await runCustody(['list', '--dev', dataDir])
     expect(relisted.stdout).toMatch(/^bob /m)
     expect(relisted.stdout).toMatch(/^carol /m)

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runDevStack } from '../src/commands/dev.js'
-import { readDevEnv } from '../src/commands/devEnv.js'
+import { readApiKeyFile } from '../src/commands/apiKeyFile.js'
+import { type DevEnv, readDevEnv, writeDevEnv } from '../src/commands/devEnv.js'
 import type { DevStack, DevStackOptions } from '../src/devStack.js'
 import { captureIo, until } from './helpers.js'
 
@@ -20,6 +21,7 @@ function fakeStack(dataDir: string, withAnvil: boolean) {
     kmsKeyId: '11111111-2222-3333-4444-555555555555',
     kmsKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555',
     pcr0: 'ab'.repeat(48),
+    attestationRootFile: join(dataDir, 'nsm', 'software-nsm-root.pem'),
     config: {
       version: 1,
       accountId: '000000000000',
@@ -56,7 +58,7 @@ describe('runDevStack', () => {
   })
   afterAll(() => rm(root, { recursive: true, force: true }))
 
-  it('writes dev.env (0600, importer credentials only), prints endpoints, and on stop closes and removes it', async () => {
+  it('writes dev.env (0600, importer credentials only, attestation policy, API key file), prints endpoints, and on stop closes and removes it', async () => {
     const dataDir = join(root, 'a')
     const fake = fakeStack(dataDir, true)
     const io = captureIo({ cwd: root })
@@ -71,6 +73,9 @@ describe('runDevStack', () => {
       CUSTODY_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555',
       CUSTODY_CHAIN_ID: '31337',
       CUSTODY_RPC_URL: 'http://127.0.0.1:18545',
+      CUSTODY_PCR0: 'ab'.repeat(48),
+      CUSTODY_ATTESTATION_ROOT: join(dataDir, 'nsm', 'software-nsm-root.pem'),
+      CUSTODY_API_KEY_FILE: join(dataDir, 'api-key.json'),
       AWS_ACCESS_KEY_ID: 'AKIAIMPORTER',
       AWS_SECRET_ACCESS_KEY: 'importer-secret/+=',
     })
@@ -78,6 +83,14 @@ describe('runDevStack', () => {
     const text = await readFile(join(dataDir, 'dev.env'), 'utf8')
     expect(text).not.toContain('admin-secret')
     expect(text).not.toContain('instance-secret')
+    // The dev API key: its own file (0600), named by dev.env, never printed.
+    const apiKey = JSON.parse(await readFile(join(dataDir, 'api-key.json'), 'utf8')) as { publicKey: string; privateKey: string }
+    expect((await stat(join(dataDir, 'api-key.json'))).mode & 0o777).toBe(0o600)
+    expect((await readApiKeyFile(join(dataDir, 'api-key.json'), captureIo())).publicKey).toBe(apiKey.publicKey)
+    expect(text).not.toContain(apiKey.privateKey.slice(2))
+    expect(io.out() + io.err()).not.toContain(apiKey.privateKey.slice(2))
+    expect(io.out()).toContain(`  API key       a/api-key.json (public key ${apiKey.publicKey})\n`)
+    expect(fake.options()?.legacyOwners).toEqual([apiKey.publicKey])
     expect(io.out()).toContain('• starting things\n')
     expect(io.out()).toContain('  env file      a/dev.env (e.g. custody generate-key --dev a)\n')
     expect(io.out() + io.err()).not.toContain('secret')
@@ -87,6 +100,30 @@ describe('runDevStack', () => {
     expect(fake.closed()).toBe(1)
     await expect(stat(join(dataDir, 'dev.env'))).rejects.toThrow(/ENOENT/)
     expect(io.out()).toMatch(/stopped\n$/)
+
+    // The API key outlives the stack: a restart keeps it.
+    expect(await readFile(join(dataDir, 'api-key.json'), 'utf8')).toContain(apiKey.privateKey)
+    const again = captureIo({ cwd: root })
+    const stopAgain = new AbortController()
+    const restarted = runDevStack({ dataDir, anvil: false, chainId: 1, awsLatencyMs: 0 }, { io: again, stop: stopAgain.signal, start: fakeStack(dataDir, false).start })
+    await until(() => again.out().includes('custody dev is running'), 5_000)
+    expect((await readDevEnv(dataDir)).CUSTODY_API_KEY_FILE).toBe(join(dataDir, 'api-key.json'))
+    expect(JSON.parse(await readFile(join(dataDir, 'api-key.json'), 'utf8'))).toEqual(apiKey)
+    stopAgain.abort('SIGTERM')
+    expect(await restarted).toBe(143)
+  })
+
+  it('refuses to start over an api-key.json that is not an API key (never replaced, never quoted)', async () => {
+    const dataDir = join(root, 'broken-key')
+    await mkdir(dataDir)
+    const content = `{"privateKey":"0x${'cd'.repeat(32)}"`
+    await writeFile(join(dataDir, 'api-key.json'), content, { mode: 0o600 })
+    const fake = fakeStack(dataDir, false)
+    const io = captureIo({ cwd: root })
+    const error = await runDevStack({ dataDir, anvil: false, chainId: 1, awsLatencyMs: 0 }, { io, stop: new AbortController().signal, start: fake.start }).catch((e: Error) => e)
+    expect((error as Error).message).toBe(`the dev API key: ${join(dataDir, 'api-key.json')} is not an API key file (JSON { "publicKey": "0x…", "privateKey": "0x…" } from \`custody api-key create\`)`)
+    expect(fake.options()).toBeUndefined() // nothing started
+    expect(await readFile(join(dataDir, 'api-key.json'), 'utf8')).toBe(content)
   })
 
   it('stops with exit 1 when anvil dies on its own', async () => {
@@ -107,5 +144,25 @@ describe('runDevStack', () => {
       throw new Error('local-aws: data directory is in use')
     }
     await expect(runDevStack({ dataDir: join(root, 'c'), anvil: false, chainId: 1, awsLatencyMs: 0 }, { io, stop: new AbortController().signal, start })).rejects.toThrow('in use')
+  })
+
+  it('dev.env quotes a path a shell would split (the data directory may hold spaces), and refuses what cannot be quoted', async () => {
+    const dataDir = join(root, 'with space')
+    const env: DevEnv = {
+      CUSTODY_URL: 'http://127.0.0.1:1',
+      CUSTODY_AWS_ENDPOINT: 'http://127.0.0.1:2',
+      CUSTODY_REGION: 'us-east-1',
+      CUSTODY_KMS_KEY_ID: 'k',
+      CUSTODY_CHAIN_ID: '1',
+      CUSTODY_PCR0: 'ab'.repeat(48),
+      CUSTODY_ATTESTATION_ROOT: join(dataDir, 'nsm', 'root.pem'),
+      CUSTODY_API_KEY_FILE: join(dataDir, 'api-key.json'),
+      AWS_ACCESS_KEY_ID: 'A',
+      AWS_SECRET_ACCESS_KEY: 'B',
+    }
+    await writeDevEnv(dataDir, env)
+    expect(await readFile(join(dataDir, 'dev.env'), 'utf8')).toContain(`\nCUSTODY_API_KEY_FILE='${join(dataDir, 'api-key.json')}'\n`)
+    expect(await readDevEnv(dataDir)).toEqual(env)
+    for (const bad of ["it's", 'two\nlines']) await expect(writeDevEnv(dataDir, { ...env, CUSTODY_API_KEY_FILE: bad })).rejects.toThrow('CUSTODY_API_KEY_FILE has characters that cannot be quoted')
   })
 })

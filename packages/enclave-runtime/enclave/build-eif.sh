@@ -32,6 +32,8 @@ Options:
   --kms-key-arn <arn> the sealing KMS key, pinned (measured into PCR0): its full key ARN
                       arn:aws:kms:<region>:<account>:key/<key id>, in --region. Required. An alias or a
                       bare key id is refused: the enclave refuses records and KMS answers of any other key.
+  --legacy-owners <k> comma-separated API public keys (0x-hex P-256) that may use key records sealed
+                      before owners existed (measured into PCR0). Default: none (such records unusable).
   --output-dir <dir>  where custody.eif, pcrs.json and build-info.txt go            [./enclave-out]
   --tag <image>       local image name                         [enclave-custody/enclave:<commit>]
   --pins <file>       pinned inputs (NODE_IMAGE, DEBIAN_SNAPSHOT)  [enclave/pins.env]
@@ -64,6 +66,7 @@ print_pcrs() {
 
 region=''
 kms_key_arn=''
+legacy_owners=''
 output_dir="${PWD}/enclave-out"
 tag=''
 pins="${SCRIPT_DIR}/pins.env"
@@ -81,11 +84,12 @@ while (($# > 0)); do
       exit 0
       ;;
     --kms-key-id) fail "--kms-key-id was replaced by --kms-key-arn (the full key ARN; aliases and bare key ids are refused)" ;;
-    --region | --kms-key-arn | --output-dir | --tag | --pins)
+    --region | --kms-key-arn | --legacy-owners | --output-dir | --tag | --pins)
       (($# >= 2)) || fail "$1 needs a value"
       case "$1" in
         --region) region="$2" ;;
         --kms-key-arn) kms_key_arn="$2" ;;
+        --legacy-owners) legacy_owners="$2" ;;
         --output-dir) output_dir="$2" ;;
         --tag) tag="$2" ;;
         --pins) pins="$2" ;;
@@ -153,6 +157,7 @@ build=(docker buildx build
   --build-arg "SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}"
   --build-arg "AWS_REGION=${region}"
   --build-arg "KMS_KEY_ARN=${kms_key_arn}"
+  --build-arg "CUSTODY_LEGACY_OWNERS=${legacy_owners}"
   --provenance=false
   --output "type=docker,name=${tag},rewrite-timestamp=true"
   "$REPO_ROOT")

@@ -1,4 +1,7 @@
+import { PROTOCOL_VERSION } from '@enclave-custody/sdk/protocol'
 import { createRequestHandler, type RequestHandler } from './handler.js'
+import type { EnclaveIdentity } from './identity/createEnclaveIdentity.js'
+import { createEnclaveSession } from './identity/createEnclaveSession.js'
 import { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
 import type { AttestationProvider } from './keys/types.js'
 import type { Logger } from './logger.js'
@@ -26,6 +29,8 @@ export type AttestedRuntimeOptions = {
   keyCacheMaxEntries?: number
   maxGas?: bigint
   logger?: Logger
+  /** API public keys that may use records sealed before owners existed (an image build argument). */
+  legacyOwners?: readonly string[]
 }
 
 /**
@@ -47,7 +52,8 @@ export async function createAttestedRuntime({
   keyCacheMaxEntries = 10_000,
   maxGas,
   logger,
-}: AttestedRuntimeOptions): Promise<{ handler: RequestHandler; sealer: KmsSealer; close(): void }> {
+  legacyOwners,
+}: AttestedRuntimeOptions): Promise<{ handler: RequestHandler; sealer: KmsSealer; identity: EnclaveIdentity; close(): void }> {
   const sealer = await createKmsSealer({
     attestation,
     region,
@@ -57,10 +63,13 @@ export async function createAttestedRuntime({
     ...(kmsCaCertificates ? { caCertificates: kmsCaCertificates } : {}),
   })
   const keyCache = createKeyCache({ ttlMs: keyCacheTtlMs, maxEntries: keyCacheMaxEntries })
-  const handler = createRequestHandler({ keyStore: createForwardedKeyStore(), sealer, keyCache, maxGas, logger })
+  // The trust configuration is what the image pins: its digest is the audience of every stamp.
+  const session = await createEnclaveSession({ attestation, trust: { protocolVersion: PROTOCOL_VERSION, sealing: 'kms', region, kmsKeyArn } })
+  const handler = createRequestHandler({ keyStore: createForwardedKeyStore(), sealer, keyCache, maxGas, logger, session, ...(legacyOwners ? { legacyOwners } : {}) })
   return {
     handler,
     sealer,
+    identity: session.identity,
     close() {
       keyCache.clear()
       sealer.close()

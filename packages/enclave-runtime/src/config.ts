@@ -34,6 +34,16 @@ export const enclaveServerOptions = {
   keyCacheTtlMs: { flag: 'key-cache-ttl-ms', env: 'CUSTODY_KEY_CACHE_TTL_MS', help: 'how long an unsealed key stays in memory', schema: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000) },
   dataDir: { flag: 'data-dir', env: 'CUSTODY_DATA_DIR', help: 'directory for sealed key records (dev sealing only)', schema: z.string().min(1).optional() },
   maxGas: { flag: 'max-gas', env: 'CUSTODY_MAX_GAS', help: 'refuse transactions with more gas than this', schema: z.coerce.bigint().positive().default(30_000_000n) },
+  legacyOwners: {
+    flag: 'legacy-owners',
+    env: 'CUSTODY_LEGACY_OWNERS',
+    help: 'comma-separated API public keys that may use records sealed before owners existed (an image build argument: measured into PCR0)',
+    schema: z
+      .string()
+      .regex(/^(?:0x[0-9a-fA-F]{66}|0x[0-9a-fA-F]{130})(?:,(?:0x[0-9a-fA-F]{66}|0x[0-9a-fA-F]{130})){0,15}$/, 'must be 1 to 16 comma-separated 0x-hex P-256 public keys')
+      .transform((v) => v.split(','))
+      .optional(),
+  },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info') },
   logPort: { flag: 'log-port', env: 'CUSTODY_LOG_PORT', help: 'loopback port of the log channel to the parent (the enclave entrypoint\'s vsock bridge); logs also go to stdout', schema: port.min(1).optional() },
 } satisfies Record<string, OptionSpec>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createRequestHandler } from './handler.js'
+import { testHandler } from '../test/support/runtime.js'
+import { newStamper } from '../test/support/stamps.js'
+import type { RequestHandlerOptions } from './handler.js'
 import { createMemoryKeyStore } from './keys/fileKeyStore.js'
 import { createLocalSealer } from './keys/localSealer.js'
 import type { Sealer } from './keys/types.js'
@@ -14,12 +16,12 @@ function spyingSealer() {
   const seen: Uint8Array[] = []
   const sealer: Sealer = {
     kind: inner.kind,
-    async seal(keyId, privateKey) {
+    async seal(keyId, privateKey, ...rest) {
       seen.push(privateKey)
-      return inner.seal!(keyId, privateKey)
+      return inner.seal!(keyId, privateKey, ...rest)
     },
-    async unseal(record) {
-      const bytes = await inner.unseal(record)
+    async unseal(record, context) {
+      const bytes = await inner.unseal(record, context)
       seen.push(bytes)
       return bytes
     },
@@ -29,10 +31,15 @@ function spyingSealer() {
 
 const allZero = (b: Uint8Array) => b.every((x) => x === 0)
 
+/** The one caller of this file (the same API key for every handler). */
+const stamper = newStamper()
+/** The handler under test, with a session, fronted by the caller's stamps. */
+const stampedHandler = async (options: Omit<RequestHandlerOptions, 'session'>) => (await testHandler(options, { stamper })).handler
+
 describe('request handler', () => {
   it('zeroes plaintext key bytes after import, generate and sign', async () => {
     const { sealer, seen } = spyingSealer()
-    const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer })
+    const handler = await stampedHandler({ keyStore: createMemoryKeyStore(), sealer })
     expect(await handler.handle({ v: 1, id: '1', op: 'key.import', params: { privateKey: KEY, keyId: 'a' } })).toMatchObject({ ok: true })
     expect(await handler.handle({ v: 1, id: '2', op: 'key.generate', params: { keyId: 'b' } })).toMatchObject({ ok: true })
     expect(await handler.handle({ v: 1, id: '3', op: 'sign.eip1559', params: { keyId: 'a', tx } })).toMatchObject({ ok: true })
@@ -45,26 +52,26 @@ describe('request handler', () => {
     const { sealer, seen } = spyingSealer()
     // A record whose address does not match the key: the handler refuses after unsealing.
     const store = createMemoryKeyStore()
-    const h2 = createRequestHandler({ keyStore: store, sealer })
+    const h2 = await stampedHandler({ keyStore: store, sealer })
     await h2.handle({ v: 1, id: '1', op: 'key.import', params: { privateKey: KEY, keyId: 'a' } })
     const record = (await store.get('a'))!
     const tampered = createMemoryKeyStore()
     await tampered.put({ ...record, address: '0x0000000000000000000000000000000000000001' })
-    const h3 = createRequestHandler({ keyStore: tampered, sealer })
+    const h3 = await stampedHandler({ keyStore: tampered, sealer })
     const response = await h3.handle({ v: 1, id: '5', op: 'sign.eip1559', params: { keyId: 'a', tx } })
     expect(response).toMatchObject({ ok: false, error: { code: 'INTEGRITY_ERROR' } })
     expect(seen.every(allZero)).toBe(true)
   })
 
   it('applies its own gas cap whatever the client allowed', async () => {
-    const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer: spyingSealer().sealer, maxGas: 100_000n })
+    const handler = await stampedHandler({ keyStore: createMemoryKeyStore(), sealer: spyingSealer().sealer, maxGas: 100_000n })
     await handler.handle({ v: 1, id: '1', op: 'key.import', params: { privateKey: KEY, keyId: 'a' } })
     const response = await handler.handle({ v: 1, id: '2', op: 'sign.eip1559', params: { keyId: 'a', tx: { ...tx, gas: '100001' } } })
     expect(response).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'tx.gas' } } })
   })
 
   it('hides unexpected failures behind a generic INTERNAL error', async () => {
-    const handler = createRequestHandler({
+    const handler = await stampedHandler({
       keyStore: {
         put: async () => {},
         get: async () => {
@@ -75,14 +82,20 @@ describe('request handler', () => {
       sealer: spyingSealer().sealer,
     })
     const response = await handler.handle({ v: 1, id: '1', op: 'key.get', params: { keyId: 'a' } })
-    expect(response).toEqual({ v: 1, id: '1', ok: false, error: { code: 'INTERNAL', message: 'internal error', retryable: false } })
+    // The answer to a stamped request is signed and carries its audit event: nothing else rides along.
+    const { sig, audit, ...answer } = response
+    expect(answer).toEqual({ v: 1, id: '1', ok: false, error: { code: 'INTERNAL', message: 'internal error', retryable: false } })
+    expect(sig).toMatchObject({ signature: expect.stringMatching(/^0x[0-9a-f]{128}$/) })
+    expect(audit).toContainEqual(expect.objectContaining({ op: 'key.get', outcome: 'INTERNAL', keyId: 'a' }))
+    expect(JSON.stringify(response)).not.toContain('disk on fire')
+    expect(JSON.stringify(response)).not.toContain(KEY.slice(2))
   })
 
   it('with a key cache, unseals once per key and record, and still zeroes what it hands out', async () => {
     const { sealer, seen } = spyingSealer()
     const keyCache = createKeyCache({ ttlMs: 60_000, maxEntries: 10 })
     const store = createMemoryKeyStore()
-    const handler = createRequestHandler({ keyStore: store, sealer, keyCache })
+    const handler = await stampedHandler({ keyStore: store, sealer, keyCache })
     await handler.handle({ v: 1, id: '1', op: 'key.import', params: { privateKey: KEY, keyId: 'a' } })
     await handler.handle({ v: 1, id: '2', op: 'key.generate', params: { keyId: 'b' } })
     const unseals = () => seen.length - 2
@@ -105,7 +118,7 @@ describe('the handler with the production logger', () => {
     const { default: pino } = await import('pino')
     const lines: string[] = []
     const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
-    const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer: createLocalSealer(new Uint8Array(32).fill(2)), logger })
+    const handler = await stampedHandler({ keyStore: createMemoryKeyStore(), sealer: createLocalSealer(new Uint8Array(32).fill(2)), logger })
     const bad = await handler.handle({ v: 1, id: 'r1', op: 'key.get', params: { keyId: '../etc' } })
     expect(bad).toMatchObject({ id: 'r1', ok: false, error: { code: 'INVALID_ARGUMENT' } })
     const missing = await handler.handle({ v: 1, id: 'r2', op: 'key.get', params: { keyId: 'nope' } })
@@ -134,7 +147,7 @@ describe('the key cache vouches only for the exact record it unsealed', () => {
       const r = await memory.get(keyId)
       return r && { ...r, ...relabel }
     } }
-    const handler = createRequestHandler({ keyStore, sealer, keyCache: createKeyCache({ ttlMs: 60_000, maxEntries: 10 }) })
+    const handler = await stampedHandler({ keyStore, sealer, keyCache: createKeyCache({ ttlMs: 60_000, maxEntries: 10 }) })
     await handler.handle({ v: 1, id: 'i', op: 'key.import', params: { keyId: 'k', privateKey: KEY } })
     const sign = () => handler.handle({ v: 1, id: 's', op: 'sign.eip1559', params: { keyId: 'k', tx: { ...tx, to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', value: '1' } } })
     expect(await sign()).toMatchObject({ ok: true })

@@ -1,11 +1,16 @@
-import { createHash, getRandomValues, randomBytes } from 'node:crypto'
+import { getRandomValues, randomBytes } from 'node:crypto'
 import {
   type Address,
+  bytesToHex,
+  canonicalApiKey,
+  ForbiddenError,
+  isCanonicalOwners,
+  type Owners,
+  recordEncryptionContext,
   DEFAULT_KEY_POLICY,
   DEFAULT_MAX_GAS,
   encryptionContextsEqual,
   hexToBytes,
-  isDefaultKeyPolicy,
   isValidPrivateKeyBytes,
   keyInfoOfRecord,
   type KeyPolicy,
@@ -26,23 +31,40 @@ import {
   UnknownOperationError,
   type KeyInfoWire,
   KeyNotFoundError,
+  MAX_LISTED_RECORDS,
   type ParsedRequest,
   ParentContextSchema,
   PROTOCOL_VERSION,
-  parseRequest,
+  parseEnvelope,
+  parseParams,
+  type RequestEnvelope,
+  requestDigest,
   type ResponseMessage,
+  responseSigningPayload,
   successResponse,
+  UNSTAMPED_OPERATIONS,
+  verifyStamp,
+  type Hex,
+  jsonDigest,
+  hpkeKeyIdOf,
+  importAad,
 } from '@enclave-custody/sdk/protocol'
+import { createIdempotencyStore } from './idempotency/createIdempotencyStore.js'
+import type { AuditLog } from './audit/createAuditLog.js'
+import type { NonceCache } from './auth/createNonceCache.js'
+import type { EnclaveIdentity } from './identity/createEnclaveIdentity.js'
 import type { KeyStore, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from './keys/types.js'
 import { type Logger, silentLogger } from './logger.js'
 import { signAuthorization } from './signers/authorization.js'
 import { signEip1559Transaction } from './signers/eip1559.js'
 import { signHash } from './signers/hash.js'
 import { signMessage } from './signers/message.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { deriveAddress } from './signers/secp256k1.js'
 import { signTransaction } from './signers/transaction.js'
 import { signTypedData } from './signers/typedData.js'
 import type { KeyCache } from './unseal/keyCache.js'
+import { createRecordV2, dataKeyRecord, openRecordV2 } from './keys/recordV2.js'
 
 export type RequestHandlerOptions = {
   keyStore: KeyStore
@@ -57,7 +79,21 @@ export type RequestHandlerOptions = {
    * ciphertext: one KMS call per key per TTL instead of one per signature. @default no cache
    */
   keyCache?: KeyCache
+  /**
+   * This boot's identity, its audit log and its stamp-nonce memory. With them every request but health and
+   * attestation must carry a valid stamp for `identity.aud`, every answer to a stamped request is signed by
+   * the response key, and every such request leaves an audit event.
+   */
+  session: EnclaveSession
+  /**
+   * API public keys that may use records sealed before owners existed (an image build argument, so measured
+   * into PCR0). No stamp, however valid, uses such a record otherwise. @default none
+   */
+  legacyOwners?: readonly string[]
 }
+
+/** One boot's identity, audit log and stamp-nonce memory (see `createEnclaveSession`). */
+export type EnclaveSession = { identity: EnclaveIdentity; audit: AuditLog; nonces: NonceCache }
 
 export type RequestHandler = {
   /**
@@ -67,7 +103,8 @@ export type RequestHandler = {
   handle(message: unknown, context?: unknown): Promise<ResponseMessage>
 }
 
-const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => keyInfoOfRecord(r)
+/** A record's public description, with the public key of the private key it unsealed to. */
+const toKeyInfo = (r: SealedKeyRecord, privateKey: Uint8Array): KeyInfoWire => ({ ...keyInfoOfRecord(r), publicKey: bytesToHex(secp256k1.getPublicKey(privateKey, false)) })
 
 /**
  * The enclave's request handler: import, generate, get, list and sign (transactions of type 0, 1, 2 and 4,
@@ -75,27 +112,51 @@ const toKeyInfo = (r: SealedKeyRecord): KeyInfoWire => keyInfoOfRecord(r)
  * allows it), independent of the socket it is served on. Plaintext key bytes exist only for the duration
  * of one operation and are zeroed after it.
  *
- * A key's policy comes from its record and is trusted only once the record has unsealed: the sealing binds
- * `keyEncryptionContext(keyId, policy)`, which the handler requires the record's `encryptionContext` to be.
+ * A key's policy and owners come from its record and are trusted only once the record has unsealed: the
+ * sealing binds `keyEncryptionContext(keyId, policy, owners)`, which the handler requires the record's
+ * `encryptionContext` to be. Every operation but health and attestation needs a verified stamp (`session`);
+ * a key serves only its owners (or, for a record sealed before owners, the image's `legacyOwners`).
  */
-export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date(), keyCache }: RequestHandlerOptions): RequestHandler {
-  async function store(keyId: string, privateKey: Uint8Array, sealed: SealedSecret, policy: KeyPolicy): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
-    // A sealer that ignored the policy would leave it unbound: refuse to create such a record.
-    if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy))) {
-      throw new InternalError({ reason: `the ${sealer.kind} sealer did not bind the key's policy to its sealing` })
+export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date(), keyCache, session, legacyOwners }: RequestHandlerOptions): RequestHandler {
+  const idempotency = createIdempotencyStore()
+  const unsealRecord = (record: SealedKeyRecord, context: UnsealContext | undefined) => unsealWith(sealer, record, context)
+  /** Canonical legacy owners: who may use a record sealed before owners existed (measured into the image). */
+  const legacy = new Set((legacyOwners ?? []).map((k, i) => canonicalApiKey(k, `legacyOwners[${i}]`)))
+
+  /**
+   * Whether `caller` may use `record`: one of its owners (compared as points), or, for a record without
+   * owners, one of the image's legacy owners. Checked against the record's claimed owners before unsealing;
+   * the unsealing then proves the claim (the owners' hash is in the sealing's context).
+   */
+  function authorize(record: SealedKeyRecord, caller: Hex): void {
+    const owners = record.owners
+    if (!owners) {
+      if (!legacy.has(caller)) throw new ForbiddenError({ reason: `key "${record.keyId}" predates owners; only the image's legacy owners may use it` })
+      return
     }
-    const record: SealedKeyRecord = {
-      version: 1,
-      keyId,
-      curve: 'secp256k1',
-      address: deriveAddress(privateKey),
-      ...sealed,
-      createdAt: now().toISOString(),
-      ...(isDefaultKeyPolicy(policy) ? {} : { policy }),
+    if (!owners.publicKeys.includes(caller)) throw new ForbiddenError({ reason: `this API key is not an owner of key "${record.keyId}"` })
+    if (owners.threshold > 1) throw new ForbiddenError({ reason: `key "${record.keyId}" needs ${owners.threshold} owners' stamps; a request carries one` })
+  }
+
+  /**
+   * Seal key material into a new v2 record (a fresh data key from the sealer: KMS GenerateDataKey with this
+   * enclave's attestation, or the local sealer) and persist it, or return it for the caller to store.
+   */
+  async function store(keyId: string, privateKey: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
+    const { privateKey: dataKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy, owners) : await generateAndSeal(sealer, keyId, context, policy, owners)
+    let record: SealedKeyRecord
+    try {
+      // A sealer that ignored the policy or the owners would leave them unbound: refuse to create such a record.
+      if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy, owners))) {
+        throw new InternalError({ reason: `the ${sealer.kind} sealer did not bind the key's policy and owners to its sealing` })
+      }
+      record = createRecordV2({ keyId, address: deriveAddress(privateKey), material: privateKey, dataKey, sealed, policy, owners, createdAt: now().toISOString(), identity: session.identity })
+    } finally {
+      dataKey.fill(0)
     }
-    if (!keyStore.put) return { ...toKeyInfo(record), record }
+    if (!keyStore.put) return { ...toKeyInfo(record, privateKey), record }
     await keyStore.put(record)
-    return toKeyInfo(record)
+    return toKeyInfo(record, privateKey)
   }
 
   /**
@@ -103,27 +164,38 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
    * record's encryption context before unsealing, and the unsealing (KMS, or AES-GCM's AAD) checks that
    * context against the ciphertext, so `fn` only ever sees a policy the key was sealed with.
    */
-  async function withKey<T>(keyId: string, context: UnsealContext | undefined, fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address) => T): Promise<T> {
+  async function withKey<T>(keyId: string, context: UnsealContext | undefined, caller: Hex, fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address, record: SealedKeyRecord) => T): Promise<T> {
     const record = await keyStore.get(keyId, context)
     if (!record) throw new KeyNotFoundError({ keyId })
+    return withRecord(record, context, caller, fn)
+  }
+
+  async function withRecord<T>(
+    record: SealedKeyRecord,
+    context: UnsealContext | undefined,
+    caller: Hex,
+    fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address, record: SealedKeyRecord) => T,
+  ): Promise<T> {
     let policy: KeyPolicy
+    let expected: Record<string, string>
     try {
       policy = keyPolicyOfRecord(record)
+      expected = recordEncryptionContext(record)
     } catch {
-      throw new IntegrityError({ reason: 'the record\'s policy is malformed' })
+      throw new IntegrityError({ reason: 'the record\'s policy or owners are malformed' })
     }
+    if (record.owners && !isCanonicalOwners(record.owners as Owners)) throw new IntegrityError({ reason: 'the record\'s owners are not canonical' })
+    authorize(record, caller)
     const encryptionContext = record.encryptionContext ?? {}
-    if (!encryptionContextsEqual(encryptionContext, keyEncryptionContext(record.keyId, policy))) {
-      throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId and policy' })
+    if (!encryptionContextsEqual(encryptionContext, expected)) {
+      throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId, policy and owners' })
     }
-    // A record with other sealed bytes, another context (so another policy), another address, sealer or
-    // KMS key under the same keyId is another cache entry, never a hit: a cached key never vouches for an
-    // edited record (a relabelled kmsKeyId must reach the sealer's pin check).
-    const cacheKey = `${record.keyId}:${createHash('sha256')
-      .update(JSON.stringify([record.sealing, record.kmsKeyId ?? null, record.ciphertext, Object.entries(encryptionContext).sort(), record.address]))
-      .digest('base64url')}`
+    // A record that differs in any byte (sealed bytes, context, policy, owners, address, sealer, KMS key, v2
+    // header or data key) is another cache entry, never a hit: a cached key never vouches for an edited
+    // record (a relabelled kmsKeyId must reach the sealer's pin check).
+    const cacheKey = `${record.keyId}:${jsonDigest(record)}`
     const cached = keyCache?.get(cacheKey)
-    const privateKey = cached ?? (await sealer.unseal(record, context))
+    const privateKey = cached ?? (await unsealRecord(record, context))
     try {
       // Deriving the address costs a scalar multiplication: do it once per unseal, not per signature.
       // A cache entry exists only for a key that matched this exact record's address.
@@ -131,24 +203,44 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         if (deriveAddress(privateKey) !== record.address) throw new IntegrityError({ reason: 'unsealed key does not match the record address' })
         keyCache?.set(cacheKey, privateKey)
       }
-      return fn(privateKey, policy, record.address as Address)
+      return fn(privateKey, policy, record.address as Address, record)
     } finally {
       privateKey.fill(0)
     }
   }
 
-  async function dispatch(req: ParsedRequest, context: UnsealContext | undefined): Promise<unknown> {
+  async function dispatch(req: ParsedRequest, context: UnsealContext | undefined, caller: Hex, nonce: Hex): Promise<unknown> {
     switch (req.op) {
+      case 'key.importSealed': {
+        const { keyId, sealed } = req.params
+        const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
+        const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
+        if (sealed.to !== hpkeKeyIdOf(session.identity.hpkePublicKey)) {
+          throw new InvalidArgumentError({ field: 'sealed.to', rule: 'names another enclave\'s HPKE key (seal to the key this enclave attested)' })
+        }
+        let privateKey: Uint8Array
+        try {
+          privateKey = await session.identity.openHpke(hexToBytes(sealed.enc), hexToBytes(sealed.ciphertext), importAad({ apiKey: caller, keyId, nonce, owners }))
+        } catch {
+          // The associated data binds the API key, the stamp's nonce, keyId and owners: a re-stamped capture fails here.
+          throw new InvalidArgumentError({ field: 'sealed', rule: 'does not open: it was sealed for another request, API key, keyId, owners or enclave' })
+        }
+        try {
+          if (!isValidPrivateKeyBytes(privateKey)) throw new InvalidArgumentError({ field: 'sealed', rule: 'must hold a valid secp256k1 private key' })
+          if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
+          return await store(keyId, privateKey, context, policy, owners)
+        } finally {
+          privateKey.fill(0)
+        }
+      }
       case 'key.import': {
         const keyId = req.params.keyId ?? newKeyId()
         const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
+        const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
         const privateKey = hexToBytes(req.params.privateKey)
         try {
-          if (!sealer.seal || !keyStore.put) {
-            throw new InvalidArgumentError({ field: 'privateKey', rule: `cannot be sent to an enclave with ${sealer.kind} sealing; import with the KMS importer (createKmsImporter)` })
-          }
           if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-          return await store(keyId, privateKey, await sealer.seal(keyId, privateKey, context, policy), policy)
+          return await store(keyId, privateKey, context, policy, owners)
         } finally {
           privateKey.fill(0)
         }
@@ -156,33 +248,49 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       case 'key.generate': {
         const keyId = req.params.keyId ?? newKeyId()
         const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
-        const { privateKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy) : await generateAndSeal(sealer, keyId, context, policy)
+        const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
+        // getRandomValues fills our own buffer: no copy of the key is left in Node's Buffer pool.
+        const privateKey = getRandomValues(new Uint8Array(32))
+        while (!isValidPrivateKeyBytes(privateKey)) getRandomValues(privateKey)
         try {
-          return await store(keyId, privateKey, sealed, policy)
+          return await store(keyId, privateKey, context, policy, owners)
         } finally {
           privateKey.fill(0)
         }
       }
-      case 'key.get': {
-        const record = await keyStore.get(req.params.keyId, context)
-        if (!record) throw new KeyNotFoundError({ keyId: req.params.keyId })
-        return toKeyInfo(record)
-      }
+      case 'key.get':
+        // Identity only from a record that unseals: a parent cannot make the enclave vouch for an address it chose.
+        return withKey(req.params.keyId, context, caller, (privateKey, _, __, record) => toKeyInfo(record, privateKey))
       case 'system.health':
         return { status: 'ok', protocolVersion: PROTOCOL_VERSION }
-      case 'key.list':
-        if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list (records are listed by the parent)' })
-        return { keys: (await keyStore.list()).map(toKeyInfo) }
+      case 'system.attestation':
+        return session.identity.attest(hexToBytes(req.params.nonce))
+      case 'key.list': {
+        if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list' })
+        const keys: KeyInfoWire[] = []
+        let skipped = 0
+        for (const record of (await keyStore.list(context)).slice(0, MAX_LISTED_RECORDS)) {
+          try {
+            keys.push(await withRecord(record, context, caller, (privateKey) => toKeyInfo(record, privateKey)))
+          } catch (e) {
+            if (isCustodyError(e, 'UNAVAILABLE') || isCustodyError(e, 'TIMEOUT')) throw e
+            // Keys this caller may not use are left out of its list, not counted.
+            if (isCustodyError(e, 'FORBIDDEN')) continue
+            skipped++
+          }
+        }
+        return skipped > 0 ? { keys, skipped } : { keys }
+      }
       case 'sign.eip1559': {
         const { keyId, tx } = req.params
         if (tx.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return withKey(keyId, context, (privateKey, _, address) => signEip1559Transaction(privateKey, tx, address))
+        return withKey(keyId, context, caller, (privateKey, _, address) => signEip1559Transaction(privateKey, tx, address))
       }
       case 'sign.transaction': {
         const { keyId, tx } = req.params
         const { transaction } = tx
         if (transaction.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return withKey(keyId, context, (privateKey, policy, address) => {
+        return withKey(keyId, context, caller, (privateKey, policy, address) => {
           // The request opted in (normalisation refuses a chainId-less legacy transaction otherwise); the key must allow it too.
           if (transaction.type === 'legacy' && transaction.chainId === null && !policy.allowReplayableLegacy) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow replayable legacy transactions (no chainId); import it with policy.allowReplayableLegacy' })
@@ -192,7 +300,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       case 'sign.authorization': {
         const { keyId, authorization } = req.params
-        return withKey(keyId, context, (privateKey, policy) => {
+        return withKey(keyId, context, caller, (privateKey, policy) => {
           // The request opted in (normalisation refuses chainId 0 otherwise); the key must allow it too.
           if (authorization.authorization.chainId === 0n && !policy.allowAnyChainAuthorization) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow EIP-7702 authorizations for every chain (chainId 0); import it with policy.allowAnyChainAuthorization' })
@@ -202,15 +310,15 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       case 'sign.message': {
         const { keyId, message } = req.params
-        return withKey(keyId, context, (privateKey) => signMessage(privateKey, message))
+        return withKey(keyId, context, caller, (privateKey) => signMessage(privateKey, message))
       }
       case 'sign.typedData': {
         const { keyId, typedData } = req.params
-        return withKey(keyId, context, (privateKey) => signTypedData(privateKey, typedData))
+        return withKey(keyId, context, caller, (privateKey) => signTypedData(privateKey, typedData))
       }
       case 'sign.digest': {
         const { keyId, digest } = req.params
-        return withKey(keyId, context, (privateKey, policy) => {
+        return withKey(keyId, context, caller, (privateKey, policy) => {
           if (!policy.allowRawDigest) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow raw-digest signing; import or generate it with policy.allowRawDigest' })
           }
@@ -220,26 +328,101 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
     }
   }
 
+  /** Serve one request; the outcome as a result or a public error. */
+  async function serve(envelope: RequestEnvelope, context: unknown, authenticate: () => { publicKey: Hex; nonce: Hex }): Promise<{ ok: true; result: unknown } | { ok: false; error: CustodyError }> {
+    try {
+      const { publicKey: caller, nonce } = authenticate()
+      const req = parseParams(envelope)
+      const unseal = parseContext(context)
+      const key = (req.params as { idempotencyKey?: string }).idempotencyKey
+      if (key === undefined) return { ok: true, result: await dispatch(req, unseal, caller, nonce) }
+      // What a retry must repeat: the operation and its params (the key aside; stamps differ by design).
+      const { idempotencyKey: _, ...rest } = envelope.params as Record<string, unknown>
+      return { ok: true, result: await idempotency.run(caller, key, jsonDigest({ op: envelope.op, params: rest }), () => dispatch(req, unseal, caller, nonce)) }
+    } catch (e) {
+      return { ok: false, error: publicError(e) }
+    }
+  }
+
+  function logOutcome(fields: { reqId: string; op: string; started: number }, outcome: { ok: true } | { ok: false; error: CustodyError; cause?: unknown }) {
+    const base = { reqId: fields.reqId, op: fields.op, ms: Math.round(performance.now() - fields.started) }
+    // Called as methods: pino's need their logger as `this`.
+    if (outcome.ok) logger.info(base, 'request served')
+    else if (outcome.error.code === 'INTERNAL') logger.error({ ...base, code: outcome.error.code }, 'request failed')
+    else logger.info({ ...base, code: outcome.error.code }, 'request failed')
+  }
+
   return {
     async handle(message, context) {
       const started = performance.now()
       const id = idOf(message)
-      let op = 'unknown'
+      let envelope: RequestEnvelope
       try {
-        const req = parseRequest(message)
-        op = req.op
-        const result = await dispatch(req, parseContext(context))
-        logger.info({ reqId: id, op, ms: Math.round(performance.now() - started) }, 'request served')
-        return successResponse(id, result)
+        envelope = parseEnvelope(message)
       } catch (e) {
         const error = publicError(e)
-        const fields = { reqId: id, op, code: error.code, ms: Math.round(performance.now() - started) }
-        // Called as methods: pino's need their logger as `this`.
-        if (error.code === 'INTERNAL') logger.error({ ...fields, errName: (e as Error)?.name }, 'request failed')
-        else logger.info(fields, 'request failed')
+        logOutcome({ reqId: id, op: 'unknown', started }, { ok: false, error })
         return errorResponse(id, error)
       }
+      const { op } = envelope
+      if (UNSTAMPED_OPERATIONS.has(op)) {
+        // Health and attestation: unstamped, so their answers are unsigned (an attestation proves itself).
+        // No caller: these two operations touch no key.
+        const outcome = await serve(envelope, context, () => ({ publicKey: '0x' as Hex, nonce: '0x' as Hex }))
+        logOutcome({ reqId: id, op, started }, outcome)
+        return outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)
+      }
+      const { identity, audit, nonces } = session
+      let digest: Hex
+      try {
+        digest = requestDigest({ v: envelope.v, op, params: envelope.params, auth: envelope.auth, aud: identity.aud })
+      } catch {
+        // Not canonical JSON: no digest to sign over, so the answer is unsigned (the SDK reads it as UNAVAILABLE).
+        const error = new InvalidFrameError({ reason: 'params and auth must be canonical JSON (no fractions, exponents or unsafe integers)' })
+        logOutcome({ reqId: id, op, started }, { ok: false, error })
+        return errorResponse(id, error)
+      }
+      let apiKey: Hex | undefined
+      const authenticate = () => {
+        const stamp = verifyStamp({ v: envelope.v, op, params: envelope.params, auth: envelope.auth, aud: identity.aud, now: now().getTime(), notBefore: identity.bootTime })
+        nonces.claim(stamp.publicKey, stamp.nonce)
+        apiKey = stamp.publicKey
+        return stamp
+      }
+      const outcome = await serve(envelope, context, authenticate)
+      logOutcome({ reqId: id, op, started }, outcome)
+      const keyId = keyIdOf(envelope.params) ?? (outcome.ok ? keyIdOf(outcome.result) : undefined)
+      const receipt = audit.record({ op, outcome: outcome.ok ? 'ok' : outcome.error.code, requestDigest: digest, ...(keyId ? { keyId } : {}), ...(apiKey ? { apiKey } : {}) })
+      let response: ResponseMessage = outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)
+      let signature: Hex
+      try {
+        const value = response.ok ? response.result : response.error
+        signature = identity.sign(responseSigningPayload(identity.responseKeyId, { request: digest, ok: response.ok, value, auditSeq: receipt.seq, auditHead: receipt.head }))
+      } catch {
+        // A result canonical JSON cannot carry is a bug of ours: answer a generic, signable error.
+        const internal = new InternalError()
+        response = errorResponse(id, internal)
+        signature = identity.sign(responseSigningPayload(identity.responseKeyId, { request: digest, ok: false, value: internal.toJSON(), auditSeq: receipt.seq, auditHead: receipt.head }))
+      }
+      return { ...response, sig: { keyId: identity.responseKeyId, auditSeq: receipt.seq, auditHead: receipt.head, signature }, audit: audit.drain() }
     },
+  }
+}
+
+/** The keyId a request names, when it names a well-formed one (for the audit event). */
+function keyIdOf(params: unknown): string | undefined {
+  const keyId = typeof params === 'object' && params !== null ? (params as { keyId?: unknown }).keyId : undefined
+  return typeof keyId === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(keyId) ? keyId : undefined
+}
+
+/** A record's private key: v1 through the sealer; v2's data key through the sealer, then its AES-GCM envelope. */
+async function unsealWith(sealer: Sealer, record: SealedKeyRecord, context: UnsealContext | undefined): Promise<Uint8Array> {
+  if (record.version === 1) return sealer.unseal(record, context)
+  const dataKey = await sealer.unseal(dataKeyRecord(record), context)
+  try {
+    return openRecordV2(record, dataKey)
+  } finally {
+    dataKey.fill(0)
   }
 }
 
@@ -265,13 +448,14 @@ async function generateAndSeal(
   keyId: string,
   context: UnsealContext | undefined,
   policy: KeyPolicy,
+  owners: Owners,
 ): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }> {
   if (!sealer.seal) throw new InternalError({ reason: `${sealer.kind} sealer can neither generate nor seal` })
   // getRandomValues fills our own buffer: no copy of the key is left in Node's Buffer pool.
   const privateKey = getRandomValues(new Uint8Array(32))
   while (!isValidPrivateKeyBytes(privateKey)) getRandomValues(privateKey)
   try {
-    return { privateKey, sealed: await sealer.seal(keyId, privateKey, context, policy) }
+    return { privateKey, sealed: await sealer.seal(keyId, privateKey, context, policy, owners) }
   } catch (e) {
     privateKey.fill(0)
     throw e

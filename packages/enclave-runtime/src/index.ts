@@ -1,4 +1,8 @@
-export { createRequestHandler, type RequestHandler, type RequestHandlerOptions } from './handler.js'
+export { createRequestHandler, type EnclaveSession, type RequestHandler, type RequestHandlerOptions } from './handler.js'
+export { type AuditLog, type AuditRecord, type CreateAuditLogParameters, createAuditLog } from './audit/createAuditLog.js'
+export { type CreateNonceCacheParameters, createNonceCache, type NonceCache } from './auth/createNonceCache.js'
+export { type CreateEnclaveIdentityParameters, createEnclaveIdentity, createHpkeSuite, type EnclaveIdentity } from './identity/createEnclaveIdentity.js'
+export { type CreateEnclaveSessionParameters, createEnclaveSession } from './identity/createEnclaveSession.js'
 export { createFileAtomic, writeFileAtomic } from './keys/atomicWrite.js'
 export { createFileKeyStore, createMemoryKeyStore } from './keys/fileKeyStore.js'
 export { createLocalSealer } from './keys/localSealer.js'
@@ -12,7 +16,7 @@ export type {
   SealingKind,
   UnsealContext,
 } from './keys/types.js'
-export { createRuntime, type LocalEnclaveOptions, loadDevSealingKey, localEnclave } from './localEnclave.js'
+export { createLocalRuntime, createRuntime, type LocalEnclaveOptions, type LocalRuntime, loadDevSealingKey, localEnclave } from './localEnclave.js'
 export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
 export { signEip1559Transaction } from './signers/eip1559.js'

@@ -1,7 +1,7 @@
 import { canonicalKeyPolicyJson, keyEncryptionContext, normalizeKeyPolicy } from '@enclave-custody/sdk'
 import { recoverAuthorizationAddress } from 'viem/utils'
 import { describe, expect, it } from 'vitest'
-import { createRuntime } from '../src/localEnclave.js'
+import { createStampedRuntime } from './support/runtime.js'
 
 /**
  * An EIP-7702 authorization with chainId 0 delegates the account's code on every chain: the same replay
@@ -11,8 +11,9 @@ import { createRuntime } from '../src/localEnclave.js'
 const DELEGATE = '0xFBA3912Ca04dd458c843e2EE08967fC04f3579c2'
 const anyChain = { chainId: '0', address: DELEGATE, nonce: '0', allowAnyChain: true }
 
+/** A local runtime with one key, and its caller (every request stamped by one API key). */
 async function keyWith(policy?: Record<string, boolean>) {
-  const handler = await createRuntime()
+  const { handler } = await createStampedRuntime()
   const imported = (await handler.handle({
     v: 1,
     id: 'i',

@@ -4,11 +4,12 @@
  * (POLICY_DENIED) come after unsealing, since only an unsealed record proves its policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRequestHandler } from '../src/handler.js'
 import { createMemoryKeyStore } from '../src/keys/fileKeyStore.js'
 import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
 import { countingSealer } from './countingSealer.js'
 import { rawClient } from './socketClient.js'
+import { testHandler } from './support/runtime.js'
+import { stampMessage } from './support/stamps.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
 const TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
@@ -20,16 +21,19 @@ const typed = { domain: { chainId: '1' }, types: { T: [{ name: 'a', type: 'uint8
 
 let server: EnclaveServer
 let unseals: () => number = () => 0
+/** Stamps a message as the one honest caller of this file would (see stampMessage). */
+let stamp: (message: unknown) => Promise<unknown>
 
 beforeAll(async () => {
   // Count every unseal: a refused request must never reach a plaintext key.
   const counting = countingSealer(5)
   const sealer = counting.sealer
   unseals = counting.unseals
-  const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer, maxGas: 5_000_000n })
-  server = await startEnclaveServer({ handler, port: 0, maxFrameBytes: 256 * 1024 })
+  const { raw, stamper, aud } = await testHandler({ keyStore: createMemoryKeyStore(), sealer, maxGas: 5_000_000n })
+  stamp = (message) => stampMessage(message, { stamper, aud })
+  server = await startEnclaveServer({ handler: raw, port: 0, maxFrameBytes: 256 * 1024 })
   const c = await rawClient(server.port)
-  c.send({ v: 1, id: 'i', op: 'key.import', params: { privateKey: KEY, keyId: 'k1' } })
+  c.send(await stamp({ v: 1, id: 'i', op: 'key.import', params: { privateKey: KEY, keyId: 'k1' } }))
   expect(await c.next()).toMatchObject({ ok: true })
   c.socket.destroy()
 })
@@ -47,7 +51,8 @@ describe('malformed signing requests over the framed socket', () => {
   const cases: [string, unknown, string, string?][] = [
     ['sign.transaction: unknown key', { ...tx({}), params: { keyId: 'nope', tx: legacy } }, 'KEY_NOT_FOUND'],
     ['sign.transaction: no tx', req('sign.transaction', {}), 'INVALID_ARGUMENT', 'tx'],
-    ['sign.transaction: a float value', tx({ value: 1.5 }), 'INVALID_ARGUMENT', 'tx.value'],
+    // Not canonical JSON, so no client can stamp it and the enclave cannot sign an answer over it.
+    ['sign.transaction: a float value', tx({ value: 1.5 }), 'INVALID_FRAME'],
     ['sign.transaction: blob type', tx({ type: 3 }), 'INVALID_ARGUMENT', 'tx.type'],
     ['sign.transaction: a field of another type', tx({ maxFeePerGas: '1' }), 'INVALID_ARGUMENT', 'tx.maxFeePerGas'],
     ['sign.transaction: replayable without opt-in', tx({ chainId: undefined }), 'INVALID_ARGUMENT', 'tx.chainId'],
@@ -79,7 +84,7 @@ describe('malformed signing requests over the framed socket', () => {
 
   it.each(cases)('%s → %s', async (_, message, code, field) => {
     const c = await rawClient(server.port)
-    c.send(message)
+    c.send(await stamp(message))
     const response = (await c.next()) as { ok: boolean; error: { code: string; details?: { field?: string } } }
     expect(response.ok).toBe(false)
     expect(response.error.code).toBe(code)
@@ -93,15 +98,15 @@ describe('malformed signing requests over the framed socket', () => {
 
   it('refuses by policy only after unsealing, then signs what the key may sign', async () => {
     const c = await rawClient(server.port)
-    c.send(req('sign.digest', { digest: `0x${'11'.repeat(32)}` }))
+    c.send(await stamp(req('sign.digest', { digest: `0x${'11'.repeat(32)}` })))
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
-    c.send(tx({ chainId: undefined, allowReplayable: true }))
+    c.send(await stamp(tx({ chainId: undefined, allowReplayable: true })))
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
-    c.send(auth({ chainId: '0', allowAnyChain: true }))
+    c.send(await stamp(auth({ chainId: '0', allowAnyChain: true })))
     expect(await c.next()).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
     expect(unseals()).toBe(3)
     for (const ok of [tx({}), tx({}, prague), auth({ chainId: '1' }), req('sign.message', { message: { raw: '0x00' } }), td({})]) {
-      c.send(ok)
+      c.send(await stamp(ok))
       expect(await c.next()).toMatchObject({ ok: true })
     }
     c.socket.destroy()

@@ -1,10 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort, killStarted, runTs, waitForOutput } from '../../../test/support/processes.js'
+import { computeRuntimeMeasurement } from '../src/attestation/computeRuntimeMeasurement.js'
+import { SOFTWARE_NSM_ROOT_CERT_FILE } from '../src/attestation/createSoftwareNsmCa.js'
+import { newStamper } from './support/stamps.js'
 
 // custody-proxy lives in the parent-proxy package (outside the enclave image); its bin is exercised here with the enclave's.
 const bin = (name: string) => join(dirname(fileURLToPath(import.meta.url)), '..', '..', name === 'proxy' ? 'parent-proxy' : 'enclave-runtime', 'src', 'bin', `${name}.ts`)
@@ -55,7 +58,10 @@ describe('process entry points', () => {
     const proxy = run('proxy', ['--port', '0', '--enclave-port', String(enclavePort)])
     const [, url] = await waitForOutput(proxy.output, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
 
-    const custody = createCustodyClient({ transport: nitroEnclave({ url: url! }) })
+    // What the client must require of this enclave, known without asking it: the software NSM's root (under
+    // the data directory) and PCR0, the measurement of the runtime's code.
+    const attestation = { pcr0: [(await computeRuntimeMeasurement()).hex], roots: [await readFile(join(dataDir, 'nsm', SOFTWARE_NSM_ROOT_CERT_FILE), 'utf8')] }
+    const custody = createCustodyClient({ transport: nitroEnclave({ url: url!, attestation }), stamper: newStamper() })
     const key = await custody.importKey({ generate: true, keyId: 'bin-key' })
     const signed = await custody.signEip1559('bin-key', { chainId: 1, nonce: 0, gas: 21000, maxFeePerGas: 1, maxPriorityFeePerGas: 1, to: key.address })
     expect(signed.from).toBe(key.address)

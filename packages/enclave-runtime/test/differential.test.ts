@@ -22,6 +22,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, describe, expect, it } from 'vitest'
 import { localEnclave } from '../src/localEnclave.js'
+import { newStamper } from './support/stamps.js'
 import { createRng, type Rng, randomPrivateKey, toHex } from './rng.js'
 
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 0x1559_2026)
@@ -184,7 +185,7 @@ const fitsViemParser = (e: Expected) => e.chainId <= MAX_SAFE && e.nonce <= MAX_
 /** ethers keeps `nonce` as a JS number: it cannot parse a transaction whose nonce is above 2^53 - 1. */
 const fitsEthers = (e: Expected) => e.nonce <= MAX_SAFE
 
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: newStamper() })
 afterAll(() => custody.close())
 
 const describeCase = (c: Case) =>

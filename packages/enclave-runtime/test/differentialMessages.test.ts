@@ -15,6 +15,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { hashAuthorization, recoverAuthorizationAddress } from 'viem/utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localEnclave } from '../src/localEnclave.js'
+import { newStamper } from './support/stamps.js'
 import { createRng, type Rng, randomPrivateKey, toHex } from './rng.js'
 
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 0x712_0191)
@@ -23,7 +24,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 const rng = createRng(SEED)
 const KEYS = Array.from({ length: 4 }, () => randomPrivateKey(rng))
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: newStamper() })
 const keyIds: string[] = []
 const accounts = KEYS.map((k) => privateKeyToAccount(k))
 const wallets = KEYS.map((k) => new Wallet(k))

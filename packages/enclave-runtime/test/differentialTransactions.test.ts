@@ -23,6 +23,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localEnclave } from '../src/localEnclave.js'
+import { newStamper } from './support/stamps.js'
 import { createRng, type Rng, randomPrivateKey, toHex } from './rng.js'
 
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 0x7702_0001)
@@ -152,7 +153,7 @@ function generateCase(r: Rng, index: number): Case {
 
 const cases = Array.from({ length: COUNT }, (_, i) => generateCase(rng, i))
 
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: newStamper() })
 const keyIds: string[] = []
 const accounts = KEYS.map((k) => privateKeyToAccount(k))
 const wallets = KEYS.map((k) => new Wallet(k))

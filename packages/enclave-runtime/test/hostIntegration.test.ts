@@ -1,12 +1,13 @@
 /**
  * The EC2 host's integration files (packages/parent-proxy/host), checked property by property: the
  * systemd units (parsed as INI), the vsock-proxy allowlist, the allocator settings, the proxy's environment
- * template, the consistency of ports, CIDs and sizes across them, and custody-enclave-run.sh against a fake
- * nitro-cli. systemd, nitro-cli and vsock-proxy themselves cannot run here.
+ * template, the consistency of ports, CIDs, sizes and log paths across them (the enclave log and the audit
+ * log: written, shipped by the CloudWatch agent, rotated), and custody-enclave-run.sh against a fake
+ * nitro-cli. systemd, nitro-cli, vsock-proxy, logrotate and the CloudWatch agent themselves cannot run here.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ENCLAVE_DIR, HOST_DIR, hasCommand, run, start, waitFor } from './shellHelpers.js'
 
@@ -67,6 +68,20 @@ beforeAll(async () => {
   envExample = await read('custody.env.example')
   entrypoint = await readFile(join(ENCLAVE_DIR, 'entrypoint.sh'), 'utf8')
 })
+
+/** The blocks of a logrotate file: each path with its directives (`rotate 7` → ['rotate', '7']). */
+function parseLogrotate(text: string): Map<string, string[][]> {
+  const blocks = new Map<string, string[][]>()
+  for (const m of code(text).matchAll(/^(\S+)\s*\{([^}]*)\}/gm)) {
+    blocks.set(m[1]!, m[2]!.split('\n').map((l) => l.trim().split(/\s+/)).filter((d) => d[0] !== ''))
+  }
+  return blocks
+}
+/** The value of a logrotate directive, e.g. `rotate` → 7. */
+const directive = (block: string[][] | undefined, name: string) => block?.find((d) => d[0] === name)?.slice(1).join(' ')
+
+type AgentConfig = { logs: { logs_collected: { files: { collect_list: { file_path: string; log_group_name: string; log_stream_name: string }[] } } } }
+const agentFiles = async () => (JSON.parse(await read('cloudwatch-agent-enclave-logs.json')) as AgentConfig).logs.logs_collected.files.collect_list
 
 /** `key: <integer>` of allocator.yaml. */
 const allocatorValue = (key: string) => Number(allocator.match(new RegExp(`^${key}:\\s*(\\d+)\\s*$`, 'm'))?.[1])
@@ -179,6 +194,19 @@ describe('custody-proxy.service', () => {
     expect(proxyUnit.Service!.MemoryDenyWriteExecute).toBeUndefined()
   })
 
+  it('can write the audit log and nothing else: systemd creates its directory for the dynamic user', () => {
+    const auditLog = Object.fromEntries(envVariables()).CUSTODY_AUDIT_LOG!
+    // LogsDirectory= is relative to /var/log; with DynamicUser=yes systemd creates it (under /var/log/private,
+    // linked from /var/log/<name>) owned by the transient user, and makes it writable despite ProtectSystem=strict.
+    expect(dirname(dirname(auditLog))).toBe('/var/log')
+    expect(one(proxyUnit, 'Service', 'LogsDirectory')).toBe(basename(dirname(auditLog)))
+    expect(one(proxyUnit, 'Service', 'LogsDirectoryMode')).toBe('0750')
+    expect(one(proxyUnit, 'Service', 'DynamicUser')).toBe('yes')
+    expect(one(proxyUnit, 'Service', 'ProtectSystem')).toBe('strict')
+    // No other writable path, and no other managed directory.
+    for (const key of ['ReadWritePaths', 'StateDirectory', 'CacheDirectory', 'RuntimeDirectory']) expect([key, proxyUnit.Service![key]]).toEqual([key, undefined])
+  })
+
   it('gets its secrets as systemd credentials, at the paths custody.env points the proxy to', () => {
     const credentials = Object.fromEntries(proxyUnit.Service!.LoadCredential!.map((c) => c.split(':') as [string, string]))
     expect(credentials).toEqual({
@@ -211,9 +239,19 @@ describe('custody.env.example', () => {
       'CUSTODY_TLS_KEY',
       'CUSTODY_AUTH_TOKEN_FILE',
       'CUSTODY_SECRET_PREFIX',
+      'CUSTODY_AUDIT_LOG',
     ])
     expect(Object.fromEntries(envVariables()).CUSTODY_REGION).toMatch(/^<region/)
     expect(envExample).not.toMatch(/AKIA|aws_secret|BEGIN [A-Z ]*PRIVATE KEY/i)
+  })
+
+  it('has the proxy append the audit log to a file it reads from CUSTODY_AUDIT_LOG', async () => {
+    expect(Object.fromEntries(envVariables()).CUSTODY_AUDIT_LOG).toBe('/var/log/enclave-custody-audit/audit.jsonl')
+    const config = await readFile(join(HOST_DIR, '..', 'src', 'config.ts'), 'utf8')
+    expect(config).toMatch(/auditLog: \{ flag: 'audit-log', env: 'CUSTODY_AUDIT_LOG'/)
+    // Appended (O_APPEND), owner-only: after logrotate's copytruncate the next line lands at the new end.
+    const sink = await readFile(join(HOST_DIR, '..', 'src', 'auditFile.ts'), 'utf8')
+    expect(sink).toContain("createWriteStream(path, { flags: 'a', mode: 0o600 })")
   })
 
   it('points at the enclave the unit starts and the port its entrypoint listens on', () => {
@@ -282,9 +320,34 @@ describe('the enclave log channel: custody-enclave-log-bridge.service, custody-e
     ] as const) {
       expect(one(logs, 'Service', key)).toBe(value)
     }
-    const agent = JSON.parse(await read('cloudwatch-agent-enclave-logs.json')) as { logs: { logs_collected: { files: { collect_list: { file_path: string }[] } } } }
-    expect(agent.logs.logs_collected.files.collect_list.map((c) => c.file_path)).toEqual(['/var/log/enclave-custody/enclave.log'])
-    expect(await read('logrotate-enclave-custody')).toMatch(/^\/var\/log\/enclave-custody\/enclave\.log \{[\s\S]*copytruncate/m)
+    expect((await agentFiles()).map((c) => c.file_path)).toContain('/var/log/enclave-custody/enclave.log')
+    const rotated = parseLogrotate(await read('logrotate-enclave-custody')).get('/var/log/enclave-custody/enclave.log')
+    expect(rotated).toContainEqual(['copytruncate'])
+  })
+})
+
+describe('the audit log: cloudwatch-agent-enclave-logs.json, logrotate-enclave-custody', () => {
+  it('ships the enclave log and the audit log, each to its own stream', async () => {
+    const auditLog = Object.fromEntries(envVariables()).CUSTODY_AUDIT_LOG!
+    const files = await agentFiles()
+    expect(files.map((c) => c.file_path)).toEqual(['/var/log/enclave-custody/enclave.log', auditLog])
+    const [enclave, audit] = files
+    expect(audit).toEqual({ file_path: auditLog, log_group_name: enclave!.log_group_name, log_stream_name: '{instance_id}/audit', timezone: 'UTC' })
+    expect(audit!.log_stream_name).not.toBe(enclave!.log_stream_name)
+  })
+
+  it('rotates every shipped file in place (copytruncate: the writers keep it open), and keeps the audit log longest', async () => {
+    const blocks = parseLogrotate(await read('logrotate-enclave-custody'))
+    expect([...blocks.keys()].sort()).toEqual((await agentFiles()).map((c) => c.file_path).sort())
+    for (const [path, block] of blocks) {
+      expect([path, block]).toEqual([path, expect.arrayContaining([['copytruncate'], ['missingok'], ['compress']])])
+      expect([path, block.some((d) => d[0] === 'create')]).toEqual([path, false]) // copytruncate keeps the file: no create
+    }
+    const audit = blocks.get(Object.fromEntries(envVariables()).CUSTODY_AUDIT_LOG!)
+    const enclave = blocks.get('/var/log/enclave-custody/enclave.log')
+    expect(Number(directive(audit, 'rotate'))).toBeGreaterThanOrEqual(90)
+    expect(Number(directive(audit, 'rotate'))).toBeGreaterThan(Number(directive(enclave, 'rotate')))
+    expect(directive(audit, 'maxsize')).toBe('100M')
   })
 })
 

@@ -2,11 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRequestHandler } from '../src/handler.js'
 import { createFileKeyStore } from '../src/keys/fileKeyStore.js'
 import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
 import { countingSealer } from './countingSealer.js'
 import { rawClient } from './socketClient.js'
+import { testHandler } from './support/runtime.js'
+import { stampMessage } from './support/stamps.js'
 
 /**
  * Anything that can reach the enclave socket (the parent, or any process on it that reaches the bridge)
@@ -15,14 +16,17 @@ import { rawClient } from './socketClient.js'
  */
 let server: EnclaveServer
 let dir: string
+/** Stamps a message as an honest caller would: a hostile frame may carry a valid stamp too. */
+let stamp: (message: unknown) => Promise<unknown>
 const unhandled: unknown[] = []
 const onUnhandled = (e: unknown) => unhandled.push(e)
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled)
   dir = await mkdtemp(join(tmpdir(), 'custody-hostile-'))
-  const handler = createRequestHandler({ keyStore: await createFileKeyStore(dir), sealer: countingSealer(7).sealer })
-  server = await startEnclaveServer({ handler, port: 0 })
+  const { raw, stamper, aud } = await testHandler({ keyStore: await createFileKeyStore(dir), sealer: countingSealer(7).sealer })
+  stamp = (message) => stampMessage(message, { stamper, aud })
+  server = await startEnclaveServer({ handler: raw, port: 0 })
 })
 
 afterAll(async () => {
@@ -36,6 +40,8 @@ const health = { v: 1, id: 'h1', op: 'system.health', params: {} }
 describe('one hostile frame does not stop the enclave', () => {
   // Each value is just under the 1 MiB frame limit: an error that echoed it would not fit in a frame.
   const big = 'x'.repeat(600_000)
+  // Envelope faults are refused before any stamp is read; params faults are sent with a valid stamp (so
+  // that the params are parsed) and without one (refused UNAUTHENTICATED before they are parsed).
   const cases: [string, unknown, string][] = [
     ['a ~600 KB version string', { v: big, id: 'r1', op: 'system.health', params: {} }, 'UNSUPPORTED_VERSION'],
     ['a ~600 KB version object', { v: { a: big }, id: 'r1', op: 'system.health', params: {} }, 'UNSUPPORTED_VERSION'],
@@ -54,14 +60,22 @@ describe('one hostile frame does not stop the enclave', () => {
       'INVALID_ARGUMENT',
     ],
   ]
-  for (const [name, message, code] of cases) {
+  const unstamped: [string, unknown, string][] = cases
+    .filter(([, , code]) => code === 'INVALID_ARGUMENT')
+    .map(([name, message]) => [`${name} without a stamp`, message, 'UNAUTHENTICATED'])
+  for (const [name, message, code] of [...cases, ...unstamped]) {
     it(`${name}: a bounded ${code} answer, and the server still serves`, async () => {
       const c = await rawClient(server.port)
-      c.send(message)
-      const answer = (await c.next()) as { ok: boolean; error: { code: string; message: string } }
+      c.send(name.endsWith('without a stamp') ? message : await stamp(message))
+      const answer = (await c.next()) as { ok: boolean; error: { code: string; message: string }; audit?: unknown }
       expect(answer.ok).toBe(false)
       expect(answer.error.code).toBe(code)
-      expect(JSON.stringify(answer).length).toBeLessThan(2_000)
+      // The audit events riding on an answer (the boot event carries an attestation document) name the
+      // request by digest: they must not echo it either.
+      const { audit, ...rest } = answer
+      expect(JSON.stringify(rest).length).toBeLessThan(2_000)
+      expect(JSON.stringify(audit ?? []).length).toBeLessThan(20_000)
+      expect(JSON.stringify(answer)).not.toContain(big.slice(0, 1_000))
       c.send(health)
       expect(await c.next()).toMatchObject({ ok: true, result: { status: 'ok' } })
       c.socket.destroy()

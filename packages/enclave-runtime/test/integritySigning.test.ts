@@ -1,7 +1,9 @@
 /**
- * The SDK distrusts the backend for every signing operation: a hostile transport runs the real enclave,
- * then replaces or edits the result. Every tampering must end in INTEGRITY_ERROR (or INVALID_FRAME for a
- * result of the wrong shape) and never reach the caller as a signature.
+ * The SDK distrusts the backend for every signing operation. A parent that edits a result is caught by the
+ * enclave's response signature (last block). Below that, the SDK checks every result itself, in case the
+ * enclave's own signing went wrong: an in-process enclave runs the real handler, then replaces or edits the
+ * result and signs the edited answer with its response key. Every tampering must end in INTEGRITY_ERROR (or
+ * INVALID_FRAME for a result of the wrong shape) and never reach the caller as a signature.
  */
 import {
   bytesToHex,
@@ -25,6 +27,9 @@ import { signAuthorization } from '../src/signers/authorization.js'
 import { signHash } from '../src/signers/hash.js'
 import { signMessage } from '../src/signers/message.js'
 import { signTransaction } from '../src/signers/transaction.js'
+import { signingEnclave } from './support/runtime.js'
+import { sharedSoftwareNsm } from './support/session.js'
+import { newStamper } from './support/stamps.js'
 
 const KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
 const OTHER = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
@@ -55,11 +60,20 @@ const DIGEST = `0x${'ab'.repeat(32)}` as const
 type Result = Record<string, unknown> & { signature: unknown }
 type Tamper = (result: Result) => unknown
 
-/** A backend that runs the real enclave, then tampers with the results of one operation. */
+/** The one caller of this file. */
+const stamper = newStamper()
+
+/** An enclave that signs the results of one operation after `tamper` (its signing code gone wrong). */
 function hostile(op: string, tamper: Tamper): Transport {
-  const inner = localEnclave()
+  return signingEnclave({ edit: (message, response) => (message.op === op && response.ok ? { ...response, result: tamper(response.result as Result) } : response) })
+}
+
+/** A parent that tampers with the results of one operation of the real enclave: it holds no response key. */
+async function tamperingParent(op: string, tamper: Tamper): Promise<Transport> {
+  const inner = localEnclave({ attestation: await sharedSoftwareNsm() })
   return {
-    name: 'hostile',
+    name: 'tampering-parent',
+    attestation: inner.attestation!,
     async request(message) {
       const response = (await inner.request(message)) as { ok: boolean; result: unknown }
       if (message.op === op && response.ok) response.result = tamper(response.result as Result)
@@ -68,8 +82,8 @@ function hostile(op: string, tamper: Tamper): Transport {
   }
 }
 
-async function attempt(op: string, tamper: Tamper, call: (c: ReturnType<typeof createCustodyClient>, keyId: string) => Promise<unknown>): Promise<unknown> {
-  const custody = createCustodyClient({ transport: hostile(op, tamper) })
+async function attempt(op: string, tamper: Tamper, call: (c: ReturnType<typeof createCustodyClient>, keyId: string) => Promise<unknown>, transport = hostile(op, tamper)): Promise<unknown> {
+  const custody = createCustodyClient({ transport, stamper })
   const { keyId } = await custody.importKey({ privateKey: KEY, policy: { allowRawDigest: true } })
   return call(custody, keyId).catch((e: unknown) => e)
 }
@@ -212,5 +226,23 @@ describe.each([
 
   it('refuses a malformed result shape', async () => {
     expect(isCustodyError(await attempt(op, (r) => ({ ...r, signature: (r.signature as string).slice(0, 130) }), call), 'INVALID_FRAME')).toBe(true)
+  })
+})
+
+describe('a parent that edits a result is caught by the response signature', () => {
+  const sign = (r: Result) => ({ ...r, signature: signMessage(other, 'anything').signature })
+  it.each([
+    ['sign.transaction', (c: ReturnType<typeof createCustodyClient>, keyId: string) => c.signTransaction(keyId, TX.legacy as never), () => signTransaction(other, txOf(TX.legacy)) as unknown as Result],
+    ['sign.authorization', (c: ReturnType<typeof createCustodyClient>, keyId: string) => c.signAuthorization(keyId, AUTHORIZATION), () => signAuthorization(other, { chainId: 1n, address: DELEGATE, nonce: 7n }) as unknown as Result],
+    ['sign.message', (c: ReturnType<typeof createCustodyClient>, keyId: string) => c.signMessage(keyId, { message: 'pay Bob 10' }), () => signMessage(other, 'pay Bob 10') as Result],
+    ['sign.typedData', (c: ReturnType<typeof createCustodyClient>, keyId: string) => c.signTypedData(keyId, TYPED), sign],
+    ['sign.digest', (c: ReturnType<typeof createCustodyClient>, keyId: string) => c.signDigest(keyId, DIGEST), () => signHash(other, DIGEST) as Result],
+  ] as const)('%s: INTEGRITY_ERROR, whatever the edit', async (op, call, tamper) => {
+    const result = await attempt(op, tamper as Tamper, call, await tamperingParent(op, tamper as Tamper))
+    expect(isCustodyError(result, 'INTEGRITY_ERROR')).toBe(true)
+    expect((result as Error).message).toMatch(/not signed by an attested enclave for this request/)
+    // The same call through the untouched enclave signs.
+    const honest = await attempt(op, (r) => r, call, await tamperingParent(op, (r) => r))
+    expect(isCustodyError(honest)).toBe(false)
   })
 })

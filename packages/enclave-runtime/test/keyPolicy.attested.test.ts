@@ -1,10 +1,11 @@
 /**
- * Per-key policy on the attested stack (local KMS with the production key policy, records in Secrets
- * Manager, the enclave unsealing only through KMS Recipient): the policy travels into the KMS encryption
- * context at generate and import time, raw-digest signing works only for keys created with the
- * permission, and a parent that forwards a record with a flipped policy gets nothing: either the context
- * check refuses it before KMS, or KMS itself refuses the ciphertext (InvalidCiphertextException →
- * INTEGRITY_ERROR), even when the key is already in the enclave's key cache.
+ * Per-key policy and owners on the attested stack (local KMS with the production key policy, records in
+ * Secrets Manager, the enclave unsealing only through KMS Recipient): the policy and the owners travel into
+ * the KMS encryption context of the record's data key at generate and import time, raw-digest signing works
+ * only for keys created with the permission, and a parent that forwards a record with a flipped policy or
+ * edited owners gets nothing: either the context check refuses it before KMS, or KMS itself refuses the data
+ * key's ciphertext (InvalidCiphertextException → INTEGRITY_ERROR), even when the key is already in the
+ * enclave's key cache.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,20 +20,32 @@ import {
   keyPolicyHash,
   nitroEnclave,
   normalizeKeyPolicy,
+  normalizeOwners,
+  ownersHash,
   type SealedKeyRecord,
 } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ANVIL_KEYS } from '../../../test/vectors.js'
 import { createSoftwareNsm } from '../src/attestation/softwareNsm.js'
 import { createAttestedRuntime } from '../src/attestedRuntime.js'
+import { newStamper, stampMessage } from './support/stamps.js'
 
 const DIGEST = keccak256Hex(new TextEncoder().encode('attested blank cheque'))
 const RAW_DIGEST = normalizeKeyPolicy({ allowRawDigest: true })
+const CONTEXT_MISMATCH = "integrity check failed: the record's encryption context does not bind its keyId, policy and owners"
+const KMS_REFUSED = /KMS Decrypt rejected the sealed record.*InvalidCiphertextException/
 
 let dataDir: string
 let stack: DevStack
 let custody: CustodyClient
 let runtime: Awaited<ReturnType<typeof createAttestedRuntime>>
+/** The one caller of this file: it creates the keys through the stack, and stamps what a hostile parent forwards. */
+const stamper = newStamper()
+/** Every key of this file is owned by its creator's API key alone (the default). */
+const OWNERS = normalizeOwners({ publicKeys: [stamper.publicKey] })
+/** The hostile parent's own API key, which it adds to a record's owners. */
+const intruder = newStamper()
+const WIDER_OWNERS = normalizeOwners({ publicKeys: [stamper.publicKey, intruder.publicKey] })
 
 async function recordOf(keyId: string): Promise<SealedKeyRecord> {
   const p = stack.config.principals.instance
@@ -45,17 +58,18 @@ async function recordOf(keyId: string): Promise<SealedKeyRecord> {
   }
 }
 
-/** What the parent forwards: a record (honest or not) and the instance role's credentials. */
-async function forward(op: string, params: object, record: SealedKeyRecord) {
+/** What the parent forwards: a record (honest or not) and the instance role's credentials, with a request stamped by `as`. */
+async function forward(op: string, params: object, record: SealedKeyRecord, as = stamper) {
   const p = stack.config.principals.instance
-  const response = await runtime.handler.handle({ v: 1, id: 'x', op, params }, { record, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } })
+  const request = await stampMessage({ v: 1, id: 'x', op, params }, { stamper: as, aud: runtime.identity.aud })
+  const response = await runtime.handler.handle(request, { record, credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } })
   return response.ok ? { code: 'ok' } : { code: response.error.code, message: response.error.message }
 }
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-policy-attested-'))
   stack = await startDevStack({ dataDir, anvil: false })
-  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+  custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }), stamper, importer: stack.importer })
   await custody.importKey({ generate: true, keyId: 'plain' })
   await custody.importKey({ generate: true, keyId: 'generated-digest', policy: RAW_DIGEST })
   await custody.importKey({ privateKey: ANVIL_KEYS[1], keyId: 'imported-digest', policy: { allowRawDigest: true } })
@@ -71,13 +85,16 @@ afterAll(async () => {
 })
 
 describe('key policy on the attested stack', () => {
-  it('puts the policy hash into the KMS encryption context of generated and imported keys', async () => {
-    expect(await recordOf('plain')).toMatchObject({ sealing: 'aws-kms', encryptionContext: { keyId: 'plain' } })
-    expect((await recordOf('plain')).policy).toBeUndefined()
+  it('puts the owners hash, and the policy hash, into the KMS encryption context of generated and imported keys (v2 records)', async () => {
+    const plain = await recordOf('plain')
+    expect(plain).toMatchObject({ version: 2, kind: 'secp256k1', sealing: 'aws-kms', kmsKeyId: stack.kmsKeyArn, owners: OWNERS })
+    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS) })
+    expect(plain.policy).toBeUndefined()
     for (const keyId of ['generated-digest', 'imported-digest']) {
       const record = await recordOf(keyId)
+      expect(record).toMatchObject({ version: 2, sealing: 'aws-kms', owners: OWNERS })
       expect(record.policy).toEqual(RAW_DIGEST)
-      expect(record.encryptionContext).toEqual({ keyId, policy: keyPolicyHash(RAW_DIGEST) })
+      expect(record.encryptionContext).toEqual({ keyId, policy: keyPolicyHash(RAW_DIGEST), owners: ownersHash(OWNERS) })
     }
   })
 
@@ -96,18 +113,32 @@ describe('key policy on the attested stack', () => {
   it('refuses a forwarded record whose policy was flipped, before KMS, when the context was left alone', async () => {
     const honest = await recordOf('plain')
     const flipped = { ...honest, policy: { allowRawDigest: true } }
-    expect(await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, flipped)).toEqual({
-      code: 'INTEGRITY_ERROR',
-      message: "integrity check failed: the record's encryption context does not bind its keyId and policy",
-    })
+    expect(await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, flipped)).toEqual({ code: 'INTEGRITY_ERROR', message: CONTEXT_MISMATCH })
+  })
+
+  it("refuses a forwarded record with the parent's API key added to its owners, before KMS, when the context was left alone", async () => {
+    const honest = await recordOf('plain')
+    expect(await forward('sign.message', { keyId: 'plain', message: 'mine?' }, honest, intruder)).toMatchObject({ code: 'FORBIDDEN' })
+    const widened = { ...honest, owners: WIDER_OWNERS }
+    expect(await forward('sign.message', { keyId: 'plain', message: 'mine now' }, widened, intruder)).toEqual({ code: 'INTEGRITY_ERROR', message: CONTEXT_MISMATCH })
   })
 
   it('has KMS refuse a record whose policy and context were flipped together (InvalidCiphertextException)', async () => {
     const honest = await recordOf('plain')
-    const flipped = { ...honest, policy: RAW_DIGEST, encryptionContext: { keyId: 'plain', policy: keyPolicyHash(RAW_DIGEST) } }
+    const flipped = { ...honest, policy: RAW_DIGEST, encryptionContext: { ...honest.encryptionContext, policy: keyPolicyHash(RAW_DIGEST) } }
     const result = await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, flipped)
     expect(result.code).toBe('INTEGRITY_ERROR')
-    expect(result.message).toMatch(/KMS Decrypt rejected the sealed record.*InvalidCiphertextException/)
+    expect(result.message).toMatch(KMS_REFUSED)
+  })
+
+  it("has KMS refuse a record whose owners and context were edited together for the parent's API key (InvalidCiphertextException)", async () => {
+    const honest = await recordOf('plain')
+    for (const owners of [WIDER_OWNERS, normalizeOwners({ publicKeys: [intruder.publicKey] })]) {
+      const edited = { ...honest, owners, encryptionContext: { ...honest.encryptionContext, owners: ownersHash(owners) } }
+      const result = await forward('sign.message', { keyId: 'plain', message: 'mine now' }, edited, intruder)
+      expect(result.code).toBe('INTEGRITY_ERROR')
+      expect(result.message).toMatch(KMS_REFUSED)
+    }
   })
 
   it('does not let a cached key vouch for a flipped record', async () => {
@@ -116,21 +147,26 @@ describe('key policy on the attested stack', () => {
     expect(await forward('sign.message', { keyId: 'plain', message: 'warm the cache' }, honest)).toEqual({ code: 'ok' })
     expect(await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, honest)).toMatchObject({ code: 'POLICY_DENIED' })
     // …but the flipped record is another cache entry, so KMS is asked, and refuses.
-    const flipped = { ...honest, policy: RAW_DIGEST, encryptionContext: { keyId: 'plain', policy: keyPolicyHash(RAW_DIGEST) } }
-    expect(await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, flipped)).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(/InvalidCiphertextException/) })
+    const flipped = { ...honest, policy: RAW_DIGEST, encryptionContext: { ...honest.encryptionContext, policy: keyPolicyHash(RAW_DIGEST) } }
+    expect(await forward('sign.digest', { keyId: 'plain', digest: DIGEST }, flipped)).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(KMS_REFUSED) })
+    // So is a record whose owners were edited for the parent's API key.
+    const edited = { ...honest, owners: WIDER_OWNERS, encryptionContext: { ...honest.encryptionContext, owners: ownersHash(WIDER_OWNERS) } }
+    expect(await forward('sign.message', { keyId: 'plain', message: 'mine now' }, edited, intruder)).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(KMS_REFUSED) })
+    // The honest record still comes from the cache.
+    expect(await forward('sign.message', { keyId: 'plain', message: 'still cached' }, honest)).toEqual({ code: 'ok' })
   })
 
   it('refuses a downgraded or re-targeted policy record the same way', async () => {
     const honest = await recordOf('generated-digest')
     const { policy: _, ...rest } = honest
-    const downgraded = { ...rest, encryptionContext: { keyId: 'generated-digest' } }
+    const downgraded = { ...rest, encryptionContext: { keyId: 'generated-digest', owners: ownersHash(OWNERS) } }
     expect(await forward('sign.message', { keyId: 'generated-digest', message: 'x' }, downgraded)).toMatchObject({
       code: 'INTEGRITY_ERROR',
-      message: expect.stringMatching(/InvalidCiphertextException/),
+      message: expect.stringMatching(KMS_REFUSED),
     })
     const widened = normalizeKeyPolicy({ allowRawDigest: true, allowReplayableLegacy: true })
-    const more = { ...honest, policy: widened, encryptionContext: { keyId: 'generated-digest', policy: keyPolicyHash(widened) } }
-    expect(await forward('sign.digest', { keyId: 'generated-digest', digest: DIGEST }, more)).toMatchObject({ code: 'INTEGRITY_ERROR' })
+    const more = { ...honest, policy: widened, encryptionContext: { ...honest.encryptionContext, policy: keyPolicyHash(widened) } }
+    expect(await forward('sign.digest', { keyId: 'generated-digest', digest: DIGEST }, more)).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(KMS_REFUSED) })
     expect(await forward('sign.digest', { keyId: 'generated-digest', digest: DIGEST }, honest)).toEqual({ code: 'ok' })
   })
 })

@@ -1,8 +1,11 @@
 /**
- * Per-key policy with local (AES-256-GCM) sealing: raw-digest signing and replayable legacy transactions
- * exist only for keys created with the permission, the policy is bound to the sealing (the AAD carries its
- * hash), and a record whose policy was edited on disk — or in a store the enclave reads — no longer unseals.
+ * Per-key policy and owners with local (AES-256-GCM) sealing: raw-digest signing and replayable legacy
+ * transactions exist only for keys created with the permission; the policy and the owners are bound to the
+ * sealing (the data key's AAD carries their hashes, the v2 record's key material has the whole header as
+ * AAD), and a record whose policy or owners were edited on disk — or in a store the enclave reads — no longer
+ * unseals, whether it is of format v2 (what the enclave creates) or v1 (what the offline importer creates).
  */
+import { createHash, getRandomValues } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,19 +13,29 @@ import { join } from 'node:path'
 import {
   createCustodyClient,
   type CustodyClient,
+  hexToBytes,
   isCustodyError,
   keccak256Hex,
+  type KeyPolicy,
   keyPolicyHash,
   normalizeKeyPolicy,
+  normalizeOwners,
+  type Owners,
+  ownersHash,
+  privateKeyToAddress,
+  recordSigningBytes,
   type SealedKeyRecord,
+  type SealedKeyRecordV1,
 } from '@enclave-custody/sdk'
 import { recoverAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRequestHandler } from '../src/handler.js'
 import { createLocalSealer } from '../src/keys/localSealer.js'
+import type { EnclaveIdentity } from '../src/identity/createEnclaveIdentity.js'
 import type { KeyStore, Sealer } from '../src/keys/types.js'
 import { localEnclave } from '../src/localEnclave.js'
 import { createKeyCache } from '../src/unseal/keyCache.js'
+import { signingEnclave, testHandler } from './support/runtime.js'
+import { newStamper, stampingHandler } from './support/stamps.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
 const DIGEST = keccak256Hex(new TextEncoder().encode('a blank cheque'))
@@ -30,6 +43,19 @@ const TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 const replayable = { type: 'legacy', nonce: 0, to: TO, gas: 21000, gasPrice: 1, allowReplayable: true } as const
 const RAW_DIGEST = { allowRawDigest: true }
 const hashOf = (policy: object) => keyPolicyHash(normalizeKeyPolicy(policy))
+
+/** The one caller of this file (the same API key across restarts): the owner of every key it creates. */
+const stamper = newStamper()
+/** What a key created by `stamper` is owned by: by default, the stamping API key alone. */
+const OWNERS = normalizeOwners({ publicKeys: [stamper.publicKey] })
+/** Another API key: the one a parent that edits records would add to a key's owners. */
+const intruder = newStamper()
+const WIDER_OWNERS = normalizeOwners({ publicKeys: [stamper.publicKey, intruder.publicKey] })
+const INTRUDER_ONLY = normalizeOwners({ publicKeys: [intruder.publicKey] })
+
+const CONTEXT_MISMATCH = "integrity check failed: the record's encryption context does not bind its keyId, policy and owners"
+/** The data key's (v2) or the key's (v1) sealing refused the record's context. */
+const SEALING_REFUSED = /^integrity check failed: sealed key failed authentication/
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
@@ -45,7 +71,7 @@ const writeRecord = (record: SealedKeyRecord) => writeFile(recordPath(record.key
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'custody-policy-'))
-  custody = createCustodyClient({ transport: localEnclave({ dataDir }) })
+  custody = createCustodyClient({ transport: localEnclave({ dataDir }), stamper })
   await custody.importKey({ privateKey: KEY, keyId: 'plain' })
   await custody.importKey({ generate: true, keyId: 'digest', policy: RAW_DIGEST })
   await custody.importKey({ privateKey: KEY, keyId: 'legacy', policy: { allowReplayableLegacy: true } })
@@ -56,13 +82,19 @@ afterAll(async () => {
 })
 
 describe('key policy with local sealing', () => {
-  it('binds a non-default policy to the sealing, and leaves default-policy records as they always were', async () => {
+  it('binds the owners, and a non-default policy, to the sealing of a v2 record (a default policy adds no policy hash)', async () => {
     const plain = await readRecord('plain')
+    expect(plain).toMatchObject({ version: 2, kind: 'secp256k1', sealing: 'local-aes-gcm', owners: OWNERS })
     expect(plain.policy).toBeUndefined()
-    expect(plain.encryptionContext).toEqual({ keyId: 'plain' })
+    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS) })
     const digest = await readRecord('digest')
+    expect(digest).toMatchObject({ version: 2, kind: 'secp256k1', owners: OWNERS })
     expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST) })
+    expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS) })
+    // The owners' hash, computed independently: SHA-256 of the context string, 0x00, the canonical JSON.
+    expect(OWNERS).toEqual({ publicKeys: [stamper.publicKey.toLowerCase()], threshold: 1 })
+    const preimage = `enclave-custody/owners/v1\u0000{"publicKeys":["${OWNERS.publicKeys[0]}"],"threshold":1}`
+    expect(digest.encryptionContext.owners).toBe(createHash('sha256').update(preimage, 'utf8').digest('hex'))
   })
 
   it('signs a raw digest only with a key whose policy allows it', async () => {
@@ -92,7 +124,7 @@ describe('key policy with local sealing', () => {
       await writeRecord({ ...original, policy: { allowRawDigest: true } })
       const error = (await custody.signDigest('plain', DIGEST).catch((e: Error) => e)) as Error
       expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
-      expect(error.message).toBe("integrity check failed: the record's encryption context does not bind its keyId and policy")
+      expect(error.message).toBe(CONTEXT_MISMATCH)
       // The edited record is unusable for everything, not only for what the edit granted.
       expect(await codeOf(custody.signMessage('plain', { message: 'hi' }))).toBe('INTEGRITY_ERROR')
     } finally {
@@ -100,25 +132,91 @@ describe('key policy with local sealing', () => {
     }
   })
 
-  it('refuses a record whose policy and context were both edited: the AES-GCM tag binds the original context', async () => {
+  it('refuses a record whose owners were widened in place (another API key added): the context no longer matches them', async () => {
+    const original = await readRecord('plain')
+    const intruding = createCustodyClient({ transport: localEnclave({ dataDir }), stamper: intruder })
+    try {
+      // Before the edit the other API key may not use the key at all.
+      expect(await codeOf(intruding.signMessage('plain', { message: 'mine?' }))).toBe('FORBIDDEN')
+      await writeRecord({ ...original, owners: WIDER_OWNERS })
+      const error = (await intruding.signMessage('plain', { message: 'mine now' }).catch((e: Error) => e)) as Error
+      expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+      expect(error.message).toBe(CONTEXT_MISMATCH)
+      // Nor does the real owner get anything out of the edited record.
+      expect(await codeOf(custody.signMessage('plain', { message: 'hi' }))).toBe('INTEGRITY_ERROR')
+    } finally {
+      await writeRecord(original)
+      await intruding.close()
+    }
+    expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
+  })
+
+  it('refuses a record whose policy and context were both edited: the data key\'s AES-GCM tag binds the original context', async () => {
     const original = await readRecord('plain')
     try {
-      await writeRecord({ ...original, policy: { allowRawDigest: true }, encryptionContext: { keyId: 'plain', policy: hashOf(RAW_DIGEST) } })
+      await writeRecord({ ...original, policy: { allowRawDigest: true }, encryptionContext: { ...original.encryptionContext, policy: hashOf(RAW_DIGEST) } })
       const error = (await custody.signDigest('plain', DIGEST).catch((e: Error) => e)) as Error
       expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
-      expect(error.message).toMatch(/sealed key failed authentication/)
+      expect(error.message).toMatch(SEALING_REFUSED)
     } finally {
       await writeRecord(original)
     }
     expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
   })
 
-  it('refuses a downgraded record too (policy and context removed)', async () => {
+  it('refuses a record whose owners and context were both edited: the data key\'s AES-GCM tag binds the original owners', async () => {
+    const original = await readRecord('plain')
+    const intruding = createCustodyClient({ transport: localEnclave({ dataDir }), stamper: intruder })
+    try {
+      for (const owners of [WIDER_OWNERS, INTRUDER_ONLY]) {
+        await writeRecord({ ...original, owners, encryptionContext: { ...original.encryptionContext, owners: ownersHash(owners) } })
+        const error = (await intruding.signMessage('plain', { message: 'mine now' }).catch((e: Error) => e)) as Error
+        expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+        expect(error.message).toMatch(SEALING_REFUSED)
+      }
+    } finally {
+      await writeRecord(original)
+      await intruding.close()
+    }
+    expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
+  })
+
+  it('refuses a downgraded record too (policy and its hash removed, owners left as sealed)', async () => {
     const original = await readRecord('digest')
     try {
       const { policy: _, ...rest } = original
-      await writeRecord({ ...rest, encryptionContext: { keyId: 'digest' } })
-      expect(await codeOf(custody.signMessage('digest', { message: 'hi' }))).toBe('INTEGRITY_ERROR')
+      await writeRecord({ ...rest, encryptionContext: { keyId: 'digest', owners: original.encryptionContext.owners! } })
+      const error = (await custody.signMessage('digest', { message: 'hi' }).catch((e: Error) => e)) as Error
+      expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+      expect(error.message).toMatch(SEALING_REFUSED)
+    } finally {
+      await writeRecord(original)
+    }
+  })
+
+  it('refuses a v2 record whose header was edited outside the context: the key material\'s AES-GCM binds the whole header', async () => {
+    const original = await readRecord('plain')
+    try {
+      // createdAt is in no encryption context: the data key still unseals, the key material does not.
+      await writeRecord({ ...original, createdAt: new Date(0).toISOString() })
+      const error = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
+      expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+      expect(error.message).toBe("integrity check failed: the record's key material failed authentication (header or ciphertext edited)")
+    } finally {
+      await writeRecord(original)
+    }
+    expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
+  })
+
+  it('refuses a v2 record rewritten as v1: its data key, presented as the key, is not the key of the address', async () => {
+    const original = await readRecord('plain')
+    if (original.version !== 2) throw new Error('expected a v2 record')
+    const { version: _, kind: __, dataKey, ciphertext: ___, enclaveSignature: ____, ...rest } = original
+    try {
+      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey } as SealedKeyRecordV1)
+      const error = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
+      expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+      expect(error.message).toBe('integrity check failed: unsealed key does not match the record address')
     } finally {
       await writeRecord(original)
     }
@@ -155,7 +253,7 @@ describe('key policy with local sealing', () => {
   })
 
   it('keeps policies across a restart of the enclave on the same data directory', async () => {
-    const again = createCustodyClient({ transport: localEnclave({ dataDir }) })
+    const again = createCustodyClient({ transport: localEnclave({ dataDir }), stamper })
     expect((await again.signDigest('digest', DIGEST)).signature).toBe((await custody.signDigest('digest', DIGEST)).signature)
     expect(await codeOf(again.signDigest('plain', DIGEST))).toBe('POLICY_DENIED')
     await again.close()
@@ -193,8 +291,10 @@ describe('key policy and the key cache', () => {
       },
     }
     const store = editableStore()
-    const handler = createRequestHandler({ keyStore: store, sealer, keyCache: createKeyCache({ ttlMs: 60_000, maxEntries: 10 }) })
+    const { handler, raw, aud } = await testHandler({ keyStore: store, sealer, keyCache: createKeyCache({ ttlMs: 60_000, maxEntries: 10 }) }, { stamper })
     const call = async (op: string, params: object) => handler.handle({ v: 1, id: 'x', op, params })
+    const intruding = stampingHandler(raw, { stamper: intruder, aud })
+    const intruderCall = async (op: string, params: object) => intruding.handle({ v: 1, id: 'i', op, params })
 
     expect(await call('key.import', { privateKey: KEY, keyId: 'k' })).toMatchObject({ ok: true })
     expect(await call('sign.message', { keyId: 'k', message: 'one' })).toMatchObject({ ok: true })
@@ -202,72 +302,211 @@ describe('key policy and the key cache', () => {
     expect(unseals).toBe(1) // the second signature came from the cache
 
     const honest = store.records.get('k')!
-    store.records.set('k', { ...honest, policy: { allowRawDigest: true }, encryptionContext: { keyId: 'k', policy: hashOf(RAW_DIGEST) } })
-    expect(await call('sign.digest', { keyId: 'k', digest: DIGEST })).toMatchObject({ ok: false, error: { code: 'INTEGRITY_ERROR' } })
+    expect(honest.version).toBe(2)
+    // Policy and context edited together: consistent to the handler, so the sealing has to be asked, and refuses.
+    store.records.set('k', { ...honest, policy: { allowRawDigest: true }, encryptionContext: { ...honest.encryptionContext, policy: hashOf(RAW_DIGEST) } })
+    expect(await call('sign.digest', { keyId: 'k', digest: DIGEST })).toMatchObject({ ok: false, error: { code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) } })
     expect(unseals).toBe(2)
+
+    // The owners likewise: another API key added, its hash in the context, and that key asking.
+    expect(await intruderCall('sign.message', { keyId: 'k', message: 'mine?' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+    store.records.set('k', { ...honest, owners: WIDER_OWNERS, encryptionContext: { ...honest.encryptionContext, owners: ownersHash(WIDER_OWNERS) } })
+    expect(await intruderCall('sign.message', { keyId: 'k', message: 'mine now' })).toMatchObject({ ok: false, error: { code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) } })
+    expect(unseals).toBe(3)
 
     store.records.set('k', honest)
     expect(await call('sign.digest', { keyId: 'k', digest: DIGEST })).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
-    expect(unseals).toBe(2)
+    expect(await intruderCall('sign.message', { keyId: 'k', message: 'mine?' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+    expect(unseals).toBe(3)
   })
 })
 
 describe('the client checks the record an attested enclave generated', () => {
-  const generatingClient = (tamper: (r: SealedKeyRecord) => unknown, onStore: (r: SealedKeyRecord) => void) => {
-    const handler = createRequestHandler({ keyStore: { get: async () => undefined }, sealer: createLocalSealer(new Uint8Array(32).fill(6)) })
-    return createCustodyClient({
-      transport: {
-        name: 'generating-enclave',
-        async request(message) {
-          const response = (await handler.handle(JSON.parse(JSON.stringify(message)))) as { ok: boolean; result: { record: SealedKeyRecord } }
-          if (response.ok) response.result.record = tamper(response.result.record) as SealedKeyRecord
-          return JSON.parse(JSON.stringify(response))
+  // An enclave that does not store records (it returns them), and signs whatever `tamper` makes of them —
+  // the response and, where `tamper` re-signs it, the record itself: the client's own check of the record
+  // is what stands between it and the store.
+  const generatingClient = (tamper: (r: SealedKeyRecord, identity: EnclaveIdentity) => unknown, onStore: (r: SealedKeyRecord) => void) =>
+    createCustodyClient({
+      transport: signingEnclave({
+        keyStore: { get: async () => undefined },
+        sealer: createLocalSealer(new Uint8Array(32).fill(6)),
+        edit: (_, response, identity) => {
+          const result = response.ok ? (response.result as { record?: SealedKeyRecord }) : undefined
+          return result?.record ? { ...response, result: { ...result, record: tamper(result.record, identity) } } : response
         },
-      },
+      }),
+      stamper,
       importer: { storeRecord: async (r) => onStore(r), importPrivateKey: async () => ({}) as never, secretName: (k) => k },
     })
+  /** The edited record, signed by the enclave as its own (what an enclave whose code went wrong would store). */
+  const resigned = (edit: (r: SealedKeyRecord) => object) => (r: SealedKeyRecord, identity: EnclaveIdentity) => {
+    const { enclaveSignature: _, ...body } = edit(r) as SealedKeyRecord & { version: 2 }
+    const wire = JSON.parse(JSON.stringify(body)) as SealedKeyRecord & { version: 2 }
+    return { ...wire, enclaveSignature: { keyId: identity.responseKeyId, signature: identity.sign(recordSigningBytes(wire)) } }
   }
+  const NOT_BOUND = "integrity check failed: the enclave's record does not bind the requested policy and owners"
 
-  it('stores an honest record, policy and context included', async () => {
+  it('stores an honest v2 record, policy, owners and context included', async () => {
     const stored: SealedKeyRecord[] = []
     const { keyId } = await generatingClient((r) => r, (r) => stored.push(r)).importKey({ generate: true, policy: RAW_DIGEST })
-    expect(stored).toEqual([expect.objectContaining({ keyId, policy: normalizeKeyPolicy(RAW_DIGEST), encryptionContext: { keyId, policy: hashOf(RAW_DIGEST) } })])
+    expect(stored).toEqual([
+      expect.objectContaining({
+        version: 2,
+        keyId,
+        policy: normalizeKeyPolicy(RAW_DIGEST),
+        owners: OWNERS,
+        encryptionContext: { keyId, policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS) },
+      }),
+    ])
   })
 
   it.each([
-    ['a record without the requested policy', (r: SealedKeyRecord) => ({ ...r, policy: undefined, encryptionContext: { keyId: r.keyId } })],
-    ['a record whose context omits the policy hash', (r: SealedKeyRecord) => ({ ...r, encryptionContext: { keyId: r.keyId } })],
-    ['a record with a wider policy', (r: SealedKeyRecord) => ({ ...r, policy: { allowRawDigest: true, allowReplayableLegacy: true } })],
-  ])('refuses %s before storing it', async (_, tamper) => {
+    ['a record without the requested policy', resigned((r) => ({ ...r, policy: undefined, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } })), NOT_BOUND],
+    ['a record whose context omits the policy hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } })), NOT_BOUND],
+    ['a record with a wider policy', resigned((r) => ({ ...r, policy: { allowRawDigest: true, allowReplayableLegacy: true } })), NOT_BOUND],
+    [
+      'a record with another API key among its owners (context to match)',
+      resigned((r) => ({ ...r, owners: WIDER_OWNERS, encryptionContext: { ...r.encryptionContext, owners: ownersHash(WIDER_OWNERS) } })),
+      NOT_BOUND,
+    ],
+    ['a record whose context omits the owners hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: hashOf(RAW_DIGEST) } })), NOT_BOUND],
+    ['a record whose owners field alone was changed', resigned((r) => ({ ...r, owners: INTRUDER_ONLY })), "integrity check failed: the enclave's record does not carry the requested owners"],
+    // Unsigned, any edit is refused already: the record's signature is the enclave's.
+    ['an edited record the enclave did not sign', (r: SealedKeyRecord) => ({ ...r, owners: WIDER_OWNERS }), 'integrity check failed: the record is not signed by an attested enclave'],
+  ])('refuses %s before storing it', async (_, tamper, message) => {
     let stored = 0
     const client = generatingClient(tamper, () => void stored++)
     const error = await client.importKey({ generate: true, policy: RAW_DIGEST }).catch((e: unknown) => e)
     expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
+    expect((error as Error).message).toBe(message)
     expect(stored).toBe(0)
   })
 })
 
-describe('sealers must bind the policy', () => {
-  it('refuses to create a key whose sealer ignored the policy', async () => {
-    const inner = createLocalSealer(new Uint8Array(32).fill(3))
-    // A third-party sealer that predates policies: it seals under { keyId } whatever it is asked.
-    const ignorant: Sealer = { kind: inner.kind, seal: (keyId, privateKey) => inner.seal!(keyId, privateKey), unseal: (r) => inner.unseal(r) }
-    const handler = createRequestHandler({ keyStore: editableStore(), sealer: ignorant })
-    const response = await handler.handle({ v: 1, id: 'x', op: 'key.generate', params: { keyId: 'g', policy: RAW_DIGEST } })
-    expect(response).toMatchObject({ ok: false, error: { code: 'INTERNAL' } })
-    expect(await handler.handle({ v: 1, id: 'y', op: 'key.generate', params: { keyId: 'h' } })).toMatchObject({ ok: true })
+describe('sealers must bind the policy and the owners', () => {
+  const inner = createLocalSealer(new Uint8Array(32).fill(3))
+  /** A `generate` (the KMS sealer's path) over the local sealer, passing on only what `bind` keeps. */
+  const generating =
+    (bind: (policy?: KeyPolicy, owners?: Owners) => [KeyPolicy | undefined, Owners | undefined]): Sealer['generate'] =>
+    async (keyId, context, policy, owners) => {
+      const privateKey = getRandomValues(new Uint8Array(32))
+      return { privateKey, sealed: await inner.seal!(keyId, privateKey, context, ...bind(policy, owners)) }
+    }
+  const unseal: Sealer['unseal'] = (r) => inner.unseal(r)
+  it.each<[string, Sealer, { plain: string; digest: string }]>([
+    ['an honest sealer (the baseline)', { kind: inner.kind, seal: inner.seal!.bind(inner), unseal }, { plain: 'ok', digest: 'ok' }],
+    // Third-party sealers that predate policies, owners, or both: they seal under what they knew of.
+    ['a sealer that ignores the policy', { kind: inner.kind, seal: (k, p, c, _policy, owners) => inner.seal!(k, p, c, undefined, owners), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
+    ['a sealer that ignores the owners', { kind: inner.kind, seal: (k, p, c, policy) => inner.seal!(k, p, c, policy), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a sealer that ignores both', { kind: inner.kind, seal: (k, p) => inner.seal!(k, p), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a generating sealer that ignores the owners', { kind: inner.kind, generate: generating((policy) => [policy, undefined]), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a generating sealer that ignores the policy', { kind: inner.kind, generate: generating((_, owners) => [undefined, owners]), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
+  ])('creates keys with %s only where both are bound', async (_, sealer, expected) => {
+    const store = editableStore()
+    const { handler } = await testHandler({ keyStore: store, sealer }, { stamper })
+    const outcome = async (keyId: string, params: object) => {
+      const r = await handler.handle({ v: 1, id: keyId, op: 'key.generate', params: { keyId, ...params } })
+      if (r.ok) return 'ok'
+      // Refused as an internal error naming the sealer's fault, and nothing about the key.
+      expect(r.error).toMatchObject({ code: 'INTERNAL', message: "the local-aes-gcm sealer did not bind the key's policy and owners to its sealing" })
+      return r.error.code
+    }
+    expect({ plain: await outcome('plain', {}), digest: await outcome('digest', { policy: RAW_DIGEST }) }).toEqual(expected)
+    // A refused key leaves no record behind.
+    expect([...store.records.keys()].sort()).toEqual(Object.keys(expected).filter((k) => expected[k as keyof typeof expected] === 'ok').sort())
   })
 
-  it('the local sealer seals under the policy context and refuses any other', async () => {
+  it('the local sealer seals under the policy and owners context and refuses any other', async () => {
     const sealer = createLocalSealer(new Uint8Array(32).fill(4))
     const policy = normalizeKeyPolicy(RAW_DIGEST)
-    const sealed = await sealer.seal!('k', new Uint8Array(32).fill(1), undefined, policy)
-    expect(sealed.encryptionContext).toEqual({ keyId: 'k', policy: keyPolicyHash(policy) })
-    const record = { version: 1, keyId: 'k', curve: 'secp256k1', address: TO, ...sealed, createdAt: new Date().toISOString(), policy } as const
-    expect(await sealer.unseal(record)).toEqual(new Uint8Array(32).fill(1))
+    const key = new Uint8Array(32).fill(1)
+    // Without owners (a record of before owners): { keyId, policy }.
+    const sealedBefore = await sealer.seal!('k', key, undefined, policy)
+    expect(sealedBefore.encryptionContext).toEqual({ keyId: 'k', policy: keyPolicyHash(policy) })
+    const before = { version: 1, keyId: 'k', curve: 'secp256k1', address: TO, ...sealedBefore, createdAt: new Date().toISOString(), policy } as const
+    expect(await sealer.unseal(before)).toEqual(key)
     const other = normalizeKeyPolicy({ allowRawDigest: true, allowReplayableLegacy: true })
-    const widened = { ...record, policy: other, encryptionContext: { keyId: 'k', policy: keyPolicyHash(other) } }
+    const widened = { ...before, policy: other, encryptionContext: { keyId: 'k', policy: keyPolicyHash(other) } }
     await expect(sealer.unseal(widened)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
-    await expect(sealer.unseal({ ...record, policy: { allowRawDigest: 'yes' } } as never)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
+    await expect(sealer.unseal({ ...before, policy: { allowRawDigest: 'yes' } } as never)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
+    // Owners given to a sealing created without them do not unseal either.
+    await expect(sealer.unseal({ ...before, owners: OWNERS, encryptionContext: { ...before.encryptionContext, owners: ownersHash(OWNERS) } })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
+
+    // With owners: { keyId, policy, owners }.
+    const sealed = await sealer.seal!('k', key, undefined, policy, OWNERS)
+    expect(sealed.encryptionContext).toEqual({ keyId: 'k', policy: keyPolicyHash(policy), owners: ownersHash(OWNERS) })
+    const record = { ...before, ...sealed, owners: OWNERS }
+    expect(await sealer.unseal(record)).toEqual(key)
+    await expect(sealer.unseal({ ...record, policy: other, encryptionContext: { ...record.encryptionContext, policy: keyPolicyHash(other) } })).rejects.toMatchObject({
+      code: 'INTEGRITY_ERROR',
+    })
+    for (const owners of [WIDER_OWNERS, INTRUDER_ONLY]) {
+      await expect(sealer.unseal({ ...record, owners, encryptionContext: { ...record.encryptionContext, owners: ownersHash(owners) } })).rejects.toMatchObject({
+        code: 'INTEGRITY_ERROR',
+        message: expect.stringMatching(SEALING_REFUSED),
+      })
+    }
+    // Owners removed, context to match: a record "of before owners" is refused too.
+    const { owners: _, ...withoutOwners } = record
+    await expect(sealer.unseal({ ...withoutOwners, encryptionContext: { keyId: 'k', policy: keyPolicyHash(policy) } })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
+    // Owners that have no canonical JSON (a fractional threshold) have no hash: refused, not guessed at.
+    await expect(sealer.unseal({ ...record, owners: { ...OWNERS, threshold: 0.5 } } as never)).rejects.toMatchObject({
+      code: 'INTEGRITY_ERROR',
+      message: 'integrity check failed: record policy or owners are malformed',
+    })
+  })
+})
+
+describe('records of format v1 (offline importer) and v2 (enclave) bind policy and owners alike', () => {
+  const sealer = createLocalSealer(new Uint8Array(32).fill(8))
+  const store = editableStore()
+  const policy = normalizeKeyPolicy(RAW_DIGEST)
+  let asOwner: (record: SealedKeyRecord) => Promise<{ code: string; message?: string }>
+  let asIntruder: (record: SealedKeyRecord) => Promise<{ code: string; message?: string }>
+  const records: Record<'v1' | 'v2', SealedKeyRecord> = {} as never
+
+  beforeAll(async () => {
+    // The intruder is the image's legacy owner: a record stripped of its owners would be its to use, if it unsealed.
+    const { handler, raw, aud } = await testHandler({ keyStore: store, sealer, legacyOwners: [intruder.publicKey] }, { stamper })
+    const intruding = stampingHandler(raw, { stamper: intruder, aud })
+    const use = (h: typeof handler) => async (record: SealedKeyRecord) => {
+      store.records.set(record.keyId, record)
+      const r = await h.handle({ v: 1, id: 's', op: 'sign.message', params: { keyId: record.keyId, message: 'hi' } })
+      return r.ok ? { code: 'ok' } : { code: r.error.code, message: r.error.message }
+    }
+    asOwner = use(handler)
+    asIntruder = use(intruding)
+    // v2: what the enclave creates.
+    expect(await handler.handle({ v: 1, id: 'i', op: 'key.import', params: { keyId: 'v2', privateKey: KEY, policy: RAW_DIGEST } })).toMatchObject({ ok: true })
+    records.v2 = store.records.get('v2')!
+    // v1: what the offline KMS importer creates (here sealed by the local sealer), owners included.
+    const sealed = await sealer.seal!('v1', hexToBytes(KEY), undefined, policy, OWNERS)
+    records.v1 = { version: 1, keyId: 'v1', curve: 'secp256k1', address: privateKeyToAddress(hexToBytes(KEY)), ...sealed, createdAt: new Date().toISOString(), policy, owners: OWNERS }
+  })
+
+  it.each(['v1', 'v2'] as const)('a %s record unseals for its owner, and is FORBIDDEN to another API key', async (format) => {
+    expect(records[format]).toMatchObject({ version: format === 'v1' ? 1 : 2, owners: OWNERS })
+    expect(records[format].encryptionContext).toEqual({ keyId: format, policy: keyPolicyHash(policy), owners: ownersHash(OWNERS) })
+    expect(await asOwner(records[format])).toEqual({ code: 'ok' })
+    expect(await asIntruder(records[format])).toMatchObject({ code: 'FORBIDDEN' })
+  })
+
+  const widerPolicy = normalizeKeyPolicy({ allowRawDigest: true, allowReplayableLegacy: true })
+  const edits: [string, 'owner' | 'intruder', (r: SealedKeyRecord) => object, string | RegExp][] = [
+    ['its policy widened in place', 'owner', (r) => ({ ...r, policy: widerPolicy }), CONTEXT_MISMATCH],
+    ['its policy widened, the context to match', 'owner', (r) => ({ ...r, policy: widerPolicy, encryptionContext: { ...r.encryptionContext, policy: keyPolicyHash(widerPolicy) } }), SEALING_REFUSED],
+    ['its policy removed, the context to match', 'owner', ({ policy: _, ...r }) => ({ ...r, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } }), SEALING_REFUSED],
+    ['another API key added to its owners in place', 'intruder', (r) => ({ ...r, owners: WIDER_OWNERS }), CONTEXT_MISMATCH],
+    ['another API key added to its owners, the context to match', 'intruder', (r) => ({ ...r, owners: WIDER_OWNERS, encryptionContext: { ...r.encryptionContext, owners: ownersHash(WIDER_OWNERS) } }), SEALING_REFUSED],
+    ['its owners replaced, the context to match', 'intruder', (r) => ({ ...r, owners: INTRUDER_ONLY, encryptionContext: { ...r.encryptionContext, owners: ownersHash(INTRUDER_ONLY) } }), SEALING_REFUSED],
+    ['its owners removed, the context to match (a record "of before owners", for a legacy owner)', 'intruder', ({ owners: _, ...r }) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: keyPolicyHash(policy) } }), SEALING_REFUSED],
+  ]
+  describe.each(['v1', 'v2'] as const)('a %s record', (format) => {
+    it.each(edits)('with %s does not unseal (asked by the %s)', async (_, who, edit, message) => {
+      const result = await (who === 'owner' ? asOwner : asIntruder)(edit(records[format]) as SealedKeyRecord)
+      expect(result.code).toBe('INTEGRITY_ERROR')
+      if (typeof message === 'string') expect(result.message).toBe(message)
+      else expect(result.message).toMatch(message)
+    })
   })
 })

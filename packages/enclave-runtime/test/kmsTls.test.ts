@@ -22,6 +22,7 @@ import { createAttestedRuntime } from '../src/attestedRuntime.js'
 import { parseCaBundle } from '../src/trust/parseCaBundle.js'
 import { hasCommand, PACKAGE_DIR } from './shellHelpers.js'
 import { rawClient } from './socketClient.js'
+import { audienceOf, newStamper, stampMessage } from './support/stamps.js'
 
 const REGION = 'eu-west-1'
 const ACCOUNT = '222233334444'
@@ -131,13 +132,17 @@ afterAll(async () => {
 })
 
 const generate = { v: 1, id: 'g', op: 'key.generate', params: {} }
+/** The one caller of this file. */
+const stamper = newStamper()
+/** `generate`, stamped for the runtime of audience `aud`. */
+const generateFor = (aud: string) => stampMessage(generate, { stamper, aud })
 
 describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bundle', () => {
   it('talks to KMS whose certificate a CA of its bundle issued', async () => {
     const runtime = await createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: trusted.endpoint, kmsKeyArn, kmsCaCertificates: parseCaBundle(pki.trustedCa, 'ca') })
     try {
       const before = awsRequests.length
-      const response = await runtime.handler.handle(generate, { credentials: CREDENTIALS })
+      const response = await runtime.handler.handle(await generateFor(runtime.identity.aud), { credentials: CREDENTIALS })
       expect(response.ok, JSON.stringify(response)).toBe(true)
       expect(awsRequests.length - before).toBe(1) // GenerateDataKey, over TLS
       expect(trusted.stats.handshakes).toBeGreaterThan(0)
@@ -150,7 +155,7 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
     const runtime = await createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: other.endpoint, kmsKeyArn, kmsCaCertificates: parseCaBundle(pki.trustedCa, 'ca') })
     try {
       const before = awsRequests.length
-      const response = await runtime.handler.handle(generate, { credentials: CREDENTIALS })
+      const response = await runtime.handler.handle(await generateFor(runtime.identity.aud), { credentials: CREDENTIALS })
       expect(response).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', retryable: false } })
       expect(response.ok ? '' : response.error.message).toMatchInlineSnapshot(`"unavailable: KMS's TLS certificate is not trusted by this enclave image, GenerateDataKey was not sent (UNABLE_TO_VERIFY_LEAF_SIGNATURE)"`)
       expect(awsRequests.length).toBe(before)
@@ -164,7 +169,7 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
     const runtime = await createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: trusted.endpoint, kmsKeyArn })
     try {
       const before = awsRequests.length
-      const response = await runtime.handler.handle(generate, { credentials: CREDENTIALS })
+      const response = await runtime.handler.handle(await generateFor(runtime.identity.aud), { credentials: CREDENTIALS })
       expect(response).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', retryable: false } })
       expect(awsRequests.length).toBe(before)
     } finally {
@@ -195,7 +200,11 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
       )
       await waitForOutput(enclave.output, /enclave server listening/, 60_000)
       const client = await rawClient(port)
-      client.send({ ...generate, context: { credentials: CREDENTIALS } })
+      const aud = await audienceOf(async (m) => {
+        client.send(m)
+        return client.next()
+      })
+      client.send({ ...((await generateFor(aud)) as object), context: { credentials: CREDENTIALS } })
       const answer = (await client.next()) as { ok: boolean; error?: { code: string; message: string } }
       client.socket.destroy()
       enclave.child.kill('SIGTERM')

@@ -16,14 +16,17 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { freePort, killStarted, runTs, waitForOutput } from '../../../test/support/processes.js'
-import { createRuntime } from '../src/localEnclave.js'
 import { REDACT_PATHS } from '../src/logger.js'
 import { createLogChannel, type LogChannel } from '../src/logging/createLogChannel.js'
 import { type EnclaveServer, startEnclaveServer } from '../src/server/enclaveServer.js'
 import { rawClient } from './socketClient.js'
+import { createStampedRuntime } from './support/runtime.js'
+import { audienceOf, newStamper, stampEnvelope, stampMessage } from './support/stamps.js'
 
 const bin = (name: string) => join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'bin', `${name}.ts`)
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
+/** The one caller of this file. */
+const stamper = newStamper()
 
 const cleanup: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -54,26 +57,26 @@ async function parent(behaviour: 'never-reads' | 'disconnects'): Promise<{ port:
 }
 
 /** The runtime as bin/enclave.ts builds it, with the channel as a second pino destination (stdout left out). */
-async function runtimeWithChannel(channel: LogChannel): Promise<{ server: EnclaveServer; logger: pino.Logger }> {
+async function runtimeWithChannel(channel: LogChannel): Promise<{ server: EnclaveServer; logger: pino.Logger; aud: string }> {
   const logger = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[ REDACTED ]' }, base: { svc: 'enclave' } }, pino.multistream([{ level: 'info', stream: channel }]))
-  const handler = await createRuntime({ logger })
-  const server = await startEnclaveServer({ handler, port: 0, logger })
+  const { raw, aud } = await createStampedRuntime({ logger }, stamper)
+  const server = await startEnclaveServer({ handler: raw, port: 0, logger })
   cleanup.push(() => server.close())
-  return { server, logger }
+  return { server, logger, aud }
 }
 
-/** One key.list round trip on the framed socket, timed. */
-async function roundTrip(port: number): Promise<{ ok: unknown; ms: number }> {
+/** One (stamped) key.list round trip on the framed socket, timed. */
+async function roundTrip(port: number, aud: string): Promise<{ ok: unknown; ms: number }> {
   const started = performance.now()
   const c = await rawClient(port)
-  c.send({ v: 1, id: 'probe', op: 'key.list', params: {} })
+  c.send(await stampEnvelope({ stamper, aud, id: 'probe', op: 'key.list', params: {} }))
   const answer = (await c.next()) as { ok: unknown }
   c.socket.destroy()
   return { ok: answer.ok, ms: performance.now() - started }
 }
 
 /** 100 000 log calls in batches of 10 000, a request served between batches; the worst round trip and the heap growth. */
-async function flood(logger: pino.Logger, port: number) {
+async function flood(logger: pino.Logger, port: number, aud: string) {
   const heapBefore = process.memoryUsage().heapUsed
   const started = performance.now()
   let worst = 0
@@ -82,7 +85,7 @@ async function flood(logger: pino.Logger, port: number) {
       // ~600 bytes a line once sanitised: 60 MB if nothing bounded it.
       logger.info({ reqId: `r${batch}-${i}-${'x'.repeat(240)}`, op: 'sign.eip1559', ms: i, privateKey: KEY, errName: 'e'.repeat(240) }, 'request served')
     }
-    const probe = await roundTrip(port)
+    const probe = await roundTrip(port, aud)
     expect(probe.ok).toBe(true)
     worst = Math.max(worst, probe.ms)
   }
@@ -95,9 +98,9 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
     // The rate limit off, so that the byte budget is what bounds the channel.
     const channel = createLogChannel({ port: p.port, ratePerSecond: 1e9, burst: 1e9, maxBufferedBytes: 1024 * 1024 })
     cleanup.push(() => channel.close())
-    const { server, logger } = await runtimeWithChannel(channel)
+    const { server, logger, aud } = await runtimeWithChannel(channel)
     await waitFor(() => channel.stats().connected)
-    const result = await flood(logger, server.port)
+    const result = await flood(logger, server.port, aud)
     const stats = channel.stats()
     console.log(
       `[log channel] never-reading parent: 100k calls in ${Math.round(result.logMs)} ms, worst request ${result.worst.toFixed(1)} ms, channel buffer ${stats.bufferedBytes} B, sent ${stats.sent}, overflow ${stats.overflow}, heap growth ${(result.heapGrowth / 1e6).toFixed(1)} MB`,
@@ -114,9 +117,9 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
     const p = await parent('never-reads')
     const channel = createLogChannel({ port: p.port })
     cleanup.push(() => channel.close())
-    const { server, logger } = await runtimeWithChannel(channel)
+    const { server, logger, aud } = await runtimeWithChannel(channel)
     await waitFor(() => channel.stats().connected)
-    const result = await flood(logger, server.port)
+    const result = await flood(logger, server.port, aud)
     const stats = channel.stats()
     console.log(`[log channel] default limits: sent ${stats.sent}, rate-limited ${stats.rateLimited}, worst request ${result.worst.toFixed(1)} ms`)
     // The burst (1000) plus what refilled at 100 lines/s, each refill possibly preceded by its drop report.
@@ -128,8 +131,8 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
     const p = await parent('disconnects')
     const channel = createLogChannel({ port: p.port, reconnectMinMs: 5, reconnectMaxMs: 50 })
     cleanup.push(() => channel.close())
-    const { server, logger } = await runtimeWithChannel(channel)
-    const result = await flood(logger, server.port)
+    const { server, logger, aud } = await runtimeWithChannel(channel)
+    const result = await flood(logger, server.port, aud)
     await waitFor(() => p.accepted() >= 3)
     expect(result.worst).toBeLessThan(2_000)
     expect(channel.stats().bufferedBytes).toBeLessThanOrEqual(1024 * 1024)
@@ -138,8 +141,8 @@ describe('the log channel never holds the runtime up', { timeout: 120_000 }, () 
   it('no parent at all (nothing listens): nothing fails, the queue stays within its budget', async () => {
     const channel = createLogChannel({ port: await freePort(), reconnectMinMs: 5, reconnectMaxMs: 20, ratePerSecond: 1e9, burst: 1e9 })
     cleanup.push(() => channel.close())
-    const { server, logger } = await runtimeWithChannel(channel)
-    const result = await flood(logger, server.port)
+    const { server, logger, aud } = await runtimeWithChannel(channel)
+    const result = await flood(logger, server.port, aud)
     expect(channel.stats()).toMatchObject({ connected: false })
     expect(channel.stats().bufferedBytes).toBeLessThanOrEqual(1024 * 1024)
     expect(result.worst).toBeLessThan(2_000)
@@ -159,7 +162,11 @@ describe('end to end: enclave process → receiver process', { timeout: 90_000 }
 
     // A request that carries a private key: it is served and logged, the key goes nowhere.
     const c = await rawClient(enclavePort)
-    c.send({ v: 1, id: 'import-1', op: 'key.import', params: { privateKey: KEY, keyId: 'k1' } })
+    const aud = await audienceOf(async (m) => {
+      c.send(m)
+      return c.next()
+    })
+    c.send(await stampMessage({ v: 1, id: 'import-1', op: 'key.import', params: { privateKey: KEY, keyId: 'k1' } }, { stamper, aud }))
     expect(await c.next()).toMatchObject({ ok: true })
     c.socket.destroy()
 

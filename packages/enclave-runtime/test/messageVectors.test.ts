@@ -18,6 +18,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
+import { newStamper } from './support/stamps.js'
 import { signMessage } from '../src/signers/message.js'
 import { signTypedData } from '../src/signers/typedData.js'
 
@@ -51,7 +52,7 @@ const eip191 = readVector<Eip191>('eth/eip191-personal-sign.json')
 const eip712 = readVector<Eip712>('eth/eip712-typed-data.json')
 const ethersTyped = readVector<EthersTyped[]>('eth/ethers-typed-data-testcases.json')
 
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: newStamper() })
 afterAll(() => custody.close())
 const keyIds = new Map<string, Promise<string>>()
 const keyFor = (privateKey: Hex) => {

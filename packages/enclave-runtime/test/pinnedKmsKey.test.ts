@@ -11,11 +11,12 @@
 import { randomBytes } from 'node:crypto'
 import { CreateKeyCommand, EncryptCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { type LocalAws, type LocalAwsLogEntry, startLocalAws } from '@enclave-custody/local-aws'
-import { buildKeyPolicy, DEFAULT_KEY_POLICY, keyEncryptionContext, privateKeyToAddress, type SealedKeyRecord } from '@enclave-custody/sdk'
+import { buildKeyPolicy, DEFAULT_KEY_POLICY, keyEncryptionContext, normalizeOwners, privateKeyToAddress, type SealedKeyRecord } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ANVIL_KEYS } from '../../../test/vectors.js'
 import { createSoftwareNsm, type SoftwareNsm } from '../src/attestation/softwareNsm.js'
 import { createAttestedRuntime } from '../src/attestedRuntime.js'
+import { newStamper, stampMessage } from './support/stamps.js'
 
 const REGION = 'eu-central-1'
 const A = '111122223333' // ours
@@ -49,9 +50,14 @@ const kms = (who: Who) => {
 /** A runtime pinned to `kmsKeyArn` (ours unless a control says otherwise), trusted by local KMS. */
 const runtimePinnedTo = (kmsKeyArn: string) => createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: aws.endpoint, kmsKeyArn, allowHttpKmsEndpoint: true })
 
+/** The one caller of this file: every request is stamped by it; the parent forwards the record and credentials. */
+const stamper = newStamper()
+/** The records name the caller as their owner (the attacker can write any owners into the records it makes). */
+const owners = normalizeOwners({ publicKeys: [stamper.publicKey] })
+
 /** The attacker seals a private key it knows under its own key B, as a record for `keyId`. */
 async function attackerRecord(keyId: string, privateKey: string): Promise<SealedKeyRecord> {
-  const encryptionContext = keyEncryptionContext(keyId, DEFAULT_KEY_POLICY)
+  const encryptionContext = keyEncryptionContext(keyId, DEFAULT_KEY_POLICY, owners)
   const out = await kms('attackerB').send(new EncryptCommand({ KeyId: keyB, Plaintext: Buffer.from(privateKey.slice(2), 'hex'), EncryptionContext: encryptionContext }))
   return {
     version: 1,
@@ -63,16 +69,20 @@ async function attackerRecord(keyId: string, privateKey: string): Promise<Sealed
     ciphertext: Buffer.from(out.CiphertextBlob!).toString('base64'),
     encryptionContext,
     createdAt: new Date().toISOString(),
+    owners,
   }
 }
 
-async function sign(runtime: Awaited<ReturnType<typeof runtimePinnedTo>>, record: SealedKeyRecord, who: Who) {
-  const response = await runtime.handler.handle({ v: 1, id: 's', op: 'sign.eip1559', params: { keyId: record.keyId, tx: TX } }, { record, credentials: credentials(who) })
+type Runtime = Awaited<ReturnType<typeof runtimePinnedTo>>
+const stamped = (runtime: Runtime, message: object) => stampMessage(message, { stamper, aud: runtime.identity.aud })
+
+async function sign(runtime: Runtime, record: SealedKeyRecord, who: Who) {
+  const response = await runtime.handler.handle(await stamped(runtime, { v: 1, id: 's', op: 'sign.eip1559', params: { keyId: record.keyId, tx: TX } }), { record, credentials: credentials(who) })
   return response.ok ? { signed: true, from: (response.result as { from: string }).from } : { signed: false, code: response.error.code, message: response.error.message }
 }
 
-async function generate(runtime: Awaited<ReturnType<typeof runtimePinnedTo>>, who: Who) {
-  const response = await runtime.handler.handle({ v: 1, id: 'g', op: 'key.generate', params: { keyId: `gen-${randomBytes(4).toString('hex')}` } }, { credentials: credentials(who) })
+async function generate(runtime: Runtime, who: Who) {
+  const response = await runtime.handler.handle(await stamped(runtime, { v: 1, id: 'g', op: 'key.generate', params: { keyId: `gen-${randomBytes(4).toString('hex')}` } }), { credentials: credentials(who) })
   return response.ok ? { generated: true, record: (response.result as { record?: SealedKeyRecord }).record } : { generated: false, code: response.error.code, message: response.error.message }
 }
 
@@ -195,7 +205,7 @@ describe('two accounts: the enclave uses only its pinned sealing key', () => {
   })
 
   it('signs with a record sealed under the pinned key (the honest path still works)', async () => {
-    const encryptionContext = keyEncryptionContext('honest', DEFAULT_KEY_POLICY)
+    const encryptionContext = keyEncryptionContext('honest', DEFAULT_KEY_POLICY, owners)
     const privateKey = Buffer.from(ANVIL_KEYS[1].slice(2), 'hex')
     const out = await kms('importerA').send(new EncryptCommand({ KeyId: keyA, Plaintext: privateKey, EncryptionContext: encryptionContext }))
     const record: SealedKeyRecord = {
@@ -208,6 +218,7 @@ describe('two accounts: the enclave uses only its pinned sealing key', () => {
       ciphertext: Buffer.from(out.CiphertextBlob!).toString('base64'),
       encryptionContext,
       createdAt: new Date().toISOString(),
+      owners,
     }
     expect(out.KeyId).toBe(keyA)
     const runtime = await runtimePinnedTo(keyA)

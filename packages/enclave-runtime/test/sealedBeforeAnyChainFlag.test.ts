@@ -6,17 +6,20 @@ import { keyEncryptionContext, normalizeKeyPolicy } from '@enclave-custody/sdk'
 import { recoverAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RequestHandler } from '../src/handler.js'
-import { createRuntime } from '../src/localEnclave.js'
+import { createStampedRuntime } from './support/runtime.js'
+import { newStamper } from './support/stamps.js'
 
 /** Records sealed by the code before the key policy gained `allowAnyChainAuthorization` (see the fixture's README). */
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sealed-before-7702-policy')
 let dir: string
 let handler: RequestHandler
+/** The caller: these records predate owners, so the image names it a legacy owner. */
+const stamper = newStamper()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'custody-sealed-v1-'))
   await cp(FIXTURE, dir, { recursive: true })
-  handler = await createRuntime({ dataDir: dir })
+  handler = (await createStampedRuntime({ dataDir: dir, legacyOwners: [stamper.publicKey] }, stamper)).handler
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
@@ -46,5 +49,10 @@ describe('records sealed before allowAnyChainAuthorization still unseal', () => 
     const tx = { type: 'legacy', chainId: null, allowReplayable: true, nonce: '0', to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', value: '1', gas: '21000', gasPrice: '2' }
     expect(await handler.handle({ v: 1, id: 'l', op: 'sign.transaction', params: { keyId: 'raw-digest-and-legacy', tx } })).toMatchObject({ ok: true })
     expect(await handler.handle({ v: 1, id: 'l', op: 'sign.transaction', params: { keyId: 'raw-digest', tx } })).toMatchObject({ ok: false, error: { code: 'POLICY_DENIED' } })
+  })
+
+  it('only the image\'s legacy owners may use them', async () => {
+    const { handler: other } = await createStampedRuntime({ dataDir: dir, legacyOwners: [stamper.publicKey] })
+    expect(await other.handle({ v: 1, id: 'd', op: 'sign.digest', params: { keyId: 'raw-digest', digest: DIGEST } })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
   })
 })

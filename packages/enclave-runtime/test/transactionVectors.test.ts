@@ -19,6 +19,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
+import { newStamper } from './support/stamps.js'
 import { signAuthorization } from '../src/signers/authorization.js'
 import { signTransaction } from '../src/signers/transaction.js'
 
@@ -72,7 +73,7 @@ const viem = readVector<ViemFile>('eth/transactions-viem-and-eip155.json')
 const q = (v: string | number | undefined) => (v === undefined ? 0n : BigInt(v))
 const TYPE_NAMES: Record<number, TransactionType> = { 0: 'legacy', 1: 'eip2930', 2: 'eip1559', 4: 'eip7702' }
 
-const custody = createCustodyClient({ transport: localEnclave() })
+const custody = createCustodyClient({ transport: localEnclave(), stamper: newStamper() })
 afterAll(() => custody.close())
 const keyIds = new Map<string, string>()
 /** One key per private key; this one may sign replayable legacy transactions (the vectors have some). */

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
 import { signEip1559Transaction } from '../src/signers/eip1559.js'
+import { sharedSoftwareNsm } from './support/session.js'
+import { newStamper } from './support/stamps.js'
 
 type EthersVector = {
   name: string
@@ -25,6 +27,9 @@ const ethers = readVector<{ tests: EthersVector[] }>('eth/transactions-ethers-v6
 const viem = readVector<{ tests: { name: string; type: number; privateKey: string; signed: string; tx: Record<string, unknown> }[] }>(
   'eth/transactions-viem-and-eip155.json',
 ).tests.filter((t) => t.type === 2)
+
+/** One caller for every in-process enclave of this file. */
+const stamper = newStamper()
 
 const q = (v: string | number | undefined) => (v === undefined ? 0n : BigInt(v))
 
@@ -63,7 +68,7 @@ describe('EIP-1559 known-answer vectors', () => {
   })
 
   it.each(full.map((v) => [v.name, v] as const))('viem %s: through the client and the in-process enclave', async (_, v) => {
-    const custody = createCustodyClient({ transport: localEnclave() })
+    const custody = createCustodyClient({ transport: localEnclave({ attestation: await sharedSoftwareNsm() }), stamper })
     const { keyId } = await custody.importKey({ privateKey: v.privateKey })
     const tx = { nonce: 0, maxFeePerGas: 0, maxPriorityFeePerGas: 0, ...v.tx } as Parameters<typeof custody.signEip1559>[1]
     const signed = await custody.signEip1559(keyId, tx)

@@ -4,6 +4,12 @@ export const HANDLER_ENVIRONMENT = {
   proxyUrl: 'CUSTODY_PROXY_URL',
   /** Secret holding the proxies' bearer token. */
   authTokenSecretArn: 'CUSTODY_AUTH_TOKEN_SECRET_ARN',
+  /** Secret the Lambda's API key is derived from (`deriveApiKey`): it stamps every request. */
+  apiKeySecretArn: 'CUSTODY_API_KEY_SECRET_ARN',
+  /** PCR0 values the enclave may attest to, comma-separated: the key policy's list (two during a rotation). */
+  pcr0: 'CUSTODY_PCR0',
+  /** `true` only for a debug-mode enclave (PCR0 all zeros), as the stack's `allowDebugEnclave`. */
+  allowDebugEnclave: 'CUSTODY_ALLOW_DEBUG_ENCLAVE',
   /** The attested sealing key. */
   kmsKeyId: 'CUSTODY_KMS_KEY_ID',
   /** Key Secrets Manager encrypts the records with. */

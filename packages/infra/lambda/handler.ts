@@ -1,12 +1,24 @@
 /**
  * The signing Lambda: the AWS sample's operations (`set_key`, `get_address`, `sign_transaction`), plus
  * `generate_key`, on top of `@enclave-custody/sdk`. Keys are sealed by KMS Encrypt on import and only ever unsealed inside the
- * attested enclave, which signs behind the parent proxies' load balancer.
+ * attested enclave, which signs behind the parent proxies' load balancer. Every request to the enclave is
+ * stamped with the function's API key (derived from its Secrets Manager secret), and the client accepts only
+ * answers signed by an enclave it attested against the stack's PCR0 allowlist.
  */
 import { KMSClient } from '@aws-sdk/client-kms'
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { type CustodyClient, createCustodyClient, createKmsImporter, type KmsImporter, nitroEnclave } from '@enclave-custody/sdk'
+import {
+  type AttestationPolicy,
+  apiKeyStamper,
+  checkAttestationPolicy,
+  type CustodyClient,
+  createCustodyClient,
+  createKmsImporter,
+  type KmsImporter,
+  nitroEnclave,
+} from '@enclave-custody/sdk'
 import { ErrorCode, httpStatusOf, isCustodyError, KEY_ID_PATTERN } from '@enclave-custody/sdk/protocol'
+import { deriveApiKey } from './deriveApiKey.js'
 import { HANDLER_ENVIRONMENT } from './environment.js'
 import { parseSigningRequest } from './parseSigningRequest.js'
 
@@ -19,10 +31,13 @@ export type SigningResponse =
 export type SigningLogEntry = { level: 'info' | 'warn' | 'error'; msg: string; operation?: string; keyId?: string; statusCode: number; code?: string; err?: string }
 
 export type CreateHandlerParameters = {
-  /** Client of the attested enclave (through the parent proxy), created with `importer` (generate_key stores its record). */
+  /**
+   * Client of the attested enclave (through the parent proxy), created with a `stamper` and with an
+   * `importer`: set_key seals the key with HPKE to the attested enclave and generate_key has the enclave make
+   * one; either way the importer stores the enclave's signed record (Secrets Manager), and the keys are owned
+   * by the client's API key.
+   */
   custody: CustodyClient
-  /** Seals imported keys (KMS Encrypt) and stores their records (Secrets Manager). */
-  importer: KmsImporter
   /** keyId used when a payload names none (`key_id`). */
   keyId: string
   /** @default one JSON line per request on stdout / stderr */
@@ -36,11 +51,12 @@ const defaultLog = (entry: SigningLogEntry) => (entry.level === 'info' ? console
  *
  * @throws TypeError when `keyId` is not a valid key id; the handler itself never throws.
  * @example
- * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
- * const handler = createHandler({ custody: createCustodyClient({ transport: nitroEnclave({ url }) }), importer, keyId: 'default' })
+ * import { apiKeyStamper, createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+ * const custody = createCustodyClient({ transport: nitroEnclave({ url, attestation: { pcr0 } }), stamper: apiKeyStamper({ privateKey }), importer })
+ * const handler = createHandler({ custody, keyId: 'default' })
  * await handler({ operation: 'get_address' }) // { statusCode: 200, body: { key_id: 'default', address: '0x…' } }
  */
-export function createHandler({ custody, importer, keyId: defaultKeyId, log = defaultLog }: CreateHandlerParameters): (event: unknown) => Promise<SigningResponse> {
+export function createHandler({ custody, keyId: defaultKeyId, log = defaultLog }: CreateHandlerParameters): (event: unknown) => Promise<SigningResponse> {
   if (typeof defaultKeyId !== 'string' || !KEY_ID_PATTERN.test(defaultKeyId)) throw new TypeError('createHandler: keyId is not a valid key id')
   return async (event) => {
     let operation: string | undefined
@@ -52,8 +68,10 @@ export function createHandler({ custody, importer, keyId: defaultKeyId, log = de
       let body: Record<string, string>
       switch (request.operation) {
         case 'set_key': {
-          const record = await importer.importPrivateKey({ privateKey: request.privateKey, keyId: request.keyId })
-          body = { key_id: record.keyId, address: record.address }
+          // Sealed with HPKE to the attested enclave (never in plaintext past this process); the enclave's signed
+          // v2 record is stored by the importer; the key is owned by this function's API key.
+          const key = await custody.importKey({ privateKey: request.privateKey, keyId: request.keyId })
+          body = { key_id: key.keyId, address: key.address }
           break
         }
         case 'generate_key': {
@@ -89,9 +107,13 @@ export function createHandler({ custody, importer, keyId: defaultKeyId, log = de
 
 let deployed: Promise<(event: unknown) => Promise<SigningResponse>> | undefined
 
-/** The deployed entry point: wires the clients from the environment on first use (bearer token from Secrets Manager). */
+/**
+ * The deployed entry point: wires the clients from the environment on first use (bearer token and API key
+ * from Secrets Manager, the PCR0 allowlist from `CUSTODY_PCR0`); a configuration failure answers 503 and is
+ * retried on the next invocation.
+ */
 export async function handler(event: unknown): Promise<SigningResponse> {
-  deployed ??= fromEnvironment(process.env).catch((e: unknown) => {
+  deployed ??= createHandlerFromEnvironment({ env: process.env }).catch((e: unknown) => {
     deployed = undefined
     throw e
   })
@@ -105,26 +127,70 @@ export async function handler(event: unknown): Promise<SigningResponse> {
   return run(event)
 }
 
-async function fromEnvironment(env: NodeJS.ProcessEnv): Promise<(event: unknown) => Promise<SigningResponse>> {
+/** What the handler reads secrets with: a `SecretsManagerClient`, or a stand-in in tests. */
+export type SecretReader = { send(command: GetSecretValueCommand): Promise<{ SecretString?: string | undefined }> }
+
+export type CreateHandlerFromEnvironmentParameters = {
+  /** The function's environment (names in `HANDLER_ENVIRONMENT`). */
+  env: Readonly<Record<string, string | undefined>>
+  /** Reads the bearer-token and API-key secrets. @default a Secrets Manager client of the function's role */
+  secretsManager?: SecretReader
+  /** Seals imported keys and stores their records. @default a KMS importer of the function's role, configured from `env` */
+  importer?: KmsImporter
+  /** Attestation roots, PEM. @default the AWS Nitro Enclaves root (tests against the local stack pass its software NSM root) */
+  roots?: readonly string[]
+  /** @default one JSON line per request */
+  log?: (entry: SigningLogEntry) => void
+}
+
+/**
+ * Build the handler as deployed: read the proxies' bearer token and the API-key secret (GetSecretValue),
+ * derive the API key from the secret (`deriveApiKey`), and create a custody client that stamps every request
+ * with it and attests the enclave against `CUSTODY_PCR0` (with `CUSTODY_ALLOW_DEBUG_ENCLAVE=true` only for a
+ * debug-mode enclave) before its first request.
+ *
+ * @throws Error naming the variable that is missing or wrong, or the secret that is empty; never quoting a secret.
+ */
+export async function createHandlerFromEnvironment({ env, secretsManager, importer, roots, log }: CreateHandlerFromEnvironmentParameters): Promise<(event: unknown) => Promise<SigningResponse>> {
   const get = (name: string) => {
-    const v = env[name]
+    const v = env[name]?.trim()
     if (!v) throw new Error(`${name} is not set`)
     return v
   }
   const E = HANDLER_ENVIRONMENT
-  const secretsManager = new SecretsManagerClient({ maxAttempts: 3 })
-  const token = (await secretsManager.send(new GetSecretValueCommand({ SecretId: get(E.authTokenSecretArn) }))).SecretString
-  if (!token) throw new Error('the proxy bearer token secret is empty')
-  const importer = createKmsImporter({
-    kms: new KMSClient({ maxAttempts: 3 }),
-    secretsManager,
-    kmsKeyId: get(E.kmsKeyId),
-    secretsKmsKeyId: get(E.recordsKmsKeyId),
-    secretPrefix: get(E.secretPrefix),
-  })
+  // Every variable first, so a misconfigured function says so before it calls anything.
+  const url = get(E.proxyUrl)
+  const attestation = attestationPolicyOf(get(E.pcr0), env[E.allowDebugEnclave]?.trim() === 'true', roots)
+  const keyId = get(E.defaultKeyId)
+  const tokenSecret = get(E.authTokenSecretArn)
+  const apiKeySecretArn = get(E.apiKeySecretArn)
+  const records = importer ? undefined : { kmsKeyId: get(E.kmsKeyId), secretsKmsKeyId: get(E.recordsKmsKeyId), secretPrefix: get(E.secretPrefix) }
+
+  const client = secretsManager && importer ? undefined : new SecretsManagerClient({ maxAttempts: 3 })
+  const secrets: SecretReader = secretsManager ?? client!
+  const read = async (secretId: string, what: string) => {
+    const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString
+    if (!value?.trim()) throw new Error(`the ${what} secret is empty`)
+    return value
+  }
+  const [token, apiKeySecret] = await Promise.all([read(tokenSecret, 'proxy bearer token'), read(apiKeySecretArn, 'API key')])
+  // The key exists only inside the stamper; the secret string cannot be wiped (see deriveApiKey).
+  const stamper = apiKeyStamper({ privateKey: deriveApiKey(apiKeySecret) })
+  const sealer = importer ?? createKmsImporter({ kms: new KMSClient({ maxAttempts: 3 }), secretsManager: client!, ...records! })
   const custody = createCustodyClient({
-    transport: nitroEnclave({ url: get(E.proxyUrl), headers: { authorization: `Bearer ${token.trim()}` }, timeoutMs: 10_000 }),
-    importer,
+    transport: nitroEnclave({ url, attestation, headers: { authorization: `Bearer ${token.trim()}` }, timeoutMs: 10_000 }),
+    stamper,
+    importer: sealer,
   })
-  return createHandler({ custody, importer, keyId: get(E.defaultKeyId) })
+  return createHandler({ custody, keyId, ...(log ? { log } : {}) })
+}
+
+/** The client's attestation policy: `CUSTODY_PCR0` split at commas, checked now (a bad value names the variable). */
+function attestationPolicyOf(pcr0: string, allowDebugEnclave: boolean, roots: readonly string[] | undefined): AttestationPolicy {
+  const list = pcr0.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+  try {
+    return checkAttestationPolicy({ pcr0: list, allowDebugEnclave, ...(roots ? { roots } : {}) })
+  } catch (e) {
+    throw new Error(`${HANDLER_ENVIRONMENT.pcr0} is not a valid PCR0 allowlist (${isCustodyError(e) ? e.shortMessage : 'malformed'})`)
+  }
 }

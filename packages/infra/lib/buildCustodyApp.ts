@@ -54,14 +54,17 @@ export function buildCustodyApp(app: App, { cwd, overrides = {}, warn = console.
     const current = config.pcrs[i]
     if (current !== undefined) pcrs[i] = withPrevious(current, previous?.[i])
   }
+  // One list for the key policy and the signing Lambda's client: what may unseal is what the Lambda trusts.
+  const pcr0 = withPrevious(config.pcr0, previous?.[0])
   const keysStack = new CustodyKeysStack(app, config.keysStackName, {
     ...keysProps,
-    attestation: { pcr0: withPrevious(config.pcr0, previous?.[0]), pcrs, allowDebugEnclave: config.allowDebugEnclave },
+    attestation: { pcr0, pcrs, allowDebugEnclave: config.allowDebugEnclave },
     lockKeyPolicy: config.lockKeyPolicy,
   })
   const stack = new CustodyStack(app, config.stackName, {
     eifPath: config.eifPath,
     pcr0: config.pcr0,
+    acceptedPcr0s: typeof pcr0 === 'string' ? [pcr0] : pcr0,
     pcrs: config.pcrs,
     allowDebugEnclave: config.allowDebugEnclave,
     kmsKeyArn: config.kmsKeyArn,

@@ -181,6 +181,12 @@ describe('PCR0 rotation: the policy accepts the new and the previous image until
     Template.fromStack(stack).hasOutput('ExpectedPCR0', { Value: FIXTURE_PCRS.PCR0 })
   })
 
+  test('the signing Lambda accepts either image meanwhile: CUSTODY_PCR0 is the key policy\'s list', () => {
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CUSTODY_PCR0: `${FIXTURE_PCRS.PCR0},${PCR0_OLD}`, CUSTODY_ALLOW_DEBUG_ENCLAVE: 'false' }) },
+    })
+  })
+
   test('the second deploy, without previousPcr0, accepts the new image alone', () => {
     const after = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', pcr2 })
     outdirs.push(after.app.outdir)

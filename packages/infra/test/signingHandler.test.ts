@@ -1,31 +1,70 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
 import { Transaction, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createHandler, type SigningLogEntry, type SigningResponse } from '../lambda/handler.js'
+import { deriveApiKey } from '../lambda/deriveApiKey.js'
+import { createHandler, createHandlerFromEnvironment, type SecretReader, type SigningLogEntry, type SigningResponse } from '../lambda/handler.js'
 
-// The Lambda handler against the local stack: local KMS + Secrets Manager, the attested runtime with
-// software attestation, the parent proxy. set_key seals through the importer (KMS Encrypt), the others
-// go through the proxy to the enclave, exactly as in AWS.
+// The Lambda handler as deployed (`createHandlerFromEnvironment`) against the local stack: local KMS +
+// Secrets Manager, the attested runtime with software attestation, the parent proxy. Its client stamps every
+// request with the API key derived from its secret and attests the enclave against CUSTODY_PCR0 (the local
+// stack's software NSM root stands in for the AWS Nitro root). set_key seals through the importer (KMS
+// Encrypt), the others go through the proxy to the enclave, exactly as in AWS. Only GetSecretValue is a
+// stand-in: it answers the two secrets the stack creates, and records what the handler asks for.
 
 /** anvil's first development key: public knowledge, never funded outside a local chain. */
 const ETH_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
 const ADDRESS = new Wallet(ETH_KEY).address
 const TO = '0xa5D3241A1591061F2a4bB69CA0215F66520E67cf'
 
+const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:EnclaveCustody-FleetProxyAuthToken-AbCdEf'
+const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:EnclaveCustody-SigningApiKey-GhIjKl'
+/** What CloudFormation's GenerateSecretString makes (64 characters, no punctuation), and a bearer token. */
+const API_KEY_SECRET = randomBytes(48).toString('base64url').replace(/[-_]/g, 'x')
+const TOKEN = randomBytes(48).toString('base64url')
+
 let dataDir: string
 let stack: DevStack
 let handler: (event: unknown) => Promise<SigningResponse>
 const logs: SigningLogEntry[] = []
+/** SecretIds the handler read. */
+const reads: string[] = []
+
+/** GetSecretValue of the stack's two secrets (`overrides` replaces a value), recording each SecretId. */
+function secretsOf(overrides: Record<string, string> = {}): SecretReader {
+  const values: Record<string, string> = { [TOKEN_ARN]: TOKEN, [API_KEY_ARN]: API_KEY_SECRET, ...overrides }
+  return {
+    async send(command) {
+      const id = command.input.SecretId!
+      reads.push(id)
+      if (!(id in values)) throw Object.assign(new Error(`Secrets Manager can't find the specified secret.`), { name: 'ResourceNotFoundException' })
+      return { SecretString: values[id] }
+    },
+  }
+}
+
+/** The function's environment as the stack sets it, for the local stack. */
+const environment = (overrides: Record<string, string | undefined> = {}) => ({
+  CUSTODY_PROXY_URL: stack.proxyUrl,
+  CUSTODY_PCR0: stack.pcr0,
+  CUSTODY_ALLOW_DEBUG_ENCLAVE: 'false',
+  CUSTODY_AUTH_TOKEN_SECRET_ARN: TOKEN_ARN,
+  CUSTODY_API_KEY_SECRET_ARN: API_KEY_ARN,
+  CUSTODY_DEFAULT_KEY_ID: 'lambda-default',
+  ...overrides,
+})
+
+/** The deployed wiring, with the local stack's importer and attestation root. */
+const deployed = (env = environment(), secretsManager = secretsOf(), log: (e: SigningLogEntry) => void = (e) => logs.push(e)) =>
+  createHandlerFromEnvironment({ env, secretsManager, importer: stack.importer, roots: stack.attestation.roots!, log })
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'custody-lambda-'))
   stack = await startDevStack({ dataDir, anvil: false })
-  const custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
-  handler = createHandler({ custody, importer: stack.importer, keyId: 'lambda-default', log: (e) => logs.push(e) })
+  handler = await deployed()
 })
 afterAll(async () => {
   await stack?.close()
@@ -135,6 +174,7 @@ describe('bad payloads: a non-200 status and { code, message }', () => {
     ['set_key with a zero key', { operation: 'set_key', eth_key: `0x${'0'.repeat(64)}` }, 400, 'INVALID_ARGUMENT', /"eth_key"/],
     ['set_key with a transaction', { operation: 'set_key', eth_key: ETH_KEY, transaction_payload: {} }, 400, 'INVALID_ARGUMENT', /"transaction_payload" is not allowed in set_key/],
     ['bad key_id', { operation: 'get_address', key_id: '../etc' }, 400, 'INVALID_ARGUMENT', /"key_id" must be 1-64 characters/],
+    // The proxy finds no record and forwards the request without one: the enclave says KEY_NOT_FOUND, signed.
     ['unknown key', { operation: 'get_address', key_id: 'nobody' }, 404, 'KEY_NOT_FOUND', /key "nobody" not found/],
     ['signing with an unknown key', signPayload({}, { key_id: 'nobody' }), 404, 'KEY_NOT_FOUND', /key "nobody" not found/],
     ['set_key on an existing key_id', { operation: 'set_key', eth_key: ETH_KEY }, 409, 'KEY_EXISTS', /key "lambda-default" already exists/],
@@ -164,21 +204,78 @@ describe('bad payloads: a non-200 status and { code, message }', () => {
   test('an unexpected failure is a generic 500 (the foreign message is not echoed)', async () => {
     const broken = createHandler({
       custody: { getKey: async () => { throw new Error('socket hang up at 10.0.0.7 with secret xyz') } } as never,
-      importer: stack.importer,
       keyId: 'k',
       log: () => {},
     })
     expect(await broken({ operation: 'get_address' })).toEqual({ statusCode: 500, body: { code: 'INTERNAL', message: 'internal error' } })
   })
 
-  test('the private key never reaches the logs', () => {
+  test('neither the private key nor the API key (its secret, the derived key) reaches the logs', () => {
     const text = JSON.stringify(logs)
     expect(logs.length).toBeGreaterThan(10)
     expect(text).not.toContain(ETH_KEY.slice(2))
     expect(text.toLowerCase()).not.toContain(ETH_KEY.slice(2, 30))
+    expect(text).not.toContain(API_KEY_SECRET.slice(0, 16))
+    expect(text.toLowerCase()).not.toContain(deriveApiKey(API_KEY_SECRET).slice(2, 30))
+  })
+})
+
+describe('the deployed wiring: stamped requests, answers from an attested enclave only', () => {
+  test('reads its two secrets, the bearer token and the API key, and nothing else', () => {
+    expect([...new Set(reads)].sort()).toEqual([API_KEY_ARN, TOKEN_ARN].sort())
+  })
+
+  test('the same secret is the same API key on every cold start; another secret is another caller, refused by the enclave', async () => {
+    // The keys set_key and generate_key made are owned by the API key derived from the secret.
+    const coldStart = await deployed()
+    expect(await coldStart({ operation: 'get_address' })).toEqual({ statusCode: 200, body: { key_id: 'lambda-default', address: ADDRESS } })
+    const stranger = await deployed(environment(), secretsOf({ [API_KEY_ARN]: randomBytes(48).toString('base64url') }), () => {})
+    const refused = await stranger({ operation: 'get_address' })
+    expect([refused.statusCode, refused.body.code]).toEqual([403, 'FORBIDDEN'])
+  })
+
+  test('an enclave whose PCR0 is not in CUSTODY_PCR0 is refused before anything is signed; during a rotation either is accepted', async () => {
+    const other = 'ab'.repeat(48)
+    const refused = await deployed(environment({ CUSTODY_PCR0: other }))
+    const response = await refused(signPayload())
+    expect(response.statusCode).toBe(502)
+    expect(response.body).toMatchObject({ code: 'ATTESTATION_FAILED' })
+    expect((response.body as { message: string }).message).toMatch(/^attestation failed: PCR0 [0-9a-f]{16}… is not in the allowlist$/)
+    const rotating = await deployed(environment({ CUSTODY_PCR0: `${other}, ${stack.pcr0}` }))
+    expect(await rotating({ operation: 'get_address' })).toEqual({ statusCode: 200, body: { key_id: 'lambda-default', address: ADDRESS } })
+  })
+
+  test('under the default root (AWS Nitro) the local stack\'s software attestation is refused', async () => {
+    const awsRoot = await createHandlerFromEnvironment({ env: environment(), secretsManager: secretsOf(), importer: stack.importer, log: () => {} })
+    const response = await awsRoot({ operation: 'get_address' })
+    expect([response.statusCode, response.body.code]).toEqual([502, 'ATTESTATION_FAILED'])
+  })
+
+  test.each([
+    ['CUSTODY_PCR0 missing', { CUSTODY_PCR0: undefined }, {}, 'CUSTODY_PCR0 is not set', false],
+    ['CUSTODY_PCR0 malformed', { CUSTODY_PCR0: 'abc' }, {}, 'CUSTODY_PCR0 is not a valid PCR0 allowlist ("attestation.pcr0[0]" must be 48 bytes of hex)', false],
+    [
+      'CUSTODY_PCR0 all zeros without CUSTODY_ALLOW_DEBUG_ENCLAVE',
+      { CUSTODY_PCR0: '0'.repeat(96) },
+      {},
+      'CUSTODY_PCR0 is not a valid PCR0 allowlist ("attestation.pcr0[0]" is the all-zero PCR0 of a debug-mode enclave; allowed only with allowDebugEnclave)',
+      false,
+    ],
+    ['CUSTODY_API_KEY_SECRET_ARN missing', { CUSTODY_API_KEY_SECRET_ARN: undefined }, {}, 'CUSTODY_API_KEY_SECRET_ARN is not set', false],
+    ['the API key secret empty', {}, { [API_KEY_ARN]: ' ' }, 'the API key secret is empty', true],
+    ['the API key secret too short to be one', {}, { [API_KEY_ARN]: API_KEY_SECRET.slice(0, 20) }, 'the API key secret must be a string of at least 32 characters', true],
+  ])('%s: the function is not configured, and says why without quoting a secret', async (_name, env, secrets, message, readsSecrets) => {
+    const before = reads.length
+    const error = await deployed(environment(env), secretsOf(secrets)).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    expect(error?.message).toBe(message)
+    expect(error?.message).not.toContain(API_KEY_SECRET.slice(0, 8))
+    expect(reads.length > before).toBe(readsSecrets)
   })
 })
 
 test('createHandler refuses an invalid default keyId', () => {
-  expect(() => createHandler({ custody: {} as never, importer: {} as never, keyId: '../x' })).toThrow(/keyId is not a valid key id/)
+  expect(() => createHandler({ custody: {} as never, keyId: '../x' })).toThrow(/keyId is not a valid key id/)
 })

@@ -40,6 +40,12 @@ describe('allowDebugEnclave=true without pcr0', () => {
     template.hasOutput('ExpectedPCR0', { Value: DEBUG_PCR0 })
   })
 
+  test('the signing Lambda accepts the debug-mode enclave too, explicitly (CUSTODY_ALLOW_DEBUG_ENCLAVE)', () => {
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CUSTODY_PCR0: DEBUG_PCR0, CUSTODY_ALLOW_DEBUG_ENCLAVE: 'true' }) },
+    })
+  })
+
   test('warns loudly: on the console and as a stack warning', () => {
     expect(warnings.join('\n')).toMatch(/!! enclave-custody WARNING: allowDebugEnclave=true: .*DEBUG-MODE enclave/)
     Annotations.fromStack(keysStack).hasWarning('/EnclaveCustody-Keys', Match.stringLikeRegexp('allowDebugEnclave: the KMS key policy accepts PCR0 = 0…0'))
@@ -179,6 +185,7 @@ describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log g
     expect(text).toContain("set_env CUSTODY_LOG_GROUP '<ref>'")
     expect(text).toContain("set_env CUSTODY_LOG_VSOCK_PORT '5010'")
     expect(text).toContain("set_env CUSTODY_LOG_RECEIVER_PORT '5011'")
+    expect(text).toContain("set_env CUSTODY_AUDIT_LOG '/var/log/enclave-custody-audit/audit.jsonl'")
     // The whole channel, in this order, after custody.env and before the enclave starts (so its boot lines are kept).
     const steps = [
       "set_env CUSTODY_LOG_GROUP '<ref>'",
@@ -239,5 +246,22 @@ describe('the stack itself refuses an alias or a bare key id (point 6)', () => {
     ['1234abcd-12ab-34cd-56ef-1234567890ab', /CustodyStack: kmsKeyArn must be the full KMS key ARN, not a bare key id/],
   ])('kmsKeyArn %s', (kmsKeyArn, message) => {
     expect(() => new CustodyStack(new App(), 'S', { eifPath: EIF_WITH_PCRS, pcr0: FIXTURE_PCRS.PCR0, kmsKeyArn, keys, hostFilesPath: HOST_FIXTURES })).toThrow(message)
+  })
+})
+
+describe('the signing Lambda\'s PCR0 allowlist is checked at synth', () => {
+  const keys = {
+    instanceRoleArn: 'arn:aws:iam::111122223333:role/i',
+    importerRoleArn: 'arn:aws:iam::111122223333:role/m',
+    sealingKeyArn: FIXTURE_KMS_KEY_ARN,
+  }
+  const props = { eifPath: EIF_WITH_PCRS, pcr0: FIXTURE_PCRS.PCR0, kmsKeyArn: FIXTURE_KMS_KEY_ARN, keys, hostFilesPath: HOST_FIXTURES }
+  test.each([
+    ['without the image the fleet runs', ['ab'.repeat(48)], /CustodyStack: acceptedPcr0s must include pcr0, the image the fleet runs/],
+    ['with a malformed value', [FIXTURE_PCRS.PCR0, 'abc'], /SigningFunction: pcr0\[1\] must be 96 hex digits/],
+    ['with the debug PCR0 of a production stack', [FIXTURE_PCRS.PCR0, DEBUG_PCR0], /SigningFunction: pcr0\[1\] is all zeros \(a debug-mode enclave\); set allowDebugEnclave to accept it/],
+    ['with six values', [FIXTURE_PCRS.PCR0, ...['a', 'b', 'c', 'd', 'e'].map((c) => c.repeat(96))], /SigningFunction: pcr0 must list 1 to 5 PCR0 values/],
+  ])('acceptedPcr0s %s is refused', (_name, acceptedPcr0s, message) => {
+    expect(() => new CustodyStack(new App(), 'S', { ...props, acceptedPcr0s })).toThrow(message)
   })
 })

@@ -27,6 +27,7 @@ export const parentProxyOptions = {
   awsEndpoint: { flag: 'aws-endpoint', env: 'CUSTODY_AWS_ENDPOINT', help: 'AWS endpoint override (local-aws in development)', schema: z.url().optional() },
   credentials: { flag: 'credentials', env: 'CUSTODY_CREDENTIALS', help: 'instance credentials: imds | env (AWS_ACCESS_KEY_ID…) | none', schema: z.enum(['imds', 'env', 'none']).default('none') },
   imdsEndpoint: { flag: 'imds-endpoint', env: 'CUSTODY_IMDS_ENDPOINT', help: 'instance metadata endpoint', schema: z.url().default('http://169.254.169.254') },
+  auditLog: { flag: 'audit-log', env: 'CUSTODY_AUDIT_LOG', help: 'append the enclave\'s signed audit events to this JSON-lines file', schema: file.optional() },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: logLevel },
 } satisfies Record<string, OptionSpec>
 

@@ -6,6 +6,7 @@ it('@enclave-custody/parent-proxy exports exactly this (a change of public surfa
     [
       "MAX_ENCLAVE_LOG_STRING_CHARS",
       "REDACT_PATHS",
+      "createAuditFileSink",
       "createEnclaveConnection",
       "createEnclavePool",
       "createImdsCredentialsProvider",

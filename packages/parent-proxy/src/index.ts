@@ -6,3 +6,4 @@ export { type ParentProxy, type ParentProxyOptions, startParentProxy } from './p
 export { createSecretsManagerRecordSource, type RecordSource, type SecretsManagerRecordSourceOptions } from './recordSource.js'
 export { type LogReceiver, type LogReceiverOutput, startLogReceiver } from './startLogReceiver.js'
 export type { AwsCredentials, UnsealContext } from './types.js'
+export { type AuditFileSink, createAuditFileSink } from './auditFile.js'

@@ -11,17 +11,18 @@ import {
   InvalidFrameError,
   isCustodyError,
   KEY_ID_PATTERN,
-  KEY_ID_RULE,
-  KeyNotFoundError,
+  MAX_LISTED_RECORDS,
   type Operation,
   PROTOCOL_VERSION,
   type RequestMessage,
+  RESPONSE_SIGNATURE_HEADER,
   routeToOperation,
+  STAMP_HEADER,
   UnauthenticatedError,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials, UnsealContext } from './types.js'
-import { keyInfoOfRecord, type SealedKeyRecord } from '@enclave-custody/sdk'
+import type { SealedKeyRecord } from '@enclave-custody/sdk'
 import { type Logger, silentLogger } from './logger.js'
 import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
@@ -57,6 +58,11 @@ export type ParentProxyOptions = {
   poolSize?: number
   /** On close, how long in-flight requests may finish before connections are cut. @default 10_000 */
   drainTimeoutMs?: number
+  /**
+   * Where the enclave's audit events go (they ride on its answers and are stripped here): a file in dev, the
+   * stack's log group in production. Untrusted storage: the events are signed and chained by the enclave.
+   */
+  auditSink?: (events: unknown[]) => void
 }
 
 export type ParentProxy = {
@@ -88,6 +94,7 @@ export async function startParentProxy({
   auth,
   poolSize = 4,
   drainTimeoutMs = 10_000,
+  auditSink,
 }: ParentProxyOptions): Promise<ParentProxy> {
   const loopback = LOOPBACK.has(host)
   if (!tls && !loopback) throw new TypeError(`parent proxy: plain HTTP is allowed only on loopback; give a TLS certificate to listen on ${host}`)
@@ -102,12 +109,34 @@ export async function startParentProxy({
   let seq = 0
   const nextId = () => `p${prefix}-${(seq++).toString(36)}`
 
-  async function forward(op: Operation, params: unknown, context?: UnsealContext): Promise<{ status: number; body: unknown }> {
-    const message = { v: PROTOCOL_VERSION, id: nextId(), op, params } as RequestMessage
+  type Answer = { status: number; body: unknown; sig?: unknown }
+
+  async function forward(op: Operation, params: unknown, auth: unknown, context?: UnsealContext): Promise<Answer> {
+    const message = { v: PROTOCOL_VERSION, id: nextId(), op, params, ...(auth === undefined ? {} : { auth }) } as RequestMessage
     const response = await connection.request(message, context)
-    if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result }
+    if (Array.isArray(response.audit) && response.audit.length > 0) {
+      try {
+        auditSink?.(response.audit)
+      } catch (e) {
+        logger.error({ err: (e as Error)?.message }, 'audit sink failed')
+      }
+    }
+    const sig = response.sig === undefined ? {} : { sig: response.sig }
+    if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result, ...sig }
     const code = response.error.code in httpStatusOf ? response.error.code : ErrorCode.INTERNAL
-    return { status: httpStatusOf[code], body: { error: response.error } }
+    return { status: httpStatusOf[code], body: { error: response.error }, ...sig }
+  }
+
+  /** The caller's request stamp, passed through unread (the enclave verifies it). */
+  function stampOf(req: IncomingMessage): unknown {
+    const header = req.headers[STAMP_HEADER]
+    if (header === undefined) return undefined
+    if (typeof header !== 'string' || header.length > 2048) throw new InvalidArgumentError({ field: STAMP_HEADER, rule: 'must be one JSON object of at most 2048 characters' })
+    try {
+      return JSON.parse(header)
+    } catch {
+      throw new InvalidArgumentError({ field: STAMP_HEADER, rule: 'must be JSON' })
+    }
   }
 
   /** Bearer token (compared as SHA-256 digests in constant time) or a verified client certificate. */
@@ -123,47 +152,49 @@ export async function startParentProxy({
     throw new UnauthenticatedError()
   }
 
-  async function route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+  async function route(req: IncomingMessage): Promise<Answer> {
     const url = new URL(req.url ?? '/', 'http://proxy')
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const started = performance.now()
-      const health = await forward('system.health', {})
+      const health = await forward('system.health', {}, undefined)
       if (health.status !== 200) return health
       return { status: 200, body: { status: 'ok', enclaveRoundTripMs: Math.round(performance.now() - started) } }
     }
     authenticate(req)
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined
-    const target = routeToOperation(req.method ?? 'GET', url.pathname, body)
+    const target = routeToOperation(req.method ?? 'GET', url.pathname, body, url.searchParams)
     // The path is not echoed: a caller may have pasted anything into it.
     if (!target) throw new UnknownOperationError({ op: 'route' })
-    if (!records) return forward(target.op, target.params)
-    return withRecords(records, target.op, target.params)
+    const auth = stampOf(req)
+    if (!records) return forward(target.op, target.params, auth)
+    return withRecords(records, target.op, target.params, auth)
   }
 
   /** Production routing: records come from the record source, credentials go with every enclave call. */
-  async function withRecords(source: RecordSource, op: Operation, params: unknown): Promise<{ status: number; body: unknown }> {
+  async function withRecords(source: RecordSource, op: Operation, params: unknown, auth: unknown): Promise<Answer> {
     const creds = credentials ? { credentials: await credentials() } : {}
     const keyId = (params as { keyId?: unknown }).keyId
-    const record = async (): Promise<SealedKeyRecord> => {
-      if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
+    // Without a record the enclave answers KEY_NOT_FOUND itself, signed: an unsigned one would reach the app
+    // as UNAVAILABLE (the SDK honours domain codes only from the enclave).
+    const record = async (): Promise<{ record?: SealedKeyRecord }> => {
+      if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) return {}
       const found = await source.get(keyId)
-      if (!found) throw new KeyNotFoundError({ keyId })
-      return found
+      return found ? { record: found } : {}
     }
     switch (op) {
+      // Key identity comes from the enclave, which reports only records that unseal.
       case 'key.list':
-        return { status: 200, body: { keys: (await source.list()).map(keyInfoOfRecord) } }
+        return forward(op, params, auth, { ...creds, records: (await source.list()).slice(0, MAX_LISTED_RECORDS) })
       case 'key.get':
-        return { status: 200, body: keyInfoOfRecord(await record()) }
       case 'sign.eip1559':
       case 'sign.transaction':
       case 'sign.authorization':
       case 'sign.message':
       case 'sign.typedData':
       case 'sign.digest':
-        return forward(op, params, { ...creds, record: await record() })
+        return forward(op, params, auth, { ...creds, ...(await record()) })
       default:
-        return forward(op, params, creds)
+        return forward(op, params, auth, creds)
     }
   }
 
@@ -178,9 +209,9 @@ export async function startParentProxy({
         const error = publicError(e)
         return { status: httpStatusOf[error.code], body: { error: error.toJSON() } }
       })
-      .then(({ status, body }) => {
+      .then(({ status, body, sig }: Answer) => {
         logger.info({ method: req.method, path: routeLabel(req.url), status, ms: Math.round(performance.now() - started) }, 'http request')
-        send(res, status, body)
+        send(res, status, body, sig)
       })
       .finally(() => {
         inFlight--
@@ -233,15 +264,16 @@ function publicError(e: unknown): CustodyError {
 /** The route's shape for logs: never the raw path, which may carry anything a caller typed. */
 function routeLabel(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0]!
-  if (path === '/healthz' || path === '/v1/keys') return path
+  if (path === '/healthz' || path === '/v1/keys' || path === '/v1/attestation') return path
   if (/^\/v1\/keys\/[^/]+$/.test(path)) return '/v1/keys/:keyId'
   if (/^\/v1\/keys\/[^/]+\/sign$/.test(path)) return '/v1/keys/:keyId/sign'
   return '(unmatched)'
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, sig?: unknown): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  const signature = sig === undefined ? {} : { [RESPONSE_SIGNATURE_HEADER]: JSON.stringify(sig) }
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...signature })
   res.end(text)
 }
 

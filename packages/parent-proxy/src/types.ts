@@ -8,4 +8,4 @@ export type AwsCredentials = { accessKeyId: string; secretAccessKey: string; ses
  * live outside the enclave (Secrets Manager), the sealed record of the key the request names. The
  * enclave trusts neither (same shape as the enclave runtime's `UnsealContext`).
  */
-export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRecord }
+export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRecord; records?: SealedKeyRecord[] }

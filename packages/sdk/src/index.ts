@@ -1,4 +1,5 @@
 export {
+  type AuditReceipt,
   type CreateCustodyClientParameters,
   type CustodyClient,
   createCustodyClient,
@@ -6,6 +7,7 @@ export {
   type KeyInfo,
   type SignedTransaction,
   type SignMessageParameters,
+  type SignOptions,
   type SignMessageReturnType,
   type SignTransactionReturnType,
 } from './client/createCustodyClient.js'
@@ -13,6 +15,7 @@ export {
   AttestationError,
   CustodyError,
   ErrorCode,
+  ForbiddenError,
   IntegrityError,
   InternalError,
   InvalidArgumentError,
@@ -125,13 +128,28 @@ export {
 } from './keys/keyPolicy.js'
 export { type NitroEnclaveParameters, nitroEnclave } from './transports/nitroEnclave.js'
 export type { Transport } from './transports/types.js'
+export { canonicalApiKey, isCanonicalOwners, MAX_OWNERS, normalizeOwners, type Owners, type OwnersInput, ownersHash } from './keys/owners.js'
+export { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from './session/attestEnclave.js'
+export { AUDIT_CONTEXT, AUDIT_GENESIS, type AuditEvent, auditEventBytes, auditEventHash } from './session/auditEvent.js'
+export { type ResponseSignature, requestDigest, verifyResponseSignature } from './session/responseSignature.js'
+export { type TrustConfiguration, trustDigest } from './session/trust.js'
+export { type AuditLogReceipt, type AuditSegment, type VerifyAuditLogParameters, type VerifyAuditLogReturnType, verifyAuditLog } from './session/verifyAuditLog.js'
 export { type Address, assertAddress, toChecksumAddress } from './utils/address.js'
 export { bytesToHex, type Hex, hexToBytes } from './utils/hex.js'
 export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
 export {
   keyInfoOfRecord,
   keyPolicyOfRecord,
+  RECORD_CONTEXT,
+  RECORD_HEADER_CONTEXT,
+  recordEncryptionContext,
+  recordHeaderBytes,
+  recordSigningBytes,
   type SealedKeyRecord,
+  type SealedKeyRecordV1,
+  SealedKeyRecordV1Schema,
+  type SealedKeyRecordV2,
+  SealedKeyRecordV2Schema,
   SealedKeyRecordSchema,
   type SealingKind,
 } from './keys/sealedKeyRecord.js'

@@ -1,5 +1,5 @@
 import type { Address, CustodyClient } from '@enclave-custody/sdk'
-import { connect, keyIdSchema, proxyOptions } from './connection.js'
+import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 
 /** The Ethereum address of a custody key. */
@@ -10,12 +10,12 @@ export async function keyAddress(keyId: string, { client }: { client: CustodyCli
 export const addressCommand = defineCommand({
   name: 'address',
   summary: "print a key's address",
-  usage: 'custody address <keyId> [--dev <dir> | --url <url>]',
-  description: 'Prints the EIP-55 address of the key.',
+  usage: `custody address <keyId> ${PROXY_USAGE}`,
+  description: `Prints the EIP-55 address of the key, as the enclave reports it.\n${PROXY_HELP}`,
   positionals: [{ name: 'keyId', help: 'the key', schema: keyIdSchema }],
   options: { ...proxyOptions },
   async run({ options: o, positionals: [keyId], io }) {
-    const { client, close } = connect({ url: o.url })
+    const { client, close } = await connect({ proxy: o, io })
     try {
       io.stdout(`${await keyAddress(keyId as string, { client })}\n`)
       return 0

@@ -1,9 +1,12 @@
 import { KMSClient } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { type CustodyClient, createCustodyClient, createKmsImporter, type KmsImporter, nitroEnclave } from '@enclave-custody/sdk'
+import { type CustodyClient, createCustodyClient, createKmsImporter, isCustodyError, type KmsImporter, nitroEnclave } from '@enclave-custody/sdk'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
 import { z } from 'zod'
-import type { OptionSpec } from './cliOptions.js'
+import { readApiKeyFile } from './apiKeyFile.js'
+import type { CliIo } from './cliIo.js'
+import { CommandFailure, type OptionSpec } from './cliOptions.js'
+import { readAttestationRoots } from './readAttestationRoots.js'
 
 /** An http(s) URL. */
 export const httpUrl = z.string().refine((s) => {
@@ -30,13 +33,66 @@ export const devOption = {
   schema: z.string().min(1).optional(),
 } satisfies OptionSpec
 
-/** Where the parent proxy is. */
+/** Most PCR0 values an allowlist takes (the SDK's limit: the current image and a few next ones). */
+const MAX_PCR0 = 5
+
+/**
+ * `--pcr0` / `CUSTODY_PCR0`: the PCR0 allowlist, comma-separated (and the flag may repeat); each value 96 hex
+ * digits, `0x` optional. The all-zero PCR0 of a debug-mode enclave (any code) is refused.
+ */
+export const pcr0Allowlist = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? [v] : v).flatMap((s) => s.split(',')).map((s) => s.trim().replace(/^0x/i, '').toLowerCase()))
+  .pipe(
+    z
+      .array(z.string().regex(/^[0-9a-f]{96}$/, 'must be 96 hex digits (SHA-384) per value, comma-separated'))
+      .min(1, 'needs at least one value')
+      .max(MAX_PCR0, `takes at most ${MAX_PCR0} values`)
+      .refine((values) => !values.some((v) => /^0+$/.test(v)), 'must not be the all-zero PCR0 of a debug-mode enclave (it attests any code)'),
+  )
+  .transform((values) => [...new Set(values)])
+
+/** Where the parent proxy is, and what the CLI requires of the enclave behind it and stamps its requests with. */
 export const proxyOptions = {
   url: { flag: 'url', env: 'CUSTODY_URL', value: 'url', help: 'parent proxy URL', schema: httpUrl, required: true },
+  apiKeyFile: {
+    flag: 'api-key-file',
+    env: 'CUSTODY_API_KEY_FILE',
+    value: 'path',
+    help: 'API key that stamps every request (from `custody api-key create`)',
+    schema: z.string().min(1),
+    required: true,
+  },
+  pcr0: {
+    flag: 'pcr0',
+    env: 'CUSTODY_PCR0',
+    value: 'hex[,hex…]',
+    help: "allowed PCR0 of the enclave image, comma-separated (the build's pcrs.json)",
+    multiple: true,
+    schema: pcr0Allowlist,
+    required: true,
+  },
+  attestationRoot: {
+    flag: 'attestation-root',
+    env: 'CUSTODY_ATTESTATION_ROOT',
+    value: 'pem-file',
+    help: 'PEM root(s) of the attestation (default: the AWS Nitro root)',
+    schema: z.string().min(1).optional(),
+  },
   dev: devOption,
 } satisfies Record<string, OptionSpec>
 
-/** The importer side (import-key, generate-key): KMS Encrypt and Secrets Manager with the importer role. */
+/** The proxy options in a usage line. */
+export const PROXY_USAGE = '[--dev <dir> | --url <url> --api-key-file <path> --pcr0 <hex>[,<hex>…] [--attestation-root <pem-file>]]'
+
+/** What every command that talks to the proxy does, for its help. */
+export const PROXY_HELP =
+  'Before its first request the command attests the enclave (PCR0 in --pcr0, certificate chain to\n--attestation-root or the AWS Nitro root), stamps every request with the API key of --api-key-file and\naccepts only answers signed by the attested enclave. --dev <dir> fills all of these from <dir>/dev.env.'
+
+/** The proxy options' values, as `connect` takes them. */
+export type ProxySettings = { url: string; apiKeyFile: string; pcr0: readonly string[]; attestationRoot?: string | undefined }
+
+/** The importer side (import-key, generate-key): the importer role stores the records the enclave seals (Secrets Manager). */
 export const importerOptions = {
   kmsKeyId: { flag: 'kms-key-id', env: 'CUSTODY_KMS_KEY_ID', value: 'id', help: 'KMS key that seals private keys', schema: z.string().min(1).max(2048), required: true },
   awsEndpoint: { flag: 'aws-endpoint', env: 'CUSTODY_AWS_ENDPOINT', value: 'url', help: 'KMS and Secrets Manager endpoint, for local-aws (default: AWS)', schema: httpUrl.optional() },
@@ -72,18 +128,26 @@ export function awsClientConfig({ region, endpoint, credentials }: { region?: st
 export type Connection = { client: CustodyClient; close(): Promise<void> }
 
 /**
- * Connect to the parent proxy at `url`; with `importer` settings, also build the KMS importer (importer
- * role credentials from `credentials` or the default chain).
+ * Connect to the parent proxy at `proxy.url`: requests are stamped with the API key of `proxy.apiKeyFile`, and
+ * the client attests the enclave (PCR0 in `proxy.pcr0`, chain to `proxy.attestationRoot` or the AWS Nitro
+ * root) before its first request and accepts only answers the attested enclave signed. With `importer`
+ * settings, also build the KMS importer (importer role credentials from `credentials` or the default chain).
+ *
+ * @throws UsageError for an unreadable or malformed API key or root file (naming the flag, never the key)
  */
-export function connect({
-  url,
+export async function connect({
+  proxy,
   importer,
   credentials,
+  io,
 }: {
-  url: string
+  proxy: ProxySettings
   importer?: { kmsKeyId: string; awsEndpoint?: string | undefined; region?: string | undefined }
   credentials?: AwsCredentials | undefined
-}): Connection {
+  io: CliIo
+}): Promise<Connection> {
+  const { stamper } = await readApiKeyFile(proxy.apiKeyFile, io)
+  const roots = proxy.attestationRoot === undefined ? undefined : await readAttestationRoots(proxy.attestationRoot, io)
   const closers: (() => void)[] = []
   let kmsImporter: KmsImporter | undefined
   if (importer) {
@@ -95,8 +159,13 @@ export function connect({
   }
   // The proxy's bearer token, when it requires one, comes only from the environment (never a flag value).
   const token = process.env.CUSTODY_AUTH_TOKEN
-  const transport = nitroEnclave({ url, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) })
-  const client = createCustodyClient({ transport, ...(kmsImporter ? { importer: kmsImporter } : {}) })
+  const transport = nitroEnclave({
+    url: proxy.url,
+    attestation: { pcr0: [...proxy.pcr0], ...(roots ? { roots } : {}) },
+    ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+  })
+  const sdkClient = createCustodyClient({ transport, stamper, ...(kmsImporter ? { importer: kmsImporter } : {}) })
+  const client = roots === undefined ? withDefaultRootHint(sdkClient) : sdkClient
   return {
     client,
     async close() {
@@ -104,6 +173,25 @@ export function connect({
       await client.close()
     },
   }
+}
+
+/**
+ * The client, with a hint on a failed attestation: without --attestation-root only the AWS Nitro root is
+ * trusted, so a local stack (software NSM) is refused.
+ */
+function withDefaultRootHint(client: CustodyClient): CustodyClient {
+  const hinted = {} as Record<string, unknown>
+  for (const [name, method] of Object.entries(client) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    hinted[name] = async (...args: unknown[]) => {
+      try {
+        return await method(...args)
+      } catch (e) {
+        if (!isCustodyError(e, 'ATTESTATION_FAILED')) throw e
+        throw new CommandFailure(`${e.shortMessage} (ATTESTATION_FAILED); only the AWS Nitro root is trusted without --attestation-root (a local stack: --dev <dir>)`)
+      }
+    }
+  }
+  return hinted as CustodyClient
 }
 
 /** `Name: message` of an AWS SDK error. */

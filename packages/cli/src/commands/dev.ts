@@ -1,12 +1,13 @@
-import { isAbsolute, relative, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { z } from 'zod'
 import { type DevStack, type DevStackOptions, startDevStack } from '../devStack.js'
+import { createApiKeyFile, DEV_API_KEY_FILE, readApiKeyFile } from './apiKeyFile.js'
 import { type CliIo, signalExitCode } from './cliIo.js'
 import { defineCommand } from './defineCommand.js'
 import { removeDevEnv, writeDevEnv } from './devEnv.js'
 
 export type RunDevStackParameters = {
-  /** Absolute data directory: local AWS state, the software NSM's CA, dev credentials, dev.env. */
+  /** Absolute data directory: local AWS state, the software NSM's CA, dev credentials, the dev API key, dev.env. */
   dataDir: string
   anvil: boolean
   chainId: number
@@ -25,17 +26,22 @@ export type RunDevStackDeps = {
 const ANVIL_EXIT_GRACE_MS = 200
 
 /**
- * Run the local stack until `stop` is aborted: start it with progress lines, print the endpoints,
- * write `<dataDir>/dev.env` (0600) for the other commands, then stop everything and remove dev.env.
+ * Run the local stack until `stop` is aborted: create the dev API key `<dataDir>/api-key.json` (0600) unless
+ * it exists (it is kept across restarts), start the stack with progress lines, print the endpoints, write
+ * `<dataDir>/dev.env` (0600) for the other commands, then stop everything and remove dev.env.
  *
  * @returns the exit code: 128 + signal number when stopped by a signal, 1 when anvil died
- * @throws whatever `startDevStack` throws (after it stopped what it had started)
+ * @throws whatever `startDevStack` throws (after it stopped what it had started); a UsageError when an
+ * existing api-key.json is not an API key file (it is never replaced)
  */
 export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: RunDevStackParameters, { io, stop, start = startDevStack }: RunDevStackDeps): Promise<number> {
   const stoppedCode = () => signalExitCode(typeof stop.reason === 'string' ? (stop.reason as NodeJS.Signals) : 'SIGTERM')
+  const apiKeyFile = join(dataDir, DEV_API_KEY_FILE)
+  const apiKey = (await createApiKeyFile(apiKeyFile)) ?? (await readApiKeyFile(apiKeyFile, io, { source: 'the dev API key' }))
   let stack: DevStack
   try {
-    stack = await start({ dataDir, anvil, chainId, awsLatencyMs, signal: stop, onProgress: (line) => io.stdout(`• ${line}\n`) })
+    // Keys of an older data directory (sealed before keys had owners) stay usable with the dev API key.
+    stack = await start({ dataDir, anvil, chainId, awsLatencyMs, legacyOwners: [apiKey.publicKey], signal: stop, onProgress: (line) => io.stdout(`• ${line}\n`) })
   } catch (e) {
     if (!stop.aborted) throw e
     io.stdout('stopped\n') // the start stopped what it had started
@@ -51,6 +57,9 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
       CUSTODY_KMS_KEY_ID: stack.kmsKeyArn,
       CUSTODY_CHAIN_ID: String(chainId),
       ...(stack.anvil ? { CUSTODY_RPC_URL: stack.anvil.rpcUrl } : {}),
+      CUSTODY_PCR0: stack.pcr0,
+      CUSTODY_ATTESTATION_ROOT: stack.attestationRootFile,
+      CUSTODY_API_KEY_FILE: apiKeyFile,
       AWS_ACCESS_KEY_ID: stack.config.principals.importer.accessKeyId,
       AWS_SECRET_ACCESS_KEY: stack.config.principals.importer.secretAccessKey,
     })
@@ -64,6 +73,7 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
       ['AWS endpoint', `${stack.awsEndpoint} (KMS + Secrets Manager, region ${stack.region})`],
       ['KMS key ARN', stack.kmsKeyArn],
       ['PCR0', stack.pcr0],
+      ['API key', `${show(apiKeyFile)} (public key ${apiKey.publicKey})`],
       ['anvil RPC', stack.anvil ? `${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})` : 'not started (--no-anvil)'],
       ['env file', `${show(envPath)} (e.g. custody generate-key --dev ${show(dataDir)})`],
     ]
@@ -94,7 +104,7 @@ export const devCommand = defineCommand({
   summary: 'run the local stack: KMS, Secrets Manager, attested enclave, proxy, anvil',
   usage: 'custody dev [--data-dir <dir>] [--no-anvil] [--chain-id <n>]',
   description:
-    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>`, and runs until Ctrl-C.',
+    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>` (endpoints, importer credentials, the\nenclave\'s PCR0 and attestation root, the API key file), and runs until Ctrl-C. The dev API key\n<dir>/api-key.json (mode 0600) is created on the first start and kept.',
   options: {
     dataDir: { flag: 'data-dir', env: 'CUSTODY_DEV_DIR', value: 'dir', help: 'state directory (default .custody-dev)', schema: z.string().min(1).default('.custody-dev') },
     noAnvil: { flag: 'no-anvil', boolean: true, help: 'do not start anvil', schema: z.boolean().default(false) },

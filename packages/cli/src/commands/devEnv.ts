@@ -14,6 +14,12 @@ export type DevEnv = {
   CUSTODY_KMS_KEY_ID: string
   CUSTODY_CHAIN_ID: string
   CUSTODY_RPC_URL?: string
+  /** The enclave's PCR0 (the software NSM's measurement of the runtime code): the attestation allowlist. */
+  CUSTODY_PCR0: string
+  /** The software NSM's root certificate (PEM file): what the attestation must chain to. */
+  CUSTODY_ATTESTATION_ROOT: string
+  /** Absolute path of `<dataDir>/api-key.json`, the dev API key that stamps requests. */
+  CUSTODY_API_KEY_FILE: string
   /** The importer role's local credentials: may KMS Encrypt and create secrets, never decrypt. */
   AWS_ACCESS_KEY_ID: string
   AWS_SECRET_ACCESS_KEY: string
@@ -21,16 +27,19 @@ export type DevEnv = {
 
 /** Values that need no quoting in a shell (`set -a; . dev.env`) and cannot break a line. */
 const PLAIN = /^[A-Za-z0-9+/=:.,_@-]*$/
+/** Values a shell takes literally between single quotes (paths with spaces, say); `readDevEnv` strips them. */
+const QUOTABLE = /^[^'\n\r\\]*$/
 
 export const devEnvPath = (dataDir: string) => join(dataDir, DEV_ENV_FILE)
 
-/** Write `<dataDir>/dev.env` atomically with mode 0600: it holds the importer's credentials. */
+/** Write `<dataDir>/dev.env` atomically with mode 0600: it holds the importer's credentials (and names the API key file). */
 export async function writeDevEnv(dataDir: string, env: DevEnv): Promise<string> {
   const lines = ['# Written by `custody dev`, removed when it stops. Holds local importer credentials: keep it private.']
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue
-    if (!PLAIN.test(value)) throw new Error(`dev.env: ${name} has characters a shell would need quoted`)
-    lines.push(`${name}=${value}`)
+    if (PLAIN.test(value)) lines.push(`${name}=${value}`)
+    else if (QUOTABLE.test(value)) lines.push(`${name}='${value}'`)
+    else throw new Error(`dev.env: ${name} has characters that cannot be quoted for a shell`)
   }
   const path = devEnvPath(dataDir)
   await writeFileAtomic(path, `${lines.join('\n')}\n`, { mode: 0o600 })

@@ -1,6 +1,6 @@
 import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
-import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
+import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { type KeyPolicyFlags, keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 
@@ -19,8 +19,8 @@ export function generateKey(
 export const generateKeyCommand = defineCommand({
   name: 'generate-key',
   summary: 'create a key inside the enclave (KMS GenerateDataKey, attested)',
-  usage: 'custody generate-key [--key-id <id>] [--dev <dir> | --url <url> --kms-key-id <id> …]',
-  description: 'The enclave generates the key from a KMS data key only it can read; the importer stores the sealed record.',
+  usage: `custody generate-key [--key-id <id>] ${PROXY_USAGE} [--kms-key-id <id> …]`,
+  description: `The enclave generates the key from a KMS data key only it can read; the importer stores the sealed record.\n${PROXY_HELP}`,
   options: {
     keyId: { flag: 'key-id', value: 'id', help: 'id to give the key (default: random)', schema: keyIdSchema.optional() },
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
@@ -29,7 +29,7 @@ export const generateKeyCommand = defineCommand({
     ...importerOptions,
   },
   async run({ options: o, io, devEnv }) {
-    const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
+    const { client, close } = await connect({ proxy: o, importer: o, credentials: credentialsOf(devEnv), io })
     try {
       const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy, allowAnyChainAuthorization: o.allowAnyChainAuthorization }
       printKey(io, await generateKey({ keyId: o.keyId, ...policy }, { client }), o.json)

@@ -1,7 +1,7 @@
 import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import type { CliIo } from './cliIo.js'
-import { connect, credentialsOf, importerOptions, keyIdSchema, proxyOptions } from './connection.js'
+import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { type KeyPolicyFlags, keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
 import { readPrivateKey, type ReadPrivateKeyParameters } from './readPrivateKey.js'
@@ -9,8 +9,9 @@ import { readPrivateKey, type ReadPrivateKeyParameters } from './readPrivateKey.
 export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: string | undefined }
 
 /**
- * Seal an existing private key under the attested KMS key (KMS Encrypt by the importer role, context
- * `{ keyId }`) and store its record in Secrets Manager; the enclave never receives the plaintext.
+ * Import an existing private key: the SDK seals it to the attested enclave's HPKE key (the proxy and the
+ * network see only ciphertext), the enclave seals it under the attested KMS key, and the importer role stores
+ * the record it returns in Secrets Manager. The key's owner is the API key that stamped the request.
  *
  * @returns the new key's id and address
  * @throws UsageError for a missing or malformed key; CustodyError from the SDK
@@ -25,10 +26,10 @@ export async function importKey(
 
 export const importKeyCommand = defineCommand({
   name: 'import-key',
-  summary: 'seal an existing private key (KMS Encrypt) and store its record',
-  usage: 'custody import-key [--private-key-file <path> | --private-key-env <NAME> | < keyfile] [--key-id <id>]',
+  summary: 'import an existing private key, sealed to the attested enclave',
+  usage: `custody import-key [--private-key-file <path> | --private-key-env <NAME> | < keyfile] [--key-id <id>]\n       ${PROXY_USAGE} [--kms-key-id <id> …]`,
   description:
-    'Reads the key from a file, an environment variable or standard input (never from a flag value),\nencrypts it with KMS as the importer role and stores the sealed record in Secrets Manager.',
+    `Reads the key from a file, an environment variable or standard input (never from a flag value), seals it\nto the attested enclave (HPKE: the proxy sees only ciphertext), which seals it under the KMS key; the importer\nrole stores the record in Secrets Manager. The key belongs to the API key that stamps the request.\n${PROXY_HELP}`,
   options: {
     privateKeyFile: { flag: 'private-key-file', value: 'path', help: 'file holding the key, 0x + 64 hex digits ("-" = stdin)', schema: z.string().min(1).optional() },
     privateKeyEnv: { flag: 'private-key-env', value: 'NAME', help: 'environment variable holding the key', schema: z.string().min(1).optional() },
@@ -39,7 +40,7 @@ export const importKeyCommand = defineCommand({
     ...importerOptions,
   },
   async run({ options: o, io, devEnv }) {
-    const { client, close } = connect({ url: o.url, importer: o, credentials: credentialsOf(devEnv) })
+    const { client, close } = await connect({ proxy: o, importer: o, credentials: credentialsOf(devEnv), io })
     try {
       const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy, allowAnyChainAuthorization: o.allowAnyChainAuthorization }
       printKey(io, await importKey({ file: o.privateKeyFile, envName: o.privateKeyEnv, keyId: o.keyId, ...policy }, { client, io }), o.json)

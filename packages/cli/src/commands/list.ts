@@ -1,6 +1,6 @@
 import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
-import { connect, proxyOptions } from './connection.js'
+import { connect, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 
 /** Every key the enclave deployment serves. */
@@ -18,14 +18,14 @@ export function formatKeyTable(keys: readonly KeyInfo[]): string {
 export const listCommand = defineCommand({
   name: 'list',
   summary: 'list keys',
-  usage: 'custody list [--json] [--dev <dir> | --url <url>]',
-  description: 'Lists the keys with their addresses.',
+  usage: `custody list [--json] ${PROXY_USAGE}`,
+  description: `Lists the keys with their addresses, as the enclave reports them.\n${PROXY_HELP}`,
   options: {
     json: { flag: 'json', boolean: true, help: 'print a JSON array', schema: z.boolean().default(false) },
     ...proxyOptions,
   },
   async run({ options: o, io }) {
-    const { client, close } = connect({ url: o.url })
+    const { client, close } = await connect({ proxy: o, io })
     try {
       const keys = await listKeys({ client })
       if (o.json) io.stdout(`${JSON.stringify(keys.map((k) => ({ keyId: k.keyId, address: k.address, curve: k.curve, createdAt: k.createdAt.toISOString(), policy: k.policy })))}\n`)

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { isCustodyError } from '@enclave-custody/sdk'
 import { addressCommand } from './address.js'
+import { apiKeyCommand } from './apiKey.js'
 import type { CliIo } from './cliIo.js'
 import { CommandFailure, helpText, parseArgv, resolveOptions, resolvePositionals, UsageError } from './cliOptions.js'
 import type { CommandDefinition } from './defineCommand.js'
@@ -16,6 +17,7 @@ import { signCommand } from './sign.js'
 /** Every `custody` command, in help order. */
 export const commands: readonly CommandDefinition[] = [
   devCommand,
+  apiKeyCommand,
   importKeyCommand,
   generateKeyCommand,
   addressCommand,

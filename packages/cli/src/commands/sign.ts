@@ -2,7 +2,7 @@ import { type CustodyClient, type Eip1559TransactionRequest, parseEther, type Si
 import { parseUnits } from 'ethers'
 import { z } from 'zod'
 import { UsageError } from './cliOptions.js'
-import { connect, keyIdSchema, proxyOptions } from './connection.js'
+import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 
 const integer = z
@@ -30,8 +30,8 @@ export const signCommand = defineCommand({
   name: 'sign',
   summary: 'sign an EIP-1559 transaction',
   usage:
-    'custody sign <keyId> --to <address> --value-ether <decimal> --nonce <n> --gas <n> --max-fee-gwei <decimal>\n       --max-priority-gwei <decimal> --chain-id <n> [--data <hex>] [--json] [--dev <dir> | --url <url>]',
-  description: 'Signs a type-2 transaction in the enclave and prints the raw transaction and its hash (nothing is broadcast).',
+    `custody sign <keyId> --to <address> --value-ether <decimal> --nonce <n> --gas <n> --max-fee-gwei <decimal>\n       --max-priority-gwei <decimal> --chain-id <n> [--data <hex>] [--json]\n       ${PROXY_USAGE}`,
+  description: `Signs a type-2 transaction in the enclave and prints the raw transaction and its hash (nothing is broadcast).\n${PROXY_HELP}`,
   positionals: [{ name: 'keyId', help: 'the key to sign with', schema: keyIdSchema }],
   options: {
     to: { flag: 'to', value: 'address', help: 'recipient', schema: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address'), required: true },
@@ -48,7 +48,7 @@ export const signCommand = defineCommand({
   async run({ options: o, positionals: [keyId], io }) {
     if (o.maxPriorityGwei > o.maxFeeGwei) throw new UsageError('--max-priority-gwei must not exceed --max-fee-gwei')
     if (o.chainId === 0n) throw new UsageError('--chain-id must be positive')
-    const { client, close } = connect({ url: o.url })
+    const { client, close } = await connect({ proxy: o, io })
     try {
       const signed = await signTransaction(
         keyId as string,

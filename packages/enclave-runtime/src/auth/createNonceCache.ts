@@ -1,6 +1,6 @@
 import { UnauthenticatedError, UnavailableError } from '@enclave-custody/sdk/protocol'
 
-export type NonceCacheOptions = {
+export type CreateNonceCacheParameters = {
   /** How long a nonce is remembered: at least the stamp window on either side of now. @default 600_000 (2 × 5 min) */
   windowMs?: number
   /**
@@ -26,7 +26,7 @@ export type NonceCache = {
  * window (a stamp outside the window is refused by its timestamp). Entries expire in insertion order; memory is
  * bounded by `maxEntries`. Per process: a fleet's instances do not share it (see the threat model).
  */
-export function createNonceCache({ windowMs = 600_000, maxEntries = 1_000_000, now = Date.now }: NonceCacheOptions = {}): NonceCache {
+export function createNonceCache({ windowMs = 600_000, maxEntries = 1_000_000, now = Date.now }: CreateNonceCacheParameters = {}): NonceCache {
   /** Insertion-ordered: the oldest entries come first, so expiry pops from the front. */
   const seen = new Map<string, number>()
   const expire = (t: number) => {

@@ -67,6 +67,7 @@ if (config.sealing === 'kms') {
     keyCacheTtlMs: config.keyCacheTtlMs,
     maxGas: config.maxGas,
     logger,
+    ...(config.legacyOwners ? { legacyOwners: config.legacyOwners } : {}),
   })
   logger.info(
     { attestation: attestation.kind, region: config.region, kmsKeyArn: config.kmsKeyArn, kmsTrust: config.kmsCaBundle === undefined ? 'amazon-trust-services' : 'bundle' },
@@ -75,7 +76,7 @@ if (config.sealing === 'kms') {
   handler = runtime.handler
   close = runtime.close
 } else {
-  handler = await createRuntime({ dataDir: config.dataDir!, maxGas: config.maxGas, logger })
+  handler = await createRuntime({ dataDir: config.dataDir!, maxGas: config.maxGas, logger, ...(config.legacyOwners ? { legacyOwners: config.legacyOwners } : {}) })
 }
 const server = await startEnclaveServer({ handler, port: config.port, host: config.host, logger })
 runUntilSignal(logger, async () => {

@@ -11,5 +11,8 @@ export function createForwardedKeyStore(): KeyStore {
       const record = context?.record
       return record && record.keyId === keyId ? record : undefined
     },
+    async list(context) {
+      return context?.records ?? []
+    },
   }
 }

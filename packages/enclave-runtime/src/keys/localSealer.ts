@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { DEFAULT_KEY_POLICY, keyEncryptionContext, keyPolicyOfRecord } from '@enclave-custody/sdk'
+import { DEFAULT_KEY_POLICY, keyEncryptionContext, type Owners, recordEncryptionContext } from '@enclave-custody/sdk'
 import { IntegrityError } from '@enclave-custody/sdk/protocol'
 import type { SealedKeyRecord, SealedSecret, Sealer } from './types.js'
 
@@ -16,8 +16,8 @@ export function canonicalContext(context: Record<string, string>): Buffer {
 
 /**
  * A development sealer: AES-256-GCM under one local 32-byte key, with the key's encryption context
- * (`{ keyId }`, plus the policy hash for a non-default policy) as authenticated data, so that a record moved
- * to another keyId, or whose policy was edited, does not unseal. Production uses the attested KMS sealer
+ * (`{ keyId }`, the policy hash for a non-default policy, the owners' hash) as authenticated data, so that a
+ * record moved to another keyId, or whose policy or owners were edited, does not unseal. Production uses the attested KMS sealer
  * instead; this one protects data at rest in a dev data directory and nothing more.
  */
 export function createLocalSealer(masterKey: Uint8Array): Sealer {
@@ -25,8 +25,8 @@ export function createLocalSealer(masterKey: Uint8Array): Sealer {
   const key = Buffer.from(masterKey) // private copy
   return {
     kind: 'local-aes-gcm',
-    async seal(keyId: string, privateKey: Uint8Array, _context?: unknown, policy = DEFAULT_KEY_POLICY): Promise<SealedSecret> {
-      const encryptionContext = keyEncryptionContext(keyId, policy)
+    async seal(keyId: string, privateKey: Uint8Array, _context?: unknown, policy = DEFAULT_KEY_POLICY, owners?: Owners): Promise<SealedSecret> {
+      const encryptionContext = keyEncryptionContext(keyId, policy, owners)
       const iv = randomBytes(IV_BYTES)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
       cipher.setAAD(canonicalContext(encryptionContext))
@@ -37,12 +37,12 @@ export function createLocalSealer(masterKey: Uint8Array): Sealer {
     async unseal(record: SealedKeyRecord): Promise<Uint8Array> {
       if (record.sealing !== 'local-aes-gcm') throw new IntegrityError({ reason: `record sealed with ${record.sealing}, not local-aes-gcm` })
       if (record.encryptionContext.keyId !== record.keyId) throw new IntegrityError({ reason: 'record encryption context does not name its keyId' })
-      // The AAD is derived from the record's keyId and policy, never taken from the record as is.
+      // The AAD is derived from the record's keyId, policy and owners, never taken from the record as is.
       let aad: Buffer
       try {
-        aad = canonicalContext(keyEncryptionContext(record.keyId, keyPolicyOfRecord(record)))
+        aad = canonicalContext(recordEncryptionContext(record))
       } catch {
-        throw new IntegrityError({ reason: 'record policy is malformed' })
+        throw new IntegrityError({ reason: 'record policy or owners are malformed' })
       }
       const blob = Buffer.from(record.ciphertext, 'base64')
       if (blob.length !== IV_BYTES + 32 + TAG_BYTES) throw new IntegrityError({ reason: 'sealed key has the wrong length' })
@@ -59,7 +59,7 @@ export function createLocalSealer(masterKey: Uint8Array): Sealer {
         return out
       } catch {
         out.fill(0)
-        throw new IntegrityError({ reason: 'sealed key failed authentication (tampered, moved from another keyId, or its policy edited)' })
+        throw new IntegrityError({ reason: 'sealed key failed authentication (tampered, moved from another keyId, or its policy or owners edited)' })
       }
     },
   }

@@ -1,4 +1,4 @@
-import type { KeyPolicy, SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
+import type { KeyPolicy, Owners, SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
 export type { SealedKeyRecord, SealingKind } from '@enclave-custody/sdk'
 
@@ -12,7 +12,7 @@ export type AwsCredentials = { accessKeyId: string; secretAccessKey: string; ses
  * Facts the parent supplies with a request: the instance role's credentials for KMS and, when records
  * live outside the enclave (Secrets Manager), the sealed record of the key the request names.
  */
-export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRecord }
+export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRecord; records?: SealedKeyRecord[] }
 
 /**
  * Seals and unseals private keys. Implementations: a local AES-256-GCM sealer (dev, this issue) and the
@@ -23,17 +23,17 @@ export interface Sealer {
   readonly kind: SealingKind
   /**
    * Seal a 32-byte private key for `keyId`. Optional: the attested KMS path never seals in the enclave.
-   * The sealing must bind `keyEncryptionContext(keyId, policy)` (the default policy when absent), and the
-   * returned `encryptionContext` must be exactly that: the handler refuses anything else.
+   * The sealing must bind `keyEncryptionContext(keyId, policy, owners)` (the default policy when absent), and
+   * the returned `encryptionContext` must be exactly that: the handler refuses anything else.
    */
-  seal?(keyId: string, privateKey: Uint8Array, context?: UnsealContext, policy?: KeyPolicy): Promise<SealedSecret>
+  seal?(keyId: string, privateKey: Uint8Array, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<SealedSecret>
   /**
    * Recover the 32-byte private key of a record. The record's `encryptionContext` (checked by the handler
-   * to be `keyEncryptionContext(keyId, policy)`) must be what the ciphertext is bound to, or this throws.
+   * to be `recordEncryptionContext(record)`: keyId, policy, owners) must be what the ciphertext is bound to, or this throws.
    */
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
   /** Create a fresh key for `keyId` (sealed under the policy's context, as `seal`) that only this sealer's side ever sees in plaintext. */
-  generate?(keyId: string, context?: UnsealContext, policy?: KeyPolicy): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  generate?(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
 }
 
 /**
@@ -45,7 +45,7 @@ export interface KeyStore {
   /** Persist a new record durably; throws KeyExistsError if the keyId is taken. */
   put?(record: SealedKeyRecord): Promise<void>
   get(keyId: string, context?: UnsealContext): Promise<SealedKeyRecord | undefined>
-  list?(): Promise<SealedKeyRecord[]>
+  list?(context?: UnsealContext): Promise<SealedKeyRecord[]>
 }
 
 /** Produces Nitro-format attestation documents (COSE_Sign1 bytes). */

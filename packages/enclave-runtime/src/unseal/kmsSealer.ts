@@ -19,7 +19,8 @@ import {
   isValidPrivateKeyBytes,
   type KeyPolicy,
   keyEncryptionContext,
-  keyPolicyOfRecord,
+  type Owners,
+  recordEncryptionContext,
 } from '@enclave-custody/sdk'
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../trust/amazonTrustServicesRoots.js'
@@ -72,7 +73,7 @@ export type CreateKmsSealerParameters = {
 export type KmsSealer = Sealer & {
   readonly kind: 'aws-kms'
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
-  generate(keyId: string, context?: UnsealContext, policy?: KeyPolicy): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  generate(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
   /** DER SubjectPublicKeyInfo of this boot's ephemeral RSA-2048 key (the documents' `public_key`). */
   readonly recipientPublicKey: Uint8Array
   /** Close the KMS clients' connections. */
@@ -103,12 +104,13 @@ const generateRsa = promisify(generateKeyPair)
  * runtime); a plain `http://` endpoint needs `allowHttpEndpoint` (development).
  *
  * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob` and
- *   `EncryptionContext`, which must be exactly `keyEncryptionContext(record.keyId, record.policy)`: the
- *   record's own `keyId`, plus the SHA-256 of its policy when that is not the default. A record whose
- *   policy was edited thus either fails this check or is refused by KMS (InvalidCiphertextException).
- * - `generate(keyId, { credentials }, policy)`: KMS GenerateDataKey (AES_256, context
- *   `keyEncryptionContext(keyId, policy)`); the 32-byte data key is the private key (retried while it is
- *   not a valid secp256k1 scalar), its `CiphertextBlob` the sealed secret.
+ *   `EncryptionContext`, which must be exactly `recordEncryptionContext(record)`: the record's own `keyId`,
+ *   the SHA-256 of its policy when that is not the default, and its owners' hash. A record whose policy or
+ *   owners were edited thus either fails this check or is refused by KMS (InvalidCiphertextException).
+ *   For a v2 record the handler passes the record's sealed data key this way.
+ * - `generate(keyId, { credentials }, policy, owners)`: KMS GenerateDataKey (AES_256, context
+ *   `keyEncryptionContext(keyId, policy, owners)`); the 32-byte data key (retried while it is not a valid
+ *   secp256k1 scalar, as v1 records used it as the key) is the data key of a v2 record.
  *
  * There is no `seal`: the enclave role has no `kms:Encrypt`. A response that carries `Plaintext` (KMS
  * ignored the Recipient) is refused. Each set of forwarded credentials gets its own `KMSClient`.
@@ -282,10 +284,10 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       }
       return key
     },
-    async generate(keyId, context, policy = DEFAULT_KEY_POLICY) {
+    async generate(keyId, context, policy = DEFAULT_KEY_POLICY, owners) {
       if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a string of 1..256 characters' })
       const client = clientFor(context)
-      const encryptionContext = keyEncryptionContext(keyId, policy)
+      const encryptionContext = keyEncryptionContext(keyId, policy, owners)
       for (let attempt = 1; attempt <= maxGenerateAttempts; attempt++) {
         const command = new GenerateDataKeyCommand({ KeyId: kmsKeyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
         let response: GenerateDataKeyCommandOutput
@@ -357,16 +359,16 @@ function checkRecord(record: SealedKeyRecord, kmsKeyArn: string): { ciphertextBl
   if (typeof record.keyId !== 'string' || context.keyId !== record.keyId) {
     throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId' })
   }
-  // …and to its policy: a policy edited in the record no longer matches the context (or, if the context was
-  // edited along with it, KMS refuses the ciphertext).
-  let policy: KeyPolicy
+  // …and to its policy and owners: edited in the record, they no longer match the context (or, if the
+  // context was edited along with them, KMS refuses the ciphertext).
+  let expected: Record<string, string>
   try {
-    policy = keyPolicyOfRecord(record)
+    expected = recordEncryptionContext(record)
   } catch {
-    throw new IntegrityError({ reason: "the record's policy is malformed" })
+    throw new IntegrityError({ reason: "the record's policy or owners are malformed" })
   }
-  if (!encryptionContextsEqual(context, keyEncryptionContext(record.keyId, policy))) {
-    throw new IntegrityError({ reason: "the record's encryption context does not bind its policy" })
+  if (!encryptionContextsEqual(context, expected)) {
+    throw new IntegrityError({ reason: "the record's encryption context does not bind its policy and owners" })
   }
   if (typeof record.ciphertext !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(record.ciphertext) || record.ciphertext.length % 4 !== 0) {
     throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must be base64' })

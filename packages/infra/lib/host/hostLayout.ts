@@ -56,7 +56,12 @@ export const HOST_FILES = {
 export const LOG_CHANNEL_FILES: readonly string[] = [HOST_FILES.logUnit, HOST_FILES.logBridgeUnit, HOST_FILES.cloudWatchAgentConfig, HOST_FILES.logrotateConfig]
 
 /** The log channel's ports (custody.env; the enclave image sends to vsock port 5010 by default). */
-export const LOG_CHANNEL_ENVIRONMENT = { CUSTODY_LOG_VSOCK_PORT: '5010', CUSTODY_LOG_RECEIVER_PORT: '5011' } as const
+export const LOG_CHANNEL_ENVIRONMENT = {
+  CUSTODY_LOG_VSOCK_PORT: '5010',
+  CUSTODY_LOG_RECEIVER_PORT: '5011',
+  /** The proxy appends the enclave's signed audit events here; the agent fragment ships it with the log. */
+  CUSTODY_AUDIT_LOG: '/var/log/enclave-custody-audit/audit.jsonl',
+} as const
 
 /** Every host file that must exist. */
 export const REQUIRED_HOST_FILES: readonly string[] = [

@@ -28,6 +28,11 @@ export interface CustodyStackProps extends StackProps {
   readonly eifPath: string
   /** Its PCR0 (96 hex digits), which every instance checks before running it; all zeros only with `allowDebugEnclave`. */
   readonly pcr0: string
+  /**
+   * PCR0 values the signing Lambda's client accepts from the enclave: the sealing key policy's list (this
+   * image's PCR0 and, during a rotation, the previous one). @default [pcr0]
+   */
+  readonly acceptedPcr0s?: readonly string[]
   /** Further measurements the boot check requires. @default none */
   readonly pcrs?: Readonly<Partial<Record<1 | 2 | 8, string>>>
   /** Debug-mode enclave: the boot check only logs the EIF's PCR0. @default false */
@@ -88,6 +93,7 @@ export class CustodyStack extends Stack {
     super(scope, id, { description: 'enclave-custody: keys usable only inside attested AWS Nitro Enclaves', ...props })
     const debug = props.allowDebugEnclave ?? false
     if (props.pcr0 === DEBUG_PCR0 && !debug) throw new Error('CustodyStack: an all-zero pcr0 is a debug-mode enclave; set allowDebugEnclave to accept it')
+    if (props.acceptedPcr0s && !props.acceptedPcr0s.includes(props.pcr0)) throw new Error('CustodyStack: acceptedPcr0s must include pcr0, the image the fleet runs')
     if (debug) {
       Annotations.of(this).addWarningV2(
         '@enclave-custody/infra:debugEnclave',
@@ -159,6 +165,9 @@ export class CustodyStack extends Stack {
       secretPrefix: this.records.secretPrefix,
       defaultKeyId: props.defaultKeyId ?? 'default',
       logsKey: this.logsKey.key,
+      pcr0: props.acceptedPcr0s ?? [props.pcr0],
+      allowDebugEnclave: debug,
+      apiKeySecretKey: this.records.recordsKey,
     })
     this.fleet.loadBalancerSecurityGroup.addIngressRule(this.signing.securityGroup, ec2.Port.tcp(this.fleet.listenerPort), 'The signing Lambda')
     this.network.allowEndpointsFrom(this.fleet.securityGroup, this.signing.securityGroup)
@@ -172,6 +181,10 @@ export class CustodyStack extends Stack {
     new CfnOutput(this, 'LambdaFunctionName', { value: this.signing.function.functionName, description: 'aws lambda invoke --function-name …' })
     new CfnOutput(this, 'RecordsKMSKeyARN', { value: this.records.recordsKey.keyArn, description: 'Key Secrets Manager encrypts key records with' })
     new CfnOutput(this, 'ProxyAuthTokenSecretARN', { value: this.fleet.authTokenSecret.secretArn, description: 'Bearer token of the parent proxies' })
+    new CfnOutput(this, 'SigningApiKeySecretARN', {
+      value: this.signing.apiKeySecret.secretArn,
+      description: 'The signing Lambda derives its API key from this secret (its public key: packages/infra README, "The signing Lambda\'s API key")',
+    })
     if (this.fleet.hostLogGroup) new CfnOutput(this, 'HostLogGroup', { value: this.fleet.hostLogGroup.logGroupName, description: 'CloudWatch Logs group of the hosts (the enclave log channel)' })
     new CfnOutput(this, 'ExpectedPCR0', { value: props.pcr0, description: 'PCR0 the key policy and the boot check require' })
   }

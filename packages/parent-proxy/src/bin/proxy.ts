@@ -7,6 +7,7 @@ import { helpText, parentProxyOptions, parseConfig } from '../config.js'
 import type { AwsCredentials } from '../types.js'
 import { REDACT_PATHS } from '../logger.js'
 import { createImdsCredentialsProvider } from '../imdsCredentials.js'
+import { createAuditFileSink } from '../auditFile.js'
 import { startParentProxy } from '../parentProxy.js'
 import { createSecretsManagerRecordSource } from '../recordSource.js'
 import { configOrExit, runUntilSignal } from './process.js'
@@ -61,6 +62,7 @@ const tokens = config.authTokenFile
       .filter(Boolean)
   : []
 
+const audit = config.auditLog ? createAuditFileSink(config.auditLog, { logger }) : undefined
 const proxy = await startParentProxy({
   port: config.port,
   host: config.host,
@@ -73,9 +75,11 @@ const proxy = await startParentProxy({
   ...(tokens.length || config.clientCa ? { auth: { bearerTokens: tokens, mtls: !!config.clientCa } } : {}),
   ...(secrets ? { records: createSecretsManagerRecordSource({ client: secrets, prefix: config.secretPrefix }) } : {}),
   ...(credentials ? { credentials } : {}),
+  ...(audit ? { auditSink: audit.write } : {}),
 })
 process.stdout.write(`${JSON.stringify({ msg: 'ready', url: proxy.url })}\n`)
 runUntilSignal(logger, async () => {
   await proxy.close()
+  await audit?.close()
   secrets?.destroy()
 })

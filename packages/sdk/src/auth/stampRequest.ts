@@ -1,5 +1,5 @@
 import { randomBytes } from '@noble/hashes/utils.js'
-import { bytesToHex } from '../utils/hex.js'
+import { bytesToHex, type Hex } from '../utils/hex.js'
 import { stampPayload } from './stampPayload.js'
 import type { RequestStamp, Stamper } from './types.js'
 
@@ -13,6 +13,8 @@ export type StampRequestParameters = {
   aud: string
   /** @default Date.now() */
   now?: number
+  /** The stamp's nonce, when the params must bind it (a sealed import's associated data). @default 16 random bytes */
+  nonce?: Hex
 }
 
 /**
@@ -22,8 +24,7 @@ export type StampRequestParameters = {
  * @example
  * const auth = await stampRequest({ stamper, v: 1, op: 'key.get', params: { keyId }, aud })
  */
-export async function stampRequest({ stamper, v, op, params, aud, now = Date.now() }: StampRequestParameters): Promise<RequestStamp> {
-  const nonce = bytesToHex(randomBytes(16))
+export async function stampRequest({ stamper, v, op, params, aud, now = Date.now(), nonce = bytesToHex(randomBytes(16)) }: StampRequestParameters): Promise<RequestStamp> {
   const signature = await stamper.stamp(stampPayload({ v, op, params, timestamp: now, nonce, aud }))
   return { publicKey: stamper.publicKey, scheme: stamper.scheme, timestamp: now, nonce, signature: bytesToHex(signature) }
 }

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { errorFromWire, InvalidArgumentError, KeyNotFoundError } from '../errors/CustodyError.js'
+import { AttestationError, errorFromWire, InvalidArgumentError, isCustodyError, KeyNotFoundError, UnavailableError } from '../errors/CustodyError.js'
+import { stampRequest } from '../auth/stampRequest.js'
+import type { Stamper } from '../auth/types.js'
+import { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from '../session/attestEnclave.js'
+import { parseResponseSignature, requestDigest, verifyResponseSignature } from '../session/responseSignature.js'
 import {
   type KeyInfoWire,
   type Operation,
@@ -20,7 +24,10 @@ import {
 import { verifySignedEip1559 } from '../transactions/verifySignedEip1559.js'
 import type { KmsImporter } from '../importer/createKmsImporter.js'
 import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicy, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
-import { keyPolicyOfRecord } from '../keys/sealedKeyRecord.js'
+import { p256 } from '@noble/curves/nist.js'
+import { keyInfoOfRecord, keyPolicyOfRecord, recordSigningBytes, type SealedKeyRecord, type SealedKeyRecordV2 } from '../keys/sealedKeyRecord.js'
+import { canonicalApiKey, normalizeOwners, type Owners, type OwnersInput } from '../keys/owners.js'
+import { importAad, sealImport } from '../session/sealedImport.js'
 import { hashPersonalMessage, normalizePersonalMessage, type SignableMessage } from '../messages/personalSign.js'
 import { hashTypedData, normalizeTypedData, type TypedDataDefinition } from '../messages/typedData.js'
 import { type MessageSignature, verifyMessageSignature } from '../messages/verifyMessageSignature.js'
@@ -31,8 +38,8 @@ import { verifySignedTransaction } from '../transactions/verifySignedTransaction
 import type { Transport } from '../transports/types.js'
 import { assertObject, fail } from '../utils/assert.js'
 import type { Address } from '../utils/address.js'
-import { assertHex, bytesToHex, type Hex } from '../utils/hex.js'
-import { assertPrivateKeyHex } from '../utils/privateKey.js'
+import { assertHex, bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
+import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
 
 /** Public description of a custody key. */
 export type KeyInfo = {
@@ -42,6 +49,10 @@ export type KeyInfo = {
   createdAt: Date
   /** What the key may sign beyond structured payloads, as sealed with it. */
   policy: KeyPolicy
+  /** Who may use the key (as bound to its sealing); absent for a record sealed before owners existed. */
+  owners?: Owners
+  /** The key's secp256k1 public key, uncompressed (0x04…), as the enclave derived it from the unsealed key. */
+  publicKey?: Hex
 }
 
 /**
@@ -50,8 +61,18 @@ export type KeyInfo = {
  * sealing. @default policy: nothing beyond structured signing
  */
 export type ImportKeyParameters =
-  | { privateKey: string; keyId?: string; generate?: undefined; policy?: KeyPolicyInput }
-  | { generate: true; keyId?: string; privateKey?: undefined; policy?: KeyPolicyInput }
+  | {
+      privateKey: string
+      keyId?: string
+      generate?: undefined
+      policy?: KeyPolicyInput
+      owners?: OwnersInput
+      /** Seal with KMS Encrypt by the importer role (`importer`) instead of sealing to the enclave: the importer sees the key. */
+      offline?: true
+      /** INSECURE: send the key in plaintext through the transport (tests and the local enclave only). */
+      insecurePlaintextImport?: true
+    }
+  | { generate: true; keyId?: string; privateKey?: undefined; policy?: KeyPolicyInput; owners?: OwnersInput }
 
 export type SignedTransaction = {
   rawTransaction: Hex
@@ -69,14 +90,40 @@ export type SignTransactionReturnType = {
   signature: { r: Hex; s: Hex; yParity: 0 | 1; v?: bigint }
 }
 
+/**
+ * Options of every sign method. `idempotencyKey` (1-64 of [A-Za-z0-9._:-]) makes a retry safe: the enclave
+ * answers a repeat of the same request under the same key (from the same API key) with the first result,
+ * for the life of its process; across a restart it signs again, which gives the same signature (RFC 6979).
+ * The same key with a different request is refused (`INVALID_ARGUMENT`).
+ */
+export type SignOptions = { idempotencyKey?: string }
+
 /** What `signMessage` takes: `message` as text (UTF-8, even if it looks like hex), bytes, or `{ raw }` bytes. */
 export type SignMessageParameters = { message: SignableMessage }
 
 /** What `signMessage`, `signTypedData` and `signDigest` return. */
 export type SignMessageReturnType = MessageSignature
 
+/** The audit receipt of one verified response: where the enclave's audit chain stood after the request. */
+export type AuditReceipt = {
+  /** The response key (one per enclave boot) that signed the answer and the audit segment. */
+  responseKeyId: Hex
+  auditSeq: number
+  auditHead: Hex
+  op: string
+  requestDigest: Hex
+}
+
 export type CreateCustodyClientParameters = {
   transport: Transport
+  /**
+   * Signs every request (`apiKeyStamper`, or your own `Stamper` for a key held in KMS, WebAuthn or an HSM).
+   * With it the client attests the enclave (`transport.attestation`) before its first request and accepts only
+   * answers signed by an attested enclave. Required: there is no unauthenticated mode.
+   */
+  stamper: Stamper
+  /** Called with the receipt of every verified answer (keep them for `custody audit verify --receipts`). */
+  onReceipt?: (receipt: AuditReceipt) => void
   /**
    * Seals imported keys with KMS Encrypt and stores key records in Secrets Manager (importer role).
    * Required for `importKey` against an attested enclave, which never receives plaintext keys and does
@@ -93,27 +140,54 @@ export type CustodyClient = {
   getKey(keyId: string): Promise<KeyInfo>
   listKeys(): Promise<KeyInfo[]>
   /** Sign an EIP-1559 (type 2) transaction; the result is verified before it is returned. */
-  signEip1559(keyId: string, tx: Eip1559TransactionRequest): Promise<SignedTransaction>
+  signEip1559(keyId: string, tx: Eip1559TransactionRequest, options?: SignOptions): Promise<SignedTransaction>
   /**
    * Sign a transaction of type 0 (legacy, EIP-155), 1 (EIP-2930), 2 (EIP-1559) or 4 (EIP-7702). `tx.type` is
    * 0, 1, 2, 4 or 'legacy', 'eip2930', 'eip1559', 'eip7702', inferred from the fields when absent. A legacy
    * transaction without chainId needs `allowReplayable: true` and a key whose policy has
    * `allowReplayableLegacy`. The result is verified before it is returned.
    */
-  signTransaction(keyId: string, tx: TransactionRequest): Promise<SignTransactionReturnType>
+  signTransaction(keyId: string, tx: TransactionRequest, options?: SignOptions): Promise<SignTransactionReturnType>
   /**
    * Sign an EIP-7702 authorization (delegate the key's account to `address`). chainId 0 (every chain)
    * needs `allowAnyChain: true` and a key whose sealed policy has `allowAnyChainAuthorization`
    * (`POLICY_DENIED` otherwise). Returns viem's signed-authorization shape with bigint quantities.
    */
-  signAuthorization(keyId: string, authorization: AuthorizationRequest): Promise<SignedAuthorization>
+  signAuthorization(keyId: string, authorization: AuthorizationRequest, options?: SignOptions): Promise<SignedAuthorization>
   /** Sign an EIP-191 `personal_sign` message. */
-  signMessage(keyId: string, params: SignMessageParameters): Promise<SignMessageReturnType>
+  signMessage(keyId: string, params: SignMessageParameters, options?: SignOptions): Promise<SignMessageReturnType>
   /** Sign EIP-712 typed data; the enclave receives, validates and hashes the whole payload. */
-  signTypedData(keyId: string, typedData: TypedDataDefinition): Promise<SignMessageReturnType>
+  signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<SignMessageReturnType>
   /** Sign a raw 32-byte digest: only keys imported or generated with `policy: { allowRawDigest: true }`. */
-  signDigest(keyId: string, digest: Hex | Uint8Array): Promise<SignMessageReturnType>
+  signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<SignMessageReturnType>
   close(): Promise<void>
+}
+
+const MAX_ATTESTED_KEYS = 256
+/** A sealed import that reaches another enclave than the one it was sealed to is sealed again, this often at most. */
+const IMPORT_ATTEMPTS = 4
+const ATTEST_UNKNOWN_KEY_ATTEMPTS = 4
+
+function verifyRecordSignature(record: SealedKeyRecordV2, publicKey: Uint8Array): boolean {
+  try {
+    return p256.verify(hexToBytes(record.enclaveSignature.signature), recordSigningBytes(record), publicKey, { lowS: true, prehash: true })
+  } catch {
+    return false
+  }
+}
+
+/** The idempotency key of sign options, checked before anything is sent. */
+function idempotency(options: SignOptions | undefined): { idempotencyKey?: string } {
+  if (options === undefined) return {}
+  const o = assertObject(options, 'options', ['idempotencyKey'])
+  if (o.idempotencyKey === undefined) return {}
+  if (typeof o.idempotencyKey !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(o.idempotencyKey)) fail('options.idempotencyKey', 'must be 1-64 characters of [A-Za-z0-9._:-]')
+  return { idempotencyKey: o.idempotencyKey }
+}
+
+async function attestationPolicyOf(transport: Transport): Promise<AttestationPolicy> {
+  const declared = transport.attestation
+  return checkAttestationPolicy(typeof declared === 'function' ? await declared() : declared, 'transport.attestation')
 }
 
 /**
@@ -132,54 +206,188 @@ export type CustodyClient = {
  * const { signature } = await custody.signMessage(keyId, { message: 'hello world' })
  * @throws CustodyError with a stable `code` for every failure.
  */
-export function createCustodyClient({ transport, importer, maxGas = DEFAULT_MAX_GAS }: CreateCustodyClientParameters): CustodyClient {
+export function createCustodyClient({ transport, stamper, importer, maxGas = DEFAULT_MAX_GAS, onReceipt }: CreateCustodyClientParameters): CustodyClient {
   if (!transport || typeof transport.request !== 'function') throw new TypeError('createCustodyClient: a transport is required')
+  if (typeof stamper !== 'object' || stamper === null || typeof stamper.stamp !== 'function' || typeof stamper.publicKey !== 'string') {
+    throw new TypeError('createCustodyClient: a stamper is required (apiKeyStamper({ privateKey }) or your own Stamper)')
+  }
+  if (transport.attestation === undefined) {
+    throw new TypeError(`createCustodyClient: the ${transport.name} transport declares no attestation policy (nitroEnclave({ url, attestation: { pcr0: [...] } }))`)
+  }
+  let policy: Promise<AttestationPolicy> | undefined
   /** keyId → address: a key's address never changes, so one lookup serves every later signature. */
   const addresses = new Map<string, Address>()
+  /** Attested response keys by id: each instance of a fleet (and each boot) has its own. */
+  const enclaves = new Map<Hex, AttestedEnclave>()
+  let first: Promise<AttestedEnclave> | undefined
+  /** The enclave the last sealed import reached, once it was not the first attested one (a restart). */
+  let importTarget: AttestedEnclave | undefined
 
-  async function call<O extends Operation>(op: O, params: OperationParamsWire<O>): Promise<OperationResult<O>> {
-    const message: RequestMessage<O> = { v: PROTOCOL_VERSION, id: randomBytes(12).toString('base64url'), op, params }
-    const response = parseResponse(await transport.request(message))
-    if (response.id !== message.id) throw new IntegrityError({ reason: 'response id does not match the request' })
+  async function attest(): Promise<AttestedEnclave> {
+    policy ??= attestationPolicyOf(transport)
+    const enclave = await attestEnclave((m) => transport.request(m), await policy)
+    const known = enclaves.values().next().value as AttestedEnclave | undefined
+    // Every instance behind one endpoint must share one trust configuration: stamps carry its digest.
+    if (known && known.aud !== enclave.aud) throw new AttestationError({ reason: 'an enclave with another trust configuration answered' })
+    if (enclaves.size >= MAX_ATTESTED_KEYS) enclaves.delete(enclaves.keys().next().value!)
+    enclaves.set(enclave.keyId, enclave)
+    return enclave
+  }
+
+  function session(): Promise<AttestedEnclave> {
+    first ??= attest().catch((e: unknown) => {
+      first = undefined
+      throw e
+    })
+    return first
+  }
+
+  /** The attested key with this id: attest (a few times, behind a load balancer) until it shows up. */
+  async function responseKey(keyId: Hex): Promise<AttestedEnclave | undefined> {
+    for (let i = 0; i < ATTEST_UNKNOWN_KEY_ATTEMPTS && !enclaves.has(keyId); i++) await attest()
+    return enclaves.get(keyId)
+  }
+
+  /**
+   * Send one stamped request and return its verified result. `params` may be built from the attested enclave
+   * and the stamp's nonce (a sealed import binds both).
+   */
+  async function call<O extends Operation>(
+    op: O,
+    paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
+  ): Promise<OperationResult<O>> {
+    const attested = await session()
+    const { aud } = attested
+    const nonce = bytesToHex(new Uint8Array(randomBytes(16)))
+    const params = typeof paramsOrBuild === 'function' ? await paramsOrBuild({ enclave: attested, nonce }) : paramsOrBuild
+    // What is stamped is exactly what travels: the params as JSON.
+    const wireParams = JSON.parse(JSON.stringify(params)) as OperationParamsWire<O>
+    const auth = await stampRequest({ stamper, v: PROTOCOL_VERSION, op, params: wireParams, aud, nonce })
+    const digest = requestDigest({ v: PROTOCOL_VERSION, op, params: wireParams, auth, aud })
+    const message: RequestMessage<O> = { v: PROTOCOL_VERSION, id: randomBytes(12).toString('base64url'), op, params: wireParams, auth }
+    let response: ReturnType<typeof parseResponse>
+    try {
+      response = parseResponse(await transport.request(message))
+    } catch (e) {
+      if (isCustodyError(e, 'TIMEOUT') || isCustodyError(e, 'UNAVAILABLE')) throw e
+      throw new UnavailableError({ reason: 'the enclave\'s answer could not be read', cause: e })
+    }
+    const sig = parseResponseSignature(response.sig)
+    const enclave = sig ? await responseKey(sig.keyId) : undefined
+    const value = response.ok ? response.result : response.error
+    const signed = sig !== undefined && enclave !== undefined && enclave.aud === aud && verifyResponseSignature(sig, enclave.publicKey, { request: digest, ok: response.ok, value })
+    if (!signed) {
+      // Only what the enclave signed carries meaning: an unsigned error may come from the proxy or the network.
+      if (!response.ok) throw new UnavailableError({ reason: 'the answer is not signed by an attested enclave (the proxy or the network may have made it)' })
+      throw new IntegrityError({ reason: 'the result is not signed by an attested enclave for this request' })
+    }
+    onReceipt?.({ responseKeyId: sig.keyId, auditSeq: sig.auditSeq, auditHead: sig.auditHead, op, requestDigest: digest })
     if (!response.ok) throw errorFromWire(response.error)
     return parseResult(op, response.result)
   }
 
   const toKeyInfo = (k: KeyInfoWire): KeyInfo => {
     addresses.set(k.keyId, k.address as Address)
-    return { keyId: k.keyId, address: k.address as Address, curve: k.curve, createdAt: new Date(k.createdAt), policy: normalizeKeyPolicy(k.policy ?? {}) }
+    return {
+      keyId: k.keyId,
+      address: k.address as Address,
+      curve: k.curve,
+      createdAt: new Date(k.createdAt),
+      policy: normalizeKeyPolicy(k.policy ?? {}),
+      ...(k.owners ? { owners: k.owners as Owners } : {}),
+      ...(k.publicKey ? { publicKey: k.publicKey as Hex } : {}),
+    }
   }
 
   async function addressOf(keyId: string): Promise<Address> {
     return addresses.get(keyId) ?? (await client.getKey(keyId)).address
   }
 
+  /**
+   * Store a record the enclave sealed but does not persist (production: the importer role's Secrets Manager),
+   * after checking that it is the record of the key the enclave reported, under the requested policy and owners.
+   */
+  async function storeEnclaveRecord(record: SealedKeyRecord, policy: KeyPolicy, owners: Owners | undefined, info: KeyInfoWire): Promise<void> {
+    if (record.keyId !== info.keyId || record.address !== info.address) throw new IntegrityError({ reason: 'the enclave\'s record does not match the key' })
+    // Only a record an attested enclave signed is stored (its answer is signed too; the record's own signature
+    // lets any later reader check it against the enclave's attestation).
+    if (record.version !== 2) throw new IntegrityError({ reason: 'an enclave creates records of format v2 only' })
+    const signer = enclaves.get(record.enclaveSignature.keyId as Hex)
+    if (!signer || !verifyRecordSignature(record, signer.publicKey)) throw new IntegrityError({ reason: 'the record is not signed by an attested enclave' })
+    const recordPolicy = keyPolicyOfRecord(record)
+    if (JSON.stringify(recordPolicy) !== JSON.stringify(policy) || !encryptionContextsEqual(record.encryptionContext, keyEncryptionContext(record.keyId, policy, owners))) {
+      throw new IntegrityError({ reason: 'the enclave\'s record does not bind the requested policy and owners' })
+    }
+    if (JSON.stringify(record.owners) !== JSON.stringify(owners)) throw new IntegrityError({ reason: 'the enclave\'s record does not carry the requested owners' })
+    if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required to store keys created by an attested enclave' })
+    await importer.storeRecord(record)
+  }
+
   const client: CustodyClient = {
     async importKey(params) {
-      const p = assertObject(params, 'params', ['privateKey', 'keyId', 'generate', 'policy'])
+      const p = assertObject(params, 'params', ['privateKey', 'keyId', 'generate', 'policy', 'owners', 'insecurePlaintextImport', 'offline'])
       const keyId = p.keyId === undefined ? {} : { keyId: p.keyId as string }
       const policy = normalizeKeyPolicy(p.policy, 'policy')
       // Only a widened policy travels: default-policy requests stay what they always were.
       const policyParam = isDefaultKeyPolicy(policy) ? {} : { policy }
+      // Owners default to this client's API key (the enclave does the same from the stamp).
+      const owners = p.owners === undefined ? normalizeOwners({ publicKeys: [stamper.publicKey] }) : normalizeOwners(p.owners, 'owners')
+      const ownersParam = p.owners === undefined ? {} : { owners }
       if (p.generate !== undefined) {
         if (p.generate !== true) throw new InvalidArgumentError({ field: 'generate', rule: 'must be true when present' })
         if (p.privateKey !== undefined) throw new InvalidArgumentError({ field: 'privateKey', rule: 'must be absent when generate is true' })
-        const { record, ...info } = await call('key.generate', { ...keyId, ...policyParam })
-        if (record) {
-          // The enclave sealed the new key (KMS GenerateDataKey) but does not persist records.
-          if (record.keyId !== info.keyId || record.address !== info.address) throw new IntegrityError({ reason: 'generated record does not match the key' })
-          const recordPolicy = keyPolicyOfRecord(record)
-          if (JSON.stringify(recordPolicy) !== JSON.stringify(policy) || !encryptionContextsEqual(record.encryptionContext, keyEncryptionContext(record.keyId, policy))) {
-            throw new IntegrityError({ reason: 'generated record does not bind the requested policy' })
-          }
-          if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required to store keys generated by an attested enclave' })
-          await importer.storeRecord(record)
-        }
+        const { record, ...info } = await call('key.generate', { ...keyId, ...policyParam, ...ownersParam })
+        if (record) await storeEnclaveRecord(record, policy, owners, info)
         return toKeyInfo(info)
       }
       const privateKey = assertPrivateKeyHex(p.privateKey, 'privateKey')
-      if (importer) return toKeyInfo(await importer.importPrivateKey({ privateKey, ...keyId, ...policyParam }))
-      return toKeyInfo(await call('key.import', { privateKey, ...keyId, ...policyParam }))
+      if (p.insecurePlaintextImport !== undefined && p.insecurePlaintextImport !== true) throw new InvalidArgumentError({ field: 'insecurePlaintextImport', rule: 'must be true when present' })
+      if (p.offline !== undefined && p.offline !== true) throw new InvalidArgumentError({ field: 'offline', rule: 'must be true when present' })
+      if (p.offline === true) {
+        if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required for an offline import (KMS Encrypt by the importer role)' })
+        return toKeyInfo(keyInfoOfRecord(await importer.importPrivateKey({ privateKey, ...keyId, ...policyParam, owners })))
+      }
+      if (p.insecurePlaintextImport !== true) {
+        // Sealed to the attested enclave's HPKE key: the key is never in plaintext on any transport.
+        const id = (p.keyId as string | undefined) ?? `key-${randomBytes(10).toString('hex')}`
+        const sealedOwners = owners
+        const apiKey = canonicalApiKey(stamper.publicKey, 'stamper.publicKey')
+        const sealTo = (recipient: AttestedEnclave | undefined) => async ({ enclave, nonce }: { enclave: AttestedEnclave; nonce: Hex }) => {
+          const bytes = hexToBytes(privateKey)
+          try {
+            const sealed = await sealImport((recipient ?? enclave).hpkePublicKey, bytes, importAad({ apiKey, keyId: id, nonce, owners: sealedOwners }))
+            return { keyId: id, ...policyParam, owners: sealedOwners, sealed }
+          } finally {
+            bytes.fill(0)
+          }
+        }
+        let answer: OperationResult<'key.importSealed'>
+        for (let attempt = 1, recipient = importTarget; ; attempt++) {
+          try {
+            answer = await call('key.importSealed', sealTo(recipient))
+            importTarget = recipient
+            break
+          } catch (e) {
+            // Another instance (behind a load balancer) or a restarted enclave answered: it says so, signed.
+            // Attest whoever answers now and seal to that key; the ciphertext for the other one is useless to it.
+            if (attempt >= IMPORT_ATTEMPTS || !isCustodyError(e, 'INVALID_ARGUMENT') || e.details?.field !== 'sealed.to') throw e
+            recipient = await attest()
+          }
+        }
+        const { record, ...info } = answer
+        const bytes = hexToBytes(privateKey)
+        let expected: Address
+        try {
+          expected = privateKeyToAddress(bytes)
+        } finally {
+          bytes.fill(0)
+        }
+        if (info.keyId !== id || info.address !== expected) throw new IntegrityError({ reason: 'the imported key is not the key that was sealed' })
+        if (record) await storeEnclaveRecord(record, policy, sealedOwners, info)
+        return toKeyInfo(info)
+      }
+      // Plaintext on the wire: only with the loud flag.
+      return toKeyInfo(await call('key.import', { privateKey, ...keyId, ...policyParam, ...ownersParam }))
     },
     async getKey(keyId) {
       const info = toKeyInfo(await call('key.get', { keyId }))
@@ -189,10 +397,10 @@ export function createCustodyClient({ transport, importer, maxGas = DEFAULT_MAX_
     async listKeys() {
       return (await call('key.list', {})).keys.map(toKeyInfo)
     },
-    async signEip1559(keyId, tx) {
+    async signEip1559(keyId, tx, options) {
       const normalized = normalizeEip1559Transaction(tx, 'tx', { maxGas })
       const expected = await addressOf(keyId)
-      const signed = await call('sign.eip1559', { keyId, tx: eip1559ToWire(normalized) })
+      const signed = await call('sign.eip1559', { keyId, tx: eip1559ToWire(normalized), ...idempotency(options) })
       verifySignedEip1559(normalized, signed, expected)
       return {
         rawTransaction: signed.rawTransaction as Hex,
@@ -201,10 +409,10 @@ export function createCustodyClient({ transport, importer, maxGas = DEFAULT_MAX_
         signature: { r: signed.signature.r as Hex, s: signed.signature.s as Hex, yParity: signed.signature.yParity },
       }
     },
-    async signTransaction(keyId, tx) {
+    async signTransaction(keyId, tx, options) {
       const { transaction, allowReplayable } = normalizeTransactionRequest(tx, 'tx', { maxGas })
       const expected = await addressOf(keyId)
-      const signed = await call('sign.transaction', { keyId, tx: transactionToWire(transaction, allowReplayable) })
+      const signed = await call('sign.transaction', { keyId, tx: transactionToWire(transaction, allowReplayable), ...idempotency(options) })
       const { signature } = verifySignedTransaction(transaction, signed, expected)
       return {
         rawTransaction: signed.rawTransaction as Hex,
@@ -214,30 +422,30 @@ export function createCustodyClient({ transport, importer, maxGas = DEFAULT_MAX_
         signature: { r: signature.r, s: signature.s, yParity: signature.yParity, ...(signature.v === undefined ? {} : { v: signature.v }) },
       }
     },
-    async signAuthorization(keyId, authorization) {
+    async signAuthorization(keyId, authorization, options) {
       const { authorization: tuple, allowAnyChain } = normalizeAuthorizationRequest(authorization, 'authorization')
       const expected = await addressOf(keyId)
-      const signed = await call('sign.authorization', { keyId, authorization: { ...authorizationToWire(tuple), ...(allowAnyChain ? { allowAnyChain } : {}) } })
+      const signed = await call('sign.authorization', { keyId, authorization: { ...authorizationToWire(tuple), ...(allowAnyChain ? { allowAnyChain } : {}) }, ...idempotency(options) })
       return verifySignedAuthorization(tuple, signed, expected)
     },
-    async signMessage(keyId, params) {
+    async signMessage(keyId, params, options) {
       const p = assertObject(params, 'params', ['message'])
       if (p.message === undefined) fail('message', 'is required')
       const message = normalizePersonalMessage(p.message, 'message')
       const expected = await addressOf(keyId)
-      const signed = await call('sign.message', { keyId, message })
+      const signed = await call('sign.message', { keyId, message, ...idempotency(options) })
       return verifyMessageSignature(hashPersonalMessage(message), signed, expected)
     },
-    async signTypedData(keyId, typedData) {
+    async signTypedData(keyId, typedData, options) {
       const normalized = normalizeTypedData(typedData, 'typedData')
       const expected = await addressOf(keyId)
-      const signed = await call('sign.typedData', { keyId, typedData: normalized })
+      const signed = await call('sign.typedData', { keyId, typedData: normalized, ...idempotency(options) })
       return verifyMessageSignature(hashTypedData(normalized), signed, expected)
     },
-    async signDigest(keyId, digest) {
+    async signDigest(keyId, digest, options) {
       const d = digest instanceof Uint8Array ? assertHex(bytesToHex(digest), 'digest', 32) : assertHex(digest, 'digest', 32)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.digest', { keyId, digest: d })
+      const signed = await call('sign.digest', { keyId, digest: d, ...idempotency(options) })
       return verifyMessageSignature(d, signed, expected)
     },
     async close() {

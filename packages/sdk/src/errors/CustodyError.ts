@@ -7,6 +7,7 @@ export const ErrorCode = {
   UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
   UNKNOWN_OPERATION: 'UNKNOWN_OPERATION',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
   KEY_NOT_FOUND: 'KEY_NOT_FOUND',
   KEY_EXISTS: 'KEY_EXISTS',
   INTEGRITY_ERROR: 'INTEGRITY_ERROR',
@@ -168,6 +169,14 @@ export class UnauthenticatedError extends CustodyError {
   override name = 'UnauthenticatedError'
   constructor({ reason = 'authentication required' }: { reason?: string } = {}) {
     super(ErrorCode.UNAUTHENTICATED, { shortMessage: reason })
+  }
+}
+
+/** The caller proved who it is, but that API key may not use the key the request names. */
+export class ForbiddenError extends CustodyError {
+  override name = 'ForbiddenError'
+  constructor({ reason }: { reason: string }) {
+    super(ErrorCode.FORBIDDEN, { shortMessage: `forbidden: ${reason}` })
   }
 }
 

@@ -10,7 +10,9 @@ import { type DevStack, startDevStack } from '@enclave-custody/cli'
 import { Contract, ContractFactory, getCreateAddress, type JsonRpcSigner, JsonRpcProvider, parseEther, verifyMessage, verifyTypedData, Wallet } from 'ethers'
 import { verifyMessage as viemVerifyMessage, verifyTypedData as viemVerifyTypedData } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
+import { apiKeyStamper } from '../auth/apiKeyStamper.js'
+import { generateApiKey } from '../auth/generateApiKey.js'
+import { type AuditReceipt, type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
 import { isCustodyError } from '../errors/CustodyError.js'
 import { nitroEnclave } from '../transports/nitroEnclave.js'
 import { EnclaveSigner } from './EnclaveSigner.js'
@@ -51,6 +53,8 @@ describe('EnclaveSigner on anvil through the local stack', () => {
   // cacheTimeout -1: ethers otherwise replays an identical call made in the last 250 ms (stale nonces).
   let provider: JsonRpcProvider
   let custody: CustodyClient
+  /** One receipt per answer the client verified (signed by the attested enclave's response key). */
+  const receipts: AuditReceipt[] = []
   let funder: JsonRpcSigner
   let signer: EnclaveSigner
 
@@ -58,7 +62,13 @@ describe('EnclaveSigner on anvil through the local stack', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'custody-ethers-'))
     stack = await startDevStack({ dataDir })
     provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
-    custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+    // One API key for the suite; the client attests the stack's enclave (its PCR0, the software NSM root).
+    custody = createCustodyClient({
+      transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+      stamper: apiKeyStamper(generateApiKey()),
+      importer: stack.importer,
+      onReceipt: (r) => receipts.push(r),
+    })
     funder = await provider.getSigner(0)
     signer = await newSigner()
   })
@@ -133,6 +143,7 @@ describe('EnclaveSigner on anvil through the local stack', () => {
   })
 
   it('signMessage and signTypedData verify with ethers and with viem', async () => {
+    const seen = receipts.length
     for (const message of ['hello from the enclave', new Uint8Array([0xde, 0xad, 0xbe, 0xef])]) {
       const signature = await signer.signMessage(message)
       expect(verifyMessage(message, signature)).toBe(signer.address)
@@ -153,6 +164,11 @@ describe('EnclaveSigner on anvil through the local stack', () => {
       signature: signature as `0x${string}`,
     })
     expect(valid).toBe(true)
+    // Each signature came in a stamped request and an answer signed by the one attested enclave, in audit order.
+    const mine = receipts.slice(seen)
+    expect(mine.map((r) => r.op)).toEqual(['sign.message', 'sign.message', 'sign.typedData'])
+    expect(new Set(mine.map((r) => r.responseKeyId)).size).toBe(1)
+    expect(mine.every((r, i) => i === 0 || r.auditSeq > mine[i - 1]!.auditSeq)).toBe(true)
   })
 
   it('a mismatched tx.from is refused: by the adapter when signing, by ethers when sending; nothing reaches the chain', async () => {

@@ -37,12 +37,17 @@ const serialize = (sig: { r: string; s: string; yParity: 0 | 1 }) => Signature.f
  * custody client with the structured payload (transaction fields, message, EIP-712 object), never a digest.
  *
  * @example
- * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+ * import { apiKeyStamper, createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * import { EnclaveSigner } from '@enclave-custody/sdk/ethers'
  * import { JsonRpcProvider, parseEther } from 'ethers'
  *
  * const provider = new JsonRpcProvider(process.env.RPC_URL)
- * const custody = createCustodyClient({ transport: nitroEnclave({ url: process.env.CUSTODY_URL! }) })
+ * const custody = createCustodyClient({
+ *   // The PCR0 allowlist comes from the build's pcrs.json or the stack's output, never from the proxy.
+ *   transport: nitroEnclave({ url: process.env.CUSTODY_URL!, attestation: { pcr0: process.env.CUSTODY_PCR0!.split(',') } }),
+ *   // Every request is stamped with the API key; every answer must be signed by the attested enclave.
+ *   stamper: apiKeyStamper({ privateKey: process.env.CUSTODY_API_KEY! }),
+ * })
  * // was: const signer = new Wallet(process.env.PRIVATE_KEY!, provider)
  * const signer = await EnclaveSigner.create(custody, process.env.CUSTODY_KEY_ID!, provider)
  * const tx = await signer.sendTransaction({ to: '0x…', value: parseEther('0.01') })
@@ -55,7 +60,8 @@ export class EnclaveSigner extends AbstractSigner {
   #loading: Promise<string> | undefined
 
   /**
-   * @param custody the custody client (`createCustodyClient(…)`).
+   * @param custody the custody client (`createCustodyClient({ transport, stamper })`): the signer uses it as
+   *   is, so the client's stamper authenticates every request and its attestation policy vets every answer.
    * @param key the key id, or `{ keyId, address }` when the address is known; otherwise the first
    *   `getAddress()` loads it. Prefer `EnclaveSigner.create`, which loads it up front.
    * @param provider connect to a provider (needed for `sendTransaction`, ENS names, `authorize`).

@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { z } from 'zod'
 import { assertObject, fail, typeName } from '../utils/assert.js'
 import { bytesToHex } from '../utils/hex.js'
+import { type Owners, ownersHash } from './owners.js'
 
 /**
  * What a key may sign beyond the default, chosen once when the key is imported or generated and bound to
@@ -93,14 +94,19 @@ export function keyPolicyHash(policy: KeyPolicy): string {
  * The encryption context that seals a key: `{ keyId }` for the default policy (so records sealed before
  * policies existed stay valid) and `{ keyId, policy: <sha256 hex of the canonical policy JSON> }` otherwise.
  * KMS (and the local sealer's AES-GCM AAD) refuse a ciphertext under any other context, so a record whose
- * policy was edited does not unseal.
+ * policy was edited does not unseal. A key with owners (every key created since owners exist) also binds
+ * `owners: <ownersHash>`, so a record whose owners were edited does not unseal either.
  *
  * @example
  * keyEncryptionContext('treasury', { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
  * // { keyId: 'treasury', policy: '…64 hex digits…' }
  */
-export function keyEncryptionContext(keyId: string, policy: KeyPolicy): Record<string, string> {
-  return isDefaultKeyPolicy(policy) ? { keyId } : { keyId, policy: keyPolicyHash(policy) }
+export function keyEncryptionContext(keyId: string, policy: KeyPolicy, owners?: Owners): Record<string, string> {
+  return {
+    keyId,
+    ...(isDefaultKeyPolicy(policy) ? {} : { policy: keyPolicyHash(policy) }),
+    ...(owners === undefined ? {} : { owners: ownersHash(owners) }),
+  }
 }
 
 /** Whether two encryption contexts hold exactly the same entries. */

@@ -8,6 +8,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   [Codes.UNSUPPORTED_VERSION]: 400,
   [Codes.UNKNOWN_OPERATION]: 404,
   [Codes.UNAUTHENTICATED]: 401,
+  [Codes.FORBIDDEN]: 403,
   [Codes.KEY_NOT_FOUND]: 404,
   [Codes.KEY_EXISTS]: 409,
   [Codes.INTEGRITY_ERROR]: 502,
@@ -17,6 +18,11 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   [Codes.TIMEOUT]: 504,
   [Codes.INTERNAL]: 500,
 }
+
+/** On the HTTP API, a request's stamp travels as JSON in this header… */
+export const STAMP_HEADER = 'x-custody-stamp'
+/** …and the enclave's response signature comes back as JSON in this one. */
+export const RESPONSE_SIGNATURE_HEADER = 'x-custody-signature'
 
 export type HttpRoute = { method: 'GET' | 'POST'; path: string; body?: unknown }
 
@@ -42,6 +48,8 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'POST', path: '/v1/keys', body: params }
     case 'key.generate':
       return { method: 'POST', path: '/v1/keys', body: { generate: true, ...params } }
+    case 'key.importSealed':
+      return { method: 'POST', path: '/v1/keys', body: params }
     case 'key.get':
       return { method: 'GET', path: `/v1/keys/${k}` }
     case 'key.list':
@@ -56,12 +64,15 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'POST', path: `/v1/keys/${k}/${SIGN_ACTIONS[op]}`, body: rest }
     case 'system.health':
       return { method: 'GET', path: '/healthz' }
+    case 'system.attestation':
+      return { method: 'GET', path: `/v1/attestation?nonce=${encodeURIComponent(String((params as { nonce?: unknown }).nonce))}` }
   }
 }
 
 /** Map an HTTP request back to `{ op, params }`, or undefined for a route that does not exist. */
-export function routeToOperation(method: string, pathname: string, body: unknown): { op: Operation; params: unknown } | undefined {
+export function routeToOperation(method: string, pathname: string, body: unknown, search?: URLSearchParams): { op: Operation; params: unknown } | undefined {
   const parts = pathname.split('/').filter(Boolean)
+  if (pathname === '/v1/attestation' && method === 'GET') return { op: 'system.attestation', params: { nonce: search?.get('nonce') ?? '' } }
   if (parts[0] !== 'v1' || parts[1] !== 'keys') return undefined
   const keyId = parts[2] === undefined ? undefined : safeDecode(parts[2])
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>
@@ -71,6 +82,7 @@ export function routeToOperation(method: string, pathname: string, body: unknown
       const { generate: _, ...params } = b
       return { op: 'key.generate', params }
     }
+    if (b.sealed !== undefined) return { op: 'key.importSealed', params: b }
     return { op: 'key.import', params: b }
   }
   if (parts.length === 3 && method === 'GET') return { op: 'key.get', params: { keyId } }

@@ -9,6 +9,7 @@ export {
   ErrorCode,
   errorCodes,
   errorFromWire,
+  ForbiddenError,
   IntegrityError,
   InternalError,
   InvalidArgumentError,
@@ -25,12 +26,13 @@ export {
   UnsupportedVersionError,
 } from '../errors/CustodyError.js'
 export { type DecodedFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './framing.js'
-export { type HttpRoute, httpStatusOf, operationToRoute, routeToOperation } from './http.js'
+export { type HttpRoute, httpStatusOf, operationToRoute, RESPONSE_SIGNATURE_HEADER, routeToOperation, STAMP_HEADER } from './http.js'
 export {
   errorResponse,
   ForwardedCredentialsSchema,
   type ParentContext,
   ParentContextSchema,
+  MAX_LISTED_RECORDS,
   idOf,
   KEY_ID_PATTERN,
   KEY_ID_RULE,
@@ -46,10 +48,13 @@ export {
   operations,
   type ParsedRequest,
   PROTOCOL_VERSION,
+  parseEnvelope,
+  parseParams,
   parseRequest,
   parseResponse,
   parseResult,
   type RequestAuth,
+  type RequestEnvelope,
   type RequestMessage,
   type ResponseMessage,
   type SignedAuthorizationResultWire,
@@ -60,9 +65,35 @@ export {
   SignedTypedTransactionSchema,
   successResponse,
   type WireError,
+  UNSTAMPED_OPERATIONS,
 } from './messages.js'
 export { CborDecodeError, type CborValue, decodeCbor } from '../attestation/cbor.js'
 export { canonicalJson } from '../auth/canonicalJson.js'
 export { REQUEST_STAMP_CONTEXT, type StampPayloadParameters, stampPayload } from '../auth/stampPayload.js'
 export { P256_STAMP_SCHEME, type RequestStamp, type StampScheme } from '../auth/types.js'
 export { STAMP_MAX_SKEW_MS, type VerifyStampParameters, type VerifyStampReturnType, verifyStamp } from '../auth/verifyStamp.js'
+export { AUDIT_CONTEXT, AUDIT_GENESIS, type AuditEvent, auditEventBytes, auditEventHash } from '../session/auditEvent.js'
+export { contextBytes, contextDigest, jsonDigest } from '../session/contextBytes.js'
+export {
+  parseResponseSignature,
+  REQUEST_DIGEST_CONTEXT,
+  RESPONSE_CONTEXT,
+  type ResponseSignature,
+  type ResponseSigningFields,
+  requestDigest,
+  responseKeyIdOf,
+  responseSigningPayload,
+  verifyResponseSignature,
+} from '../session/responseSignature.js'
+export {
+  ATTESTATION_USER_DATA_CONTEXT,
+  attestationUserData,
+  HPKE_SUITE,
+  parseTrustConfiguration,
+  TRUST_CONTEXT,
+  type TrustConfiguration,
+  trustDigest,
+} from '../session/trust.js'
+export { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from '../session/attestEnclave.js'
+export { type Hex, bytesToHex, hexToBytes } from '../utils/hex.js'
+export { hpkeKeyIdOf, IMPORT_CONTEXT, importAad, importHpkeSuite, type SealedImport, sealImport } from '../session/sealedImport.js'

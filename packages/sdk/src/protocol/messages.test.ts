@@ -31,7 +31,6 @@ describe('parseRequest', () => {
     [{ v: 1, id: 'a', op: 'key.delete', params: {} }, 'UNKNOWN_OPERATION: unknown operation "key.delete"'],
     [{ v: 1, id: 'a', op: 'toString', params: {} }, 'UNKNOWN_OPERATION: unknown operation "toString"'],
     [{ v: 1, id: 'a', op: 'key.list', params: {}, extra: 1 }, 'INVALID_FRAME: invalid frame: unknown envelope field "extra"'],
-    [{ v: 1, id: 'a', op: 'key.list', params: {}, auth: { scheme: 'x' } }, 'INVALID_ARGUMENT: "auth" is not supported by protocol version 1'],
     [{ v: 1, id: 'a', op: 'key.get', params: {} }, 'INVALID_ARGUMENT: "keyId" is required'],
     [{ v: 1, id: 'a', op: 'key.get', params: { keyId: '../etc' } }, expect.stringMatching(/^INVALID_ARGUMENT: "keyId" is invalid: must be 1-64 characters/)],
     [{ v: 1, id: 'a', op: 'key.list', params: { x: 1 } }, 'INVALID_ARGUMENT: "params" has unknown field "x"'],
@@ -99,6 +98,8 @@ describe('HTTP route table', () => {
     'sign.message': { keyId: 'k', message: { raw: '0x00' } },
     'sign.typedData': { keyId: 'k', typedData: { domain: {}, types: {}, primaryType: 'EIP712Domain', message: {} } },
     'sign.digest': { keyId: 'k', digest: `0x${'11'.repeat(32)}` },
+    'system.attestation': { nonce: `0x${'ab'.repeat(32)}` },
+    'key.importSealed': { keyId: 's', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
   }
 
   it('has a route for every operation but the health check', () => {
@@ -107,8 +108,9 @@ describe('HTTP route table', () => {
 
   it.each(Object.entries(paramsOf))('maps %s to a route and back', (op, params) => {
     const route = operationToRoute(op as Operation, params)
-    expect(route.path.startsWith('/v1/keys')).toBe(true)
-    expect(routeToOperation(route.method, route.path, route.body)).toEqual({ op, params })
+    expect(route.path.startsWith(op === 'system.attestation' ? '/v1/attestation?nonce=' : '/v1/keys')).toBe(true)
+    const url = new URL(route.path, 'http://proxy')
+    expect(routeToOperation(route.method, url.pathname, route.body, url.searchParams)).toEqual({ op, params })
   })
 
   it.each([

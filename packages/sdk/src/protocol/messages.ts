@@ -10,6 +10,7 @@ import {
 import { normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { KeyPolicySchema } from '../keys/keyPolicy.js'
 import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
+import { normalizeOwners, OwnersSchema } from '../keys/owners.js'
 import { normalizePersonalMessage } from '../messages/personalSign.js'
 import { normalizeTypedData } from '../messages/typedData.js'
 import { normalizeAuthorizationRequest } from '../transactions/authorization.js'
@@ -18,9 +19,11 @@ import { normalizeTransactionRequest } from '../transactions/transaction.js'
 import { assertHex } from '../utils/hex.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
+import type { RequestStamp } from '../auth/types.js'
 
-/** The one protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1
+import { PROTOCOL_VERSION } from './version.js'
+
+export { PROTOCOL_VERSION }
 
 export { KEY_ID_PATTERN, KEY_ID_RULE }
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
@@ -37,6 +40,10 @@ export const KeyInfoSchema = z.strictObject({
   createdAt: z.iso.datetime(),
   /** What the key may sign beyond structured payloads, as sealed with it; absent = nothing more. */
   policy: KeyPolicySchema.optional(),
+  /** The key's public key, uncompressed SEC1 (65 bytes): reported by the enclave from the unsealed key. */
+  publicKey: hex(65).optional(),
+  /** Who may use the key, as bound to its sealing; absent for a legacy record (the image's legacyOwners). */
+  owners: OwnersSchema.optional(),
 })
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
@@ -73,6 +80,16 @@ const policy = z
   .unknown()
   .transform((v) => normalizeKeyPolicy(v, 'policy'))
   .optional()
+/** Who may use a new key; absent = the stamping API key alone. */
+const owners = z
+  .unknown()
+  .transform((v) => (v === undefined ? undefined : normalizeOwners(v, 'owners')))
+  .optional()
+/**
+ * A sign request's idempotency key (inside the stamped params): a retry with a fresh stamp and the same key
+ * gets the first result, re-signed over the retry.
+ */
+const idempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9._:-]').optional()
 const WIRE_MAX_GAS = (1n << 64n) - 1n
 
 /** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */
@@ -82,23 +99,54 @@ export const operations = {
       privateKey: z.unknown().transform((v) => assertPrivateKeyHex(v, 'privateKey')),
       keyId: keyId.optional(),
       policy,
+      owners,
     }),
     result: KeyInfoSchema,
   },
   'key.generate': {
-    params: z.strictObject({ keyId: keyId.optional(), policy }),
+    params: z.strictObject({ keyId: keyId.optional(), policy, owners }),
     /** `record` is present when the enclave does not persist records itself: the caller must store it. */
     result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
   },
+  /**
+   * Import a private key sealed with HPKE to this enclave's attested HPKE key (`sealImport`); the associated
+   * data binds keyId, owners, the stamping API key and the stamp's nonce (`importAad`).
+   */
+  'key.importSealed': {
+    params: z.strictObject({
+      keyId,
+      policy,
+      owners,
+      sealed: z.strictObject({ to: hex(32), enc: hex(65), ciphertext: hex(48) }),
+    }),
+    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
+  },
   'key.get': { params: z.strictObject({ keyId }), result: KeyInfoSchema },
-  'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema) }) },
+  /**
+   * The keys of the records the parent forwarded that unseal (at most 100 per call): proof of what was
+   * forwarded, not that nothing was left out. `skipped` counts forwarded records that did not unseal.
+   */
+  'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema), skipped: z.number().int().min(0).optional() }) },
   /** Liveness of the enclave itself (the parent's health check makes one round trip with it). */
   'system.health': {
     params: z.strictObject({}),
     result: z.strictObject({ status: z.literal('ok'), protocolVersion: z.literal(PROTOCOL_VERSION) }),
   },
+  /**
+   * The enclave's session attestation (unstamped): an attestation document over the caller's nonce whose
+   * `public_key` is the response-signing key and whose `user_data` binds `trust` and `hpkePublicKey`.
+   */
+  'system.attestation': {
+    params: z.strictObject({ nonce: z.string().regex(/^0x(?:[0-9a-f]{2}){16,64}$/, 'must be 16 to 64 bytes of lower-case 0x-hex') }),
+    result: z.strictObject({
+      document: z.string().max(64 * 1024).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'),
+      trust: z.unknown(),
+      hpkePublicKey: hex(65),
+    }),
+  },
   'sign.eip1559': {
     params: z.strictObject({
+      idempotencyKey,
       keyId,
       tx: z.unknown().transform((v) => normalizeEip1559Transaction(v, 'tx', { maxGas: WIRE_MAX_GAS })),
     }),
@@ -107,6 +155,7 @@ export const operations = {
   /** A transaction of type 0, 1, 2 or 4 (`tx.type` by name); `tx.allowReplayable` opts in to a legacy one without chainId. */
   'sign.transaction': {
     params: z.strictObject({
+      idempotencyKey,
       keyId,
       tx: z.unknown().transform((v) => normalizeTransactionRequest(v, 'tx', { maxGas: WIRE_MAX_GAS })),
     }),
@@ -114,22 +163,26 @@ export const operations = {
   },
   /** An EIP-7702 authorization `{ chainId, address, nonce }`; `allowAnyChain` opts in to chainId 0. */
   'sign.authorization': {
-    params: z.strictObject({ keyId, authorization: z.unknown().transform((v) => normalizeAuthorizationRequest(v, 'authorization')) }),
+    params: z.strictObject({
+      idempotencyKey, keyId, authorization: z.unknown().transform((v) => normalizeAuthorizationRequest(v, 'authorization')) }),
     result: SignedAuthorizationSchema,
   },
   /** EIP-191 personal_sign: `message` is text, or `{ raw: hex }` bytes. */
   'sign.message': {
-    params: z.strictObject({ keyId, message: z.unknown().transform((v) => normalizePersonalMessage(v, 'message')) }),
+    params: z.strictObject({
+      idempotencyKey, keyId, message: z.unknown().transform((v) => normalizePersonalMessage(v, 'message')) }),
     result: MessageSignatureSchema,
   },
   /** EIP-712: the whole typed-data payload, validated and hashed by the enclave. */
   'sign.typedData': {
-    params: z.strictObject({ keyId, typedData: z.unknown().transform((v) => normalizeTypedData(v, 'typedData')) }),
+    params: z.strictObject({
+      idempotencyKey, keyId, typedData: z.unknown().transform((v) => normalizeTypedData(v, 'typedData')) }),
     result: MessageSignatureSchema,
   },
   /** A raw 32-byte digest: only for keys whose policy has `allowRawDigest`. */
   'sign.digest': {
-    params: z.strictObject({ keyId, digest: z.unknown().transform((v) => assertHex(v, 'digest', 32)) }),
+    params: z.strictObject({
+      idempotencyKey, keyId, digest: z.unknown().transform((v) => assertHex(v, 'digest', 32)) }),
     result: MessageSignatureSchema,
   },
 } as const
@@ -142,11 +195,14 @@ export type OperationParamsWire<O extends Operation> = z.input<(typeof operation
 export type OperationParams<O extends Operation> = z.output<(typeof operations)[O]['params']>
 export type OperationResult<O extends Operation> = z.output<(typeof operations)[O]['result']>
 
+/** Operations served without a stamp: liveness and the session attestation. Every other one needs one. */
+export const UNSTAMPED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['system.health', 'system.attestation'])
+
 /**
- * Reserved for request authentication (a later protocol revision): the envelope travels beside
- * `params` so that the enclave can verify who asked before it parses what was asked.
+ * A request's stamp (see `stampPayload`): it travels beside `params` so that the enclave verifies who
+ * asked before it parses what was asked.
  */
-export type RequestAuth = { scheme: string; [k: string]: unknown }
+export type RequestAuth = RequestStamp
 
 export type RequestMessage<O extends Operation = Operation> = {
   v: typeof PROTOCOL_VERSION
@@ -155,6 +211,9 @@ export type RequestMessage<O extends Operation = Operation> = {
   params: OperationParamsWire<O>
   auth?: RequestAuth
 }
+
+/** Most records one `key.list` call carries. */
+export const MAX_LISTED_RECORDS = 100
 
 /** AWS credentials the parent forwards for one request (the instance role's, from IMDS). */
 export const ForwardedCredentialsSchema = z.strictObject({
@@ -171,15 +230,21 @@ export const ForwardedCredentialsSchema = z.strictObject({
  */
 export const ParentContextSchema = z.strictObject({
   record: SealedKeyRecordSchema.optional(),
+  /** The records a `key.list` covers (the parent's choice: the enclave reports only those that unseal). */
+  records: z.array(SealedKeyRecordSchema).max(MAX_LISTED_RECORDS).optional(),
   credentials: ForwardedCredentialsSchema.optional(),
 })
 export type ParentContext = z.infer<typeof ParentContextSchema>
 
 export type WireError = { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> }
 
+/**
+ * An enclave's answer. `sig` (see `ResponseSignature`) is present on every answer to a stamped request
+ * the enclave could read; `audit` carries the audit events not yet handed to the parent, which strips them.
+ */
 export type ResponseMessage =
-  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown; sig?: unknown }
-  | { v: typeof PROTOCOL_VERSION; id: string; ok: false; error: WireError; sig?: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown; sig?: unknown; audit?: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: false; error: WireError; sig?: unknown; audit?: unknown }
 
 const EnvelopeSchema = z.looseObject({
   v: z.unknown().optional(),
@@ -192,13 +257,31 @@ const EnvelopeSchema = z.looseObject({
 const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['v', 'id', 'op', 'params', 'auth'])
 
 /** A request that passed every check, with validated params. */
-export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: OperationParams<O>; auth?: RequestAuth } }[Operation]
+export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: OperationParams<O> } }[Operation]
+
+/** A request envelope that passed its checks: params and auth still as sent (unvalidated). */
+export type RequestEnvelope = { v: typeof PROTOCOL_VERSION; id: string; op: Operation; params: unknown; auth: unknown }
 
 /**
- * Validate a decoded request message. Throws a CustodyError whose code says what is wrong;
- * `idOf(message)` recovers the request id (when valid) so that the error can still be answered.
+ * Validate a decoded request message: the envelope, then `params` against its operation's schema (a stamp
+ * in `auth` is the caller's to verify first, with {@link parseEnvelope}). Throws a CustodyError whose code
+ * says what is wrong; `idOf(message)` recovers the request id (when valid) so that the error can still be answered.
  */
 export function parseRequest(message: unknown): ParsedRequest {
+  const envelope = parseEnvelope(message)
+  return parseParams(envelope)
+}
+
+/** Validate `params` of an envelope against its operation's schema. */
+export function parseParams(envelope: Pick<RequestEnvelope, 'id' | 'op' | 'params'>): ParsedRequest {
+  const schema = operations[envelope.op].params
+  const parsed = schema.safeParse(envelope.params ?? {})
+  if (!parsed.success) throw zodToInvalidArgument(parsed.error)
+  return { id: envelope.id, op: envelope.op, params: parsed.data } as ParsedRequest
+}
+
+/** Validate a request's envelope (`v`, `id`, `op`, no unknown field) without looking into params or auth. */
+export function parseEnvelope(message: unknown): RequestEnvelope {
   const env = EnvelopeSchema.safeParse(message)
   if (!env.success) throw new InvalidFrameError({ reason: 'a request must be a JSON object' })
   // The envelope's own keys, read from the message itself: a schema's copy would drop an own `__proto__`
@@ -210,11 +293,7 @@ export function parseRequest(message: unknown): ParsedRequest {
   if (typeof id !== 'string' || !REQUEST_ID_PATTERN.test(id)) throw new InvalidFrameError({ reason: '"id" must be 1-64 characters of [A-Za-z0-9._:-]' })
   if (typeof op !== 'string') throw new InvalidFrameError({ reason: '"op" must be a string' })
   if (!Object.hasOwn(operations, op)) throw new UnknownOperationError({ op })
-  if (auth !== undefined) throw new InvalidArgumentError({ field: 'auth', rule: 'is not supported by protocol version 1' })
-  const schema = operations[op as Operation].params
-  const parsed = schema.safeParse(params ?? {})
-  if (!parsed.success) throw zodToInvalidArgument(parsed.error)
-  return { id, op, params: parsed.data } as ParsedRequest
+  return { v: PROTOCOL_VERSION, id, op: op as Operation, params: params ?? {}, auth }
 }
 
 /** The request id of a message, if it has a well-formed one. */
@@ -242,7 +321,7 @@ export function errorResponse(id: string, error: CustodyError): ResponseMessage 
 }
 
 const ResponseSchema = z.union([
-  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: z.string(), ok: z.literal(true), result: z.unknown(), sig: z.unknown().optional() }),
+  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: z.string(), ok: z.literal(true), result: z.unknown(), sig: z.unknown().optional(), audit: z.unknown().optional() }),
   z.strictObject({
     v: z.literal(PROTOCOL_VERSION),
     id: z.string(),
@@ -254,6 +333,7 @@ const ResponseSchema = z.union([
       details: z.record(z.string(), z.unknown()).optional(),
     }),
     sig: z.unknown().optional(),
+    audit: z.unknown().optional(),
   }),
 ])
 

@@ -1,11 +1,18 @@
 import { ErrorCode, isCustodyError, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
-import { operationToRoute } from '../protocol/http.js'
+import { operationToRoute, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '../protocol/http.js'
 import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
+import { type AttestationPolicy, checkAttestationPolicy } from '../session/attestEnclave.js'
 import type { Transport } from './types.js'
 
 export type NitroEnclaveParameters = {
   /** Base URL of the parent proxy, e.g. `https://custody.internal:8443`. */
   url: string
+  /**
+   * What the enclave must attest to: `pcr0` is the allowlist from the build's `pcrs.json` or the stack's
+   * output (never from the proxy); `roots` default to the AWS Nitro root. Required: the client verifies every
+   * answer against the enclave this attests.
+   */
+  attestation: AttestationPolicy
   /** Extra headers on every request (e.g. `authorization`). */
   headers?: Record<string, string>
   /** Per-request timeout in ms. @default 15_000 */
@@ -26,11 +33,13 @@ export type NitroEnclaveParameters = {
  * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * const custody = createCustodyClient({ transport: nitroEnclave({ url: 'https://custody.internal:8443' }) })
  */
-export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
+export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
   const base = new URL(url)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('nitroEnclave: url must be http(s)')
+  const policy = checkAttestationPolicy(attestation, 'attestation')
   return {
     name: 'nitro-enclave',
+    attestation: policy,
     async request(message: RequestMessage): Promise<unknown> {
       const route = operationToRoute(message.op, message.params as Record<string, unknown>)
       let response: Response
@@ -41,6 +50,7 @@ export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fet
             ...headers,
             accept: 'application/json',
             'x-request-id': message.id,
+            ...(message.auth === undefined ? {} : { [STAMP_HEADER]: JSON.stringify(message.auth) }),
             ...(route.body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: route.body === undefined ? undefined : JSON.stringify(route.body),
@@ -64,13 +74,24 @@ export function nitroEnclave({ url, headers = {}, timeoutMs = 15_000, fetch: fet
       } catch {
         throw new UnavailableError({ reason: `the parent proxy answered HTTP ${response.status} without a JSON body` })
       }
-      if (response.ok) return { v: PROTOCOL_VERSION, id: message.id, ok: true, result: body }
+      const sig = readSignature(response.headers.get(RESPONSE_SIGNATURE_HEADER))
+      if (response.ok) return { v: PROTOCOL_VERSION, id: message.id, ok: true, result: body, ...sig }
       const error = (body as { error?: unknown }).error
       if (typeof error !== 'object' || error === null) {
         return { v: PROTOCOL_VERSION, id: message.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `HTTP ${response.status}`, retryable: response.status >= 500 } }
       }
-      return { v: PROTOCOL_VERSION, id: message.id, ok: false, error }
+      return { v: PROTOCOL_VERSION, id: message.id, ok: false, error, ...sig }
     },
+  }
+}
+
+/** The response signature header as JSON (checked by the client), or nothing. */
+function readSignature(header: string | null): { sig?: unknown } {
+  if (header === null || header.length > 1024) return {}
+  try {
+    return { sig: JSON.parse(header) }
+  } catch {
+    return {}
   }
 }
 

@@ -1,4 +1,5 @@
 import type { RequestMessage } from '../protocol/messages.js'
+import type { AttestationPolicy } from '../session/attestEnclave.js'
 
 /**
  * How the client reaches an enclave. A transport carries one protocol request and returns the peer's
@@ -7,6 +8,11 @@ import type { RequestMessage } from '../protocol/messages.js'
 export interface Transport {
   /** Short name for diagnostics, e.g. `nitro-enclave` or `local-enclave`. */
   readonly name: string
+  /**
+   * What the enclave behind this transport must attest to (PCR0 allowlist, roots): the client verifies it
+   * itself, whatever the transport does.
+   */
+  readonly attestation?: AttestationPolicy | (() => Promise<AttestationPolicy>)
   request(message: RequestMessage): Promise<unknown>
   /** Release sockets, timers or the in-process runtime. */
   close?(): Promise<void>

@@ -25,7 +25,9 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { optimism, sepolia } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
+import { apiKeyStamper } from '../auth/apiKeyStamper.js'
+import { generateApiKey } from '../auth/generateApiKey.js'
+import { type AuditReceipt, type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
 import { isCustodyError } from '../errors/CustodyError.js'
 import { nitroEnclave } from '../transports/nitroEnclave.js'
 import { type EnclaveAccount, toEnclaveAccount } from './toEnclaveAccount.js'
@@ -44,6 +46,8 @@ describe('toEnclaveAccount on anvil through the local stack', () => {
   let dataDir: string | undefined
   let stack: DevStack | undefined
   let custody: CustodyClient
+  /** One receipt per answer the client verified (signed by the attested enclave's response key). */
+  const receipts: AuditReceipt[] = []
   let chain: Chain
   let publicClient: PublicClient
   let account: EnclaveAccount
@@ -51,7 +55,13 @@ describe('toEnclaveAccount on anvil through the local stack', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'custody-viem-'))
     stack = await startDevStack({ dataDir })
-    custody = createCustodyClient({ transport: nitroEnclave({ url: stack.proxyUrl }), importer: stack.importer })
+    // One API key for the suite; the client attests the stack's enclave (its PCR0, the software NSM root).
+    custody = createCustodyClient({
+      transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
+      stamper: apiKeyStamper(generateApiKey()),
+      importer: stack.importer,
+      onReceipt: (r) => receipts.push(r),
+    })
     chain = onNode(sepolia, stack.anvil!.rpcUrl)
     publicClient = createPublicClient({ chain, transport: http(), pollingInterval: 50 })
     account = await newAccount(chain)
@@ -158,6 +168,7 @@ describe('toEnclaveAccount on anvil through the local stack', () => {
 
   it('signMessage and signTypedData verify with viem and with ethers', async () => {
     const wallet = walletOf(account)
+    const seen = receipts.length
     for (const message of ['hello from the enclave', { raw: '0xdeadbeef' as Hex }]) {
       const signature = await wallet.signMessage({ message })
       expect(await verifyMessage({ address: account.address, message, signature })).toBe(true)
@@ -172,6 +183,11 @@ describe('toEnclaveAccount on anvil through the local stack', () => {
     const signature = await wallet.signTypedData(typedData)
     expect(await verifyTypedData({ ...typedData, address: account.address, signature })).toBe(true)
     expect(ethersVerifyTypedData(typedData.domain, { Transfer: [...typedData.types.Transfer] }, typedData.message, signature)).toBe(account.address)
+    // Each signature came in a stamped request and an answer signed by the one attested enclave, in audit order.
+    const mine = receipts.slice(seen)
+    expect(mine.map((r) => r.op)).toEqual(['sign.message', 'sign.message', 'sign.typedData'])
+    expect(new Set(mine.map((r) => r.responseKeyId)).size).toBe(1)
+    expect(mine.every((r, i) => i === 0 || r.auditSeq > mine[i - 1]!.auditSeq)).toBe(true)
   })
 
   it('a mismatched from is refused before anything is signed or sent', async () => {

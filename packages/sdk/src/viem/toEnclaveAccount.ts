@@ -46,18 +46,24 @@ export type ToEnclaveAccountErrorType = InvalidArgumentError | IntegrityError
  * `serializer`: signing its hash would take raw-digest signing, which is a per-key permission the
  * adapter deliberately does not use.
  *
- * @param custody the custody client (`createCustodyClient(…)`).
+ * @param custody the custody client (`createCustodyClient({ transport, stamper })`), used as is: its stamper
+ *   authenticates every request and its attestation policy vets every answer.
  * @param keyId the key to sign with; its address is loaded once, here.
  * @returns the account, with `keyId`.
  * @throws CustodyError `KEY_NOT_FOUND` when the key does not exist.
  *
  * @example
- * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+ * import { apiKeyStamper, createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * import { toEnclaveAccount } from '@enclave-custody/sdk/viem'
  * import { createWalletClient, http, parseEther } from 'viem'
  * import { sepolia } from 'viem/chains'
  *
- * const custody = createCustodyClient({ transport: nitroEnclave({ url: process.env.CUSTODY_URL! }) })
+ * const custody = createCustodyClient({
+ *   // The PCR0 allowlist comes from the build's pcrs.json or the stack's output, never from the proxy.
+ *   transport: nitroEnclave({ url: process.env.CUSTODY_URL!, attestation: { pcr0: process.env.CUSTODY_PCR0!.split(',') } }),
+ *   // Every request is stamped with the API key; every answer must be signed by the attested enclave.
+ *   stamper: apiKeyStamper({ privateKey: process.env.CUSTODY_API_KEY! }),
+ * })
  * const wallet = createWalletClient({
  *   account: await toEnclaveAccount(custody, process.env.CUSTODY_KEY_ID!), // was: privateKeyToAccount(pk)
  *   chain: sepolia,

@@ -1,0 +1,58 @@
+import { type AuditEvent, AUDIT_GENESIS, auditEventBytes, auditEventHash, type Hex } from '@enclave-custody/sdk/protocol'
+import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
+
+/** What the handler records for one request. */
+export type AuditRecord = { op: string; outcome: string; keyId?: string; requestDigest?: Hex; apiKey?: Hex }
+
+export type AuditLog = {
+  /** Append an event (hash-chained, signed by the response key); returns its receipt. */
+  record(entry: AuditRecord): { seq: number; head: Hex }
+  /** Take the events not yet handed to the parent (oldest first). */
+  drain(): AuditEvent[]
+  /** Events dropped because the parent did not collect them (the verifier sees the gap). */
+  readonly dropped: number
+}
+
+export type CreateAuditLogParameters = {
+  identity: EnclaveIdentity
+  /** @default () => new Date() */
+  now?: () => Date
+  /** Events kept until the parent collects them; beyond, the oldest are dropped. @default 10_000 */
+  maxPending?: number
+}
+
+/**
+ * The enclave's audit chain for this boot: a `boot` event holding the attestation document of the response
+ * key, then one event per stamped request (served or refused), each naming the hash of the one before and
+ * signed by the response key. The parent stores what it collects; it can drop or reorder events but not
+ * forge, edit or re-sign them, and a response's receipt (`auditSeq`, `auditHead`) exposes a truncated tail.
+ */
+export async function createAuditLog({ identity, now = () => new Date(), maxPending = 10_000 }: CreateAuditLogParameters): Promise<AuditLog> {
+  const pending: AuditEvent[] = []
+  let seq = 0
+  let head: Hex = AUDIT_GENESIS
+  let dropped = 0
+  const append = (body: Omit<AuditEvent, 'sig' | 'seq' | 'prev' | 'time'>): { seq: number; head: Hex } => {
+    const unsigned = { seq, prev: head, time: now().toISOString(), ...body }
+    const event: AuditEvent = { ...unsigned, sig: identity.sign(auditEventBytes(unsigned)) }
+    head = auditEventHash(unsigned)
+    const receipt = { seq, head }
+    seq++
+    pending.push(event)
+    if (pending.length > maxPending) {
+      pending.shift()
+      dropped++
+    }
+    return receipt
+  }
+  const { document } = await identity.attest()
+  append({ op: 'boot', outcome: 'ok', responseKeyId: identity.responseKeyId, attestation: document, trust: identity.trust, hpkePublicKey: identity.hpkePublicKey })
+  return {
+    record: ({ op, outcome, keyId, requestDigest, apiKey }) =>
+      append({ op, outcome, ...(keyId === undefined ? {} : { keyId }), ...(requestDigest === undefined ? {} : { requestDigest }), ...(apiKey === undefined ? {} : { apiKey }) }),
+    drain: () => pending.splice(0, pending.length),
+    get dropped() {
+      return dropped
+    },
+  }
+}

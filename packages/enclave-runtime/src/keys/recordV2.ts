@@ -1,0 +1,98 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import {
+  type KeyPolicy,
+  isDefaultKeyPolicy,
+  type Owners,
+  recordHeaderBytes,
+  recordSigningBytes,
+  type SealedKeyRecordV1,
+  type SealedKeyRecordV2,
+} from '@enclave-custody/sdk'
+import { IntegrityError } from '@enclave-custody/sdk/protocol'
+import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
+import type { SealedSecret } from './types.js'
+
+const IV_BYTES = 12
+const TAG_BYTES = 16
+
+export type CreateRecordV2Parameters = {
+  keyId: string
+  address: string
+  /** The key material (32 bytes for secp256k1). Not kept. */
+  material: Uint8Array
+  /** A fresh 32-byte data key and its sealing (KMS GenerateDataKey with Recipient, or the local sealer). Not kept. */
+  dataKey: Uint8Array
+  sealed: SealedSecret
+  policy: KeyPolicy
+  owners: Owners
+  createdAt: string
+  identity: EnclaveIdentity
+}
+
+/**
+ * Build a v2 record: the key material under AES-256-GCM with the data key and the record header as
+ * associated data, then the enclave's signature (response key) over the whole record.
+ */
+export function createRecordV2({ keyId, address, material, dataKey, sealed, policy, owners, createdAt, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
+  const header = {
+    version: 2 as const,
+    kind: 'secp256k1' as const,
+    keyId,
+    address,
+    sealing: sealed.sealing,
+    ...(sealed.kmsKeyId === undefined ? {} : { kmsKeyId: sealed.kmsKeyId }),
+    encryptionContext: sealed.encryptionContext,
+    createdAt,
+    ...(isDefaultKeyPolicy(policy) ? {} : { policy }),
+    owners,
+  }
+  const iv = randomBytes(IV_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv)
+  cipher.setAAD(recordHeaderBytes(header))
+  const body = Buffer.concat([cipher.update(material), cipher.final()])
+  const unsigned = { ...header, dataKey: sealed.ciphertext, ciphertext: Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64') }
+  body.fill(0)
+  return { ...unsigned, enclaveSignature: { keyId: identity.responseKeyId, signature: identity.sign(recordSigningBytes(unsigned)) } }
+}
+
+/** The v1-shaped view of a v2 record's sealed data key, for a sealer's `unseal` (same pins, same context checks). */
+export function dataKeyRecord(record: SealedKeyRecordV2): SealedKeyRecordV1 {
+  return {
+    version: 1,
+    keyId: record.keyId,
+    curve: 'secp256k1',
+    address: record.address,
+    sealing: record.sealing,
+    ...(record.kmsKeyId === undefined ? {} : { kmsKeyId: record.kmsKeyId }),
+    ciphertext: record.dataKey,
+    encryptionContext: record.encryptionContext,
+    createdAt: record.createdAt,
+    ...(record.policy === undefined ? {} : { policy: record.policy }),
+    owners: record.owners,
+  }
+}
+
+/**
+ * Open a v2 record's key material with its unsealed data key; the header is the associated data, so any
+ * edit of it (address, owners, policy, kind, …) fails here. The caller zeroes `dataKey` and the result.
+ */
+export function openRecordV2(record: SealedKeyRecordV2, dataKey: Uint8Array): Uint8Array {
+  const blob = Buffer.from(record.ciphertext, 'base64')
+  if (blob.length !== IV_BYTES + 32 + TAG_BYTES) throw new IntegrityError({ reason: 'the record\'s key material has the wrong length' })
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, blob.subarray(0, IV_BYTES))
+    decipher.setAAD(recordHeaderBytes(record))
+    decipher.setAuthTag(blob.subarray(IV_BYTES + 32))
+    const out = new Uint8Array(32)
+    const a = decipher.update(blob.subarray(IV_BYTES, IV_BYTES + 32))
+    const b = decipher.final()
+    out.set(a, 0)
+    a.fill(0)
+    b.fill(0)
+    return out
+  } catch {
+    throw new IntegrityError({ reason: 'the record\'s key material failed authentication (header or ciphertext edited)' })
+  } finally {
+    blob.fill(0)
+  }
+}
