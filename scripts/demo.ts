@@ -4,19 +4,20 @@
  * (or imported from CUSTODY_DEMO_PRIVATE_KEY) under an attested key policy, funded from an anvil
  * account, an EIP-1559 transfer of 0.01 ETH signed through the SDK, broadcast with ethers, mined. The SDK
  * attests the enclave (the stack's PCR0, the software NSM's root) before its first request, stamps every
- * request with a fresh API key and accepts only answers the attested enclave signed.
+ * request with a fresh API key and accepts only answers the attested enclave signed; it keeps each answer's
+ * audit receipt, and at the end the enclave's audit log (as the proxy stored it) is verified against them.
  *
  * Usage: pnpm demo [--keep-data] [--help]
  */
 // We support Node 20 (engines); the AWS SDK's notice about its future Node 22 requirement is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type DevStack, startDevStack } from '@enclave-custody/cli'
-import { apiKeyStamper, createCustodyClient, formatEther, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { type DevStack, describeAuditBreak, startDevStack, verifyAuditLogText } from '@enclave-custody/cli'
+import { type AuditReceipt, apiKeyStamper, createCustodyClient, formatEther, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
 
 const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, 'keep-data': { type: 'boolean' } } })
@@ -63,16 +64,18 @@ try {
   // The importer role seals keys with KMS and stores their records; the enclave never sees plaintext input.
   // The demo's own API key (in memory, for this run) stamps every request.
   const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
-  let attested = false
+  // The audit receipt of every verified answer: what the enclave's audit log must hold.
+  const receipts: AuditReceipt[] = []
   const custody = createCustodyClient({
     transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
     stamper,
     importer: stack.importer,
-    // The first verified answer: the enclave attested to the stack's PCR0 (the policy allows only that one).
-    onReceipt: ({ responseKeyId }) => {
-      if (attested) return
-      attested = true
-      step(`enclave attested: PCR0 ${stack.pcr0.slice(0, 16)}… (software NSM root); every answer verified against its response key ${responseKeyId.slice(0, 10)}…`)
+    onReceipt: (receipt) => {
+      // The first verified answer: the enclave attested to the stack's PCR0 (the policy allows only that one).
+      if (receipts.length === 0) {
+        step(`enclave attested: PCR0 ${stack.pcr0.slice(0, 16)}… (software NSM root); every answer verified against its response key ${receipt.responseKeyId.slice(0, 10)}…`)
+      }
+      receipts.push(receipt)
     },
   })
 
@@ -103,6 +106,12 @@ try {
   const sent = await provider.broadcastTransaction(signed.rawTransaction)
   const receipt = await sent.wait()
   const balance = await provider.getBalance(key.address)
+
+  // The proxy stored the enclave's signed audit events in <dataDir>/audit.jsonl; stopping the stack flushes it.
+  await stack.close()
+  const audit = verifyAuditLogText({ text: await readFile(stack.auditLogFile, 'utf8'), pcr0: stack.attestation.pcr0, roots: stack.attestation.roots, receipts })
+  if (!audit.ok) throw new Error(describeAuditBreak(audit.error))
+  step(`audit log verified: ${audit.events} events, ${audit.receipts} receipts, ${audit.segments.length} boot${audit.segments.length === 1 ? '' : 's'}`)
   console.log(`
 key address   ${key.address}
 tx hash       ${signed.hash}

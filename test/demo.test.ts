@@ -34,6 +34,9 @@ describe('pnpm demo', () => {
     expect(output()).toMatch(/key address\s+0x[0-9a-fA-F]{40}/)
     // The SDK attested the enclave and verified its answers (one line, PCR0 prefix).
     expect(output()).toMatch(/^• enclave attested: PCR0 [0-9a-f]{16}… \(software NSM root\); every answer verified/m)
+    // The audit log the stack's proxy stored verifies against the receipts the demo kept: the boot, then one
+    // event per answer (generate, sign: the client knows the key's address from its creation).
+    expect(output()).toMatch(/^• audit log verified: 3 events, 2 receipts, 1 boot$/m)
     expect(code).toBe(0)
     expect(spawned.size).toBeGreaterThan(0) // anvil
     for (const pid of spawned) expect(alive(pid)).toBe(false) // stopped before the demo exited

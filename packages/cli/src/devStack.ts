@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { createAttestedRuntime, createSoftwareNsm, type Logger, SOFTWARE_NSM_ROOT_CERT_FILE, silentLogger, startEnclaveServer } from '@enclave-custody/enclave-runtime'
-import { createSecretsManagerRecordSource, startParentProxy } from '@enclave-custody/parent-proxy'
+import { createAuditFileSink, createSecretsManagerRecordSource, startParentProxy } from '@enclave-custody/parent-proxy'
 import { startLocalAws } from '@enclave-custody/local-aws'
 import { type AttestationPolicy, buildKeyPolicy, createKmsImporter, type KmsImporter } from '@enclave-custody/sdk'
 import { type Anvil, startAnvil } from './anvil.js'
@@ -51,6 +51,11 @@ export type DevStack = {
   attestation: AttestationPolicy
   /** The software NSM's root certificate file (PEM), for `CUSTODY_ATTESTATION_ROOT`. */
   attestationRootFile: string
+  /**
+   * `<dataDir>/audit.jsonl`: the proxy appends the enclave's signed audit events here (mode 0600; kept across
+   * restarts, one boot segment per start), for `custody audit verify`. Complete once `close` resolved.
+   */
+  auditLogFile: string
   /** The importer role's side: seals keys with KMS Encrypt and stores records (pass it to createCustodyClient). */
   importer: KmsImporter
   /** The dev principals (admin, importer, instance) and their credentials. */
@@ -59,6 +64,9 @@ export type DevStack = {
   /** Stop everything that was started, in reverse order. Safe to call twice. */
   close(): Promise<void>
 }
+
+/** File name of the audit log in the data directory. */
+const AUDIT_LOG_FILE = 'audit.jsonl'
 
 const credentialsOf = (p: DevPrincipal) => ({ accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey })
 
@@ -153,11 +161,15 @@ export async function startDevStack({
     onProgress('starting parent proxy')
     const instanceSecrets = client(SecretsManagerClient, principals.instance)
     stops.push(() => instanceSecrets.destroy())
+    const auditLogFile = join(dataDir, AUDIT_LOG_FILE)
+    const auditLog = createAuditFileSink(auditLogFile, { logger })
+    stops.push(auditLog.close) // after the proxy closed: it flushes the last events
     const proxy = await startParentProxy({
       enclave: { host: server.host, port: server.port },
       records: createSecretsManagerRecordSource({ client: instanceSecrets }),
       credentials: async () => credentialsOf(principals.instance),
       logger,
+      auditSink: auditLog.write,
     })
     stops.push(proxy.close)
 
@@ -169,7 +181,7 @@ export async function startDevStack({
     signal?.throwIfAborted()
     const attestation: AttestationPolicy = { pcr0: [pcr0], roots: [nsm.rootCertificatePem] }
     const attestationRootFile = join(dataDir, 'nsm', SOFTWARE_NSM_ROOT_CERT_FILE)
-    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, kmsKeyArn, pcr0, attestation, attestationRootFile, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
+    return { proxyUrl: proxy.url, enclavePort: server.port, awsEndpoint, region, kmsKeyId: kmsKeyId!, kmsKeyArn, pcr0, attestation, attestationRootFile, auditLogFile, importer, config: { ...config, kmsKeyId: kmsKeyId! }, anvil, close }
   } catch (e) {
     await close()
     throw e

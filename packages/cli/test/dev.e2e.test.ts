@@ -78,10 +78,12 @@ describe('custody dev + key commands, as real processes', () => {
         'AWS_SECRET_ACCESS_KEY',
         'CUSTODY_API_KEY_FILE',
         'CUSTODY_ATTESTATION_ROOT',
+        'CUSTODY_AUDIT_LOG',
         'CUSTODY_AWS_ENDPOINT',
         'CUSTODY_CHAIN_ID',
         'CUSTODY_KMS_KEY_ID',
         'CUSTODY_PCR0',
+        'CUSTODY_RECEIPTS_FILE',
         'CUSTODY_REGION',
         'CUSTODY_RPC_URL',
         'CUSTODY_URL',
@@ -146,6 +148,14 @@ describe('custody dev + key commands, as real processes', () => {
     expect(listed.stderr).toBe('')
     expect(listed.code).toBe(0)
     expect(listed.stdout).toMatch(new RegExp(`^alice +${alice.address} +\\d{4}-\\d\\d-\\d\\dT`, 'm'))
+
+    // The proxy's audit log holds every answer the commands above got, each matched by its receipt.
+    const audited = await runCustody(['audit', 'verify', '--dev', dataDir])
+    expect(audited.stderr).toBe('')
+    expect(audited.code).toBe(0)
+    const [, events, receipts] = /^verified (\d+) events, (\d+) receipts$/m.exec(audited.stdout) ?? []
+    expect(Number(receipts)).toBeGreaterThanOrEqual(4) // generate, key lookup, sign, list
+    expect(Number(events)).toBe(Number(receipts) + 1) // and the boot
 
     const anvilPids = await childrenNamed(dev.child.pid!, 'anvil')
     expect(anvilPids).toHaveLength(1)
@@ -251,6 +261,12 @@ describe('custody dev + key commands, as real processes', () => {
     const resigned = await runCustody(['sign', 'carol', '--dev', dataDir, '--to', TEST_ADDRESS, '--value-ether', '0', '--nonce', '0', '--gas', '21000', '--max-fee-gwei', '1', '--max-priority-gwei', '1', '--chain-id', '5'])
     expect(resigned.code).toBe(0)
     expect(Transaction.from(/^rawTransaction +(\S+)$/m.exec(resigned.stdout)![1]!).chainId).toBe(5n)
+    // The audit log kept both boots (one segment each, its own response key) and every receipt matches.
+    const audited = await runCustody(['audit', 'verify', '--dev', dataDir])
+    expect(audited.code).toBe(0)
+    const boots = [...audited.stdout.matchAll(/^boot (\d) \(line \d+\) {2}response key (0x[0-9a-f]{16})…/gm)]
+    expect(boots.map((m) => m[1])).toEqual(['1', '2'])
+    expect(boots[0]![2]).not.toBe(boots[1]![2])
     restarted.dev.child.kill('SIGINT')
     expect(await restarted.dev.exited).toBe(130)
   })

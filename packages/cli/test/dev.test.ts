@@ -22,6 +22,7 @@ function fakeStack(dataDir: string, withAnvil: boolean) {
     kmsKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555',
     pcr0: 'ab'.repeat(48),
     attestationRootFile: join(dataDir, 'nsm', 'software-nsm-root.pem'),
+    auditLogFile: join(dataDir, 'audit.jsonl'),
     config: {
       version: 1,
       accountId: '000000000000',
@@ -76,6 +77,8 @@ describe('runDevStack', () => {
       CUSTODY_PCR0: 'ab'.repeat(48),
       CUSTODY_ATTESTATION_ROOT: join(dataDir, 'nsm', 'software-nsm-root.pem'),
       CUSTODY_API_KEY_FILE: join(dataDir, 'api-key.json'),
+      CUSTODY_AUDIT_LOG: join(dataDir, 'audit.jsonl'),
+      CUSTODY_RECEIPTS_FILE: join(dataDir, 'receipts.jsonl'),
       AWS_ACCESS_KEY_ID: 'AKIAIMPORTER',
       AWS_SECRET_ACCESS_KEY: 'importer-secret/+=',
     })
@@ -93,6 +96,7 @@ describe('runDevStack', () => {
     expect(fake.options()?.legacyOwners).toEqual([apiKey.publicKey])
     expect(io.out()).toContain('• starting things\n')
     expect(io.out()).toContain('  env file      a/dev.env (e.g. custody generate-key --dev a)\n')
+    expect(io.out()).toContain('  audit log     a/audit.jsonl (custody audit verify --dev a)\n')
     expect(io.out() + io.err()).not.toContain('secret')
 
     stop.abort('SIGINT')
@@ -157,6 +161,8 @@ describe('runDevStack', () => {
       CUSTODY_PCR0: 'ab'.repeat(48),
       CUSTODY_ATTESTATION_ROOT: join(dataDir, 'nsm', 'root.pem'),
       CUSTODY_API_KEY_FILE: join(dataDir, 'api-key.json'),
+      CUSTODY_AUDIT_LOG: join(dataDir, 'audit.jsonl'),
+      CUSTODY_RECEIPTS_FILE: join(dataDir, 'receipts.jsonl'),
       AWS_ACCESS_KEY_ID: 'A',
       AWS_SECRET_ACCESS_KEY: 'B',
     }

@@ -172,7 +172,7 @@ export async function startParentProxy({
 
   /** Production routing: records come from the record source, credentials go with every enclave call. */
   async function withRecords(source: RecordSource, op: Operation, params: unknown, auth: unknown): Promise<Answer> {
-    const creds = credentials ? { credentials: await credentials() } : {}
+    const creds = credentials ? { credentials: forwardable(await credentials()) } : {}
     const keyId = (params as { keyId?: unknown }).keyId
     // Without a record the enclave answers KEY_NOT_FOUND itself, signed: an unsigned one would reach the app
     // as UNAVAILABLE (the SDK honours domain codes only from the enclave).
@@ -252,6 +252,11 @@ export async function startParentProxy({
       await closed
     },
   }
+}
+
+/** Only the fields the enclave accepts: an SDK may have decorated the object (e.g. the AWS SDK's `$source`). */
+function forwardable({ accessKeyId, secretAccessKey, sessionToken, expiration }: AwsCredentials): AwsCredentials {
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}), ...(expiration ? { expiration } : {}) }
 }
 
 function publicError(e: unknown): CustodyError {

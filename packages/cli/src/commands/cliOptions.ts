@@ -21,8 +21,8 @@ export type OptionSpec = {
   required?: boolean
 }
 
-/** A positional argument, e.g. `<keyId>`. */
-export type PositionalSpec = { name: string; help: string; schema: z.ZodType }
+/** A positional argument, e.g. `<keyId>`; an optional one (last only) is `undefined` when absent. */
+export type PositionalSpec = { name: string; help: string; schema: z.ZodType; optional?: boolean }
 
 export type OptionValues<S extends Record<string, OptionSpec>> = { [K in keyof S]: z.output<S[K]['schema']> }
 
@@ -62,7 +62,7 @@ export function parseArgv(specs: Record<string, OptionSpec>, positionals: readon
   const values = parsed.values as RawArguments['values']
   if (values.help) return { values, positionals: parsed.positionals, help: true }
   if (parsed.positionals.length > positionals.length) {
-    const expected = positionals.length === 0 ? 'no arguments' : positionals.map((p) => `<${p.name}>`).join(' ')
+    const expected = positionals.length === 0 ? 'no arguments' : positionals.map((p) => (p.optional ? `[<${p.name}>]` : `<${p.name}>`)).join(' ')
     throw new UsageError(`unexpected argument #${positionals.length + 1} (expected ${expected}; options start with --)`)
   }
   return { values, positionals: parsed.positionals, help: false }
@@ -103,7 +103,10 @@ export function resolveOptions<S extends Record<string, OptionSpec>>(specs: S, r
 export function resolvePositionals(specs: readonly PositionalSpec[], raw: RawArguments): unknown[] {
   return specs.map((spec, i) => {
     const value = raw.positionals[i]
-    if (value === undefined) throw new UsageError(`<${spec.name}> is required`)
+    if (value === undefined) {
+      if (spec.optional) return undefined
+      throw new UsageError(`<${spec.name}> is required`)
+    }
     const parsed = spec.schema.safeParse(value)
     if (!parsed.success) throw new UsageError(`<${spec.name}> ${parsed.error.issues[0]?.message ?? 'is invalid'}`)
     return parsed.data

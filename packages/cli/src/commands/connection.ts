@@ -7,6 +7,7 @@ import { readApiKeyFile } from './apiKeyFile.js'
 import type { CliIo } from './cliIo.js'
 import { CommandFailure, type OptionSpec } from './cliOptions.js'
 import { readAttestationRoots } from './readAttestationRoots.js'
+import { openReceiptsFile } from './receiptsFile.js'
 
 /** An http(s) URL. */
 export const httpUrl = z.string().refine((s) => {
@@ -36,21 +37,29 @@ export const devOption = {
 /** Most PCR0 values an allowlist takes (the SDK's limit: the current image and a few next ones). */
 const MAX_PCR0 = 5
 
+/** The all-zero PCR0 a debug-mode enclave reports, whatever code it runs. */
+export const DEBUG_PCR0 = '0'.repeat(96)
+
 /**
- * `--pcr0` / `CUSTODY_PCR0`: the PCR0 allowlist, comma-separated (and the flag may repeat); each value 96 hex
- * digits, `0x` optional. The all-zero PCR0 of a debug-mode enclave (any code) is refused.
+ * A PCR0 list, comma-separated (and the flag may repeat); each value 96 hex digits, `0x` optional; lower-cased
+ * and without duplicates. The all-zero PCR0 is let through: `pcr0Allowlist` refuses it.
  */
-export const pcr0Allowlist = z
+export const pcr0List = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (typeof v === 'string' ? [v] : v).flatMap((s) => s.split(',')).map((s) => s.trim().replace(/^0x/i, '').toLowerCase()))
   .pipe(
     z
       .array(z.string().regex(/^[0-9a-f]{96}$/, 'must be 96 hex digits (SHA-384) per value, comma-separated'))
       .min(1, 'needs at least one value')
-      .max(MAX_PCR0, `takes at most ${MAX_PCR0} values`)
-      .refine((values) => !values.some((v) => /^0+$/.test(v)), 'must not be the all-zero PCR0 of a debug-mode enclave (it attests any code)'),
+      .max(MAX_PCR0, `takes at most ${MAX_PCR0} values`),
   )
   .transform((values) => [...new Set(values)])
+
+/**
+ * `--pcr0` / `CUSTODY_PCR0`: the PCR0 allowlist (`pcr0List`). The all-zero PCR0 of a debug-mode enclave (any
+ * code) is refused.
+ */
+export const pcr0Allowlist = pcr0List.refine((values) => !values.includes(DEBUG_PCR0), 'must not be the all-zero PCR0 of a debug-mode enclave (it attests any code)')
 
 /** Where the parent proxy is, and what the CLI requires of the enclave behind it and stamps its requests with. */
 export const proxyOptions = {
@@ -79,18 +88,25 @@ export const proxyOptions = {
     help: 'PEM root(s) of the attestation (default: the AWS Nitro root)',
     schema: z.string().min(1).optional(),
   },
+  receipts: {
+    flag: 'receipts',
+    env: 'CUSTODY_RECEIPTS_FILE',
+    value: 'file',
+    help: 'append the audit receipt of every answer to this JSON-lines file (mode 0600), for `custody audit verify`',
+    schema: z.string().min(1).optional(),
+  },
   dev: devOption,
 } satisfies Record<string, OptionSpec>
 
 /** The proxy options in a usage line. */
-export const PROXY_USAGE = '[--dev <dir> | --url <url> --api-key-file <path> --pcr0 <hex>[,<hex>…] [--attestation-root <pem-file>]]'
+export const PROXY_USAGE = '[--dev <dir> | --url <url> --api-key-file <path> --pcr0 <hex>[,<hex>…] [--attestation-root <pem-file>]]\n       [--receipts <file>]'
 
 /** What every command that talks to the proxy does, for its help. */
 export const PROXY_HELP =
-  'Before its first request the command attests the enclave (PCR0 in --pcr0, certificate chain to\n--attestation-root or the AWS Nitro root), stamps every request with the API key of --api-key-file and\naccepts only answers signed by the attested enclave. --dev <dir> fills all of these from <dir>/dev.env.'
+  'Before its first request the command attests the enclave (PCR0 in --pcr0, certificate chain to\n--attestation-root or the AWS Nitro root), stamps every request with the API key of --api-key-file and\naccepts only answers signed by the attested enclave; --receipts keeps the audit receipt of each answer.\n--dev <dir> fills all of these from <dir>/dev.env (receipts: <dir>/receipts.jsonl).'
 
 /** The proxy options' values, as `connect` takes them. */
-export type ProxySettings = { url: string; apiKeyFile: string; pcr0: readonly string[]; attestationRoot?: string | undefined }
+export type ProxySettings = { url: string; apiKeyFile: string; pcr0: readonly string[]; attestationRoot?: string | undefined; receipts?: string | undefined }
 
 /** The importer side (import-key, generate-key): the importer role stores the records the enclave seals (Secrets Manager). */
 export const importerOptions = {
@@ -132,8 +148,10 @@ export type Connection = { client: CustodyClient; close(): Promise<void> }
  * the client attests the enclave (PCR0 in `proxy.pcr0`, chain to `proxy.attestationRoot` or the AWS Nitro
  * root) before its first request and accepts only answers the attested enclave signed. With `importer`
  * settings, also build the KMS importer (importer role credentials from `credentials` or the default chain).
+ * With `proxy.receipts`, every verified answer's audit receipt is appended to that file.
  *
- * @throws UsageError for an unreadable or malformed API key or root file (naming the flag, never the key)
+ * @throws UsageError for an unreadable or malformed API key or root file, or a receipts file that cannot be
+ * opened (naming the flag, never the key)
  */
 export async function connect({
   proxy,
@@ -148,7 +166,9 @@ export async function connect({
 }): Promise<Connection> {
   const { stamper } = await readApiKeyFile(proxy.apiKeyFile, io)
   const roots = proxy.attestationRoot === undefined ? undefined : await readAttestationRoots(proxy.attestationRoot, io)
-  const closers: (() => void)[] = []
+  const receipts = proxy.receipts === undefined ? undefined : await openReceiptsFile(proxy.receipts, io)
+  const closers: (() => void | Promise<void>)[] = []
+  if (receipts) closers.push(receipts.close)
   let kmsImporter: KmsImporter | undefined
   if (importer) {
     const config = awsClientConfig({ region: importer.region, endpoint: importer.awsEndpoint, credentials })
@@ -164,13 +184,16 @@ export async function connect({
     attestation: { pcr0: [...proxy.pcr0], ...(roots ? { roots } : {}) },
     ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
   })
-  const sdkClient = createCustodyClient({ transport, stamper, ...(kmsImporter ? { importer: kmsImporter } : {}) })
+  const sdkClient = createCustodyClient({ transport, stamper, ...(kmsImporter ? { importer: kmsImporter } : {}), ...(receipts ? { onReceipt: receipts.append } : {}) })
   const client = roots === undefined ? withDefaultRootHint(sdkClient) : sdkClient
   return {
     client,
     async close() {
-      for (const close of closers) close()
-      await client.close()
+      try {
+        await client.close()
+      } finally {
+        for (const close of closers) await close()
+      }
     },
   }
 }

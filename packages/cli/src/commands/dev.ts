@@ -5,6 +5,7 @@ import { createApiKeyFile, DEV_API_KEY_FILE, readApiKeyFile } from './apiKeyFile
 import { type CliIo, signalExitCode } from './cliIo.js'
 import { defineCommand } from './defineCommand.js'
 import { removeDevEnv, writeDevEnv } from './devEnv.js'
+import { DEV_RECEIPTS_FILE } from './receiptsFile.js'
 
 export type RunDevStackParameters = {
   /** Absolute data directory: local AWS state, the software NSM's CA, dev credentials, the dev API key, dev.env. */
@@ -60,6 +61,8 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
       CUSTODY_PCR0: stack.pcr0,
       CUSTODY_ATTESTATION_ROOT: stack.attestationRootFile,
       CUSTODY_API_KEY_FILE: apiKeyFile,
+      CUSTODY_AUDIT_LOG: stack.auditLogFile,
+      CUSTODY_RECEIPTS_FILE: join(dataDir, DEV_RECEIPTS_FILE),
       AWS_ACCESS_KEY_ID: stack.config.principals.importer.accessKeyId,
       AWS_SECRET_ACCESS_KEY: stack.config.principals.importer.secretAccessKey,
     })
@@ -75,6 +78,7 @@ export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: Run
       ['PCR0', stack.pcr0],
       ['API key', `${show(apiKeyFile)} (public key ${apiKey.publicKey})`],
       ['anvil RPC', stack.anvil ? `${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})` : 'not started (--no-anvil)'],
+      ['audit log', `${show(stack.auditLogFile)} (custody audit verify --dev ${show(dataDir)})`],
       ['env file', `${show(envPath)} (e.g. custody generate-key --dev ${show(dataDir)})`],
     ]
     io.stdout(`\ncustody dev is running; Ctrl-C stops it\n${rows.map(([k, v]) => `  ${k.padEnd(13)} ${v}`).join('\n')}\n`)
@@ -104,7 +108,7 @@ export const devCommand = defineCommand({
   summary: 'run the local stack: KMS, Secrets Manager, attested enclave, proxy, anvil',
   usage: 'custody dev [--data-dir <dir>] [--no-anvil] [--chain-id <n>]',
   description:
-    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>` (endpoints, importer credentials, the\nenclave\'s PCR0 and attestation root, the API key file), and runs until Ctrl-C. The dev API key\n<dir>/api-key.json (mode 0600) is created on the first start and kept.',
+    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>` (endpoints, importer credentials, the\nenclave\'s PCR0 and attestation root, the API key file, the audit log and receipts files), and runs until\nCtrl-C. The dev API key <dir>/api-key.json (mode 0600) is created on the first start and kept; the proxy\nappends the enclave\'s signed audit events to <dir>/audit.jsonl, and the commands run with --dev append their\nreceipts to <dir>/receipts.jsonl (`custody audit verify --dev <dir>` checks both).',
   options: {
     dataDir: { flag: 'data-dir', env: 'CUSTODY_DEV_DIR', value: 'dir', help: 'state directory (default .custody-dev)', schema: z.string().min(1).default('.custody-dev') },
     noAnvil: { flag: 'no-anvil', boolean: true, help: 'do not start anvil', schema: z.boolean().default(false) },

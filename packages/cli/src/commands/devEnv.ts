@@ -20,6 +20,10 @@ export type DevEnv = {
   CUSTODY_ATTESTATION_ROOT: string
   /** Absolute path of `<dataDir>/api-key.json`, the dev API key that stamps requests. */
   CUSTODY_API_KEY_FILE: string
+  /** Absolute path of `<dataDir>/audit.jsonl`, the enclave's signed audit events as the proxy stores them. */
+  CUSTODY_AUDIT_LOG: string
+  /** Absolute path of `<dataDir>/receipts.jsonl`, where commands run with `--dev` append their audit receipts. */
+  CUSTODY_RECEIPTS_FILE: string
   /** The importer role's local credentials: may KMS Encrypt and create secrets, never decrypt. */
   AWS_ACCESS_KEY_ID: string
   AWS_SECRET_ACCESS_KEY: string

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { isCustodyError } from '@enclave-custody/sdk'
 import { addressCommand } from './address.js'
 import { apiKeyCommand } from './apiKey.js'
+import { auditCommand } from './audit.js'
 import type { CliIo } from './cliIo.js'
 import { CommandFailure, helpText, parseArgv, resolveOptions, resolvePositionals, UsageError } from './cliOptions.js'
 import type { CommandDefinition } from './defineCommand.js'
@@ -23,6 +24,7 @@ export const commands: readonly CommandDefinition[] = [
   addressCommand,
   listCommand,
   signCommand,
+  auditCommand,
   pcr0Command,
   keyPolicyCommand,
 ] as unknown as readonly CommandDefinition[]

@@ -137,7 +137,16 @@ export type CreateCustodyClientParameters = {
 export type CustodyClient = {
   /** Import an existing private key, or `{ generate: true }` to have the enclave create one. */
   importKey(params: ImportKeyParameters): Promise<KeyInfo>
+  /**
+   * A key's identity (address, public key, owners, policy) as the enclave reports it after unsealing its record,
+   * in an answer it signed. `FORBIDDEN` unless this client's API key is an owner.
+   */
   getKey(keyId: string): Promise<KeyInfo>
+  /**
+   * The keys this API key may use among the records the parent forwarded (at most 100), each reported by the
+   * enclave from an unsealed record, in a signed answer. It proves what the parent forwarded, not that nothing
+   * was left out: a hostile parent can omit keys (it cannot add or alter one).
+   */
   listKeys(): Promise<KeyInfo[]>
   /** Sign an EIP-1559 (type 2) transaction; the result is verified before it is returned. */
   signEip1559(keyId: string, tx: Eip1559TransactionRequest, options?: SignOptions): Promise<SignedTransaction>
@@ -387,7 +396,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
         return toKeyInfo(info)
       }
       // Plaintext on the wire: only with the loud flag.
-      return toKeyInfo(await call('key.import', { privateKey, ...keyId, ...policyParam, ...ownersParam }))
+      const { record, ...info } = await call('key.import', { privateKey, ...keyId, ...policyParam, ...ownersParam })
+      if (record) await storeEnclaveRecord(record, policy, owners, info)
+      return toKeyInfo(info)
     },
     async getKey(keyId) {
       const info = toKeyInfo(await call('key.get', { keyId }))

@@ -101,7 +101,7 @@ export const operations = {
       policy,
       owners,
     }),
-    result: KeyInfoSchema,
+    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
   },
   'key.generate': {
     params: z.strictObject({ keyId: keyId.optional(), policy, owners }),
