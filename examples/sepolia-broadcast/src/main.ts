@@ -3,9 +3,8 @@
  *
  *   cp .env.example .env && $EDITOR .env && pnpm start
  */
-import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { type CustodyClient, createCustodyClient, nitroEnclave, readCustodyEnvironment } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
-import { type CustodyEnvironment, EnvironmentError, readCustodyEnvironment } from './readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from './run.js'
 
 try {
@@ -23,25 +22,16 @@ function env(name: string, fallback?: string): string {
   return value
 }
 
-let config: CustodyEnvironment
-try {
-  config = readCustodyEnvironment(process.env)
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e
-  console.error(e.message)
-  process.exit(2)
-}
 const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
-// The client attests the enclave (PCR0 allowlist, root) before its first request, stamps every request with
-// the API key and accepts only answers signed by the attested enclave.
-const custody = createCustodyClient({
-  transport: nitroEnclave({ url: config.url, attestation: config.attestation, headers: config.headers }),
-  stamper: config.stamper,
-})
 // staticNetwork: the chain id is checked once by run(), not re-queried before every call.
 const provider = new JsonRpcProvider(env('RPC_URL'), chainId, { staticNetwork: true })
 
+let custody: CustodyClient | undefined
 try {
+  // The CUSTODY_* settings (see .env.example). The client attests the enclave (PCR0 allowlist, root) before its
+  // first request, stamps every request with the API key and accepts only answers the attested enclave signed.
+  const { url, attestation, headers, stamper } = readCustodyEnvironment()
+  custody = createCustodyClient({ transport: nitroEnclave({ url, attestation, headers }), stamper })
   const result = await run({
     custody,
     keyId: env('CUSTODY_KEY_ID'),
@@ -55,8 +45,9 @@ try {
 } catch (e) {
   const err = e as { code?: string; message?: string }
   console.error(`failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`)
-  process.exitCode = 1
+  // Before the client exists, the failure is in the settings: exit code 2, as for the other variables.
+  process.exitCode = custody ? 1 : 2
 } finally {
   provider.destroy()
-  await custody.close()
+  await custody?.close()
 }

@@ -18,10 +18,10 @@ import {
   type KeyInfo,
   nitroEnclave,
   parseEther,
+  readCustodyEnvironment,
 } from '@enclave-custody/sdk'
 import { JsonRpcProvider, Transaction, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readCustodyEnvironment } from '../src/readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from '../src/run.js'
 
 const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -167,17 +167,17 @@ describe('example: sepolia-broadcast', () => {
     const base = { ...deployment(), CUSTODY_KEY_ID: 'k', RPC_URL: stack!.anvil!.rpcUrl, TO: Wallet.createRandom().address }
     const { CUSTODY_PCR0: _, ...noPcr0 } = base
     const missingPcr0 = await start({ ...noPcr0, CUSTODY_API_KEY: apiKey.privateKey })
-    expect([missingPcr0.code, missingPcr0.output.trim()]).toEqual([2, expect.stringMatching(/^CUSTODY_PCR0 is not set \(/)])
+    expect([missingPcr0.code, missingPcr0.output.trim()]).toEqual([2, expect.stringMatching(/^failed: INVALID_ARGUMENT: "CUSTODY_PCR0" is not set \(/)])
     expect(missingPcr0.output.toLowerCase()).not.toContain(apiKey.privateKey.slice(2).toLowerCase())
     const missingKey = await start(base)
-    expect([missingKey.code, missingKey.output.trim()]).toEqual([2, expect.stringMatching(/^CUSTODY_API_KEY is not set \(.*\), nor CUSTODY_API_KEY_FILE/)])
+    expect([missingKey.code, missingKey.output.trim()]).toEqual([2, expect.stringMatching(/^failed: INVALID_ARGUMENT: "CUSTODY_API_KEY" is not set \(.*\), nor CUSTODY_API_KEY_FILE/)])
   })
 
   it('the client built from the environment refuses an enclave outside the PCR0 allowlist or under another root', async () => {
     const stamp = { CUSTODY_API_KEY: apiKey.privateKey }
     const attempt = async (env: Record<string, string>) => {
-      const config = readCustodyEnvironment(env)
-      const client = createCustodyClient({ transport: nitroEnclave({ url: config.url, attestation: config.attestation }), stamper: config.stamper })
+      const { url, attestation, stamper } = readCustodyEnvironment(env)
+      const client = createCustodyClient({ transport: nitroEnclave({ url, attestation }), stamper })
       try {
         return await client.listKeys().then(
           () => 'answered',

@@ -3,10 +3,9 @@
  *
  *   cp .env.example .env && $EDITOR .env && pnpm start
  */
-import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
+import { type CustodyClient, createCustodyClient, nitroEnclave, readCustodyEnvironment } from '@enclave-custody/sdk'
 import { type Address, type Chain, defineChain } from 'viem'
 import * as viemChains from 'viem/chains'
-import { type CustodyEnvironment, EnvironmentError, readCustodyEnvironment } from './readCustodyEnvironment.js'
 import { DEFAULT_CHAIN_ID, run } from './run.js'
 
 try {
@@ -30,27 +29,19 @@ const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
 const chain: Chain =
   (Object.values(viemChains) as Chain[]).find((c) => c.id === chainId) ??
   defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
-let config: CustodyEnvironment
-try {
-  config = readCustodyEnvironment(process.env)
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e
-  console.error(e.message)
-  process.exit(2)
-}
-// The client attests the enclave (PCR0 allowlist, root) before its first request, stamps every request with
-// the API key and accepts only answers signed by the attested enclave.
-const custody = createCustodyClient({
-  transport: nitroEnclave({ url: config.url, attestation: config.attestation, headers: config.headers }),
-  stamper: config.stamper,
-})
 
+let custody: CustodyClient | undefined
 try {
+  // The CUSTODY_* settings (see .env.example). The client attests the enclave (PCR0 allowlist, root) before its
+  // first request, stamps every request with the API key and accepts only answers the attested enclave signed.
+  const { url, attestation, headers, stamper } = readCustodyEnvironment()
+  custody = createCustodyClient({ transport: nitroEnclave({ url, attestation, headers }), stamper })
   await run({ custody, keyId: env('CUSTODY_KEY_ID'), chain, rpcUrl, to: env('TO') as Address, value: BigInt(env('VALUE_WEI', '10000000000000')) })
 } catch (e) {
   const err = e as { code?: string; shortMessage?: string; message?: string }
   console.error(`failed: ${err.code ? `${err.code}: ` : ''}${err.shortMessage ?? err.message ?? String(e)}`)
-  process.exitCode = 1
+  // Before the client exists, the failure is in the settings: exit code 2, as for the other variables.
+  process.exitCode = custody ? 1 : 2
 } finally {
-  await custody.close()
+  await custody?.close()
 }

@@ -116,6 +116,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "personalMessageBytes",
         "polygon",
         "privateKeyToAddress",
+        "readCustodyEnvironment",
         "recordEncryptionContext",
         "recordHeaderBytes",
         "recordSigningBytes",

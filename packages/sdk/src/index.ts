@@ -127,6 +127,13 @@ export {
   normalizeKeyPolicy,
 } from './keys/keyPolicy.js'
 export { type NitroEnclaveParameters, nitroEnclave } from './transports/nitroEnclave.js'
+export {
+  type CustodyEnvironmentVariables,
+  type ReadCustodyEnvironmentErrorType,
+  type ReadCustodyEnvironmentOptions,
+  type ReadCustodyEnvironmentReturnType,
+  readCustodyEnvironment,
+} from './config/readCustodyEnvironment.js'
 export type { Transport } from './transports/types.js'
 export { canonicalApiKey, isCanonicalOwners, MAX_OWNERS, normalizeOwners, type Owners, type OwnersInput, ownersHash } from './keys/owners.js'
 export { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from './session/attestEnclave.js'
