@@ -78,7 +78,37 @@ describe('custody audit log', () => {
   it('a deleted event is named', () => {
     const events = copy()
     events.splice(3, 1)
-    expect(breakOf(verify(events))).toMatch(/^line 4: events 3\.\.3 are missing \(deleted\)/)
+    expect(breakOf(verify(events))).toMatch(/^line 4: events 3\.\.3 are missing \(deleted or moved\)/)
+  })
+
+  it('an event moved later (a swap, or a batch stored out of order) reads as missing: deleted or moved', () => {
+    const events = copy()
+    events.splice(5, 0, events.splice(2, 1)[0]!)
+    expect(breakOf(verify(events))).toMatch(/^line 3: events 2\.\.2 are missing \(deleted or moved\)/)
+  })
+
+  it('attack: a boot segment stored twice (same response key) is refused at the repeat, not counted twice', () => {
+    const second = log.findIndex((e, i) => i > 0 && e.op === 'boot')
+    const first = log.slice(0, second)
+    for (const events of [[...log, ...structuredClone(first)], [...structuredClone(first), ...log]]) {
+      const repeat = events.findIndex((e, i) => i > 0 && e.op === 'boot' && e.responseKeyId === events[0]!.responseKeyId)
+      const report = verify(events)
+      expect(breakOf(report)).toMatch(new RegExp(`^line ${repeat + 1}: a second segment of response key 0x[0-9a-f]{16}… \\(its boot is at line 1; repeated\\)`))
+      expect(!report.ok && report.error.seq).toBe(0)
+    }
+    // A boot event repeated at once, before its segment's events.
+    const events = copy()
+    events.splice(1, 0, structuredClone(events[0]!))
+    expect(breakOf(verify(events))).toMatch(/^line 2: a second segment of response key .*its boot is at line 1/)
+  })
+
+  it('a duplicated event is named, in the middle and at the tail', () => {
+    const middle = copy()
+    middle.splice(4, 0, structuredClone(middle[3]!))
+    expect(breakOf(verify(middle))).toBe(`line 5: seq ${middle[3]!.seq} follows ${middle[3]!.seq} (reordered or repeated)`)
+    const tail = copy()
+    tail.push(structuredClone(tail.at(-1)!))
+    expect(breakOf(verify(tail))).toBe(`line ${tail.length}: seq ${tail.at(-1)!.seq} follows ${tail.at(-1)!.seq} (reordered or repeated)`)
   })
 
   it('reordered events are named', () => {

@@ -272,7 +272,10 @@ describe('owners bound to the sealing', () => {
   it('a key with two owners serves both; a threshold of 2 is refused to a single stamp', async () => {
     const shared = await client(parent(runtime)).importKey({ generate: true, owners: { publicKeys: [stamper.publicKey, other.publicKey] } })
     expect(shared.owners?.publicKeys).toHaveLength(2)
-    expect((await createCustodyClient({ transport: parent(runtime), stamper: other }).signEip1559(shared.keyId, tx(0n))).from).toBe(shared.address)
+    // The co-owner's client accepts a key another API key created only if it trusts that creator.
+    expect(await codeOf(createCustodyClient({ transport: parent(runtime), stamper: other }).signEip1559(shared.keyId, tx(0n)))).toBe('INTEGRITY_ERROR')
+    const coOwner = createCustodyClient({ transport: parent(runtime), stamper: other, trustedCreators: [stamper.publicKey] })
+    expect((await coOwner.signEip1559(shared.keyId, tx(0n))).from).toBe(shared.address)
     const two = await client(parent(runtime)).importKey({ generate: true, owners: { publicKeys: [stamper.publicKey, other.publicKey], threshold: 2 } })
     expect(await codeOf(client(parent(runtime)).signEip1559(two.keyId, tx(0n)))).toBe('FORBIDDEN')
   })
@@ -380,9 +383,9 @@ describe('sealed import (HPKE to the attested enclave)', () => {
     const same = captured!.params as Record<string, unknown>
     const restamped = await runtime.handler.handle({ v: 1, id: 'y', op: 'key.importSealed', params: same, auth: await stampRequest({ stamper: own, v: 1, op: 'key.importSealed', params: same, aud }) })
     expect(restamped).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'sealed' } } })
-    // The very same request again: its stamp's nonce was used.
+    // The very same request again: it was served, so the answer says so (and nothing is created twice).
     const replay = await runtime.handler.handle(structuredClone(captured))
-    expect(replay).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } })
+    expect(replay).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', retryable: true } })
   })
 })
 
@@ -435,5 +438,55 @@ describe('sealed import across instances', () => {
     const imported = await c.importKey({ privateKey: `0x${'4c'.repeat(31)}0a` })
     expect((await c.getKey(imported.keyId)).address).toBe(imported.address)
     expect((await c.importKey({ privateKey: `0x${'4c'.repeat(31)}0b` })).keyId).toMatch(/^key-/)
+  })
+})
+
+describe('a parent that plants a key of its own under the caller\'s keyId', () => {
+  it('is refused by the caller: the record names the parent\'s API key as creator, bound to its sealing', async () => {
+    const { createForwardedKeyStore, createLocalSealer } = await import('@enclave-custody/enclave-runtime')
+    const remote = await createLocalRuntime({
+      keyStore: createForwardedKeyStore(),
+      sealer: createLocalSealer(new Uint8Array(32).fill(5)),
+      trust: { protocolVersion: 1, sealing: 'local', sealingKeyId: `0x${'05'.repeat(32)}` },
+    })
+    const store = new Map<string, unknown>()
+    const importer = { storeRecord: async (r: { keyId: string }) => void store.set(r.keyId, r), importPrivateKey: async () => Promise.reject(new Error('unused')), secretName: (k: string) => k }
+    // The parent's record source: whatever it chooses to forward.
+    let forward: (keyId: string) => unknown = (keyId) => store.get(keyId)
+    const transport: Transport = {
+      name: 'records-from-the-parent',
+      attestation: remote.attestation,
+      async request(message) {
+        const keyId = (message.params as { keyId?: string }).keyId
+        const record = keyId === undefined ? undefined : forward(keyId)
+        const { audit: _, ...r } = await remote.handler.handle(JSON.parse(JSON.stringify(message)), record ? { record } : undefined)
+        return JSON.parse(JSON.stringify(r))
+      },
+    }
+    const victim = createCustodyClient({ transport, stamper, importer: importer as never })
+    const real = await victim.importKey({ generate: true, keyId: 'treasury' })
+
+    // The parent makes an API key of its own and has the enclave create 'treasury' from a key it knows, owned by the victim.
+    const own = apiKeyStamper({ privateKey: generateApiKey().privateKey })
+    const known = `0x${'4c'.repeat(31)}0c`
+    const attested = (await remote.handler.handle({ v: 1, id: 'a', op: 'system.attestation', params: { nonce: `0x${'11'.repeat(16)}` } })) as { result: { trust: unknown } }
+    const aud = trustDigest(parseTrustConfiguration(attested.result.trust))
+    const params = { privateKey: known, keyId: 'treasury', owners: { publicKeys: [stamper.publicKey], threshold: 1 } }
+    const planted = (await remote.handler.handle({ v: 1, id: 'p', op: 'key.import', params, auth: await stampRequest({ stamper: own, v: 1, op: 'key.import', params, aud }) })) as { ok: boolean; result: { record: { creator: string } } }
+    expect(planted.ok).toBe(true)
+    expect(planted.result.record.creator).toBe(own.publicKey)
+    forward = (keyId) => (keyId === 'treasury' ? planted.result.record : store.get(keyId))
+
+    // A fresh victim process: the enclave vouches for the planted key (it unseals, the victim owns it), but the
+    // SDK refuses a key its API key did not create.
+    const fresh = createCustodyClient({ transport, stamper })
+    expect(await codeOf(fresh.getKey('treasury'))).toBe('INTEGRITY_ERROR')
+    expect(await codeOf(fresh.signEip1559('treasury', tx(0n)))).toBe('INTEGRITY_ERROR')
+    // The long-running client knows the real address: a signature by the planted key is refused; its list leaves
+    // the planted key out; forwarded again, the real record serves.
+    expect(await codeOf(victim.signEip1559('treasury', tx(1n)))).toBe('INTEGRITY_ERROR')
+    expect(await victim.listKeys()).toEqual([])
+    forward = (keyId) => store.get(keyId)
+    expect((await victim.signEip1559('treasury', tx(1n))).from).toBe(real.address)
   })
 })

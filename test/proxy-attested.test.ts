@@ -17,7 +17,10 @@ import {
   hexToBytes,
   isCustodyError,
   nitroEnclave,
+  verifyAuditLog,
 } from '@enclave-custody/sdk'
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from '@enclave-custody/sdk/protocol'
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net'
 import { createLocalRuntime, type LocalRuntime, startEnclaveServer, type EnclaveServer } from '@enclave-custody/enclave-runtime'
 import { createAuditFileSink, type ParentProxy, startParentProxy } from '@enclave-custody/parent-proxy'
 import { createPublicKey, verify } from 'node:crypto'
@@ -106,6 +109,137 @@ describe('SDK → proxy → enclave, stamped and attested', () => {
       stamper,
     })
     expect(await lying.listKeys().catch((e: unknown) => (isCustodyError(e) ? e.code : e))).toBe('UNAVAILABLE')
+  })
+})
+
+/**
+ * A TCP relay between the proxy's pool and the enclave server that decides the fate of each enclave answer:
+ * pass it, hold it back `ms`, or drop it. It also counts the operations the proxy sends (audit.read).
+ */
+async function startRelay(target: number, fate: (response: { id: string; audit?: unknown[] }, index: number) => 'pass' | 'drop' | number) {
+  const held: { response: { id: string; audit?: unknown[] }; fate: 'drop' | number }[] = []
+  const ops: string[] = []
+  const sockets = new Set<Socket>()
+  let answers = 0
+  const relay = createNetServer((down) => {
+    const up = connect({ host: '127.0.0.1', port: target })
+    for (const s of [down, up]) {
+      sockets.add(s)
+      s.on('error', () => {})
+      s.on('close', () => {
+        down.destroy()
+        up.destroy()
+      })
+    }
+    const requests = new FrameDecoder(MAX_FRAME_BYTES)
+    down.on('data', (chunk: Buffer) => {
+      for (const f of requests.push(chunk)) ops.push(String((f.message as { op?: unknown } | undefined)?.op))
+      up.write(chunk)
+    })
+    const answersIn = new FrameDecoder(MAX_FRAME_BYTES)
+    up.on('data', (chunk: Buffer) => {
+      for (const f of answersIn.push(chunk)) {
+        const response = f.message as { id: string; audit?: unknown[] }
+        const what = Array.isArray(response.audit) && response.audit.length > 0 ? fate(response, answers++) : 'pass'
+        if (what === 'pass') down.write(encodeFrame(response))
+        else {
+          held.push({ response, fate: what })
+          if (what !== 'drop') setTimeout(() => down.destroyed || down.write(encodeFrame(response)), what)
+        }
+      }
+    })
+  })
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (relay.address() as AddressInfo).port,
+    held,
+    ops,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise<void>((resolve) => relay.close(() => resolve()))
+    },
+  }
+}
+
+/** A fresh enclave (its own boot) behind a relay, a proxy that stores the audit log, and a client. */
+async function relayedStack(fate: Parameters<typeof startRelay>[1], proxyOptions: { enclaveTimeoutMs?: number; auditGapTimeoutMs?: number } = {}) {
+  const data = await mkdtemp(join(tmpdir(), 'proxy-audit-order-'))
+  const local = await createLocalRuntime({ dataDir: data })
+  const enclaveServer = await startEnclaveServer({ handler: local.handler, port: 0 })
+  const relay = await startRelay(enclaveServer.port, fate)
+  const stored: AuditEvent[] = []
+  const relayed = await startParentProxy({ enclave: { host: '127.0.0.1', port: relay.port }, poolSize: 4, auditSink: (e) => stored.push(...(e as AuditEvent[])), ...proxyOptions })
+  const receipts: AuditReceipt[] = []
+  const client = createCustodyClient({ transport: nitroEnclave({ url: relayed.url, attestation: local.attestation }), stamper, onReceipt: (r) => receipts.push(r) })
+  /** Everything the enclave recorded this boot, read straight from it (no parent in between). */
+  const recorded = async () => {
+    const response = await local.handler.handle({ v: 1, id: 'all', op: 'audit.read', params: { after: -1, limit: 1000 } })
+    return (response as { result: { events: AuditEvent[] } }).result.events
+  }
+  return {
+    stored,
+    receipts,
+    client,
+    relay,
+    recorded,
+    verify: () => verifyAuditLog({ events: stored, pcr0: [...local.attestation.pcr0], roots: [...local.attestation.roots!], receipts }),
+    closeProxy: () => relayed.close(),
+    close: async () => {
+      await relayed.close()
+      await relay.close()
+      await enclaveServer.close()
+      await rm(data, { recursive: true, force: true })
+    },
+  }
+}
+
+const breakOf = (r: ReturnType<typeof verifyAuditLog>) => (r.ok ? 'verified' : `line ${r.error.line}: ${r.error.reason}`)
+
+describe('the stored audit log when answers come back out of order, late or not at all', () => {
+  it('attack: answers held back on their connections arrive after later ones — the log is still stored in seq order', async () => {
+    // Every third answer that carries audit events is held back 50..250 ms while the others go through.
+    const stack = await relayedStack((_, i) => (i % 3 === 1 ? 50 + (i % 5) * 50 : 'pass'))
+    try {
+      const { keyId } = await stack.client.importKey({ generate: true })
+      const signed = await Promise.all(Array.from({ length: 60 }, (_, i) => stack.client.signMessage(keyId, { message: `m${i}` })))
+      expect(signed).toHaveLength(60)
+      await stack.closeProxy()
+      expect(stack.relay.held.length).toBeGreaterThan(15)
+      expect(breakOf(stack.verify())).toBe('verified')
+      expect(stack.stored).toEqual(await stack.recorded())
+      expect(stack.receipts).toHaveLength(61)
+      // Order came from holding events back, not from reading them again.
+      expect(stack.relay.ops).not.toContain('audit.read')
+    } finally {
+      await stack.close()
+    }
+  })
+
+  it('attack: lost answers (the first, with the boot event, dropped; one that times out at the proxy; more dropped under load) lose no event: the proxy reads them back', async () => {
+    const dropped = new Set([0, 7, 20, 21])
+    const stack = await relayedStack((_, i) => (dropped.has(i) ? 'drop' : i === 12 ? 1_500 : 'pass'), { enclaveTimeoutMs: 1_000, auditGapTimeoutMs: 200 })
+    try {
+      // The first answer (boot event + key.generate) never arrives: the client sees UNAVAILABLE and tries again.
+      const lost = await stack.client.importKey({ generate: true }).catch((e: unknown) => e)
+      expect(isCustodyError(lost) && lost.code).toBe('UNAVAILABLE')
+      const { keyId } = await stack.client.importKey({ generate: true })
+      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => stack.client.signMessage(keyId, { message: `m${i}` })))
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(4) // 7, 12 (late), 20, 21
+      // Filled while serving (not only on close): within a few gap timeouts the stored log is whole.
+      const all = await stack.recorded()
+      for (let waited = 0; stack.stored.length < all.length && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20))
+      expect(breakOf(stack.verify())).toBe('verified')
+      // Every event the enclave recorded is stored once, in order, the lost answers' included.
+      expect(stack.stored).toEqual(all)
+      for (const { response } of stack.relay.held) for (const e of response.audit!) expect(stack.stored).toContainEqual(e)
+      expect(stack.stored[0]).toMatchObject({ seq: 0, op: 'boot' })
+      expect(stack.receipts).toHaveLength(57)
+      expect(stack.relay.ops).toContain('audit.read')
+      await stack.closeProxy()
+      expect(stack.stored).toHaveLength(all.length)
+    } finally {
+      await stack.close()
+    }
   })
 })
 

@@ -142,7 +142,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
    * Seal key material into a new v2 record (a fresh data key from the sealer: KMS GenerateDataKey with this
    * enclave's attestation, or the local sealer) and persist it, or return it for the caller to store.
    */
-  async function store(keyId: string, privateKey: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
+  async function store(keyId: string, privateKey: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners, creator: Hex): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
     const { privateKey: dataKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy, owners) : await generateAndSeal(sealer, keyId, context, policy, owners)
     let record: SealedKeyRecord
     try {
@@ -150,7 +150,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy, owners))) {
         throw new InternalError({ reason: `the ${sealer.kind} sealer did not bind the key's policy and owners to its sealing` })
       }
-      record = createRecordV2({ keyId, address: deriveAddress(privateKey), material: privateKey, dataKey, sealed, policy, owners, createdAt: now().toISOString(), identity: session.identity })
+      record = createRecordV2({ keyId, address: deriveAddress(privateKey), material: privateKey, dataKey, sealed, policy, owners, createdAt: now().toISOString(), creator, identity: session.identity })
     } finally {
       dataKey.fill(0)
     }
@@ -228,7 +228,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         try {
           if (!isValidPrivateKeyBytes(privateKey)) throw new InvalidArgumentError({ field: 'sealed', rule: 'must hold a valid secp256k1 private key' })
           if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-          return await store(keyId, privateKey, context, policy, owners)
+          return await store(keyId, privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
         }
@@ -240,7 +240,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         const privateKey = hexToBytes(req.params.privateKey)
         try {
           if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-          return await store(keyId, privateKey, context, policy, owners)
+          return await store(keyId, privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
         }
@@ -253,7 +253,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         const privateKey = getRandomValues(new Uint8Array(32))
         while (!isValidPrivateKeyBytes(privateKey)) getRandomValues(privateKey)
         try {
-          return await store(keyId, privateKey, context, policy, owners)
+          return await store(keyId, privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
         }
@@ -265,6 +265,8 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         return { status: 'ok', protocolVersion: PROTOCOL_VERSION }
       case 'system.attestation':
         return session.identity.attest(hexToBytes(req.params.nonce))
+      case 'audit.read':
+        return { events: session.audit.read(req.params.after, req.params.limit ?? 1000) }
       case 'key.list': {
         if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list' })
         const keys: KeyInfoWire[] = []
@@ -391,6 +393,8 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       const outcome = await serve(envelope, context, authenticate)
       logOutcome({ reqId: id, op, started }, outcome)
+      const stamp = envelope.auth as { nonce?: string } | undefined
+      if (outcome.ok && apiKey && typeof stamp?.nonce === 'string') nonces.served(apiKey, stamp.nonce)
       const keyId = keyIdOf(envelope.params) ?? (outcome.ok ? keyIdOf(outcome.result) : undefined)
       const receipt = audit.record({ op, outcome: outcome.ok ? 'ok' : outcome.error.code, requestDigest: digest, ...(keyId ? { keyId } : {}), ...(apiKey ? { apiKey } : {}) })
       let response: ResponseMessage = outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)

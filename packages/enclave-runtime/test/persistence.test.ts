@@ -61,7 +61,7 @@ describe('persistence', () => {
     const file = await readFile(join(dataDir, 'keys', 'k.json'))
     const record = SealedKeyRecordV2Schema.parse(JSON.parse(file.toString('utf8')))
     const owners = normalizeOwners({ publicKeys: [apiKey.publicKey] })
-    expect(Object.keys(record).sort()).toEqual(['address', 'ciphertext', 'createdAt', 'dataKey', 'enclaveSignature', 'encryptionContext', 'keyId', 'kind', 'owners', 'sealing', 'version'])
+    expect(Object.keys(record).sort()).toEqual(['address', 'ciphertext', 'createdAt', 'creator', 'dataKey', 'enclaveSignature', 'encryptionContext', 'keyId', 'kind', 'owners', 'sealing', 'version'])
     expect(record).toMatchObject({
       version: 2,
       kind: 'secp256k1',
@@ -70,6 +70,7 @@ describe('persistence', () => {
       sealing: 'local-aes-gcm',
       encryptionContext: { keyId: 'k', owners: ownersHash(owners) },
       owners,
+      creator: owners.publicKeys[0],
     })
     // The key material: 12-byte IV, 32 bytes of AES-256-GCM ciphertext, 16-byte tag; the data key: the local sealer's envelope of 32 bytes.
     const ciphertext = Buffer.from(record.ciphertext, 'base64')

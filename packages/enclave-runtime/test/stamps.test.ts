@@ -117,10 +117,23 @@ describe('a request the enclave cannot authenticate is refused, signed and audit
   })
 
   it('replayed: the same stamped request a second time', async () => {
+    // A refused request replayed: refused as a replay.
+    const refused = await stamp('key.get', { keyId: 'nobody' })
+    expect(await send(refused)).toMatchObject({ ok: false, error: { code: 'KEY_NOT_FOUND' } })
+    await expectRefused({ ...refused, id: 'again' }, /already used/)
+    // A served request replayed: nothing is signed again, and the answer says it was served (signed, retryable),
+    // so a parent that withheld the first answer cannot hand the caller a genuine refusal for it.
     const request = await stamp(SIGN.op, SIGN.params)
     const first = await send(request)
     expect(first).toMatchObject({ ok: true, result: { from: ADDRESS } })
-    await expectRefused({ ...request, id: 'again' }, /already used/)
+    const before = unseals()
+    const replay = await send({ ...request, id: 'again' })
+    expect(replay).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', retryable: true } })
+    expect(replay.error?.message).toMatch(/already answered/)
+    expect(replay).not.toHaveProperty('result')
+    expect(unseals()).toBe(before)
+    const sig = parseResponseSignature(replay.sig)
+    expect(verifyResponseSignature(sig!, enclave.publicKey, { request: digestOf(request), ok: false, value: replay.error })).toBe(true)
     // The same request under a fresh stamp is served again: it was the nonce that was refused.
     expect(await send(await stamp(SIGN.op, SIGN.params))).toMatchObject({ ok: true, result: { from: ADDRESS } })
   })

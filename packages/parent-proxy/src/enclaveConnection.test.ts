@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net'
+import { encodeFrame, FrameDecoder, type ResponseMessage } from '@enclave-custody/sdk/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createEnclaveConnection } from './enclaveConnection.js'
 
@@ -40,5 +41,26 @@ describe('parent → enclave connection caps', () => {
     const conn = createEnclaveConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port, timeoutMs: 5_000 })
     cleanup.push(() => conn.close(), () => server.close())
     await expect(conn.request({ v: 1, id: 'x', op: 'system.health', params: {} })).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+  })
+
+  it('an answer that arrives after its request timed out goes to onUnclaimed (its audit events are not lost)', async () => {
+    // A slow enclave: answers 150 ms after each request, with an audit event.
+    const server = createServer((s) => {
+      const decoder = new FrameDecoder()
+      s.on('data', (chunk: Buffer) => {
+        for (const f of decoder.push(chunk)) {
+          const id = (f.message as { id: string }).id
+          setTimeout(() => s.write(encodeFrame({ v: 1, id, ok: true, result: { status: 'ok', protocolVersion: 1 }, audit: [{ seq: 7 }] })), 150)
+        }
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const late: ResponseMessage[] = []
+    const conn = createEnclaveConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port, timeoutMs: 50, onUnclaimed: (r) => late.push(r) })
+    cleanup.push(() => conn.close(), () => server.close())
+    await expect(conn.request({ v: 1, id: 'slow', op: 'system.health', params: {} })).rejects.toMatchObject({ code: 'TIMEOUT' })
+    expect(late).toEqual([])
+    await new Promise((r) => setTimeout(r, 250))
+    expect(late).toEqual([expect.objectContaining({ id: 'slow', audit: [{ seq: 7 }] })])
   })
 })

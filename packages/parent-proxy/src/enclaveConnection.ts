@@ -31,6 +31,11 @@ export type EnclaveConnectionOptions = {
    * queueing without bound. Matches the enclave's own per-connection cap. @default 256
    */
   maxPending?: number
+  /**
+   * An answer nobody waits for any more (its request timed out, or was never ours): it may carry the enclave's
+   * audit events, which the enclave hands out only once.
+   */
+  onUnclaimed?: (response: ResponseMessage) => void
 }
 
 export type EnclaveConnection = {
@@ -59,6 +64,7 @@ export function createEnclaveConnection({
   backoffMaxMs = 5_000,
   now = Date.now,
   maxPending = 256,
+  onUnclaimed,
 }: EnclaveConnectionOptions): EnclaveConnection {
   let socket: Socket | undefined
   let ready: Promise<Socket> | undefined
@@ -97,7 +103,14 @@ export function createEnclaveConnection({
             if (frame.error) continue
             const response = parseResponse(frame.message)
             const p = pending.get(response.id)
-            if (!p) continue
+            if (!p) {
+              try {
+                onUnclaimed?.(response)
+              } catch (e) {
+                logger.error({ err: (e as Error)?.message }, 'unclaimed answer handler failed')
+              }
+              continue
+            }
             pending.delete(response.id)
             clearTimeout(p.timer)
             p.resolve(response)

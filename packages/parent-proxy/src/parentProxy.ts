@@ -15,6 +15,7 @@ import {
   type Operation,
   PROTOCOL_VERSION,
   type RequestMessage,
+  type ResponseMessage,
   RESPONSE_SIGNATURE_HEADER,
   routeToOperation,
   STAMP_HEADER,
@@ -26,6 +27,7 @@ import type { SealedKeyRecord } from '@enclave-custody/sdk'
 import { type Logger, silentLogger } from './logger.js'
 import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
+import { type AuditSequencer, createAuditSequencer } from './auditSequencer.js'
 
 export type ParentProxyOptions = {
   /** Where the enclave server listens (vsock bridged to TCP, or loopback in dev). */
@@ -63,6 +65,16 @@ export type ParentProxyOptions = {
    * stack's log group in production. Untrusted storage: the events are signed and chained by the enclave.
    */
   auditSink?: (events: unknown[]) => void
+  /**
+   * The last event `auditSink` already holds (e.g. `createAuditFileSink(...).last`): a restarted proxy continues
+   * that chain rather than storing again what the enclave kept of it.
+   */
+  auditResume?: unknown
+  /**
+   * How long the sink's events may wait behind a gap (an earlier answer still on its way over another
+   * connection, or lost) before the missing ones are read from the enclave (`audit.read`). @default 2_000
+   */
+  auditGapTimeoutMs?: number
 }
 
 export type ParentProxy = {
@@ -95,6 +107,8 @@ export async function startParentProxy({
   poolSize = 4,
   drainTimeoutMs = 10_000,
   auditSink,
+  auditResume,
+  auditGapTimeoutMs = 2_000,
 }: ParentProxyOptions): Promise<ParentProxy> {
   const loopback = LOOPBACK.has(host)
   if (!tls && !loopback) throw new TypeError(`parent proxy: plain HTTP is allowed only on loopback; give a TLS certificate to listen on ${host}`)
@@ -104,23 +118,46 @@ export async function startParentProxy({
     if (t.length < 32) throw new TypeError('parent proxy: bearer tokens must be at least 32 characters')
     return createHash('sha256').update(t).digest()
   })
-  const connection: EnclaveConnection = createEnclavePool({ ...enclave, size: poolSize, timeoutMs: enclaveTimeoutMs, logger })
+  // Answers that come back after their request timed out still carry audit events: into the sequencer.
+  const onUnclaimed = (response: ResponseMessage) => collect(response)
+  const connection: EnclaveConnection = createEnclavePool({ ...enclave, size: poolSize, timeoutMs: enclaveTimeoutMs, logger, onUnclaimed })
   const prefix = randomBytes(4).toString('hex')
   let seq = 0
   const nextId = () => `p${prefix}-${(seq++).toString(36)}`
+  // The enclave's audit events, stored in order per boot; a gap is read back from the enclave.
+  const audit: AuditSequencer | undefined = auditSink
+    ? createAuditSequencer({
+        sink: auditSink,
+        gapTimeoutMs: auditGapTimeoutMs,
+        resume: auditResume,
+        logger,
+        read: async (after, limit) => {
+          const response = await connection.request({ v: PROTOCOL_VERSION, id: nextId(), op: 'audit.read', params: { after, limit } } as RequestMessage)
+          if (!response.ok) throw new Error(`audit.read answered ${response.error.code}`)
+          const events = (response.result as { events?: unknown } | null)?.events
+          if (!Array.isArray(events)) throw new Error('audit.read answered no events')
+          return events
+        },
+      })
+    : undefined
+  function collect(response: ResponseMessage): void {
+    if (!audit || !Array.isArray(response.audit) || response.audit.length === 0) return
+    audit.push(response.audit, (response.sig as { keyId?: unknown } | undefined)?.keyId)
+  }
 
   type Answer = { status: number; body: unknown; sig?: unknown }
 
   async function forward(op: Operation, params: unknown, auth: unknown, context?: UnsealContext): Promise<Answer> {
     const message = { v: PROTOCOL_VERSION, id: nextId(), op, params, ...(auth === undefined ? {} : { auth }) } as RequestMessage
-    const response = await connection.request(message, context)
-    if (Array.isArray(response.audit) && response.audit.length > 0) {
-      try {
-        auditSink?.(response.audit)
-      } catch (e) {
-        logger.error({ err: (e as Error)?.message }, 'audit sink failed')
-      }
+    let response: ResponseMessage
+    try {
+      response = await connection.request(message, context)
+    } catch (e) {
+      // The answer (and the audit events it carried) may be lost: look in the enclave shortly.
+      if (auth !== undefined) audit?.catchUp()
+      throw e
     }
+    collect(response)
     const sig = response.sig === undefined ? {} : { sig: response.sig }
     if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result, ...sig }
     const code = response.error.code in httpStatusOf ? response.error.code : ErrorCode.INTERNAL
@@ -248,6 +285,7 @@ export async function startParentProxy({
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       if (inFlight > 0) logger.warn({ inFlight }, 'drain timeout: cutting connections')
       server.closeAllConnections()
+      await audit?.close()
       connection.close()
       await closed
     },

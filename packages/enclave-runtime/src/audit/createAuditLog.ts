@@ -9,6 +9,11 @@ export type AuditLog = {
   record(entry: AuditRecord): { seq: number; head: Hex }
   /** Take the events not yet handed to the parent (oldest first). */
   drain(): AuditEvent[]
+  /**
+   * The kept events with seq > `after`, oldest first (at most `limit`): the boot event always, and the last
+   * `keep` events. Lets the parent fill a gap (an answer lost on its way) without trusting anything new.
+   */
+  read(after: number, limit: number): AuditEvent[]
   /** Events dropped because the parent did not collect them (the verifier sees the gap). */
   readonly dropped: number
 }
@@ -19,6 +24,8 @@ export type CreateAuditLogParameters = {
   now?: () => Date
   /** Events kept until the parent collects them; beyond, the oldest are dropped. @default 10_000 */
   maxPending?: number
+  /** Recent events kept for `read` (besides the boot event). @default 10_000 */
+  keep?: number
 }
 
 /**
@@ -27,8 +34,10 @@ export type CreateAuditLogParameters = {
  * signed by the response key. The parent stores what it collects; it can drop or reorder events but not
  * forge, edit or re-sign them, and a response's receipt (`auditSeq`, `auditHead`) exposes a truncated tail.
  */
-export async function createAuditLog({ identity, now = () => new Date(), maxPending = 10_000 }: CreateAuditLogParameters): Promise<AuditLog> {
+export async function createAuditLog({ identity, now = () => new Date(), maxPending = 10_000, keep = 10_000 }: CreateAuditLogParameters): Promise<AuditLog> {
   const pending: AuditEvent[] = []
+  const recent: AuditEvent[] = []
+  let boot: AuditEvent | undefined
   let seq = 0
   let head: Hex = AUDIT_GENESIS
   let dropped = 0
@@ -39,6 +48,11 @@ export async function createAuditLog({ identity, now = () => new Date(), maxPend
     const receipt = { seq, head }
     seq++
     pending.push(event)
+    if (boot === undefined) boot = event
+    else {
+      recent.push(event)
+      if (recent.length > keep) recent.shift()
+    }
     if (pending.length > maxPending) {
       pending.shift()
       dropped++
@@ -51,6 +65,7 @@ export async function createAuditLog({ identity, now = () => new Date(), maxPend
     record: ({ op, outcome, keyId, requestDigest, apiKey }) =>
       append({ op, outcome, ...(keyId === undefined ? {} : { keyId }), ...(requestDigest === undefined ? {} : { requestDigest }), ...(apiKey === undefined ? {} : { apiKey }) }),
     drain: () => pending.splice(0, pending.length),
+    read: (after, limit) => [boot!, ...recent].filter((e) => e.seq > after).slice(0, limit),
     get dropped() {
       return dropped
     },

@@ -37,3 +37,22 @@ describe('stamp nonce cache', () => {
     expect(() => cache.claim(KEY, nonce(9))).not.toThrow()
   })
 })
+
+describe('a replay of a served request', () => {
+  it('is answered "already answered" (retryable UNAVAILABLE), not as an unauthenticated stranger', () => {
+    const cache = createNonceCache()
+    const key = `0x02${'22'.repeat(32)}`
+    const n = `0x${'33'.repeat(16)}`
+    cache.claim(key, n)
+    expect(() => cache.claim(key, n)).toThrowError('request stamp was already used (replay)')
+    cache.served(key, n)
+    let error: unknown
+    try {
+      cache.claim(key, n)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: true })
+    expect((error as Error).message).toContain('already answered')
+  })
+})

@@ -18,6 +18,12 @@ export type NonceCache = {
    * @throws UnauthenticatedError on a replay, UnavailableError when the cache is full.
    */
   claim(publicKey: string, nonce: string): void
+  /**
+   * Note that the request of a claimed stamp was served (a signature or a key was made): a replay of it is
+   * then answered "already answered" (retryable), not refused as unauthenticated, so that a parent that
+   * withheld the first answer cannot hand the caller a genuine refusal for a request that was served.
+   */
+  served(publicKey: string, nonce: string): void
   readonly size: number
 }
 
@@ -28,9 +34,9 @@ export type NonceCache = {
  */
 export function createNonceCache({ windowMs = 600_000, maxEntries = 1_000_000, now = Date.now }: CreateNonceCacheParameters = {}): NonceCache {
   /** Insertion-ordered: the oldest entries come first, so expiry pops from the front. */
-  const seen = new Map<string, number>()
+  const seen = new Map<string, { at: number; served: boolean }>()
   const expire = (t: number) => {
-    for (const [k, at] of seen) {
+    for (const [k, { at }] of seen) {
       if (t - at < windowMs) break
       seen.delete(k)
     }
@@ -40,9 +46,17 @@ export function createNonceCache({ windowMs = 600_000, maxEntries = 1_000_000, n
       const t = now()
       expire(t)
       const id = `${publicKey}:${nonce}`
-      if (seen.has(id)) throw new UnauthenticatedError({ reason: 'request stamp was already used (replay)' })
+      const earlier = seen.get(id)
+      if (earlier?.served) {
+        throw new UnavailableError({ reason: 'this request was already answered, and that answer did not reach you; send it again (a fresh stamp) with the same idempotencyKey to get it' })
+      }
+      if (earlier) throw new UnauthenticatedError({ reason: 'request stamp was already used (replay)' })
       if (seen.size >= maxEntries) throw new UnavailableError({ reason: 'enclave busy: too many recent requests to remember' })
-      seen.set(id, t)
+      seen.set(id, { at: t, served: false })
+    },
+    served(publicKey, nonce) {
+      const entry = seen.get(`${publicKey}:${nonce}`)
+      if (entry) entry.served = true
     },
     get size() {
       return seen.size

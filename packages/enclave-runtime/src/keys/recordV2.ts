@@ -8,7 +8,7 @@ import {
   type SealedKeyRecordV1,
   type SealedKeyRecordV2,
 } from '@enclave-custody/sdk'
-import { IntegrityError } from '@enclave-custody/sdk/protocol'
+import { type Hex, IntegrityError } from '@enclave-custody/sdk/protocol'
 import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
 import type { SealedSecret } from './types.js'
 
@@ -26,6 +26,8 @@ export type CreateRecordV2Parameters = {
   policy: KeyPolicy
   owners: Owners
   createdAt: string
+  /** The stamping API key of the creating request (compressed). */
+  creator: Hex
   identity: EnclaveIdentity
 }
 
@@ -33,7 +35,7 @@ export type CreateRecordV2Parameters = {
  * Build a v2 record: the key material under AES-256-GCM with the data key and the record header as
  * associated data, then the enclave's signature (response key) over the whole record.
  */
-export function createRecordV2({ keyId, address, material, dataKey, sealed, policy, owners, createdAt, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
+export function createRecordV2({ keyId, address, material, dataKey, sealed, policy, owners, createdAt, creator, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
   const header = {
     version: 2 as const,
     kind: 'secp256k1' as const,
@@ -45,6 +47,7 @@ export function createRecordV2({ keyId, address, material, dataKey, sealed, poli
     createdAt,
     ...(isDefaultKeyPolicy(policy) ? {} : { policy }),
     owners,
+    creator,
   }
   const iv = randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', dataKey, iv)

@@ -75,7 +75,7 @@ const proxy = await startParentProxy({
   ...(tokens.length || config.clientCa ? { auth: { bearerTokens: tokens, mtls: !!config.clientCa } } : {}),
   ...(secrets ? { records: createSecretsManagerRecordSource({ client: secrets, prefix: config.secretPrefix }) } : {}),
   ...(credentials ? { credentials } : {}),
-  ...(audit ? { auditSink: audit.write } : {}),
+  ...(audit ? { auditSink: audit.write, auditResume: audit.last } : {}),
 })
 process.stdout.write(`${JSON.stringify({ msg: 'ready', url: proxy.url })}\n`)
 runUntilSignal(logger, async () => {

@@ -53,6 +53,8 @@ export type KeyInfo = {
   owners?: Owners
   /** The key's secp256k1 public key, uncompressed (0x04…), as the enclave derived it from the unsealed key. */
   publicKey?: Hex
+  /** The API key whose request created the key in the enclave; absent for a key sealed by the offline importer. */
+  creator?: Hex
 }
 
 /**
@@ -124,6 +126,14 @@ export type CreateCustodyClientParameters = {
   stamper: Stamper
   /** Called with the receipt of every verified answer (keep them for `custody audit verify --receipts`). */
   onReceipt?: (receipt: AuditReceipt) => void
+  /**
+   * API public keys whose keys this client accepts besides its own: a key the enclave created carries the API
+   * key whose request created it (bound to its sealing), and a key from any other creator is refused
+   * (`INTEGRITY_ERROR`), so that a key the parent had the enclave create (under an API key of its own, naming
+   * this caller as owner) never reaches the app. Keys sealed by the offline importer have no creator and are
+   * accepted (only the importer role can make them). @default none (only this client's own keys)
+   */
+  trustedCreators?: readonly string[]
   /**
    * Seals imported keys with KMS Encrypt and stores key records in Secrets Manager (importer role).
    * Required for `importKey` against an attested enclave, which never receives plaintext keys and does
@@ -215,7 +225,7 @@ async function attestationPolicyOf(transport: Transport): Promise<AttestationPol
  * const { signature } = await custody.signMessage(keyId, { message: 'hello world' })
  * @throws CustodyError with a stable `code` for every failure.
  */
-export function createCustodyClient({ transport, stamper, importer, maxGas = DEFAULT_MAX_GAS, onReceipt }: CreateCustodyClientParameters): CustodyClient {
+export function createCustodyClient({ transport, stamper, importer, maxGas = DEFAULT_MAX_GAS, onReceipt, trustedCreators = [] }: CreateCustodyClientParameters): CustodyClient {
   if (!transport || typeof transport.request !== 'function') throw new TypeError('createCustodyClient: a transport is required')
   if (typeof stamper !== 'object' || stamper === null || typeof stamper.stamp !== 'function' || typeof stamper.publicKey !== 'string') {
     throw new TypeError('createCustodyClient: a stamper is required (apiKeyStamper({ privateKey }) or your own Stamper)')
@@ -295,7 +305,14 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     return parseResult(op, response.result)
   }
 
+  const ownKey = canonicalApiKey(stamper.publicKey, 'stamper.publicKey')
+  const creators = new Set([ownKey, ...trustedCreators.map((k, i) => canonicalApiKey(k, `trustedCreators[${i}]`))])
+  const trusted = (k: KeyInfoWire) => k.creator === undefined || creators.has(k.creator as Hex)
+
   const toKeyInfo = (k: KeyInfoWire): KeyInfo => {
+    if (!trusted(k)) {
+      throw new IntegrityError({ reason: `key "${k.keyId}" was created by an API key this client does not trust (a key planted under its id?); add the creator to trustedCreators if it is yours` })
+    }
     addresses.set(k.keyId, k.address as Address)
     return {
       keyId: k.keyId,
@@ -305,6 +322,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       policy: normalizeKeyPolicy(k.policy ?? {}),
       ...(k.owners ? { owners: k.owners as Owners } : {}),
       ...(k.publicKey ? { publicKey: k.publicKey as Hex } : {}),
+      ...(k.creator ? { creator: k.creator as Hex } : {}),
     }
   }
 
@@ -321,6 +339,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     // Only a record an attested enclave signed is stored (its answer is signed too; the record's own signature
     // lets any later reader check it against the enclave's attestation).
     if (record.version !== 2) throw new IntegrityError({ reason: 'an enclave creates records of format v2 only' })
+    if (record.creator !== ownKey) throw new IntegrityError({ reason: 'the enclave\'s record names another creator than this client\'s API key' })
     const signer = enclaves.get(record.enclaveSignature.keyId as Hex)
     if (!signer || !verifyRecordSignature(record, signer.publicKey)) throw new IntegrityError({ reason: 'the record is not signed by an attested enclave' })
     const recordPolicy = keyPolicyOfRecord(record)
@@ -406,7 +425,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       return info
     },
     async listKeys() {
-      return (await call('key.list', {})).keys.map(toKeyInfo)
+      // Keys of untrusted creators are left out, like keys of other owners.
+      return (await call('key.list', {})).keys.filter(trusted).map(toKeyInfo)
     },
     async signEip1559(keyId, tx, options) {
       const normalized = normalizeEip1559Transaction(tx, 'tx', { maxGas })

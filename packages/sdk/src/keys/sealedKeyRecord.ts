@@ -74,6 +74,12 @@ export const SealedKeyRecordV2Schema = z.strictObject({
   createdAt: z.iso.datetime(),
   policy: KeyPolicySchema.optional(),
   owners: OwnersSchema,
+  /**
+   * The API key (compressed point) whose stamped request created the key: part of the header, so bound to the
+   * sealing. A client accepts a key only from a creator it trusts (itself by default), so a key the parent
+   * had the enclave create under its own API key — even one naming the victim as owner — is refused.
+   */
+  creator: z.string().regex(/^0x0[23][0-9a-f]{64}$/),
   enclaveSignature: z.strictObject({
     /** The creating enclave's response key id (SHA-256 of its attested point). */
     keyId: z.string().regex(/^0x[0-9a-f]{64}$/),
@@ -96,7 +102,7 @@ export function keyPolicyOfRecord(record: Pick<SealedKeyRecord, 'policy'>): KeyP
 }
 
 /** The public description of a record's key (what get/list answer): never its ciphertext or context. */
-export function keyInfoOfRecord(record: SealedKeyRecord): { keyId: string; address: string; curve: 'secp256k1'; createdAt: string; policy?: KeyPolicy; owners?: Owners } {
+export function keyInfoOfRecord(record: SealedKeyRecord): { keyId: string; address: string; curve: 'secp256k1'; createdAt: string; policy?: KeyPolicy; owners?: Owners; creator?: string } {
   const policy = keyPolicyOfRecord(record)
   return {
     keyId: record.keyId,
@@ -105,6 +111,7 @@ export function keyInfoOfRecord(record: SealedKeyRecord): { keyId: string; addre
     createdAt: record.createdAt,
     ...(isDefaultKeyPolicy(policy) ? {} : { policy }),
     ...(record.owners === undefined ? {} : { owners: record.owners as Owners }),
+    ...(record.version === 2 ? { creator: record.creator } : {}),
   }
 }
 

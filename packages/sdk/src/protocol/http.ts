@@ -66,6 +66,9 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'GET', path: '/healthz' }
     case 'system.attestation':
       return { method: 'GET', path: `/v1/attestation?nonce=${encodeURIComponent(String((params as { nonce?: unknown }).nonce))}` }
+    case 'audit.read':
+      // Parent-internal: the proxy reads the enclave's audit events itself; there is no HTTP route.
+      return { method: 'GET', path: '/v1/audit' }
   }
 }
 

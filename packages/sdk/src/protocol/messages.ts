@@ -44,6 +44,8 @@ export const KeyInfoSchema = z.strictObject({
   publicKey: hex(65).optional(),
   /** Who may use the key, as bound to its sealing; absent for a legacy record (the image's legacyOwners). */
   owners: OwnersSchema.optional(),
+  /** The API key that created the key in the enclave (v2 records); absent for a key sealed by the offline importer. */
+  creator: z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be a compressed P-256 public key').optional(),
 })
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
@@ -133,6 +135,14 @@ export const operations = {
     result: z.strictObject({ status: z.literal('ok'), protocolVersion: z.literal(PROTOCOL_VERSION) }),
   },
   /**
+   * The enclave's kept audit events after `after` (unstamped: they are signed and chained, and hold no secret),
+   * for the parent to fill a gap left by a lost answer: the boot event and the last 10,000.
+   */
+  'audit.read': {
+    params: z.strictObject({ after: z.number().int().min(-1), limit: z.number().int().min(1).max(1000).optional() }),
+    result: z.strictObject({ events: z.array(z.unknown()) }),
+  },
+  /**
    * The enclave's session attestation (unstamped): an attestation document over the caller's nonce whose
    * `public_key` is the response-signing key and whose `user_data` binds `trust` and `hpkePublicKey`.
    */
@@ -196,7 +206,7 @@ export type OperationParams<O extends Operation> = z.output<(typeof operations)[
 export type OperationResult<O extends Operation> = z.output<(typeof operations)[O]['result']>
 
 /** Operations served without a stamp: liveness and the session attestation. Every other one needs one. */
-export const UNSTAMPED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['system.health', 'system.attestation'])
+export const UNSTAMPED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['system.health', 'system.attestation', 'audit.read'])
 
 /**
  * A request's stamp (see `stampPayload`): it travels beside `params` so that the enclave verifies who

@@ -36,12 +36,28 @@ export type ResponseSigningFields = {
 
 /**
  * The digest of one stamped request: SHA-256 of `enclave-custody/request-digest/v1` ‖ 0x00 ‖ canonical JSON of
- * `{ aud, auth, op, params, v }` with `params` and `auth` exactly as sent (`auth` null when absent). The stamp's fresh nonce makes it
+ * `{ aud, auth, op, params, v }` with `params` exactly as sent and `auth` as sent but for its public key, written
+ * compressed in lower case (`auth` null when absent). The stamp's fresh nonce makes it
  * unique, so a response signed over it answers that request and no other (the proxy may rewrite ids).
  */
 export function requestDigest({ v, op, params, auth, aud }: { v: number; op: string; params: unknown; auth: unknown; aud: string }): Hex {
   // A missing stamp is digested as null, so that the enclave's refusal of an unstamped request is signed too.
-  return contextDigest(REQUEST_DIGEST_CONTEXT, { aud, auth: auth ?? null, op, params, v })
+  return contextDigest(REQUEST_DIGEST_CONTEXT, { aud, auth: normalizeStampKey(auth) ?? null, op, params, v })
+}
+
+/**
+ * The stamp with its public key as its one name (compressed, lower case): the enclave accepts a key in either
+ * SEC1 form, so a parent that re-encodes it must not change the digest the answer is signed over.
+ */
+function normalizeStampKey(auth: unknown): unknown {
+  if (typeof auth !== 'object' || auth === null || Array.isArray(auth)) return auth
+  const key = (auth as { publicKey?: unknown }).publicKey
+  if (typeof key !== 'string' || !/^0x(?:0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/.test(key)) return auth
+  try {
+    return { ...(auth as object), publicKey: bytesToHex(p256.Point.fromHex(key.slice(2).toLowerCase()).toBytes(true)) }
+  } catch {
+    return auth
+  }
 }
 
 /**

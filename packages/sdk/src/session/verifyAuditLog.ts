@@ -54,7 +54,8 @@ type Segment = AuditSegment & { publicKey: Uint8Array; seqs: Map<number, Hex> }
  * and HPKE key) and attests the key that signs the segment; every later event has the next seq, names the
  * previous event's hash and carries that key's signature. With receipts, each receipt's event must be in the
  * log with the receipt's hash, so a log cut short after a request the SDK saw is named. The first break
- * is reported, never fixed up.
+ * is reported, never fixed up. A response key's segment appears once: a second boot event of the same key is a
+ * break (a repeated segment would inflate the counts).
  *
  * What it cannot show: events the enclave made after the last receipt and the parent dropped (keep receipts),
  * and that the log holds every boot (a segment nobody holds a receipt of can vanish whole).
@@ -85,6 +86,9 @@ export function verifyAuditLog(parameters: VerifyAuditLogParameters): VerifyAudi
     if (event.op === 'boot') {
       const opened = openSegment(event, line, policy)
       if (typeof opened === 'string') return broken(line, opened, event.seq)
+      // A response key boots once: the same segment stored twice would count its events twice.
+      const earlier = segments.find((s) => s.responseKeyId === opened.responseKeyId)
+      if (earlier) return broken(line, `a second segment of response key ${opened.responseKeyId.slice(0, 18)}… (its boot is at line ${earlier.line}; repeated)`, event.seq)
       current = opened
       segments.push(current)
       previous = event
@@ -92,7 +96,7 @@ export function verifyAuditLog(parameters: VerifyAuditLogParameters): VerifyAudi
     }
     if (!current || !previous) return broken(line, 'the log does not start with a boot event', event.seq)
     if (event.seq !== previous.seq + 1) {
-      return broken(line, event.seq > previous.seq + 1 ? `events ${previous.seq + 1}..${event.seq - 1} are missing (deleted)` : `seq ${event.seq} follows ${previous.seq} (reordered or repeated)`, event.seq)
+      return broken(line, event.seq > previous.seq + 1 ? `events ${previous.seq + 1}..${event.seq - 1} are missing (deleted or moved)` : `seq ${event.seq} follows ${previous.seq} (reordered or repeated)`, event.seq)
     }
     if (event.prev !== auditEventHash(previous)) return broken(line, 'prev is not the hash of the event before (edited, reordered or spliced)', event.seq)
     if (!verifySig(event, current.publicKey)) return broken(line, 'the signature is not the segment\'s attested response key\'s (edited or re-signed)', event.seq)
