@@ -490,3 +490,18 @@ describe('a parent that plants a key of its own under the caller\'s keyId', () =
     expect((await victim.signEip1559('treasury', tx(1n))).from).toBe(real.address)
   })
 })
+
+describe('forged response key ids', () => {
+  it('cost one hunt for attestation, not one per answer', async () => {
+    let attestations = 0
+    const forge = (r: ResponseMessage, m: RequestMessage) => {
+      if (m.op === 'system.attestation') attestations++
+      if (m.op === 'key.get' && r.sig) return { ...r, sig: { ...(r.sig as object), keyId: `0x${'ee'.repeat(32)}` } } as ResponseMessage
+      return r
+    }
+    const c = client(parent(runtime, { response: forge }))
+    for (let i = 0; i < 5; i++) expect(await codeOf(c.getKey(keyId))).toBe('INTEGRITY_ERROR')
+    // The first attestation, then one hunt of 4 for the forged id; the next answers cost none.
+    expect(attestations).toBe(5)
+  })
+})

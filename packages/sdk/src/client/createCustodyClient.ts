@@ -186,6 +186,8 @@ const MAX_ATTESTED_KEYS = 256
 /** A sealed import that reaches another enclave than the one it was sealed to is sealed again, this often at most. */
 const IMPORT_ATTEMPTS = 4
 const ATTEST_UNKNOWN_KEY_ATTEMPTS = 4
+/** How long a response key id that could not be attested is not hunted again. */
+const UNATTESTED_KEY_MEMORY_MS = 60_000
 
 function verifyRecordSignature(record: SealedKeyRecordV2, publicKey: Uint8Array): boolean {
   try {
@@ -239,6 +241,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   /** Attested response keys by id: each instance of a fleet (and each boot) has its own. */
   const enclaves = new Map<Hex, AttestedEnclave>()
   let first: Promise<AttestedEnclave> | undefined
+  /** Response key ids that could not be attested, and when (see `responseKey`). */
+  const unattested = new Map<Hex, number>()
   /** The enclave the last sealed import reached, once it was not the first attested one (a restart). */
   let importTarget: AttestedEnclave | undefined
 
@@ -263,8 +267,19 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
 
   /** The attested key with this id: attest (a few times, behind a load balancer) until it shows up. */
   async function responseKey(keyId: Hex): Promise<AttestedEnclave | undefined> {
+    const known = enclaves.get(keyId)
+    if (known) return known
+    // A key id nobody could attest a moment ago is not hunted again at once: a parent that forges ids must not
+    // buy attestation round trips with every answer.
+    const missed = unattested.get(keyId)
+    if (missed !== undefined && Date.now() - missed < UNATTESTED_KEY_MEMORY_MS) return undefined
     for (let i = 0; i < ATTEST_UNKNOWN_KEY_ATTEMPTS && !enclaves.has(keyId); i++) await attest()
-    return enclaves.get(keyId)
+    const found = enclaves.get(keyId)
+    if (!found) {
+      if (unattested.size >= MAX_ATTESTED_KEYS) unattested.delete(unattested.keys().next().value!)
+      unattested.set(keyId, Date.now())
+    }
+    return found
   }
 
   /**
