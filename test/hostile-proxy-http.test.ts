@@ -109,7 +109,11 @@ describe('a man in the middle on the HTTP API, over the real stack', () => {
 
   it('an earlier answer replayed (body and signature header) is caught', async () => {
     let first: Answer | undefined
-    behaviour = { answer: (a, r) => (isSign(r) ? (first ??= a) : a) }
+    const keepFirst = (a: Answer): Answer => {
+      first ??= a
+      return first
+    }
+    behaviour = { answer: (a, r) => (isSign(r) ? keepFirst(a) : a) }
     const c = client()
     await c.signEip1559(keyId, tx(3n))
     expect(await codeOf(c.signEip1559(keyId, tx(4n)))).toBe('INTEGRITY_ERROR')
@@ -135,7 +139,11 @@ describe('a man in the middle on the HTTP API, over the real stack', () => {
 
   it('another enclave\'s attestation (a stale document replayed) is refused before anything is sent', async () => {
     let stale: Answer | undefined
-    behaviour = { answer: (a, r) => (r.path.startsWith('/v1/attestation') ? (stale ??= a) : a) }
+    const keepStale = (a: Answer): Answer => {
+      stale ??= a
+      return stale
+    }
+    behaviour = { answer: (a, r) => (r.path.startsWith('/v1/attestation') ? keepStale(a) : a) }
     await client().getKey(keyId)
     expect(await codeOf(client().getKey(keyId))).toBe('ATTESTATION_FAILED')
   })
