@@ -90,7 +90,7 @@ describe('attested key policy, enforced by local KMS', () => {
     expect(b.from).toBe('0x70997970C51812dc3A010C7d01b50e0d17dc79C8')
     expect(a.from).toBe((await custody.getKey('generated')).address)
     const record = await recordOf('generated')
-    expect(record).toMatchObject({ sealing: 'aws-kms', encryptionContext: { keyId: 'generated' } })
+    expect(record).toMatchObject({ version: 2, sealing: 'aws-kms', encryptionContext: { keyId: 'generated', record: 'v2' } })
   })
 
   it('Decrypt by the instance role without a Recipient is denied', async () => {

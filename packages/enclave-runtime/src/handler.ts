@@ -64,7 +64,7 @@ import { deriveAddress } from './signers/secp256k1.js'
 import { signTransaction } from './signers/transaction.js'
 import { signTypedData } from './signers/typedData.js'
 import type { KeyCache } from './unseal/keyCache.js'
-import { createRecordV2, dataKeyRecord, openRecordV2 } from './keys/recordV2.js'
+import { createRecordV2, openRecordV2 } from './keys/recordV2.js'
 
 export type RequestHandlerOptions = {
   keyStore: KeyStore
@@ -113,9 +113,10 @@ const toKeyInfo = (r: SealedKeyRecord, privateKey: Uint8Array): KeyInfoWire => (
  * of one operation and are zeroed after it.
  *
  * A key's policy and owners come from its record and are trusted only once the record has unsealed: the
- * sealing binds `keyEncryptionContext(keyId, policy, owners)`, which the handler requires the record's
- * `encryptionContext` to be. Every operation but health and attestation needs a verified stamp (`session`);
- * a key serves only its owners (or, for a record sealed before owners, the image's `legacyOwners`).
+ * sealing binds `recordEncryptionContext(record)` (keyId, policy, owners, and `record: 'v2'` for a v2 record's
+ * data key), which the handler requires the record's `encryptionContext` to be. Every operation but health and
+ * attestation needs a verified stamp (`session`); a key serves only its owners (or, for a record sealed before
+ * owners, the image's `legacyOwners`).
  */
 export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date(), keyCache, session, legacyOwners }: RequestHandlerOptions): RequestHandler {
   const idempotency = createIdempotencyStore()
@@ -143,11 +144,12 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
    * enclave's attestation, or the local sealer) and persist it, or return it for the caller to store.
    */
   async function store(keyId: string, privateKey: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners, creator: Hex): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
-    const { privateKey: dataKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy, owners) : await generateAndSeal(sealer, keyId, context, policy, owners)
+    const { privateKey: dataKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy, owners, 2) : await generateAndSeal(sealer, keyId, context, policy, owners)
     let record: SealedKeyRecord
     try {
-      // A sealer that ignored the policy or the owners would leave them unbound: refuse to create such a record.
-      if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy, owners))) {
+      // A sealer that ignored the policy, the owners or the record format would leave them unbound (a data key
+      // sealed like a v1 private key would unseal as one): refuse to create such a record.
+      if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy, owners, 2))) {
         throw new InternalError({ reason: `the ${sealer.kind} sealer did not bind the key's policy and owners to its sealing` })
       }
       record = createRecordV2({ keyId, address: deriveAddress(privateKey), material: privateKey, dataKey, sealed, policy, owners, createdAt: now().toISOString(), creator, identity: session.identity })
@@ -419,10 +421,13 @@ function keyIdOf(params: unknown): string | undefined {
   return typeof keyId === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(keyId) ? keyId : undefined
 }
 
-/** A record's private key: v1 through the sealer; v2's data key through the sealer, then its AES-GCM envelope. */
+/**
+ * A record's private key: v1 through the sealer; v2's data key through the sealer (under the v2 context, which
+ * no v1 private key is sealed under), then its AES-GCM envelope.
+ */
 async function unsealWith(sealer: Sealer, record: SealedKeyRecord, context: UnsealContext | undefined): Promise<Uint8Array> {
   if (record.version === 1) return sealer.unseal(record, context)
-  const dataKey = await sealer.unseal(dataKeyRecord(record), context)
+  const dataKey = await sealer.unseal(record, context)
   try {
     return openRecordV2(record, dataKey)
   } finally {
@@ -447,6 +452,7 @@ function newKeyId(): string {
   return `key-${randomBytes(10).toString('hex')}`
 }
 
+/** A fresh data key for a v2 record, sealed by a sealer that cannot generate (the local sealer). */
 async function generateAndSeal(
   sealer: Sealer,
   keyId: string,
@@ -456,12 +462,11 @@ async function generateAndSeal(
 ): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }> {
   if (!sealer.seal) throw new InternalError({ reason: `${sealer.kind} sealer can neither generate nor seal` })
   // getRandomValues fills our own buffer: no copy of the key is left in Node's Buffer pool.
-  const privateKey = getRandomValues(new Uint8Array(32))
-  while (!isValidPrivateKeyBytes(privateKey)) getRandomValues(privateKey)
+  const dataKey = getRandomValues(new Uint8Array(32))
   try {
-    return { privateKey, sealed: await sealer.seal(keyId, privateKey, context, policy, owners) }
+    return { privateKey: dataKey, sealed: await sealer.seal(keyId, dataKey, context, policy, owners, 2) }
   } catch (e) {
-    privateKey.fill(0)
+    dataKey.fill(0)
     throw e
   }
 }

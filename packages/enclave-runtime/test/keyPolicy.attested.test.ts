@@ -88,13 +88,13 @@ describe('key policy on the attested stack', () => {
   it('puts the owners hash, and the policy hash, into the KMS encryption context of generated and imported keys (v2 records)', async () => {
     const plain = await recordOf('plain')
     expect(plain).toMatchObject({ version: 2, kind: 'secp256k1', sealing: 'aws-kms', kmsKeyId: stack.kmsKeyArn, owners: OWNERS })
-    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS) })
+    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS), record: 'v2' })
     expect(plain.policy).toBeUndefined()
     for (const keyId of ['generated-digest', 'imported-digest']) {
       const record = await recordOf(keyId)
       expect(record).toMatchObject({ version: 2, sealing: 'aws-kms', owners: OWNERS })
       expect(record.policy).toEqual(RAW_DIGEST)
-      expect(record.encryptionContext).toEqual({ keyId, policy: keyPolicyHash(RAW_DIGEST), owners: ownersHash(OWNERS) })
+      expect(record.encryptionContext).toEqual({ keyId, policy: keyPolicyHash(RAW_DIGEST), owners: ownersHash(OWNERS), record: 'v2' })
     }
   })
 
@@ -159,7 +159,7 @@ describe('key policy on the attested stack', () => {
   it('refuses a downgraded or re-targeted policy record the same way', async () => {
     const honest = await recordOf('generated-digest')
     const { policy: _, ...rest } = honest
-    const downgraded = { ...rest, encryptionContext: { keyId: 'generated-digest', owners: ownersHash(OWNERS) } }
+    const downgraded = { ...rest, encryptionContext: { keyId: 'generated-digest', owners: ownersHash(OWNERS), record: 'v2' } }
     expect(await forward('sign.message', { keyId: 'generated-digest', message: 'x' }, downgraded)).toMatchObject({
       code: 'INTEGRITY_ERROR',
       message: expect.stringMatching(KMS_REFUSED),

@@ -5,7 +5,7 @@
  * AAD), and a record whose policy or owners were edited on disk — or in a store the enclave reads — no longer
  * unseals, whether it is of format v2 (what the enclave creates) or v1 (what the offline importer creates).
  */
-import { createHash, getRandomValues } from 'node:crypto'
+import { createDecipheriv, createHash, getRandomValues } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import {
   createCustodyClient,
   type CustodyClient,
+  type Hex,
   hexToBytes,
   isCustodyError,
   keccak256Hex,
@@ -26,10 +27,12 @@ import {
   recordSigningBytes,
   type SealedKeyRecord,
   type SealedKeyRecordV1,
+  type SealedKeyRecordV2,
 } from '@enclave-custody/sdk'
 import { recoverAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLocalSealer } from '../src/keys/localSealer.js'
+import { canonicalContext, createLocalSealer } from '../src/keys/localSealer.js'
+import { createRecordV2, openRecordV2 } from '../src/keys/recordV2.js'
 import type { EnclaveIdentity } from '../src/identity/createEnclaveIdentity.js'
 import type { KeyStore, Sealer } from '../src/keys/types.js'
 import { localEnclave } from '../src/localEnclave.js'
@@ -56,6 +59,9 @@ const INTRUDER_ONLY = normalizeOwners({ publicKeys: [intruder.publicKey] })
 const CONTEXT_MISMATCH = "integrity check failed: the record's encryption context does not bind its keyId, policy and owners"
 /** The data key's (v2) or the key's (v1) sealing refused the record's context. */
 const SEALING_REFUSED = /^integrity check failed: sealed key failed authentication/
+
+/** An encryption context without one of its entries (an edit that removes what a record no longer claims). */
+const without = (context: Readonly<Record<string, string>>, key: string): Record<string, string> => Object.fromEntries(Object.entries(context).filter(([k]) => k !== key))
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
@@ -86,11 +92,12 @@ describe('key policy with local sealing', () => {
     const plain = await readRecord('plain')
     expect(plain).toMatchObject({ version: 2, kind: 'secp256k1', sealing: 'local-aes-gcm', owners: OWNERS })
     expect(plain.policy).toBeUndefined()
-    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS) })
+    // `record: 'v2'`: the data key of a v2 record, which never unseals as a v1 record's private key.
+    expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS), record: 'v2' })
     const digest = await readRecord('digest')
     expect(digest).toMatchObject({ version: 2, kind: 'secp256k1', owners: OWNERS })
     expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS) })
+    expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS), record: 'v2' })
     // The owners' hash, computed independently: SHA-256 of the context string, 0x00, the canonical JSON.
     expect(OWNERS).toEqual({ publicKeys: [stamper.publicKey.toLowerCase()], threshold: 1 })
     const preimage = `enclave-custody/owners/v1\u0000{"publicKeys":["${OWNERS.publicKeys[0]}"],"threshold":1}`
@@ -185,7 +192,9 @@ describe('key policy with local sealing', () => {
     const original = await readRecord('digest')
     try {
       const { policy: _, ...rest } = original
-      await writeRecord({ ...rest, encryptionContext: { keyId: 'digest', owners: original.encryptionContext.owners! } })
+      const { policy: __, ...context } = original.encryptionContext
+      expect(context).toEqual({ keyId: 'digest', owners: ownersHash(OWNERS), record: 'v2' })
+      await writeRecord({ ...rest, encryptionContext: context })
       const error = (await custody.signMessage('digest', { message: 'hi' }).catch((e: Error) => e)) as Error
       expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
       expect(error.message).toMatch(SEALING_REFUSED)
@@ -208,18 +217,25 @@ describe('key policy with local sealing', () => {
     expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
   })
 
-  it('refuses a v2 record rewritten as v1: its data key, presented as the key, is not the key of the address', async () => {
+  it('refuses a v2 record rewritten as v1: its data key is sealed for format v2, which a v1 record does not name', async () => {
     const original = await readRecord('plain')
     if (original.version !== 2) throw new Error('expected a v2 record')
-    const { version: _, kind: __, dataKey, ciphertext: ___, enclaveSignature: ____, ...rest } = original
+    const { version: _, kind: __, dataKey, ciphertext: ___, enclaveSignature: ____, creator: _____, ...rest } = original
     try {
-      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey } as SealedKeyRecordV1)
+      // As sealed: the context names format v2, a v1 record's facts do not.
+      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey })
       const error = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
       expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
-      expect(error.message).toBe('integrity check failed: unsealed key does not match the record address')
+      expect(error.message).toBe(CONTEXT_MISMATCH)
+      // The format dropped from the context to match: the data key's sealing refuses the v1 context.
+      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey, encryptionContext: without(original.encryptionContext, 'record') })
+      const refused = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
+      expect(isCustodyError(refused, 'INTEGRITY_ERROR')).toBe(true)
+      expect(refused.message).toMatch(SEALING_REFUSED)
     } finally {
       await writeRecord(original)
     }
+    expect(await codeOf(custody.signMessage('plain', { message: 'restored' }))).toBe('ok')
   })
 
   it.each([
@@ -355,21 +371,23 @@ describe('the client checks the record an attested enclave generated', () => {
         keyId,
         policy: normalizeKeyPolicy(RAW_DIGEST),
         owners: OWNERS,
-        encryptionContext: { keyId, policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS) },
+        encryptionContext: { keyId, policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS), record: 'v2' },
       }),
     ])
   })
 
   it.each([
-    ['a record without the requested policy', resigned((r) => ({ ...r, policy: undefined, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } })), NOT_BOUND],
-    ['a record whose context omits the policy hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } })), NOT_BOUND],
+    ['a record without the requested policy', resigned((r) => ({ ...r, policy: undefined, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS), record: 'v2' } })), NOT_BOUND],
+    ['a record whose context omits the policy hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS), record: 'v2' } })), NOT_BOUND],
     ['a record with a wider policy', resigned((r) => ({ ...r, policy: { allowRawDigest: true, allowReplayableLegacy: true } })), NOT_BOUND],
     [
       'a record with another API key among its owners (context to match)',
       resigned((r) => ({ ...r, owners: WIDER_OWNERS, encryptionContext: { ...r.encryptionContext, owners: ownersHash(WIDER_OWNERS) } })),
       NOT_BOUND,
     ],
-    ['a record whose context omits the owners hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: hashOf(RAW_DIGEST) } })), NOT_BOUND],
+    ['a record whose context omits the owners hash', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: hashOf(RAW_DIGEST), record: 'v2' } })), NOT_BOUND],
+    // A data key sealed like a v1 private key (an enclave that left the record format out of the context).
+    ['a record whose context omits the record format', resigned((r) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS) } })), NOT_BOUND],
     ['a record whose owners field alone was changed', resigned((r) => ({ ...r, owners: INTRUDER_ONLY })), "integrity check failed: the enclave's record does not carry the requested owners"],
     // Unsigned, any edit is refused already: the record's signature is the enclave's.
     ['an edited record the enclave did not sign', (r: SealedKeyRecord) => ({ ...r, owners: WIDER_OWNERS }), 'integrity check failed: the record is not signed by an attested enclave'],
@@ -383,25 +401,28 @@ describe('the client checks the record an attested enclave generated', () => {
   })
 })
 
-describe('sealers must bind the policy and the owners', () => {
+describe('sealers must bind the policy, the owners and the record format', () => {
   const inner = createLocalSealer(new Uint8Array(32).fill(3))
   /** A `generate` (the KMS sealer's path) over the local sealer, passing on only what `bind` keeps. */
   const generating =
-    (bind: (policy?: KeyPolicy, owners?: Owners) => [KeyPolicy | undefined, Owners | undefined]): Sealer['generate'] =>
-    async (keyId, context, policy, owners) => {
+    (bind: (policy?: KeyPolicy, owners?: Owners, format?: 1 | 2) => [KeyPolicy | undefined, Owners | undefined, (1 | 2)?]): Sealer['generate'] =>
+    async (keyId, context, policy, owners, format) => {
       const privateKey = getRandomValues(new Uint8Array(32))
-      return { privateKey, sealed: await inner.seal!(keyId, privateKey, context, ...bind(policy, owners)) }
+      return { privateKey, sealed: await inner.seal!(keyId, privateKey, context, ...bind(policy, owners, format)) }
     }
   const unseal: Sealer['unseal'] = (r) => inner.unseal(r)
   it.each<[string, Sealer, { plain: string; digest: string }]>([
     ['an honest sealer (the baseline)', { kind: inner.kind, seal: inner.seal!.bind(inner), unseal }, { plain: 'ok', digest: 'ok' }],
     // Third-party sealers that predate policies, owners, or both: they seal under what they knew of.
-    ['a sealer that ignores the policy', { kind: inner.kind, seal: (k, p, c, _policy, owners) => inner.seal!(k, p, c, undefined, owners), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
-    ['a sealer that ignores the owners', { kind: inner.kind, seal: (k, p, c, policy) => inner.seal!(k, p, c, policy), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
-    ['a sealer that ignores both', { kind: inner.kind, seal: (k, p) => inner.seal!(k, p), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
-    ['a generating sealer that ignores the owners', { kind: inner.kind, generate: generating((policy) => [policy, undefined]), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
-    ['a generating sealer that ignores the policy', { kind: inner.kind, generate: generating((_, owners) => [undefined, owners]), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
-  ])('creates keys with %s only where both are bound', async (_, sealer, expected) => {
+    ['a sealer that ignores the policy', { kind: inner.kind, seal: (k, p, c, _policy, owners, format) => inner.seal!(k, p, c, undefined, owners, format), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
+    ['a sealer that ignores the owners', { kind: inner.kind, seal: (k, p, c, policy, _owners, format) => inner.seal!(k, p, c, policy, undefined, format), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a sealer that ignores both', { kind: inner.kind, seal: (k, p, c, _policy, _owners, format) => inner.seal!(k, p, c, undefined, undefined, format), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    // One that predates v2 records: it seals a data key like a v1 private key, which would then unseal as one.
+    ['a sealer that ignores the record format', { kind: inner.kind, seal: (k, p, c, policy, owners) => inner.seal!(k, p, c, policy, owners), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a generating sealer that ignores the owners', { kind: inner.kind, generate: generating((policy, _, format) => [policy, undefined, format]), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+    ['a generating sealer that ignores the policy', { kind: inner.kind, generate: generating((_, owners, format) => [undefined, owners, format]), unseal }, { plain: 'ok', digest: 'INTERNAL' }],
+    ['a generating sealer that ignores the record format', { kind: inner.kind, generate: generating((policy, owners) => [policy, owners]), unseal }, { plain: 'INTERNAL', digest: 'INTERNAL' }],
+  ])('creates keys with %s only where policy, owners and format are bound', async (_, sealer, expected) => {
     const store = editableStore()
     const { handler } = await testHandler({ keyStore: store, sealer }, { stamper })
     const outcome = async (keyId: string, params: object) => {
@@ -458,16 +479,19 @@ describe('sealers must bind the policy and the owners', () => {
 })
 
 describe('records of format v1 (offline importer) and v2 (enclave) bind policy and owners alike', () => {
-  const sealer = createLocalSealer(new Uint8Array(32).fill(8))
+  const MASTER_KEY = new Uint8Array(32).fill(8)
+  const sealer = createLocalSealer(MASTER_KEY)
   const store = editableStore()
   const policy = normalizeKeyPolicy(RAW_DIGEST)
   let asOwner: (record: SealedKeyRecord) => Promise<{ code: string; message?: string }>
   let asIntruder: (record: SealedKeyRecord) => Promise<{ code: string; message?: string }>
+  let identity: EnclaveIdentity
   const records: Record<'v1' | 'v2', SealedKeyRecord> = {} as never
 
   beforeAll(async () => {
     // The intruder is the image's legacy owner: a record stripped of its owners would be its to use, if it unsealed.
-    const { handler, raw, aud } = await testHandler({ keyStore: store, sealer, legacyOwners: [intruder.publicKey] }, { stamper })
+    const { handler, raw, aud, session } = await testHandler({ keyStore: store, sealer, legacyOwners: [intruder.publicKey] }, { stamper })
+    identity = session.identity
     const intruding = stampingHandler(raw, { stamper: intruder, aud })
     const use = (h: typeof handler) => async (record: SealedKeyRecord) => {
       store.records.set(record.keyId, record)
@@ -486,7 +510,8 @@ describe('records of format v1 (offline importer) and v2 (enclave) bind policy a
 
   it.each(['v1', 'v2'] as const)('a %s record unseals for its owner, and is FORBIDDEN to another API key', async (format) => {
     expect(records[format]).toMatchObject({ version: format === 'v1' ? 1 : 2, owners: OWNERS })
-    expect(records[format].encryptionContext).toEqual({ keyId: format, policy: keyPolicyHash(policy), owners: ownersHash(OWNERS) })
+    // Alike but for the format: a v2 data key's context says so, so that neither unseals as the other.
+    expect(records[format].encryptionContext).toEqual({ keyId: format, policy: keyPolicyHash(policy), owners: ownersHash(OWNERS), ...(format === 'v2' ? { record: 'v2' } : {}) })
     expect(await asOwner(records[format])).toEqual({ code: 'ok' })
     expect(await asIntruder(records[format])).toMatchObject({ code: 'FORBIDDEN' })
   })
@@ -495,12 +520,88 @@ describe('records of format v1 (offline importer) and v2 (enclave) bind policy a
   const edits: [string, 'owner' | 'intruder', (r: SealedKeyRecord) => object, string | RegExp][] = [
     ['its policy widened in place', 'owner', (r) => ({ ...r, policy: widerPolicy }), CONTEXT_MISMATCH],
     ['its policy widened, the context to match', 'owner', (r) => ({ ...r, policy: widerPolicy, encryptionContext: { ...r.encryptionContext, policy: keyPolicyHash(widerPolicy) } }), SEALING_REFUSED],
-    ['its policy removed, the context to match', 'owner', ({ policy: _, ...r }) => ({ ...r, encryptionContext: { keyId: r.keyId, owners: ownersHash(OWNERS) } }), SEALING_REFUSED],
+    ['its policy removed, the context to match', 'owner', ({ policy: _, ...r }) => ({ ...r, encryptionContext: without(r.encryptionContext, 'policy') }), SEALING_REFUSED],
     ['another API key added to its owners in place', 'intruder', (r) => ({ ...r, owners: WIDER_OWNERS }), CONTEXT_MISMATCH],
     ['another API key added to its owners, the context to match', 'intruder', (r) => ({ ...r, owners: WIDER_OWNERS, encryptionContext: { ...r.encryptionContext, owners: ownersHash(WIDER_OWNERS) } }), SEALING_REFUSED],
     ['its owners replaced, the context to match', 'intruder', (r) => ({ ...r, owners: INTRUDER_ONLY, encryptionContext: { ...r.encryptionContext, owners: ownersHash(INTRUDER_ONLY) } }), SEALING_REFUSED],
-    ['its owners removed, the context to match (a record "of before owners", for a legacy owner)', 'intruder', ({ owners: _, ...r }) => ({ ...r, encryptionContext: { keyId: r.keyId, policy: keyPolicyHash(policy) } }), SEALING_REFUSED],
+    ['its owners removed, the context to match (a record "of before owners", for a legacy owner)', 'intruder', ({ owners: _, ...r }) => ({ ...r, encryptionContext: without(r.encryptionContext, 'owners') }), SEALING_REFUSED],
   ]
+  /**
+   * What a red team holding the local sealer's master key reads out of a sealed envelope (12-byte IV ‖ AES-256-GCM
+   * ‖ 16-byte tag, the context as AAD): the plaintext a parent never sees, here to give the attack its best case.
+   */
+  const openEnvelope = (sealed: string, context: Record<string, string>): Uint8Array => {
+    const blob = Buffer.from(sealed, 'base64')
+    const decipher = createDecipheriv('aes-256-gcm', MASTER_KEY, blob.subarray(0, 12))
+    decipher.setAAD(canonicalContext(context))
+    decipher.setAuthTag(blob.subarray(blob.length - 16))
+    return new Uint8Array(Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]))
+  }
+
+  it('refuses a v2 data key re-wrapped as a v1 record, even with the data key\'s own address filled in', async () => {
+    const v2 = records.v2 as SealedKeyRecordV2
+    const dataKey = openEnvelope(v2.dataKey, v2.encryptionContext)
+    // The red team's data key is the real one: it opens the key material.
+    expect(openRecordV2(v2, dataKey)).toEqual(hexToBytes(KEY))
+    // A 32-byte AES key that is a secp256k1 scalar too: as a v1 record's private key it has an address.
+    const rewrapped: SealedKeyRecordV1 = {
+      version: 1,
+      keyId: 'v2',
+      curve: 'secp256k1',
+      address: privateKeyToAddress(dataKey),
+      sealing: v2.sealing,
+      ciphertext: v2.dataKey,
+      encryptionContext: v2.encryptionContext,
+      createdAt: v2.createdAt,
+      policy: v2.policy,
+      owners: v2.owners,
+    }
+    try {
+      // Served, the handler would sign with the data key as the private key of that address.
+      expect(await asOwner(rewrapped)).toEqual({ code: 'INTEGRITY_ERROR', message: CONTEXT_MISMATCH })
+      // The format dropped from the context to match a v1 record: the data key's sealing refuses it.
+      expect(await asOwner({ ...rewrapped, encryptionContext: without(v2.encryptionContext, 'record') })).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) })
+      // The sealer refuses on its own too (its context comes from the record's format, not from the record's context).
+      await expect(sealer.unseal(rewrapped)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) })
+    } finally {
+      store.records.set('v2', v2)
+    }
+    expect(await asOwner(v2)).toEqual({ code: 'ok' })
+  })
+
+  it('refuses a v1 private key presented as a v2 data key, even with key material sealed under it (and the enclave\'s signature)', async () => {
+    const v1 = records.v1 as SealedKeyRecordV1
+    // The red team unseals the v1 key through the sealer, and seals key material of its choosing under it.
+    const v1Key = await sealer.unseal(v1)
+    expect(privateKeyToAddress(v1Key)).toBe(v1.address)
+    const material = hexToBytes(`0x${'42'.repeat(32)}`)
+    const forge = (encryptionContext: Record<string, string>): SealedKeyRecordV2 =>
+      createRecordV2({
+        keyId: 'v1',
+        address: privateKeyToAddress(material),
+        material,
+        dataKey: v1Key,
+        sealed: { sealing: v1.sealing, ciphertext: v1.ciphertext, encryptionContext },
+        policy,
+        owners: OWNERS,
+        createdAt: v1.createdAt,
+        creator: OWNERS.publicKeys[0] as Hex,
+        identity,
+      })
+    try {
+      // As sealed (a v1 context): a v2 record's facts call for `record: 'v2'`.
+      expect(await asOwner(forge(v1.encryptionContext))).toEqual({ code: 'INTEGRITY_ERROR', message: CONTEXT_MISMATCH })
+      // The format added to the context to match: the v1 key's sealing refuses it.
+      const relabelled = forge({ ...v1.encryptionContext, record: 'v2' })
+      expect(await asOwner(relabelled)).toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) })
+      await expect(sealer.unseal(forge(v1.encryptionContext))).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringMatching(SEALING_REFUSED) })
+    } finally {
+      v1Key.fill(0)
+      store.records.set('v1', v1)
+    }
+    expect(await asOwner(v1)).toEqual({ code: 'ok' })
+  })
+
   describe.each(['v1', 'v2'] as const)('a %s record', (format) => {
     it.each(edits)('with %s does not unseal (asked by the %s)', async (_, who, edit, message) => {
       const result = await (who === 'owner' ? asOwner : asIntruder)(edit(records[format]) as SealedKeyRecord)

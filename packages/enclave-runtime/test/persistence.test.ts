@@ -68,7 +68,7 @@ describe('persistence', () => {
       keyId: 'k',
       address: privateKeyToAddress(Buffer.from(KEY.slice(2), 'hex')),
       sealing: 'local-aes-gcm',
-      encryptionContext: { keyId: 'k', owners: ownersHash(owners) },
+      encryptionContext: { keyId: 'k', owners: ownersHash(owners), record: 'v2' },
       owners,
       creator: owners.publicKeys[0],
     })

@@ -5,7 +5,6 @@ import {
   type Owners,
   recordHeaderBytes,
   recordSigningBytes,
-  type SealedKeyRecordV1,
   type SealedKeyRecordV2,
 } from '@enclave-custody/sdk'
 import { type Hex, IntegrityError } from '@enclave-custody/sdk/protocol'
@@ -20,7 +19,10 @@ export type CreateRecordV2Parameters = {
   address: string
   /** The key material (32 bytes for secp256k1). Not kept. */
   material: Uint8Array
-  /** A fresh 32-byte data key and its sealing (KMS GenerateDataKey with Recipient, or the local sealer). Not kept. */
+  /**
+   * A fresh 32-byte data key and its sealing (KMS GenerateDataKey with Recipient, or the local sealer), under
+   * the v2 context (`keyEncryptionContext(keyId, policy, owners, 2)`, checked by the handler). Not kept.
+   */
   dataKey: Uint8Array
   sealed: SealedSecret
   policy: KeyPolicy
@@ -33,7 +35,8 @@ export type CreateRecordV2Parameters = {
 
 /**
  * Build a v2 record: the key material under AES-256-GCM with the data key and the record header as
- * associated data, then the enclave's signature (response key) over the whole record.
+ * associated data, then the enclave's signature (response key) over the whole record. A sealer's `unseal`
+ * takes the v2 record itself and returns its data key (its `dataKey` under the v2 context, `record: 'v2'`).
  */
 export function createRecordV2({ keyId, address, material, dataKey, sealed, policy, owners, createdAt, creator, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
   const header = {
@@ -56,23 +59,6 @@ export function createRecordV2({ keyId, address, material, dataKey, sealed, poli
   const unsigned = { ...header, dataKey: sealed.ciphertext, ciphertext: Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64') }
   body.fill(0)
   return { ...unsigned, enclaveSignature: { keyId: identity.responseKeyId, signature: identity.sign(recordSigningBytes(unsigned)) } }
-}
-
-/** The v1-shaped view of a v2 record's sealed data key, for a sealer's `unseal` (same pins, same context checks). */
-export function dataKeyRecord(record: SealedKeyRecordV2): SealedKeyRecordV1 {
-  return {
-    version: 1,
-    keyId: record.keyId,
-    curve: 'secp256k1',
-    address: record.address,
-    sealing: record.sealing,
-    ...(record.kmsKeyId === undefined ? {} : { kmsKeyId: record.kmsKeyId }),
-    ciphertext: record.dataKey,
-    encryptionContext: record.encryptionContext,
-    createdAt: record.createdAt,
-    ...(record.policy === undefined ? {} : { policy: record.policy }),
-    owners: record.owners,
-  }
 }
 
 /**

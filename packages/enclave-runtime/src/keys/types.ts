@@ -22,18 +22,25 @@ export type UnsealContext = { credentials?: AwsCredentials; record?: SealedKeyRe
 export interface Sealer {
   readonly kind: SealingKind
   /**
-   * Seal a 32-byte private key for `keyId`. Optional: the attested KMS path never seals in the enclave.
-   * The sealing must bind `keyEncryptionContext(keyId, policy, owners)` (the default policy when absent), and
-   * the returned `encryptionContext` must be exactly that: the handler refuses anything else.
+   * Seal 32 bytes for `keyId`: a v2 record's data key (`format` 2, what the handler asks for) or a v1 record's
+   * private key (1, the default). Optional: the attested KMS path never seals in the enclave.
+   * The sealing must bind `keyEncryptionContext(keyId, policy, owners, format)` (the default policy when
+   * absent), and the returned `encryptionContext` must be exactly that: the handler refuses anything else.
    */
-  seal?(keyId: string, privateKey: Uint8Array, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<SealedSecret>
+  seal?(keyId: string, secret: Uint8Array, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners, format?: 1 | 2): Promise<SealedSecret>
   /**
-   * Recover the 32-byte private key of a record. The record's `encryptionContext` (checked by the handler
-   * to be `recordEncryptionContext(record)`: keyId, policy, owners) must be what the ciphertext is bound to, or this throws.
+   * Recover the 32 bytes a record seals: a v1 record's private key (`ciphertext`), a v2 record's data key
+   * (`dataKey`). The record's `encryptionContext` (checked by the handler to be `recordEncryptionContext(record)`:
+   * keyId, policy, owners, and `record: 'v2'` for v2) must be what the sealed bytes are bound to, or this throws:
+   * a sealer derives the context it asks for from the record's facts, its format included, never from the
+   * record's `encryptionContext` alone, so a v2 data key moved into a v1 record (or the reverse) does not unseal.
    */
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
-  /** Create a fresh key for `keyId` (sealed under the policy's context, as `seal`) that only this sealer's side ever sees in plaintext. */
-  generate?(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  /**
+   * Create a fresh 32-byte secret for `keyId` (sealed under the context of `format`, as `seal`) that only this
+   * sealer's side ever sees in plaintext: a v2 record's data key (`format` 2, what the handler asks for).
+   */
+  generate?(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners, format?: 1 | 2): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
 }
 
 /**

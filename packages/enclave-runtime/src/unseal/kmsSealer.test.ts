@@ -5,7 +5,7 @@
 import { constants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { isCustodyError, SECP256K1_N, verifyAttestationDocument } from '@enclave-custody/sdk'
+import { generateApiKey, isCustodyError, normalizeOwners, ownersHash, SECP256K1_N, type SealedKeyRecordV2, verifyAttestationDocument } from '@enclave-custody/sdk'
 import {
   ContentInfo,
   EncryptedContent,
@@ -367,6 +367,58 @@ describe('createKmsSealer', () => {
     const forged = { ...swapped, encryptionContext: { keyId: 'key-attacker' } }
     expect(isCustodyError(await failure(sealer.unseal(forged, { credentials: CREDENTIALS })), 'INTEGRITY_ERROR')).toBe(true)
     expect(kms.seen).toHaveLength(1)
+  })
+
+  it('seals a v2 data key under the v2 context, and neither a data key nor a v1 key unseals as the other', async () => {
+    const owners = normalizeOwners({ publicKeys: [generateApiKey().publicKey] })
+    const { privateKey: dataKey, sealed } = await sealer.generate('key-v2', { credentials: CREDENTIALS }, undefined, owners, 2)
+    expect(sealed.encryptionContext).toEqual({ keyId: 'key-v2', owners: ownersHash(owners), record: 'v2' })
+    expect(kms.seen[0]!.body.EncryptionContext).toEqual(sealed.encryptionContext)
+    // The sealer unseals a v2 record's `dataKey` (its `ciphertext` is the key material under the data key).
+    const v2Record: SealedKeyRecordV2 = {
+      version: 2,
+      kind: 'secp256k1',
+      keyId: 'key-v2',
+      address: '0x0000000000000000000000000000000000000000',
+      sealing: 'aws-kms',
+      kmsKeyId: KMS_KEY,
+      dataKey: sealed.ciphertext,
+      ciphertext: Buffer.alloc(60).toString('base64'),
+      encryptionContext: sealed.encryptionContext,
+      createdAt: new Date().toISOString(),
+      owners,
+      creator: owners.publicKeys[0]!,
+      enclaveSignature: { keyId: `0x${'00'.repeat(32)}`, signature: `0x${'00'.repeat(64)}` },
+    }
+    expect(await sealer.unseal(v2Record, { credentials: CREDENTIALS })).toEqual(dataKey)
+    expect(kms.seen[1]!.body).toMatchObject({ CiphertextBlob: sealed.ciphertext, EncryptionContext: sealed.encryptionContext })
+
+    // The data key re-wrapped as a v1 record's private key: its context names the format, which a v1 record's facts do not.
+    kms.seen = []
+    const rewrapped = { ...recordFrom('key-v2', sealed), owners }
+    const e = await failure(sealer.unseal(rewrapped, { credentials: CREDENTIALS }))
+    expect(isCustodyError(e, 'INTEGRITY_ERROR')).toBe(true)
+    expect(e.message).toBe("integrity check failed: the record's encryption context does not bind its policy and owners")
+    expect(kms.seen).toHaveLength(0)
+    // With the format dropped from the context to match, KMS refuses the ciphertext.
+    const { record: _, ...v1Context } = sealed.encryptionContext
+    expect(isCustodyError(await failure(sealer.unseal({ ...rewrapped, encryptionContext: v1Context }, { credentials: CREDENTIALS })), 'INTEGRITY_ERROR')).toBe(true)
+    expect(kms.seen.map((s) => s.body.EncryptionContext)).toEqual([v1Context])
+
+    // The reverse: a v1 private key's sealing presented as a v2 data key, with and without the format added to its context.
+    const v1 = await sealer.generate('key-v1', { credentials: CREDENTIALS }, undefined, owners)
+    expect(v1.sealed.encryptionContext).toEqual({ keyId: 'key-v1', owners: ownersHash(owners) })
+    kms.seen = []
+    const asDataKey = { ...v2Record, keyId: 'key-v1', dataKey: v1.sealed.ciphertext, encryptionContext: v1.sealed.encryptionContext }
+    expect((await failure(sealer.unseal(asDataKey, { credentials: CREDENTIALS }))).message).toBe(
+      "integrity check failed: the record's encryption context does not bind its policy and owners",
+    )
+    expect(kms.seen).toHaveLength(0)
+    const relabelled = { ...asDataKey, encryptionContext: { ...v1.sealed.encryptionContext, record: 'v2' } }
+    expect(isCustodyError(await failure(sealer.unseal(relabelled, { credentials: CREDENTIALS })), 'INTEGRITY_ERROR')).toBe(true)
+    expect(kms.seen).toHaveLength(1)
+    // The v1 key itself still unseals as the v1 record it is.
+    expect(await sealer.unseal({ ...recordFrom('key-v1', v1.sealed), owners }, { credentials: CREDENTIALS })).toEqual(v1.privateKey)
   })
 
   it('reuses the attestation document until it is documentRefreshMs old, and shares it between concurrent calls', async () => {

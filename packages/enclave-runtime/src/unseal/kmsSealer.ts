@@ -73,7 +73,7 @@ export type CreateKmsSealerParameters = {
 export type KmsSealer = Sealer & {
   readonly kind: 'aws-kms'
   unseal(record: SealedKeyRecord, context?: UnsealContext): Promise<Uint8Array>
-  generate(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
+  generate(keyId: string, context?: UnsealContext, policy?: KeyPolicy, owners?: Owners, format?: 1 | 2): Promise<{ privateKey: Uint8Array; sealed: SealedSecret }>
   /** DER SubjectPublicKeyInfo of this boot's ephemeral RSA-2048 key (the documents' `public_key`). */
   readonly recipientPublicKey: Uint8Array
   /** Close the KMS clients' connections. */
@@ -103,14 +103,16 @@ const generateRsa = promisify(generateKeyPair)
  * here and trusts only `caCertificates` (by default the Amazon Trust Services roots compiled into the
  * runtime); a plain `http://` endpoint needs `allowHttpEndpoint` (development).
  *
- * - `unseal(record, { credentials })`: KMS Decrypt with the record's `CiphertextBlob` and
- *   `EncryptionContext`, which must be exactly `recordEncryptionContext(record)`: the record's own `keyId`,
- *   the SHA-256 of its policy when that is not the default, and its owners' hash. A record whose policy or
- *   owners were edited thus either fails this check or is refused by KMS (InvalidCiphertextException).
- *   For a v2 record the handler passes the record's sealed data key this way.
- * - `generate(keyId, { credentials }, policy, owners)`: KMS GenerateDataKey (AES_256, context
- *   `keyEncryptionContext(keyId, policy, owners)`); the 32-byte data key (retried while it is not a valid
- *   secp256k1 scalar, as v1 records used it as the key) is the data key of a v2 record.
+ * - `unseal(record, { credentials })`: KMS Decrypt of what the record seals (a v1 record's `ciphertext`, the
+ *   private key; a v2 record's `dataKey`) as `CiphertextBlob`, with the record's `EncryptionContext`, which must be
+ *   exactly `recordEncryptionContext(record)`: the record's own `keyId`, the SHA-256 of its policy when that is
+ *   not the default, its owners' hash, and `record: 'v2'` for a v2 record. A record whose policy or owners
+ *   were edited, or a v2 data key moved into a v1 record (or the reverse), thus either fails this check or is
+ *   refused by KMS (InvalidCiphertextException).
+ * - `generate(keyId, { credentials }, policy, owners, format)`: KMS GenerateDataKey (AES_256, context
+ *   `keyEncryptionContext(keyId, policy, owners, format)`); the handler asks for format 2, the data key of a
+ *   v2 record. The 32-byte key is retried while it is not a valid secp256k1 scalar (format 1 uses it as the
+ *   private key).
  *
  * There is no `seal`: the enclave role has no `kms:Encrypt`. A response that carries `Plaintext` (KMS
  * ignored the Recipient) is refused. Each set of forwarded credentials gets its own `KMSClient`.
@@ -284,10 +286,10 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       }
       return key
     },
-    async generate(keyId, context, policy = DEFAULT_KEY_POLICY, owners) {
+    async generate(keyId, context, policy = DEFAULT_KEY_POLICY, owners, format = 1) {
       if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a string of 1..256 characters' })
       const client = clientFor(context)
-      const encryptionContext = keyEncryptionContext(keyId, policy, owners)
+      const encryptionContext = keyEncryptionContext(keyId, policy, owners, format)
       for (let attempt = 1; attempt <= maxGenerateAttempts; attempt++) {
         const command = new GenerateDataKeyCommand({ KeyId: kmsKeyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext, Recipient: await recipient() })
         let response: GenerateDataKeyCommandOutput
@@ -359,8 +361,9 @@ function checkRecord(record: SealedKeyRecord, kmsKeyArn: string): { ciphertextBl
   if (typeof record.keyId !== 'string' || context.keyId !== record.keyId) {
     throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId' })
   }
-  // …and to its policy and owners: edited in the record, they no longer match the context (or, if the
-  // context was edited along with them, KMS refuses the ciphertext).
+  // …and to its format, policy and owners: edited in the record, they no longer match the context (or, if the
+  // context was edited along with them, KMS refuses the ciphertext). A v2 data key's context names the format
+  // (`record: 'v2'`): re-wrapped as a v1 record's ciphertext, it is refused here or by KMS, and the reverse.
   let expected: Record<string, string>
   try {
     expected = recordEncryptionContext(record)
@@ -370,10 +373,12 @@ function checkRecord(record: SealedKeyRecord, kmsKeyArn: string): { ciphertextBl
   if (!encryptionContextsEqual(context, expected)) {
     throw new IntegrityError({ reason: "the record's encryption context does not bind its policy and owners" })
   }
-  if (typeof record.ciphertext !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(record.ciphertext) || record.ciphertext.length % 4 !== 0) {
-    throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must be base64' })
+  // What the record seals: a v1 record's private key, a v2 record's data key.
+  const [field, sealed] = record.version === 2 ? ['record.dataKey', record.dataKey] : ['record.ciphertext', record.ciphertext]
+  if (typeof sealed !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(sealed) || sealed.length % 4 !== 0) {
+    throw new InvalidArgumentError({ field, rule: 'must be base64' })
   }
-  const ciphertextBlob = new Uint8Array(Buffer.from(record.ciphertext, 'base64'))
-  if (ciphertextBlob.length === 0 || ciphertextBlob.length > 6144) throw new InvalidArgumentError({ field: 'record.ciphertext', rule: 'must decode to 1..6144 bytes' })
+  const ciphertextBlob = new Uint8Array(Buffer.from(sealed, 'base64'))
+  if (ciphertextBlob.length === 0 || ciphertextBlob.length > 6144) throw new InvalidArgumentError({ field, rule: 'must decode to 1..6144 bytes' })
   return { ciphertextBlob, encryptionContext: { ...context } }
 }

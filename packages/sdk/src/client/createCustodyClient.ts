@@ -358,7 +358,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     const signer = enclaves.get(record.enclaveSignature.keyId as Hex)
     if (!signer || !verifyRecordSignature(record, signer.publicKey)) throw new IntegrityError({ reason: 'the record is not signed by an attested enclave' })
     const recordPolicy = keyPolicyOfRecord(record)
-    if (JSON.stringify(recordPolicy) !== JSON.stringify(policy) || !encryptionContextsEqual(record.encryptionContext, keyEncryptionContext(record.keyId, policy, owners))) {
+    // The context of a v2 data key: the requested keyId, policy and owners, and `record: 'v2'`.
+    if (JSON.stringify(recordPolicy) !== JSON.stringify(policy) || !encryptionContextsEqual(record.encryptionContext, keyEncryptionContext(record.keyId, policy, owners, 2))) {
       throw new IntegrityError({ reason: 'the enclave\'s record does not bind the requested policy and owners' })
     }
     if (JSON.stringify(record.owners) !== JSON.stringify(owners)) throw new IntegrityError({ reason: 'the enclave\'s record does not carry the requested owners' })

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { generateApiKey } from '../auth/generateApiKey.js'
 import { isCustodyError } from '../errors/CustodyError.js'
 import { canonicalKeyPolicyJson, encryptionContextsEqual, keyEncryptionContext, keyPolicyHash, normalizeKeyPolicy } from './keyPolicy.js'
-import { keyPolicyOfRecord, SealedKeyRecordSchema } from './sealedKeyRecord.js'
+import { normalizeOwners, ownersHash } from './owners.js'
+import { keyPolicyOfRecord, recordEncryptionContext, SealedKeyRecordSchema } from './sealedKeyRecord.js'
 
 function failure(input: unknown): string {
   try {
@@ -45,6 +47,22 @@ describe('key policy', () => {
     expect(encryptionContextsEqual({ keyId: 'k', policy: 'x' }, { policy: 'x', keyId: 'k' })).toBe(true)
     expect(encryptionContextsEqual({ keyId: 'k' }, { keyId: 'k', policy: 'x' })).toBe(false)
     expect(encryptionContextsEqual({ keyId: 'k', other: 'x' }, { keyId: 'k', policy: 'x' })).toBe(false)
+  })
+
+  it('names the record format in the context of a v2 data key only, so that it never stands in for a v1 private key', () => {
+    const owners = normalizeOwners({ publicKeys: [generateApiKey().publicKey] })
+    const digest = normalizeKeyPolicy({ allowRawDigest: true })
+    const v1 = keyEncryptionContext('k', digest, owners)
+    expect(v1).toEqual({ keyId: 'k', policy: keyPolicyHash(digest), owners: ownersHash(owners) })
+    expect(keyEncryptionContext('k', digest, owners, 1)).toEqual(v1)
+    expect(keyEncryptionContext('k', digest, owners, 2)).toEqual({ ...v1, record: 'v2' })
+    expect(keyEncryptionContext('k', normalizeKeyPolicy({}), owners, 2)).toEqual({ keyId: 'k', owners: ownersHash(owners), record: 'v2' })
+    expect(encryptionContextsEqual(v1, keyEncryptionContext('k', digest, owners, 2))).toBe(false)
+    expect(() => keyEncryptionContext('k', digest, owners, 3 as never)).toThrow('keyEncryptionContext: format must be 1 or 2')
+    // A record's context follows its version: the same facts, sealed for v1 and v2, call for different contexts.
+    const facts = { keyId: 'k', policy: { allowRawDigest: true }, owners }
+    expect(recordEncryptionContext({ version: 1, ...facts })).toEqual(v1)
+    expect(recordEncryptionContext({ version: 2, ...facts })).toEqual({ ...v1, record: 'v2' })
   })
 
   it('is an optional, strict field of the sealed record', () => {

@@ -97,15 +97,29 @@ export function keyPolicyHash(policy: KeyPolicy): string {
  * policy was edited does not unseal. A key with owners (every key created since owners exist) also binds
  * `owners: <ownersHash>`, so a record whose owners were edited does not unseal either.
  *
+ * The data key of a v2 record (`format` 2) also binds `record: 'v2'`: a v2 data key (a 32-byte AES key that
+ * may well be a valid secp256k1 scalar) never unseals as a v1 record's private key, nor a v1 private key as
+ * a v2 data key. v1 contexts have no `record` entry (the records the offline importer made stay valid).
+ *
+ * @param keyId - The key's id.
+ * @param policy - The key's policy.
+ * @param owners - The key's owners (absent only for v1 records sealed before owners existed).
+ * @param format - The format of the record the sealing belongs to: 1, a v1 record's private key (what the offline
+ *   importer seals); 2, a v2 record's data key (what the enclave seals). @default 1
+ * @returns The context, a fresh object.
  * @example
  * keyEncryptionContext('treasury', { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
  * // { keyId: 'treasury', policy: '…64 hex digits…' }
+ * keyEncryptionContext('treasury', DEFAULT_KEY_POLICY, owners, 2)
+ * // { keyId: 'treasury', owners: '…64 hex digits…', record: 'v2' }
  */
-export function keyEncryptionContext(keyId: string, policy: KeyPolicy, owners?: Owners): Record<string, string> {
+export function keyEncryptionContext(keyId: string, policy: KeyPolicy, owners?: Owners, format: 1 | 2 = 1): Record<string, string> {
+  if (format !== 1 && format !== 2) throw new RangeError('keyEncryptionContext: format must be 1 or 2')
   return {
     keyId,
     ...(isDefaultKeyPolicy(policy) ? {} : { policy: keyPolicyHash(policy) }),
     ...(owners === undefined ? {} : { owners: ownersHash(owners) }),
+    ...(format === 2 ? { record: 'v2' } : {}),
   }
 }
 

@@ -55,7 +55,8 @@ export const SealedKeyRecordV1Schema = z.strictObject({
  * Record format v2: what the enclave creates (generated and imported keys). The key material is under
  * AES-256-GCM with a fresh 32-byte data key and the record header (`recordHeaderBytes`) as associated data;
  * the data key is sealed like a v1 key (KMS GenerateDataKey with the enclave's attestation as `Recipient`,
- * or the local sealer), bound to `encryptionContext`. `kind` names the key material (more kinds later:
+ * or the local sealer), bound to `encryptionContext` (a v1 key's context plus `record: 'v2'`, so that a data key
+ * and a v1 private key never stand in for each other). `kind` names the key material (more kinds later:
  * ed25519 keys, HD seeds). `enclaveSignature` is the creating enclave's response-key signature over the
  * record (`recordSigningBytes`): the importer stores only a record whose signature verifies.
  */
@@ -115,9 +116,12 @@ export function keyInfoOfRecord(record: SealedKeyRecord): { keyId: string; addre
   }
 }
 
-/** The encryption context a record's own facts (keyId, policy, owners) call for: what its sealing must bind. */
-export function recordEncryptionContext(record: Pick<SealedKeyRecord, 'keyId' | 'policy' | 'owners'>): Record<string, string> {
-  return keyEncryptionContext(record.keyId, keyPolicyOfRecord(record), record.owners as Owners | undefined)
+/**
+ * The encryption context a record's own facts (format, keyId, policy, owners) call for: what its sealing must
+ * bind — the private key's for v1, the data key's (with `record: 'v2'`) for v2.
+ */
+export function recordEncryptionContext(record: Pick<SealedKeyRecord, 'version' | 'keyId' | 'policy' | 'owners'>): Record<string, string> {
+  return keyEncryptionContext(record.keyId, keyPolicyOfRecord(record), record.owners as Owners | undefined, record.version)
 }
 
 export const RECORD_HEADER_CONTEXT = 'enclave-custody/record-header/v2'
