@@ -1,4 +1,5 @@
-import { type AuditEvent, AUDIT_GENESIS, auditEventBytes, auditEventHash, type Hex } from '@enclave-custody/sdk/protocol'
+import { createHash } from 'node:crypto'
+import { type AuditEvent, AUDIT_GENESIS, auditEventBytes, type Hex } from '@enclave-custody/sdk/protocol'
 import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
 
 /** What the handler records for one request. */
@@ -43,8 +44,10 @@ export async function createAuditLog({ identity, now = () => new Date(), maxPend
   let dropped = 0
   const append = (body: Omit<AuditEvent, 'sig' | 'seq' | 'prev' | 'time'>): { seq: number; head: Hex } => {
     const unsigned = { seq, prev: head, time: now().toISOString(), ...body }
-    const event: AuditEvent = { ...unsigned, sig: identity.sign(auditEventBytes(unsigned)) }
-    head = auditEventHash(unsigned)
+    // One canonical encoding per event: its signature and its hash (the next `prev`) are over the same bytes.
+    const bytes = auditEventBytes(unsigned)
+    const event: AuditEvent = { ...unsigned, sig: identity.sign(bytes) }
+    head = `0x${createHash('sha256').update(bytes).digest('hex')}`
     const receipt = { seq, head }
     seq++
     pending.push(event)

@@ -5,6 +5,8 @@ import type { Stamper } from '../auth/types.js'
 import { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from '../session/attestEnclave.js'
 import { parseResponseSignature, requestDigest, verifyResponseSignature } from '../session/responseSignature.js'
 import {
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_KEY_RULE,
   type KeyInfoWire,
   type Operation,
   type OperationParamsWire,
@@ -202,7 +204,7 @@ function idempotency(options: SignOptions | undefined): { idempotencyKey?: strin
   if (options === undefined) return {}
   const o = assertObject(options, 'options', ['idempotencyKey'])
   if (o.idempotencyKey === undefined) return {}
-  if (typeof o.idempotencyKey !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(o.idempotencyKey)) fail('options.idempotencyKey', 'must be 1-64 characters of [A-Za-z0-9._:-]')
+  if (typeof o.idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(o.idempotencyKey)) fail('options.idempotencyKey', IDEMPOTENCY_KEY_RULE)
   return { idempotencyKey: o.idempotencyKey }
 }
 

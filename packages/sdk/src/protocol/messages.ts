@@ -91,7 +91,9 @@ const owners = z
  * A sign request's idempotency key (inside the stamped params): a retry with a fresh stamp and the same key
  * gets the first result, re-signed over the retry.
  */
-const idempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9._:-]').optional()
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
+export const IDEMPOTENCY_KEY_RULE = 'must be 1-64 characters of [A-Za-z0-9._:-]'
+const idempotencyKey = z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE).optional()
 const WIRE_MAX_GAS = (1n << 64n) - 1n
 
 /** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */

@@ -1,6 +1,7 @@
 import { p256 } from '@noble/curves/nist.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
+import { canonicalApiKey } from '../keys/owners.js'
 import { contextBytes, contextDigest, jsonDigest } from './contextBytes.js'
 
 /** Context of the digest that names one stamped request (what a signed response answers). */
@@ -51,11 +52,10 @@ export function requestDigest({ v, op, params, auth, aud }: { v: number; op: str
  */
 function normalizeStampKey(auth: unknown): unknown {
   if (typeof auth !== 'object' || auth === null || Array.isArray(auth)) return auth
-  const key = (auth as { publicKey?: unknown }).publicKey
-  if (typeof key !== 'string' || !/^0x(?:0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/.test(key)) return auth
   try {
-    return { ...(auth as object), publicKey: bytesToHex(p256.Point.fromHex(key.slice(2).toLowerCase()).toBytes(true)) }
+    return { ...(auth as object), publicKey: canonicalApiKey((auth as { publicKey?: unknown }).publicKey, 'auth.publicKey') }
   } catch {
+    // Not a key at all: digested as sent (the stamp is refused anyway).
     return auth
   }
 }
