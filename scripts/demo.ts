@@ -1,8 +1,9 @@
 /**
  * The main job, locally and without AWS: anvil (chain id 11155111), local KMS + Secrets Manager, the
  * enclave runtime with software attestation and the parent proxy; a key generated inside the enclave
- * (or imported from CUSTODY_DEMO_PRIVATE_KEY) under an attested key policy, funded from an anvil
- * account, an EIP-1559 transfer of 0.01 ETH signed through the SDK, broadcast with ethers, mined. The SDK
+ * (or imported from CUSTODY_DEMO_PRIVATE_KEY) under an attested key policy, a signing policy that allows only
+ * the demo recipient up to 0.1 ETH, funded from an anvil account, an EIP-1559 transfer of 0.01 ETH signed
+ * through the SDK, broadcast with ethers, mined, and a 0.2 ETH transfer the enclave refuses. The SDK
  * attests the enclave (the stack's PCR0, the software NSM's root) before its first request, stamps every
  * request with a fresh API key and accepts only answers the attested enclave signed; it keeps each answer's
  * audit receipt, and at the end the enclave's audit log (as the proxy stored it) is verified against them.
@@ -17,12 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type DevStack, describeAuditBreak, startDevStack, verifyAuditLogText } from '@enclave-custody/cli'
-import { type AuditReceipt, apiKeyStamper, createCustodyClient, formatEther, generateApiKey, nitroEnclave, parseEther } from '@enclave-custody/sdk'
+import { type AuditReceipt, apiKeyStamper, createCustodyClient, formatEther, generateApiKey, isCustodyError, nitroEnclave, parseEther } from '@enclave-custody/sdk'
 import { JsonRpcProvider } from 'ethers'
 
 const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, 'keep-data': { type: 'boolean' } } })
 if (values.help) {
-  console.log(`pnpm demo — sign and broadcast an EIP-1559 transfer through the local custody stack
+  console.log(`pnpm demo — sign and broadcast an EIP-1559 transfer through the local custody stack, under a signing policy
 
   --keep-data   keep the temporary data directory (sealed keys) after the run
   -h, --help    this help
@@ -83,25 +84,33 @@ try {
   const key = imported ? await custody.importKey({ privateKey: imported }) : await custody.importKey({ generate: true })
   step(`${imported ? 'imported (KMS Encrypt by the importer role)' : 'generated in the enclave (KMS GenerateDataKey, attested)'}: ${key.keyId} → ${key.address}`)
 
+  // The key's signing policy, approved by its owner (this API key) and enforced by the enclave: only the demo
+  // recipient, at most 0.1 ETH a transaction (no rolling limit: this enclave has just booted, and a limit's
+  // default refuses for a window after a restart). docs/policies.md has the rule schema.
+  const recipient = await (await provider.getSigner(1)).getAddress()
+  const signingPolicy = await custody.setSigningPolicy(key.keyId, {
+    rules: [{ id: 'demo-recipient', effect: 'allow', when: { to: { in: [recipient] }, value: { lte: parseEther('0.1').toString() } } }],
+  })
+  step(`signing policy v${signingPolicy.version}: allow only ${recipient}, up to 0.1 ETH (digest ${signingPolicy.digest.slice(0, 10)}…)`)
+
   const funder = await provider.getSigner(0)
   const fund = await funder.sendTransaction({ to: key.address, value: parseEther('1') })
   await fund.wait()
   step(`funded with 1 ETH from anvil account ${await funder.getAddress()}`)
 
-  const recipient = await (await provider.getSigner(1)).getAddress()
   const [nonce, block, network] = await Promise.all([provider.getTransactionCount(key.address, 'pending'), provider.getBlock('latest'), provider.getNetwork()])
   const maxPriorityFeePerGas = 1_000_000_000n
   const maxFeePerGas = (block!.baseFeePerGas ?? 0n) * 2n + maxPriorityFeePerGas
-  const signed = await custody.signEip1559(key.keyId, {
-    chainId: network.chainId,
-    nonce,
-    to: recipient,
-    value: parseEther('0.01'),
-    gas: 21_000n,
-    maxFeePerGas,
-    maxPriorityFeePerGas,
-  })
+  const transfer = (value: bigint) => ({ chainId: network.chainId, nonce, to: recipient, value, gas: 21_000n, maxFeePerGas, maxPriorityFeePerGas })
+  const signed = await custody.signEip1559(key.keyId, transfer(parseEther('0.01')))
   step('signed an EIP-1559 transfer of 0.01 ETH in the enclave (key unsealed by KMS Decrypt with attestation)')
+  try {
+    await custody.signEip1559(key.keyId, transfer(parseEther('0.2')))
+    throw new Error('the enclave signed 0.2 ETH although the signing policy allows at most 0.1 ETH')
+  } catch (e) {
+    if (!isCustodyError(e, 'POLICY_DENIED')) throw e
+    step(`refused 0.2 ETH to the same recipient: POLICY_DENIED (${e.shortMessage})`)
+  }
 
   const sent = await provider.broadcastTransaction(signed.rawTransaction)
   const receipt = await sent.wait()

@@ -40,7 +40,15 @@ async function recordOf(keyId: string): Promise<SealedKeyRecord> {
 /** A fresh enclave runtime (empty key cache) whose software NSM reports the given PCRs, trusted by local KMS. */
 async function runtimeWithPcrs(pcrs?: Record<number, string>) {
   const nsm = await createSoftwareNsm({ ca: { dataDir: join(dataDir, 'nsm') }, ...(pcrs ? { pcrs } : {}) })
-  return createAttestedRuntime({ attestation: nsm, region: stack.region, kmsEndpoint: stack.awsEndpoint, kmsKeyArn: stack.kmsKeyArn, allowHttpKmsEndpoint: true })
+  return createAttestedRuntime({
+    attestation: nsm,
+    region: stack.region,
+    kmsEndpoint: stack.awsEndpoint,
+    kmsKeyArn: stack.kmsKeyArn,
+    allowHttpKmsEndpoint: true,
+    secretsEndpoint: stack.awsEndpoint,
+    allowHttpSecretsEndpoint: true,
+  })
 }
 
 async function signThrough(runtime: Awaited<ReturnType<typeof runtimeWithPcrs>>, record: SealedKeyRecord) {

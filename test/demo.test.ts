@@ -20,7 +20,7 @@ function childrenOf(pid: number): number[] {
 }
 
 describe('pnpm demo', () => {
-  it('signs, broadcasts and mines a 0.01 ETH transfer, then stops everything it started', async () => {
+  it('sets a signing policy, signs, broadcasts and mines a 0.01 ETH transfer, is refused 0.2 ETH, then stops everything it started', async () => {
     const { child, output, exited } = startDemo()
     const spawned = new Set<number>()
     const watch = setInterval(() => {
@@ -34,9 +34,15 @@ describe('pnpm demo', () => {
     expect(output()).toMatch(/key address\s+0x[0-9a-fA-F]{40}/)
     // The SDK attested the enclave and verified its answers (one line, PCR0 prefix).
     expect(output()).toMatch(/^• enclave attested: PCR0 [0-9a-f]{16}… \(software NSM root\); every answer verified/m)
+    // The signing policy (only the demo recipient, at most 0.1 ETH) is in force: the 0.01 ETH transfer above was
+    // signed, and 0.2 ETH to the same recipient is refused by the enclave with POLICY_DENIED, before any signing.
+    expect(output()).toMatch(/^• signing policy v1: allow only 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, up to 0\.1 ETH \(digest 0x[0-9a-f]{8}…\)$/m)
+    expect(output()).toMatch(/^• refused 0\.2 ETH to the same recipient: POLICY_DENIED \(denied: no rule allows\)$/m)
+    expect(output().indexOf('• signing policy v1')).toBeLessThan(output().indexOf('• signed an EIP-1559 transfer of 0.01 ETH'))
     // The audit log the stack's proxy stored verifies against the receipts the demo kept: the boot, then one
-    // event per answer (generate, sign: the client knows the key's address from its creation).
-    expect(output()).toMatch(/^• audit log verified: 3 events, 2 receipts, 1 boot$/m)
+    // event per answer: generate; key.get twice and policy.set, policy.get (setting the policy: the next version,
+    // whether this API key is an owner, the change, the check that it is in force); the signature; the refusal.
+    expect(output()).toMatch(/^• audit log verified: 8 events, 7 receipts, 1 boot$/m)
     expect(code).toBe(0)
     expect(spawned.size).toBeGreaterThan(0) // anvil
     for (const pid of spawned) expect(alive(pid)).toBe(false) // stopped before the demo exited

@@ -34,6 +34,11 @@ const source: RecordSource = {
 }
 const importer: KmsImporter = {
   secretName: (k) => k,
+  policySecretName: (k) => k,
+  storeSigningPolicy: async () => {
+    throw new Error('not used')
+  },
+  readSigningPolicy: async () => undefined,
   storeRecord: async (r) => {
     records.set(r.keyId, r)
   },

@@ -142,7 +142,15 @@ describe('the production proxy against local KMS + Secrets Manager and IMDSv2', 
     )
     imds = await startImdsEmulator({ role: 'custody-instance', credentials: P.instance, lifetimeMs: 60 * 60_000 })
     attestation = { pcr0: [nsm.pcrs[0]!], roots: [nsm.rootCertificatePem] }
-    const runtime = await createAttestedRuntime({ attestation: nsm, region: 'eu-west-1', kmsEndpoint: aws.endpoint, kmsKeyArn: keyArn!, allowHttpKmsEndpoint: true })
+    const runtime = await createAttestedRuntime({
+      attestation: nsm,
+      region: 'eu-west-1',
+      kmsEndpoint: aws.endpoint,
+      kmsKeyArn: keyArn!,
+      allowHttpKmsEndpoint: true,
+      secretsEndpoint: aws.endpoint,
+      allowHttpSecretsEndpoint: true,
+    })
     closeRuntime = runtime.close
     server = await startEnclaveServer({ handler: runtime.handler, port: 0 })
     const credentials = createImdsCredentialsProvider({ endpoint: imds.endpoint })

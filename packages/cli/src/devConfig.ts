@@ -46,6 +46,8 @@ export type DevIdentityPolicies = Record<keyof DevConfig['principals'], Identity
  */
 export function devIdentityPolicies({ accountId, region, secretPrefix = DEFAULT_SECRET_PREFIX }: { accountId: string; region: string; secretPrefix?: string }): DevIdentityPolicies {
   const records = `arn:aws:secretsmanager:${region}:${accountId}:secret:${secretPrefix}*`
+  // Signed signing policies: the enclave reads them with the instance role's credentials; the importer stores them.
+  const policies = `arn:aws:secretsmanager:${region}:${accountId}:secret:enclave-custody/policies/*`
   const keys = `arn:aws:kms:${region}:${accountId}:key/*`
   return {
     admin: {
@@ -62,13 +64,17 @@ export function devIdentityPolicies({ accountId, region, secretPrefix = DEFAULT_
     },
     importer: {
       Version: '2012-10-17',
-      Statement: [{ Sid: 'WriteNewRecords', Effect: 'Allow', Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue'], Resource: records }],
+      Statement: [
+        { Sid: 'WriteNewRecords', Effect: 'Allow', Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue'], Resource: records },
+        { Sid: 'StoreSigningPolicies', Effect: 'Allow', Action: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:GetSecretValue'], Resource: policies },
+      ],
     },
     instance: {
       Version: '2012-10-17',
       Statement: [
         { Sid: 'ReadRecords', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: records },
         { Sid: 'ListRecords', Effect: 'Allow', Action: 'secretsmanager:ListSecrets', Resource: '*' },
+        { Sid: 'ReadSigningPolicies', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: policies },
       ],
     },
   }

@@ -73,9 +73,10 @@ const credentialsOf = (p: DevPrincipal) => ({ accessKeyId: p.accessKeyId, secret
 /**
  * The local stack, shaped like production: local KMS and Secrets Manager (wire-compatible, SigV4 and key
  * policies enforced), the enclave runtime with software attestation unsealing only through KMS
- * `Recipient`, the parent proxy fetching records from Secrets Manager with the instance role, and
- * optionally anvil. The KMS key policy is the production one: Decrypt and GenerateDataKey only for the
- * instance role under the runtime's PCR0, Encrypt only for the importer.
+ * `Recipient` and reading signing policies from local Secrets Manager itself, the parent proxy fetching
+ * records from Secrets Manager with the instance role, and optionally anvil. The KMS key policy is the
+ * production one: Decrypt and GenerateDataKey only for the instance role under the runtime's PCR0, Encrypt
+ * only for the importer.
  */
 export async function startDevStack({
   dataDir,
@@ -153,7 +154,18 @@ export async function startDevStack({
     await admin.send(new PutKeyPolicyCommand({ KeyId: kmsKeyId!, Policy: JSON.stringify(policy) }))
 
     onProgress('starting enclave runtime (software attestation, KMS unsealing)')
-    const runtime = await createAttestedRuntime({ attestation: nsm, region, kmsEndpoint: awsEndpoint, kmsKeyArn, allowHttpKmsEndpoint: true, logger, ...(legacyOwners ? { legacyOwners } : {}) })
+    // Signing policies: local Secrets Manager (the same endpoint), plain http as KMS — development only.
+    const runtime = await createAttestedRuntime({
+      attestation: nsm,
+      region,
+      kmsEndpoint: awsEndpoint,
+      kmsKeyArn,
+      allowHttpKmsEndpoint: true,
+      secretsEndpoint: awsEndpoint,
+      allowHttpSecretsEndpoint: true,
+      logger,
+      ...(legacyOwners ? { legacyOwners } : {}),
+    })
     stops.push(() => runtime.close())
     const server = await startEnclaveServer({ handler: runtime.handler, port: 0, logger })
     stops.push(server.close)

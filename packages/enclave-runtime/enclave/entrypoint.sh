@@ -2,7 +2,9 @@
 # custody-enclave-entrypoint — start-up of the enclave-custody enclave (the image's command).
 #
 # Node has no vsock sockets, so the enclave's network is socat bridges around a loopback-only runtime:
-#   1. `lo` up, and kms.<region>.amazonaws.com → 127.0.0.1 in /etc/hosts (TLS still verifies the real name);
+#   1. `lo` up, kms.<region>.amazonaws.com → 127.0.0.1 and secretsmanager.<region>.amazonaws.com → 127.0.0.2 in
+#      /etc/hosts (TLS still verifies the real names; two loopback addresses, so both stay on port 443 and the
+#      runtime uses the regional endpoints unchanged);
 #   2. socat TCP-LISTEN:127.0.0.1:5002 → VSOCK-CONNECT:3:5010  (the log channel: JSON lines to the parent's
 #      log receiver; best effort, never waited for);
 #   3. node dist/bin/seed-rng.js: the kernel RNG seeded from the NSM (GetRandom → RNDADDENTROPY), in a process
@@ -10,10 +12,12 @@
 #      runtime's RSA key — from the kernel at process start; nothing else starts unless it succeeds;
 #   4. socat VSOCK-LISTEN:5000 → TCP 127.0.0.1:5001   (the parent proxy's connections → the runtime)
 #      socat TCP-LISTEN:127.0.0.1:443 → VSOCK-CONNECT:3:8000   (the runtime → KMS, via the parent's vsock-proxy)
+#      socat TCP-LISTEN:127.0.0.2:443 → VSOCK-CONNECT:3:8001   (the runtime → Secrets Manager, where it reads
+#                                                                signing policies, via the parent's second vsock-proxy)
 #   5. the runtime: node dist/bin/enclave.js --port 5001 --sealing kms --attestation nsm --region … --kms-key-arn …
 #      --log-port 5002
-# It supervises the four long-lived processes: SIGTERM/SIGINT stop them in order (no new connections, drain
-# the runtime, then the KMS bridge, then the log bridge) and exit 0; if any of them exits on its own, the
+# It supervises the five long-lived processes: SIGTERM/SIGINT stop them in order (no new connections, drain
+# the runtime, then the KMS and Secrets Manager bridges, then the log bridge) and exit 0; if any of them exits on its own, the
 # others are stopped and this script exits non-zero (the runtime's own status when it failed), which ends
 # the enclave so that the parent's custody-enclave.service restarts it. Its own log lines go to stderr and,
 # once the log bridge runs, to the log channel too.
@@ -27,6 +31,9 @@
 #   CUSTODY_KMS_PROXY_CID     vsock CID of the parent                           [3]
 #   CUSTODY_KMS_PROXY_PORT    vsock port of the parent's vsock-proxy            [8000]
 #   CUSTODY_KMS_LOCAL_PORT    loopback port the KMS hostname is served on       [443]
+#   CUSTODY_SECRETS_PROXY_PORT      vsock port of the parent's Secrets Manager vsock-proxy  [8001]
+#   CUSTODY_SECRETS_LOCAL_ADDRESS   loopback address the Secrets Manager hostname maps to   [127.0.0.2]
+#   CUSTODY_SECRETS_LOCAL_PORT      port the Secrets Manager hostname is served on          [443]
 #   CUSTODY_LOG_PROXY_PORT    vsock port of the parent's log receiver bridge    [5010]
 #   CUSTODY_LOG_LOCAL_PORT    loopback port the runtime sends log lines to      [5002]
 #   CUSTODY_HOSTS_FILE        hosts file to add the KMS mapping to              [/etc/hosts]
@@ -34,8 +41,8 @@
 #   CUSTODY_STOP_TIMEOUT      seconds each process gets to stop before SIGKILL  [10]
 #   CUSTODY_BRIDGE_TRANSPORT  vsock | tcp                                       [vsock]
 #     `tcp` is for tests outside an enclave only: the bridges use TCP on 127.0.0.1 (listen on
-#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT and CUSTODY_LOG_PROXY_PORT) and `lo` is left
-#     alone. The image's environment
+#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT, CUSTODY_SECRETS_PROXY_PORT and
+#     CUSTODY_LOG_PROXY_PORT) and `lo` is left alone. The image's environment
 #     is measured into PCR0, so a production image cannot carry it unnoticed.
 set -uo pipefail
 
@@ -47,6 +54,9 @@ RUNTIME_PORT="${CUSTODY_RUNTIME_PORT:-5001}"
 KMS_PROXY_CID="${CUSTODY_KMS_PROXY_CID:-3}"
 KMS_PROXY_PORT="${CUSTODY_KMS_PROXY_PORT:-8000}"
 KMS_LOCAL_PORT="${CUSTODY_KMS_LOCAL_PORT:-443}"
+SECRETS_PROXY_PORT="${CUSTODY_SECRETS_PROXY_PORT:-8001}"
+SECRETS_LOCAL_ADDRESS="${CUSTODY_SECRETS_LOCAL_ADDRESS:-127.0.0.2}"
+SECRETS_LOCAL_PORT="${CUSTODY_SECRETS_LOCAL_PORT:-443}"
 LOG_PROXY_PORT="${CUSTODY_LOG_PROXY_PORT:-5010}"
 LOG_LOCAL_PORT="${CUSTODY_LOG_LOCAL_PORT:-5002}"
 HOSTS_FILE="${CUSTODY_HOSTS_FILE:-/etc/hosts}"
@@ -81,10 +91,13 @@ die() {
 key_arn_re='^arn:aws(-[a-z]+)*:kms:([a-z]{2}(-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$'
 [[ "$KMS_KEY_ARN" =~ $key_arn_re ]] || die "KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)"
 [[ "${BASH_REMATCH[2]}" == "$AWS_REGION" ]] || die "KMS_KEY_ARN must be a key in AWS_REGION"
-for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT" "$LOG_PROXY_PORT" "$LOG_LOCAL_PORT"; do
+for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT" "$SECRETS_PROXY_PORT" "$SECRETS_LOCAL_PORT" "$LOG_PROXY_PORT" "$LOG_LOCAL_PORT"; do
   if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then die "ports must be integers 1..65535"; fi
 done
 [[ "$KMS_PROXY_CID" =~ ^[0-9]{1,10}$ ]] || die "CUSTODY_KMS_PROXY_CID must be a vsock CID"
+# Another loopback address than KMS's, so that both names are served on the same port.
+[[ "$SECRETS_LOCAL_ADDRESS" =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ && "$SECRETS_LOCAL_ADDRESS" != 127.0.0.1 ]] ||
+  die "CUSTODY_SECRETS_LOCAL_ADDRESS must be a loopback address other than 127.0.0.1"
 [[ "$STOP_TIMEOUT" =~ ^[0-9]{1,4}$ ]] || die "CUSTODY_STOP_TIMEOUT must be whole seconds"
 # At most 64 bridged connections at once, the runtime's own connection cap (ENCLAVE_SERVER_LIMITS): beyond it
 # socat stops accepting (they wait in the backlog) instead of forking a process per connection.
@@ -93,11 +106,13 @@ case "$TRANSPORT" in
   vsock)
     INBOUND_LISTEN="VSOCK-LISTEN:${VSOCK_PORT},fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${KMS_PROXY_PORT}"
+    SECRETS_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${SECRETS_PROXY_PORT}"
     LOG_UPSTREAM="VSOCK-CONNECT:${KMS_PROXY_CID}:${LOG_PROXY_PORT}"
     ;;
   tcp)
     INBOUND_LISTEN="TCP-LISTEN:${VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr,max-children=${BRIDGE_MAX_CHILDREN}"
     KMS_UPSTREAM="TCP:127.0.0.1:${KMS_PROXY_PORT}"
+    SECRETS_UPSTREAM="TCP:127.0.0.1:${SECRETS_PROXY_PORT}"
     LOG_UPSTREAM="TCP:127.0.0.1:${LOG_PROXY_PORT}"
     ;;
   *) die "CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp" ;;
@@ -109,25 +124,30 @@ SEED_MAIN="${APP_DIR}/dist/bin/seed-rng.js"
 command -v socat >/dev/null 2>&1 || die "socat is not installed"
 command -v "$NODE_BIN" >/dev/null 2>&1 || die "node is not installed"
 KMS_HOST="kms.${AWS_REGION}.amazonaws.com"
+SECRETS_HOST="secretsmanager.${AWS_REGION}.amazonaws.com"
 
 # -------------------------------------------------------------------------------------------- network
 if [[ "$TRANSPORT" == vsock ]]; then
   command -v ip >/dev/null 2>&1 || die "ip (iproute2) is not installed"
   ip link set dev lo up || die "cannot bring the loopback interface up"
 fi
-# Whether the hosts file maps name $1 to 127.0.0.1 (on any line, among any aliases).
-maps_to_loopback() {
-  [[ -f "$HOSTS_FILE" ]] && awk -v name="$1" '$1 == "127.0.0.1" { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"
+# Whether the hosts file maps name $1 to address $2 (on any line, among any aliases).
+maps_to() {
+  [[ -f "$HOSTS_FILE" ]] && awk -v name="$1" -v addr="$2" '$1 == addr { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"
 }
-# getaddrinfo takes the first matching line: another address for the KMS name would bypass the bridge.
-if [[ -f "$HOSTS_FILE" ]] && awk -v name="$KMS_HOST" '$1 != "127.0.0.1" && $1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"; then
-  die "the hosts file maps the KMS endpoint to another address"
-fi
+# Whether the hosts file maps name $1 to any address but $2 (comments aside).
+maps_elsewhere() {
+  [[ -f "$HOSTS_FILE" ]] && awk -v name="$1" -v addr="$2" '$1 != addr && $1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == name) found = 1 } END { exit !found }' "$HOSTS_FILE"
+}
+# getaddrinfo takes the first matching line: another address for either name would bypass its bridge.
+maps_elsewhere "$KMS_HOST" 127.0.0.1 && die "the hosts file maps the KMS endpoint to another address"
+maps_elsewhere "$SECRETS_HOST" "$SECRETS_LOCAL_ADDRESS" && die "the hosts file maps the Secrets Manager endpoint to another address"
 missing_hosts=()
-maps_to_loopback localhost || missing_hosts+=(localhost)
-maps_to_loopback "$KMS_HOST" || missing_hosts+=("$KMS_HOST")
-for name in "${missing_hosts[@]}"; do
-  printf '127.0.0.1 %s\n' "$name" >>"$HOSTS_FILE" || die "cannot write the hosts file"
+maps_to localhost 127.0.0.1 || missing_hosts+=("127.0.0.1 localhost")
+maps_to "$KMS_HOST" 127.0.0.1 || missing_hosts+=("127.0.0.1 ${KMS_HOST}")
+maps_to "$SECRETS_HOST" "$SECRETS_LOCAL_ADDRESS" || missing_hosts+=("${SECRETS_LOCAL_ADDRESS} ${SECRETS_HOST}")
+for line in "${missing_hosts[@]}"; do
+  printf '%s\n' "$line" >>"$HOSTS_FILE" || die "cannot write the hosts file"
 done
 
 # ------------------------------------------------------------------------------------------ processes
@@ -156,11 +176,11 @@ stop_one() {
 }
 
 # Stop every child still running: the inbound bridge first (no new requests), then the runtime (it drains
-# what is in flight and may still need KMS), then the KMS bridge, then the log bridge (last, so that the
-# runtime's last lines can still leave).
+# what is in flight and may still need KMS and Secrets Manager), then their bridges, then the log bridge
+# (last, so that the runtime's last lines can still leave).
 stop_all() {
   local name i
-  for name in inbound-bridge runtime kms-bridge log-bridge; do
+  for name in inbound-bridge runtime kms-bridge secrets-bridge log-bridge; do
     for i in "${!names[@]}"; do
       [[ "${names[$i]}" == "$name" && -n "${pids[$i]}" ]] && stop_one "${pids[$i]}"
     done
@@ -200,6 +220,7 @@ fi
 
 start inbound-bridge socat -lpsocat-inbound "$INBOUND_LISTEN" "TCP:127.0.0.1:${RUNTIME_PORT}"
 start kms-bridge socat -lpsocat-kms "TCP-LISTEN:${KMS_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr" "$KMS_UPSTREAM"
+start secrets-bridge socat -lpsocat-secrets "TCP-LISTEN:${SECRETS_LOCAL_PORT},bind=${SECRETS_LOCAL_ADDRESS},fork,reuseaddr" "$SECRETS_UPSTREAM"
 runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION" --kms-key-arn "$KMS_KEY_ARN" --log-port "$LOG_LOCAL_PORT")
 start runtime "$NODE_BIN" "$RUNTIME_MAIN" "${runtime_args[@]}"
 

@@ -5,6 +5,9 @@ import { createEnclaveSession } from './identity/createEnclaveSession.js'
 import { createForwardedKeyStore } from './keys/forwardedKeyStore.js'
 import type { AttestationProvider } from './keys/types.js'
 import type { Logger } from './logger.js'
+import { policyStoreLocationOf } from './policy/store/policyStoreLocationOf.js'
+import { createSecretsManagerPolicyStore } from './policy/store/secretsManagerPolicyStore.js'
+import type { PolicyStore } from './policy/types.js'
 import { createKeyCache } from './unseal/keyCache.js'
 import { createKmsSealer, type KmsSealer } from './unseal/kmsSealer.js'
 
@@ -23,6 +26,21 @@ export type AttestedRuntimeOptions = {
   kmsCaCertificates?: readonly string[]
   /** Accept a plain `http://` KMS endpoint (development only). @default false */
   allowHttpKmsEndpoint?: boolean
+  /**
+   * Secrets Manager endpoint override (local-aws), where the enclave reads signing policies.
+   * @default https://secretsmanager.<region>.amazonaws.com (inside the enclave: its vsock bridge)
+   */
+  secretsEndpoint?: string
+  /** The only roots TLS to Secrets Manager trusts (PEM). @default `kmsCaCertificates`, else AMAZON_TRUST_SERVICES_ROOTS */
+  secretsCaCertificates?: readonly string[]
+  /** Accept a plain `http://` Secrets Manager endpoint (development only). @default false */
+  allowHttpSecretsEndpoint?: boolean
+  /**
+   * Where signing policies are read. @default the Secrets Manager store (`createSecretsManagerPolicyStore`) in the
+   * account and region of `kmsKeyArn` — measured into the image, so not the parent's choice —, read with the
+   * credentials forwarded with each request
+   */
+  policyStore?: PolicyStore
   /** How long an unsealed key stays in memory. @default 300_000 */
   keyCacheTtlMs?: number
   /** @default 10_000 */
@@ -36,10 +54,13 @@ export type AttestedRuntimeOptions = {
 /**
  * The production runtime: keys are unsealed only through KMS with this enclave's attestation document as
  * `Recipient`, under the pinned sealing key (`kmsKeyArn`) and over TLS that ends here; the enclave keeps no
- * records (the parent forwards them) and caches plaintext keys for a TTL, zeroing them on eviction.
+ * records (the parent forwards them) and caches plaintext keys for a TTL, zeroing them on eviction. Signing
+ * policies are read by the enclave itself from Secrets Manager (`enclave-custody/policies/<keyId>`,
+ * `AWSCURRENT`) in the sealing key's account and region, over TLS that ends here too.
  *
- * @throws InvalidArgumentError when `kmsKeyArn` is not a key ARN in `region`, or the endpoint is plain
- *   http without `allowHttpKmsEndpoint` (see `createKmsSealer`).
+ * @throws InvalidArgumentError when `kmsKeyArn` is not a key ARN in `region`, or an endpoint is plain
+ *   http without `allowHttpKmsEndpoint` / `allowHttpSecretsEndpoint` (see `createKmsSealer`,
+ *   `createSecretsManagerPolicyStore`).
  */
 export async function createAttestedRuntime({
   attestation,
@@ -48,12 +69,27 @@ export async function createAttestedRuntime({
   kmsKeyArn,
   kmsCaCertificates,
   allowHttpKmsEndpoint = false,
+  secretsEndpoint,
+  secretsCaCertificates,
+  allowHttpSecretsEndpoint = false,
+  policyStore,
   keyCacheTtlMs = 300_000,
   keyCacheMaxEntries = 10_000,
   maxGas,
   logger,
   legacyOwners,
-}: AttestedRuntimeOptions): Promise<{ handler: RequestHandler; sealer: KmsSealer; identity: EnclaveIdentity; close(): void }> {
+}: AttestedRuntimeOptions): Promise<{ handler: RequestHandler; sealer: KmsSealer; policyStore: PolicyStore; identity: EnclaveIdentity; close(): void }> {
+  // Checked before anything is made: the policies' account and region are the pinned key's.
+  const secretsManagerStore =
+    policyStore === undefined
+      ? createSecretsManagerPolicyStore({
+          ...policyStoreLocationOf(kmsKeyArn),
+          allowHttpEndpoint: allowHttpSecretsEndpoint,
+          ...(secretsEndpoint ? { endpoint: secretsEndpoint } : {}),
+          ...((secretsCaCertificates ?? kmsCaCertificates) ? { caCertificates: secretsCaCertificates ?? kmsCaCertificates } : {}),
+        })
+      : undefined
+  const policies = policyStore ?? secretsManagerStore!
   const sealer = await createKmsSealer({
     attestation,
     region,
@@ -65,14 +101,25 @@ export async function createAttestedRuntime({
   const keyCache = createKeyCache({ ttlMs: keyCacheTtlMs, maxEntries: keyCacheMaxEntries })
   // The trust configuration is what the image pins: its digest is the audience of every stamp.
   const session = await createEnclaveSession({ attestation, trust: { protocolVersion: PROTOCOL_VERSION, sealing: 'kms', region, kmsKeyArn } })
-  const handler = createRequestHandler({ keyStore: createForwardedKeyStore(), sealer, keyCache, maxGas, logger, session, ...(legacyOwners ? { legacyOwners } : {}) })
+  const handler = createRequestHandler({
+    keyStore: createForwardedKeyStore(),
+    sealer,
+    keyCache,
+    maxGas,
+    logger,
+    session,
+    policyStore: policies,
+    ...(legacyOwners ? { legacyOwners } : {}),
+  })
   return {
     handler,
     sealer,
+    policyStore: policies,
     identity: session.identity,
     close() {
       keyCache.clear()
       sealer.close()
+      secretsManagerStore?.close()
     },
   }
 }

@@ -19,6 +19,12 @@ export const enclaveServerOptions = {
   softwareNsmDir: { flag: 'software-nsm-dir', env: 'CUSTODY_SOFTWARE_NSM_DIR', help: 'directory of the software NSM CA (shared with local-aws)', schema: z.string().min(1).optional() },
   region: { flag: 'region', env: 'AWS_REGION', help: 'AWS region of KMS (kms sealing)', schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional() },
   kmsEndpoint: { flag: 'kms-endpoint', env: 'CUSTODY_KMS_ENDPOINT', help: 'KMS endpoint override; https only, except in --mode development [https://kms.<region>.amazonaws.com]', schema: z.url().optional() },
+  secretsEndpoint: {
+    flag: 'secrets-endpoint',
+    env: 'CUSTODY_SECRETS_ENDPOINT',
+    help: 'Secrets Manager endpoint override (signing policies, read in the KMS key\'s account and region); https only, except in --mode development [https://secretsmanager.<region>.amazonaws.com]',
+    schema: z.url().optional(),
+  },
   kmsKeyArn: {
     flag: 'kms-key-arn',
     env: 'KMS_KEY_ARN',
@@ -28,7 +34,7 @@ export const enclaveServerOptions = {
   kmsCaBundle: {
     flag: 'kms-ca-bundle',
     env: 'CUSTODY_KMS_CA_BUNDLE',
-    help: 'PEM file of the only roots TLS to KMS trusts [the Amazon Trust Services roots built into the runtime]',
+    help: 'PEM file of the only roots TLS to KMS and Secrets Manager trusts [the Amazon Trust Services roots built into the runtime]',
     schema: z.string().min(1).optional(),
   },
   keyCacheTtlMs: { flag: 'key-cache-ttl-ms', env: 'CUSTODY_KEY_CACHE_TTL_MS', help: 'how long an unsealed key stays in memory', schema: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000) },
@@ -54,7 +60,8 @@ export type EnclaveServerConfig = Parsed<typeof enclaveServerOptions>
 /**
  * The checks of `custody-enclave`'s configuration that span several options: dev sealing only in
  * development mode and with a data directory; kms sealing with a region and the pinned sealing key as a
- * full key ARN in that region (`checkKmsKeyArn`); a plain `http://` KMS endpoint only in development mode.
+ * full key ARN in that region (`checkKmsKeyArn`); a plain `http://` KMS or Secrets Manager endpoint only in
+ * development mode.
  *
  * @param config - What {@link parseConfig} returned for {@link enclaveServerOptions}.
  * @returns `config`, unchanged.
@@ -76,6 +83,9 @@ export function checkEnclaveServerConfig(config: EnclaveServerConfig): EnclaveSe
   }
   if (config.kmsEndpoint !== undefined && new URL(config.kmsEndpoint).protocol !== 'https:' && config.mode !== 'development') {
     throw new Error('invalid --kms-endpoint / CUSTODY_KMS_ENDPOINT: must be https in production mode (plain http only with --mode development)')
+  }
+  if (config.secretsEndpoint !== undefined && new URL(config.secretsEndpoint).protocol !== 'https:' && config.mode !== 'development') {
+    throw new Error('invalid --secrets-endpoint / CUSTODY_SECRETS_ENDPOINT: must be https in production mode (plain http only with --mode development)')
   }
   return config
 }

@@ -17,6 +17,7 @@ import {
   keyEncryptionContext,
   keyPolicyOfRecord,
   PolicyDeniedError,
+  type PolicyFacts,
 } from '@enclave-custody/sdk'
 import {
   type CustodyError,
@@ -29,6 +30,7 @@ import {
   isCustodyError,
   KeyExistsError,
   UnknownOperationError,
+  UnauthenticatedError,
   type KeyInfoWire,
   KeyNotFoundError,
   MAX_LISTED_RECORDS,
@@ -65,6 +67,12 @@ import { signTransaction } from './signers/transaction.js'
 import { signTypedData } from './signers/typedData.js'
 import type { KeyCache } from './unseal/keyCache.js'
 import { createRecordV2, openRecordV2 } from './keys/recordV2.js'
+import type { AuditRecord } from './audit/createAuditLog.js'
+import { evaluateSigningPolicy } from './policy/evaluateSigningPolicy.js'
+import { createRollingLimits, type RollingLimits } from './policy/rollingLimits.js'
+import { createMemoryPolicyStore, createSigningPolicies, type LoadedPolicy, POLICY_REFRESH_MS } from './policy/signingPolicies.js'
+import type { PolicyStore } from './policy/types.js'
+import { extractFacts } from './signers/extractFacts.js'
 
 export type RequestHandlerOptions = {
   keyStore: KeyStore
@@ -90,7 +98,29 @@ export type RequestHandlerOptions = {
    * into PCR0). No stamp, however valid, uses such a record otherwise. @default none
    */
   legacyOwners?: readonly string[]
+  /**
+   * Where the enclave reads keys' signing policies itself (production: Secrets Manager over TLS that ends here,
+   * in the sealing key's account and region). @default an in-memory store (tests, the in-process enclave)
+   */
+  policyStore?: PolicyStore
+  /** How long a policy read from the store serves before it is read again. @default 30_000 */
+  policyRefreshMs?: number
+  /**
+   * The rolling limits' counters (reserve-then-commit). @default `createRollingLimits` over this handler's clock,
+   * with the session's boot time (a restart does not refill a limit unless its rule says `afterRestart: 'reset'`)
+   */
+  limits?: RollingLimits
 }
+
+/**
+ * Who asked: the stamping API key, its stamp's nonce, and every API key whose stamp over this same request
+ * verified (the requester's and its approval stamps', as compressed points). `audit` collects what the
+ * request's audit event reports besides the outcome.
+ */
+type Caller = { key: Hex; nonce: Hex; approvers: ReadonlySet<Hex>; audit: Partial<AuditRecord> }
+
+/** What an operation needs of its caller: read a key, administer its policy, or sign with it. */
+type Access = 'read' | 'admin' | 'sign'
 
 /** One boot's identity, audit log and stamp-nonce memory (see `createEnclaveSession`). */
 export type EnclaveSession = { identity: EnclaveIdentity; audit: AuditLog; nonces: NonceCache }
@@ -118,25 +148,93 @@ const toKeyInfo = (r: SealedKeyRecord, privateKey: Uint8Array): KeyInfoWire => (
  * attestation needs a verified stamp (`session`); a key serves only its owners (or, for a record sealed before
  * owners, the image's `legacyOwners`).
  */
-export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GAS, logger = silentLogger, now = () => new Date(), keyCache, session, legacyOwners }: RequestHandlerOptions): RequestHandler {
+export function createRequestHandler({
+  keyStore,
+  sealer,
+  maxGas = DEFAULT_MAX_GAS,
+  logger = silentLogger,
+  now = () => new Date(),
+  keyCache,
+  session,
+  legacyOwners,
+  policyStore = createMemoryPolicyStore(),
+  policyRefreshMs = POLICY_REFRESH_MS,
+  limits = createRollingLimits({ now: () => now().getTime(), bootTime: session.identity.bootTime }),
+}: RequestHandlerOptions): RequestHandler {
   const idempotency = createIdempotencyStore()
+  const policies = createSigningPolicies({ store: policyStore, now: () => now().getTime(), refreshMs: policyRefreshMs })
   const unsealRecord = (record: SealedKeyRecord, context: UnsealContext | undefined) => unsealWith(sealer, record, context)
   /** Canonical legacy owners: who may use a record sealed before owners existed (measured into the image). */
   const legacy = new Set((legacyOwners ?? []).map((k, i) => canonicalApiKey(k, `legacyOwners[${i}]`)))
 
+  /** Who owns `record`: its sealed owners, or, for a record sealed before owners, the image's legacy owners. */
+  function ownersOf(record: SealedKeyRecord): Owners {
+    return (record.owners as Owners | undefined) ?? { publicKeys: [...legacy].sort(), threshold: 1 }
+  }
+
   /**
-   * Whether `caller` may use `record`: one of its owners (compared as points), or, for a record without
-   * owners, one of the image's legacy owners. Checked against the record's claimed owners before unsealing;
-   * the unsealing then proves the claim (the owners' hash is in the sealing's context).
+   * Whether `caller` may do `access` with `record`: owners may read and administer (a policy change carries its
+   * own owner approvals) and sign once their threshold of distinct owner stamps is on the request; the policy's
+   * signers may read and sign under its rules. Checked against the record's claimed owners before unsealing; the
+   * unsealing then proves the claim (the owners' hash is in the sealing's context).
    */
-  function authorize(record: SealedKeyRecord, caller: Hex): void {
-    const owners = record.owners
-    if (!owners) {
-      if (!legacy.has(caller)) throw new ForbiddenError({ reason: `key "${record.keyId}" predates owners; only the image's legacy owners may use it` })
+  function authorize(record: SealedKeyRecord, caller: Caller, access: Access, policy?: LoadedPolicy): void {
+    const owners = ownersOf(record)
+    const isSigner = access !== 'admin' && policy?.signed.document.signers.includes(caller.key) === true
+    if (owners.publicKeys.includes(caller.key)) {
+      const stamps = owners.publicKeys.filter((k) => caller.approvers.has(k)).length
+      // A delegated signer of the policy needs no owner quorum; an owner signing needs the owners' threshold.
+      if (access === 'sign' && stamps < owners.threshold && !isSigner) {
+        throw new ForbiddenError({ reason: `key "${record.keyId}" needs stamps of ${owners.threshold} distinct owners (approvals); this request has ${stamps}` })
+      }
       return
     }
-    if (!owners.publicKeys.includes(caller)) throw new ForbiddenError({ reason: `this API key is not an owner of key "${record.keyId}"` })
-    if (owners.threshold > 1) throw new ForbiddenError({ reason: `key "${record.keyId}" needs ${owners.threshold} owners' stamps; a request carries one` })
+    if (isSigner) return
+    if (!record.owners) throw new ForbiddenError({ reason: `key "${record.keyId}" predates owners; only the image's legacy owners may use it` })
+    throw new ForbiddenError({ reason: `this API key is not an owner${access === 'admin' ? '' : ' or a signer'} of key "${record.keyId}"` })
+  }
+
+  async function recordOf(keyId: string, context: UnsealContext | undefined): Promise<SealedKeyRecord> {
+    const record = await keyStore.get(keyId, context)
+    if (!record) throw new KeyNotFoundError({ keyId })
+    return record
+  }
+
+  /**
+   * Sign a structured payload with `keyId`: extract its facts (nothing is signed whose facts cannot be
+   * extracted), authorize the caller, evaluate the key's signing policy (reserving its rolling limits), then
+   * unseal and sign with `fn`, which checks the sealed flags (a ceiling no rule widens). A limit's reservation is
+   * committed once the signature exists and released when anything failed.
+   */
+  async function sign<T>(req: ParsedRequest, keyId: string, context: UnsealContext | undefined, caller: Caller, fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address) => T): Promise<T> {
+    const facts: PolicyFacts | undefined = extractFacts(req)
+    if (!facts) throw new InternalError({ reason: `no fact extractor for ${req.op}` })
+    const record = await recordOf(keyId, context)
+    const policy = await policies.current(record, ownersOf(record), context)
+    authorize(record, caller, 'sign', policy)
+    let reservation: { commit(): void; release(): void } | undefined
+    if (policy) {
+      caller.audit.policyVersion = policy.ref.version
+      caller.audit.policyDigest = policy.ref.digest
+      let decision: ReturnType<typeof evaluateSigningPolicy>
+      try {
+        decision = evaluateSigningPolicy(policy.compiled, { ...facts, signer: caller.key }, { keyId, approvers: caller.approvers, limits })
+      } catch {
+        // Facts come from our own extractors: one the evaluator cannot read is our bug, and nothing is signed.
+        throw new InternalError({ reason: 'the signing policy could not be evaluated' })
+      }
+      if (decision.rule !== undefined) caller.audit.rule = decision.rule
+      if (!decision.allowed) throw new PolicyDeniedError({ reason: decision.rule === undefined ? decision.reason : `rule "${decision.rule}": ${decision.reason}`, ...(decision.rule === undefined ? {} : { rule: decision.rule }) })
+      reservation = decision.reservation
+    }
+    try {
+      const out = await withRecord(record, context, (privateKey, keyPolicy, address) => fn(privateKey, keyPolicy, address))
+      reservation?.commit()
+      return out
+    } catch (e) {
+      reservation?.release()
+      throw e
+    }
   }
 
   /**
@@ -166,16 +264,9 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
    * record's encryption context before unsealing, and the unsealing (KMS, or AES-GCM's AAD) checks that
    * context against the ciphertext, so `fn` only ever sees a policy the key was sealed with.
    */
-  async function withKey<T>(keyId: string, context: UnsealContext | undefined, caller: Hex, fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address, record: SealedKeyRecord) => T): Promise<T> {
-    const record = await keyStore.get(keyId, context)
-    if (!record) throw new KeyNotFoundError({ keyId })
-    return withRecord(record, context, caller, fn)
-  }
-
   async function withRecord<T>(
     record: SealedKeyRecord,
     context: UnsealContext | undefined,
-    caller: Hex,
     fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address, record: SealedKeyRecord) => T,
   ): Promise<T> {
     let policy: KeyPolicy
@@ -187,7 +278,6 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       throw new IntegrityError({ reason: 'the record\'s policy or owners are malformed' })
     }
     if (record.owners && !isCanonicalOwners(record.owners as Owners)) throw new IntegrityError({ reason: 'the record\'s owners are not canonical' })
-    authorize(record, caller)
     const encryptionContext = record.encryptionContext ?? {}
     if (!encryptionContextsEqual(encryptionContext, expected)) {
       throw new IntegrityError({ reason: 'the record\'s encryption context does not bind its keyId, policy and owners' })
@@ -211,7 +301,8 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
     }
   }
 
-  async function dispatch(req: ParsedRequest, context: UnsealContext | undefined, caller: Hex, nonce: Hex): Promise<unknown> {
+  async function dispatch(req: ParsedRequest, context: UnsealContext | undefined, who: Caller): Promise<unknown> {
+    const { key: caller, nonce } = who
     switch (req.op) {
       case 'key.importSealed': {
         const { keyId, sealed } = req.params
@@ -260,9 +351,47 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
           privateKey.fill(0)
         }
       }
-      case 'key.get':
+      case 'key.get': {
         // Identity only from a record that unseals: a parent cannot make the enclave vouch for an address it chose.
-        return withKey(req.params.keyId, context, caller, (privateKey, _, __, record) => toKeyInfo(record, privateKey))
+        const record = await recordOf(req.params.keyId, context)
+        const policy = await policies.current(record, ownersOf(record), context)
+        authorize(record, who, 'read', policy)
+        return withRecord(record, context, (privateKey) => ({ ...toKeyInfo(record, privateKey), ...(policy ? { signingPolicy: policy.ref } : {}) }))
+      }
+      case 'policy.get': {
+        const record = await recordOf(req.params.keyId, context)
+        const policy = await policies.current(record, ownersOf(record), context, { fresh: true })
+        authorize(record, who, 'read', policy)
+        // Answered only for a record that unseals: its owners (whose approvals the policy carries) are then proven.
+        await withRecord(record, context, () => undefined)
+        return { keyId: record.keyId, ...(policy ? { policy: policy.signed, signingPolicy: policy.ref } : {}) }
+      }
+      case 'policy.set': {
+        const { keyId } = req.params
+        return policies.exclusive(keyId, async () => {
+          const record = await recordOf(keyId, context)
+          const owners = ownersOf(record)
+          authorize(record, who, 'admin')
+          const next = policies.verify(record, owners, req.params.policy, 'policy')
+          who.audit.policyVersion = next.ref.version
+          who.audit.policyDigest = next.ref.digest
+          // The version in force as the store says it now (and never below what this boot has seen).
+          const current = await policies.current(record, owners, context, { fresh: true })
+          if (current && next.ref.version <= current.ref.version) {
+            throw new InvalidArgumentError({ field: 'policy.document.version', rule: `must be above the version in force (${current.ref.version}): versions only increase` })
+          }
+          // The unsealing proves the record's owners (whose approvals were checked) and its key (the document's).
+          await withRecord(record, context, (privateKey) => {
+            if (bytesToHex(secp256k1.getPublicKey(privateKey, false)) !== next.signed.document.keyPublicKey) {
+              throw new InvalidArgumentError({ field: 'policy.document.keyPublicKey', rule: 'must be the public key of this key' })
+            }
+          })
+          if (!policyStore.write) return { keyId, signingPolicy: next.ref, stored: false }
+          await policyStore.write(keyId, next.signed)
+          policies.accept(record, owners, next)
+          return { keyId, signingPolicy: next.ref, stored: true }
+        })
+      }
       case 'system.health':
         return { status: 'ok', protocolVersion: PROTOCOL_VERSION }
       case 'system.attestation':
@@ -275,7 +404,9 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         let skipped = 0
         for (const record of (await keyStore.list(context)).slice(0, MAX_LISTED_RECORDS)) {
           try {
-            keys.push(await withRecord(record, context, caller, (privateKey) => toKeyInfo(record, privateKey)))
+            // Owners only: a policy's signers are not listed (listing would read every key's policy).
+            authorize(record, who, 'read')
+            keys.push(await withRecord(record, context, (privateKey) => toKeyInfo(record, privateKey)))
           } catch (e) {
             if (isCustodyError(e, 'UNAVAILABLE') || isCustodyError(e, 'TIMEOUT')) throw e
             // Keys this caller may not use are left out of its list, not counted.
@@ -288,13 +419,13 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       case 'sign.eip1559': {
         const { keyId, tx } = req.params
         if (tx.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return withKey(keyId, context, caller, (privateKey, _, address) => signEip1559Transaction(privateKey, tx, address))
+        return sign(req, keyId, context, who, (privateKey, _, address) => signEip1559Transaction(privateKey, tx, address))
       }
       case 'sign.transaction': {
         const { keyId, tx } = req.params
         const { transaction } = tx
         if (transaction.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return withKey(keyId, context, caller, (privateKey, policy, address) => {
+        return sign(req, keyId, context, who, (privateKey, policy, address) => {
           // The request opted in (normalisation refuses a chainId-less legacy transaction otherwise); the key must allow it too.
           if (transaction.type === 'legacy' && transaction.chainId === null && !policy.allowReplayableLegacy) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow replayable legacy transactions (no chainId); import it with policy.allowReplayableLegacy' })
@@ -304,7 +435,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       case 'sign.authorization': {
         const { keyId, authorization } = req.params
-        return withKey(keyId, context, caller, (privateKey, policy) => {
+        return sign(req, keyId, context, who, (privateKey, policy) => {
           // The request opted in (normalisation refuses chainId 0 otherwise); the key must allow it too.
           if (authorization.authorization.chainId === 0n && !policy.allowAnyChainAuthorization) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow EIP-7702 authorizations for every chain (chainId 0); import it with policy.allowAnyChainAuthorization' })
@@ -314,15 +445,15 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       }
       case 'sign.message': {
         const { keyId, message } = req.params
-        return withKey(keyId, context, caller, (privateKey) => signMessage(privateKey, message))
+        return sign(req, keyId, context, who, (privateKey) => signMessage(privateKey, message))
       }
       case 'sign.typedData': {
         const { keyId, typedData } = req.params
-        return withKey(keyId, context, caller, (privateKey) => signTypedData(privateKey, typedData))
+        return sign(req, keyId, context, who, (privateKey) => signTypedData(privateKey, typedData))
       }
       case 'sign.digest': {
         const { keyId, digest } = req.params
-        return withKey(keyId, context, caller, (privateKey, policy) => {
+        return sign(req, keyId, context, who, (privateKey, policy) => {
           if (!policy.allowRawDigest) {
             throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow raw-digest signing; import or generate it with policy.allowRawDigest' })
           }
@@ -333,16 +464,16 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
   }
 
   /** Serve one request; the outcome as a result or a public error. */
-  async function serve(envelope: RequestEnvelope, context: unknown, authenticate: () => { publicKey: Hex; nonce: Hex }): Promise<{ ok: true; result: unknown } | { ok: false; error: CustodyError }> {
+  async function serve(envelope: RequestEnvelope, context: unknown, authenticate: () => Caller): Promise<{ ok: true; result: unknown } | { ok: false; error: CustodyError }> {
     try {
-      const { publicKey: caller, nonce } = authenticate()
+      const caller = authenticate()
       const req = parseParams(envelope)
       const unseal = parseContext(context)
       const key = (req.params as { idempotencyKey?: string }).idempotencyKey
-      if (key === undefined) return { ok: true, result: await dispatch(req, unseal, caller, nonce) }
+      if (key === undefined) return { ok: true, result: await dispatch(req, unseal, caller) }
       // What a retry must repeat: the operation and its params (the key aside; stamps differ by design).
       const { idempotencyKey: _, ...rest } = envelope.params as Record<string, unknown>
-      return { ok: true, result: await idempotency.run(caller, key, jsonDigest({ op: envelope.op, params: rest }), () => dispatch(req, unseal, caller, nonce)) }
+      return { ok: true, result: await idempotency.run(caller.key, key, jsonDigest({ op: envelope.op, params: rest }), () => dispatch(req, unseal, caller)) }
     } catch (e) {
       return { ok: false, error: publicError(e) }
     }
@@ -372,7 +503,7 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
       if (UNSTAMPED_OPERATIONS.has(op)) {
         // Health and attestation: unstamped, so their answers are unsigned (an attestation proves itself).
         // No caller: these two operations touch no key.
-        const outcome = await serve(envelope, context, () => ({ publicKey: '0x' as Hex, nonce: '0x' as Hex }))
+        const outcome = await serve(envelope, context, () => ({ key: '0x' as Hex, nonce: '0x' as Hex, approvers: new Set(), audit: {} }))
         logOutcome({ reqId: id, op, started }, outcome)
         return outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)
       }
@@ -387,18 +518,43 @@ export function createRequestHandler({ keyStore, sealer, maxGas = DEFAULT_MAX_GA
         return errorResponse(id, error)
       }
       let apiKey: Hex | undefined
-      const authenticate = () => {
-        const stamp = verifyStamp({ v: envelope.v, op, params: envelope.params, auth: envelope.auth, aud: identity.aud, now: now().getTime(), notBefore: identity.bootTime })
+      let caller: Caller | undefined
+      const authenticate = (): Caller => {
+        const verify = (auth: unknown) => verifyStamp({ v: envelope.v, op, params: envelope.params, auth, aud: identity.aud, now: now().getTime(), notBefore: identity.bootTime })
+        const stamp = verify(envelope.auth)
         nonces.claim(stamp.publicKey, stamp.nonce)
         apiKey = stamp.publicKey
-        return stamp
+        const approvers = new Set<Hex>([stamp.publicKey])
+        for (const [i, auth] of ((envelope.approvals as unknown[] | undefined) ?? []).entries()) {
+          let approval: ReturnType<typeof verify>
+          try {
+            approval = verify(auth)
+          } catch (e) {
+            throw new UnauthenticatedError({ reason: `approvals[${i}]: ${e instanceof Error ? e.message : 'does not verify'}` })
+          }
+          // Each stamp once: a captured approval does not count again in another request.
+          nonces.claim(approval.publicKey, approval.nonce)
+          // Keys are compressed points: one key counts once, however it was sent.
+          approvers.add(approval.publicKey)
+        }
+        caller = { key: stamp.publicKey, nonce: stamp.nonce, approvers, audit: {} }
+        return caller
       }
       const outcome = await serve(envelope, context, authenticate)
       logOutcome({ reqId: id, op, started }, outcome)
       const stamp = envelope.auth as { nonce?: string } | undefined
       if (outcome.ok && apiKey && typeof stamp?.nonce === 'string') nonces.served(apiKey, stamp.nonce)
       const keyId = keyIdOf(envelope.params) ?? (outcome.ok ? keyIdOf(outcome.result) : undefined)
-      const receipt = audit.record({ op, outcome: outcome.ok ? 'ok' : outcome.error.code, requestDigest: digest, ...(keyId ? { keyId } : {}), ...(apiKey ? { apiKey } : {}) })
+      const others = caller ? [...caller.approvers].filter((k) => k !== apiKey).sort() : []
+      const receipt = audit.record({
+        op,
+        outcome: outcome.ok ? 'ok' : outcome.error.code,
+        requestDigest: digest,
+        ...(keyId ? { keyId } : {}),
+        ...(apiKey ? { apiKey } : {}),
+        ...(others.length > 0 ? { approvers: others } : {}),
+        ...caller?.audit,
+      })
       let response: ResponseMessage = outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)
       let signature: Hex
       try {

@@ -13,6 +13,9 @@ import type { AttestationProvider, KeyStore, Sealer } from './keys/types.js'
 import type { SoftwareNsm } from './attestation/softwareNsm.js'
 import type { AuditEvent } from '@enclave-custody/sdk/protocol'
 import type { Logger } from './logger.js'
+import { createMemoryPolicyStore } from './policy/signingPolicies.js'
+import { createFilePolicyStore } from './policy/store/filePolicyStore.js'
+import type { PolicyStore } from './policy/types.js'
 import { createKeyCache, type KeyCache } from './unseal/keyCache.js'
 
 export type LocalEnclaveOptions = {
@@ -40,6 +43,11 @@ export type LocalEnclaveOptions = {
   legacyOwners?: readonly string[]
   /** Where the audit events go (they are also stripped from every answer). @default dropped */
   auditSink?: (events: AuditEvent[]) => void
+  /**
+   * Where signing policies are kept. @default files under `<dataDir>/policies` (`createFilePolicyStore`) when
+   * `dataDir` is given, else in memory
+   */
+  policyStore?: PolicyStore
 }
 
 /** A local runtime: its handler and what a client must expect of its attestation. */
@@ -71,10 +79,12 @@ export async function createRuntime(options: LocalEnclaveOptions = {}): Promise<
 
 /**
  * Build a local runtime: the request handler with its session (identity attested by `attestation`, audit
- * log, stamp-nonce memory) and the attestation policy a client of it must hold.
+ * log, stamp-nonce memory) and the attestation policy a client of it must hold. Signing policies are kept as
+ * files under `<dataDir>/policies` (in memory without a data directory) unless `policyStore` says otherwise.
  */
-export async function createLocalRuntime({ dataDir, keyStore, sealer, maxGas, logger, keyCache, attestation, trust, auditSink, legacyOwners }: LocalEnclaveOptions = {}): Promise<LocalRuntime> {
+export async function createLocalRuntime({ dataDir, keyStore, sealer, maxGas, logger, keyCache, attestation, trust, auditSink, legacyOwners, policyStore }: LocalEnclaveOptions = {}): Promise<LocalRuntime> {
   const store = keyStore ?? (dataDir ? await createFileKeyStore(join(dataDir, 'keys')) : createMemoryKeyStore())
+  const policies = policyStore ?? (dataDir ? createFilePolicyStore({ dir: join(dataDir, 'policies') }) : createMemoryPolicyStore())
   let trusted = trust
   let seal = sealer
   if (!seal) {
@@ -86,7 +96,16 @@ export async function createLocalRuntime({ dataDir, keyStore, sealer, maxGas, lo
   const nsm = attestation ?? (await createSoftwareNsm(dataDir ? { ca: { dataDir: join(dataDir, 'nsm') } } : {}))
   const session = await createEnclaveSession({ attestation: nsm, trust: trusted })
   const cache = keyCache === false ? undefined : (keyCache ?? createKeyCache({ ttlMs: 300_000, maxEntries: 10_000 }))
-  const handler = createRequestHandler({ keyStore: store, sealer: seal, maxGas, logger, ...(cache ? { keyCache: cache } : {}), session, ...(legacyOwners ? { legacyOwners } : {}) })
+  const handler = createRequestHandler({
+    keyStore: store,
+    sealer: seal,
+    maxGas,
+    logger,
+    ...(cache ? { keyCache: cache } : {}),
+    session,
+    policyStore: policies,
+    ...(legacyOwners ? { legacyOwners } : {}),
+  })
   const policy: AttestationPolicy = 'rootCertificatePem' in nsm && 'pcrs' in nsm
     ? { pcr0: [(nsm as SoftwareNsm).pcrs[0]!], roots: [(nsm as SoftwareNsm).rootCertificatePem] }
     : { pcr0: [] }

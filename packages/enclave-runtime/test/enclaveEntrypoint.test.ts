@@ -1,9 +1,9 @@
 /**
  * The enclave entrypoint, run outside an enclave in its test transport (CUSTODY_BRIDGE_TRANSPORT=tcp): the
- * vsock listener becomes a loopback TCP listener, the vsock connection to the parent's vsock-proxy a TCP
- * connection to a stand-in, and `lo` is left alone. Everything else is the production script: the hosts
- * file, the socat bridges (inbound, KMS, log channel), the RNG seeder run before anything that makes keys,
- * the runtime's exact command line, supervision and shutdown.
+ * vsock listener becomes a loopback TCP listener, the vsock connections to the parent's vsock-proxies TCP
+ * connections to stand-ins, and `lo` is left alone. Everything else is the production script: the hosts
+ * file, the socat bridges (inbound, KMS, Secrets Manager, log channel), the RNG seeder run before anything
+ * that makes keys, the runtime's exact command line, supervision and shutdown.
  *
  * Needs socat (CI: apt-get install socat); skips loudly without it.
  */
@@ -21,7 +21,9 @@ if (!haveSocat) console.warn('[enclave entrypoint] SKIPPED: socat is not install
 /**
  * Stands in for dist/bin/enclave.js: records its arguments, listens on --port, and answers each line with
  * `runtime:<line>`; the line `kms` makes it call 127.0.0.1:<KMS_LOCAL_PORT> (what kms.<region>.amazonaws.com
- * resolves to inside the enclave) and answer with what came back; the line `crash` makes it exit 3.
+ * resolves to inside the enclave) and answer with what came back, the line `secrets` the same with the address
+ * the hosts file gives secretsmanager.<region>.amazonaws.com and <SECRETS_LOCAL_PORT>; the line `crash` makes
+ * it exit 3.
  */
 const FAKE_RUNTIME = `
 const net = require('node:net')
@@ -35,16 +37,21 @@ const logPort = Number(args[args.indexOf('--log-port') + 1])
 const log = net.connect(logPort, '127.0.0.1', () => log.end(JSON.stringify({ level: 'info', svc: 'enclave', msg: 'fake runtime up' }) + '\\n'))
 log.on('error', () => {})
 const port = Number(args[args.indexOf('--port') + 1])
+// What the enclave's resolver would answer for a name: its first line in the hosts file.
+const hostsAddress = (name) => fs.readFileSync(process.env.FAKE_HOSTS_FILE, 'utf8').split('\\n').map((l) => l.trim().split(/\\s+/)).find((f) => f.slice(1).includes(name))[0]
 const server = net.createServer((socket) => {
   socket.setEncoding('utf8')
   socket.on('data', (line) => {
     line = line.trim()
     if (line === 'crash') process.exit(3)
-    if (line !== 'kms') return socket.write('runtime:' + line + '\\n')
-    const kms = net.connect(Number(process.env.FAKE_KMS_LOCAL_PORT), '127.0.0.1', () => kms.write('hello kms\\n'))
-    kms.setEncoding('utf8')
-    kms.once('data', (reply) => { socket.write('runtime got ' + reply); kms.destroy() })
-    kms.on('error', (e) => socket.write('runtime kms error ' + e.code + '\\n'))
+    if (line !== 'kms' && line !== 'secrets') return socket.write('runtime:' + line + '\\n')
+    const [port, host] = line === 'kms'
+      ? [Number(process.env.FAKE_KMS_LOCAL_PORT), '127.0.0.1']
+      : [Number(process.env.FAKE_SECRETS_LOCAL_PORT), hostsAddress('secretsmanager.eu-west-1.amazonaws.com')]
+    const upstream = net.connect(port, host, () => upstream.write('hello ' + line + '\\n'))
+    upstream.setEncoding('utf8')
+    upstream.once('data', (reply) => { socket.write('runtime got ' + reply); upstream.destroy() })
+    upstream.on('error', (e) => socket.write('runtime ' + line + ' error ' + e.code + '\\n'))
   })
 })
 server.listen(port, '127.0.0.1', () => console.error('fake runtime listening on ' + port))
@@ -100,6 +107,9 @@ let dir: string
 let appDir: string
 let parentProxy: Server
 let parentProxyPort: number
+/** The parent's Secrets Manager vsock-proxy, as far as the enclave can tell. */
+let parentSecretsProxy: Server
+let parentSecretsProxyPort: number
 /** The parent's log receiver, as far as the enclave can tell: every line that reaches the log port. */
 let logReceiver: Server
 let logReceiverPort: number
@@ -129,6 +139,12 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => parentProxy.listen(0, '127.0.0.1', r))
   parentProxyPort = (parentProxy.address() as { port: number }).port
+  parentSecretsProxy = createServer((socket) => {
+    socket.setEncoding('utf8')
+    socket.once('data', (d: string) => socket.write(`secretsmanager:${d.trim()}\n`))
+  })
+  await new Promise<void>((r) => parentSecretsProxy.listen(0, '127.0.0.1', r))
+  parentSecretsProxyPort = (parentSecretsProxy.address() as { port: number }).port
 })
 // Stop what a test left running the way production does (SIGTERM), so that no socat outlives the test;
 // SIGKILL only if that fails.
@@ -142,12 +158,13 @@ afterEach(async () => {
 })
 afterAll(async () => {
   await new Promise((r) => parentProxy.close(r))
+  await new Promise((r) => parentSecretsProxy.close(r))
   await new Promise((r) => logReceiver.close(r))
   await rm(dir, { recursive: true, force: true })
 })
 
 async function launch(env: Record<string, string> = {}) {
-  const ports = { inbound: await freePort(), runtime: await freePort(), kmsLocal: await freePort(), logLocal: await freePort() }
+  const ports = { inbound: await freePort(), runtime: await freePort(), kmsLocal: await freePort(), secretsLocal: await freePort(), logLocal: await freePort() }
   const hostsFile = join(dir, `hosts-${ports.inbound}`)
   const argsFile = join(dir, `args-${ports.inbound}.json`)
   const seedMark = join(dir, `seeded-${ports.inbound}`)
@@ -162,12 +179,16 @@ async function launch(env: Record<string, string> = {}) {
     CUSTODY_RUNTIME_PORT: String(ports.runtime),
     CUSTODY_KMS_PROXY_PORT: String(parentProxyPort),
     CUSTODY_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    CUSTODY_SECRETS_PROXY_PORT: String(parentSecretsProxyPort),
+    CUSTODY_SECRETS_LOCAL_PORT: String(ports.secretsLocal),
     CUSTODY_LOG_PROXY_PORT: String(logReceiverPort),
     CUSTODY_LOG_LOCAL_PORT: String(ports.logLocal),
     CUSTODY_HOSTS_FILE: hostsFile,
     CUSTODY_STOP_TIMEOUT: '5',
     FAKE_RUNTIME_ARGS: argsFile,
     FAKE_KMS_LOCAL_PORT: String(ports.kmsLocal),
+    FAKE_SECRETS_LOCAL_PORT: String(ports.secretsLocal),
+    FAKE_HOSTS_FILE: hostsFile,
     FAKE_SEED_MARK: seedMark,
     ...env,
   })
@@ -187,7 +208,7 @@ const alive = (pid: number) => {
 
 // Each case starts bash, two socats and a Node process: give them room on a loaded 2-core CI machine.
 describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 90_000 }, () => {
-  it('bridges parent → runtime and runtime → KMS, maps the KMS name, and starts the runtime with the production flags', async () => {
+  it('bridges parent → runtime, runtime → KMS and runtime → Secrets Manager, maps both names, and starts the runtime with the production flags', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
 
@@ -195,6 +216,8 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(await ask(e.ports.inbound, 'ping')).toBe('runtime:ping')
     // Runtime → 127.0.0.1:<443 stand-in> → KMS bridge → parent's vsock-proxy (stand-in) → back.
     expect(await ask(e.ports.inbound, 'kms')).toBe('runtime got kms:hello kms')
+    // Runtime → 127.0.0.2:<443 stand-in> (the Secrets Manager name) → secrets bridge → the parent's second vsock-proxy.
+    expect(await ask(e.ports.inbound, 'secrets')).toBe('runtime got secretsmanager:hello secrets')
 
     expect(JSON.parse(await readFile(e.argsFile, 'utf8'))).toEqual([
       '--port',
@@ -210,8 +233,10 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
       '--log-port',
       String(e.ports.logLocal),
     ])
-    // The existing localhost line is kept, the KMS name is added once.
-    expect(await readFile(e.hostsFile, 'utf8')).toBe('# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n')
+    // The existing localhost line is kept, the KMS and Secrets Manager names are added once, each to its own address.
+    expect(await readFile(e.hostsFile, 'utf8')).toBe(
+      '# test hosts file\n127.0.0.1 localhost\n127.0.0.1 kms.eu-west-1.amazonaws.com\n127.0.0.2 secretsmanager.eu-west-1.amazonaws.com\n',
+    )
     // Every log line of the entrypoint is JSON.
     for (const line of e.output().split('\n').filter((l) => l.includes('"svc":"entrypoint"'))) expect(() => JSON.parse(line)).not.toThrow()
     // The inbound bridge forks at most as many connections as the runtime accepts.
@@ -222,7 +247,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
   it('stops cleanly on SIGTERM: every child gone, the runtime drained, exit 0', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
-    const pids = ['inbound-bridge', 'kms-bridge', 'runtime', 'log-bridge'].map((n) => pidOf(e.output(), n))
+    const pids = ['inbound-bridge', 'kms-bridge', 'secrets-bridge', 'runtime', 'log-bridge'].map((n) => pidOf(e.output(), n))
     expect(pids.every((pid) => pid > 0 && alive(pid))).toBe(true)
     e.child.kill('SIGTERM')
     expect(await e.exited).toBe(0)
@@ -240,7 +265,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(await e.exited).toBe(0)
   })
 
-  it.each(['kms-bridge', 'inbound-bridge', 'log-bridge'])('exits non-zero and stops the rest when the %s dies', async (name) => {
+  it.each(['kms-bridge', 'secrets-bridge', 'inbound-bridge', 'log-bridge'])('exits non-zero and stops the rest when the %s dies', async (name) => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
     const runtime = pidOf(e.output(), 'runtime')
@@ -250,10 +275,10 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(alive(runtime)).toBe(false)
   })
 
-  it('exits with the runtime’s status when the runtime fails, and stops both bridges', async () => {
+  it('exits with the runtime’s status when the runtime fails, and stops every bridge', async () => {
     const e = await launch()
     await waitFor(e.output, /fake runtime listening/)
-    const bridges = ['inbound-bridge', 'kms-bridge', 'log-bridge'].map((n) => pidOf(e.output(), n))
+    const bridges = ['inbound-bridge', 'kms-bridge', 'secrets-bridge', 'log-bridge'].map((n) => pidOf(e.output(), n))
     await ask(e.ports.inbound, 'crash', 0).catch(() => 'no reply')
     expect(await e.exited).toBe(3)
     expect(e.output()).toContain('"msg":"runtime exited with status 3: stopping the enclave"')
@@ -285,7 +310,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
     expect(await e.exited).toBe(3)
     const out = e.output()
     expect(out).toContain('"msg":"seeding the kernel RNG from the NSM failed (status 1): not starting the runtime"')
-    expect(out).not.toMatch(/started (inbound-bridge|kms-bridge|runtime)/)
+    expect(out).not.toMatch(/started (inbound-bridge|kms-bridge|secrets-bridge|runtime)/)
     expect(alive(pidOf(out, 'log-bridge'))).toBe(false)
     await new Promise((r) => setTimeout(r, 200))
     expect(logLines.map((l) => JSON.parse(l).msg)).toEqual(
@@ -316,6 +341,9 @@ describe('entrypoint.sh configuration errors (exit 2 before starting anything)',
     ['an unknown transport', { CUSTODY_BRIDGE_TRANSPORT: 'udp' }, 'CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp'],
     ['a missing runtime', { CUSTODY_APP_DIR: '/nonexistent' }, 'the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR'],
     ['a bad log port', { CUSTODY_LOG_LOCAL_PORT: '0' }, 'ports must be integers 1..65535'],
+    ['a bad Secrets Manager port', { CUSTODY_SECRETS_PROXY_PORT: '8001; rm' }, 'ports must be integers 1..65535'],
+    ['KMS’s loopback address for Secrets Manager', { CUSTODY_SECRETS_LOCAL_ADDRESS: '127.0.0.1' }, 'CUSTODY_SECRETS_LOCAL_ADDRESS must be a loopback address other than 127.0.0.1'],
+    ['a Secrets Manager address off the loopback', { CUSTODY_SECRETS_LOCAL_ADDRESS: '10.0.0.2' }, 'CUSTODY_SECRETS_LOCAL_ADDRESS must be a loopback address other than 127.0.0.1'],
   ]
   it.each(cases)('refuses %s', async (_, env, message) => {
     const e = await launch(env)
@@ -338,5 +366,15 @@ describe('entrypoint.sh configuration errors (exit 2 before starting anything)',
     const e = await launch({ CUSTODY_HOSTS_FILE: hostsFile })
     expect(await e.exited).toBe(2)
     expect(e.output()).toContain('the hosts file maps the KMS endpoint to another address')
+  })
+
+  it.runIf(haveSocat)('refuses a hosts file that sends the Secrets Manager name elsewhere (even to KMS’s bridge)', async () => {
+    for (const [i, address] of ['203.0.113.7', '127.0.0.1'].entries()) {
+      const hostsFile = join(dir, `hosts-secrets-conflict-${i}`)
+      await writeFile(hostsFile, `127.0.0.1 localhost\n${address} secretsmanager.eu-west-1.amazonaws.com\n`)
+      const e = await launch({ CUSTODY_HOSTS_FILE: hostsFile })
+      expect(await e.exited).toBe(2)
+      expect(e.output()).toContain('the hosts file maps the Secrets Manager endpoint to another address')
+    }
   })
 })

@@ -53,6 +53,7 @@ const read = (...path: string[]) => readFile(join(HOST_DIR, ...path), 'utf8')
 let enclaveUnitText: string
 let enclaveUnit: Unit
 let vsockUnit: Unit
+let secretsVsockUnit: Unit
 let proxyUnit: Unit
 let allowlist: string
 let allocator: string
@@ -62,6 +63,7 @@ beforeAll(async () => {
   enclaveUnitText = await read('systemd', 'custody-enclave.service')
   enclaveUnit = parseUnit(enclaveUnitText)
   vsockUnit = parseUnit(await read('systemd', 'custody-vsock-proxy.service'))
+  secretsVsockUnit = parseUnit(await read('systemd', 'custody-vsock-proxy-secrets.service'))
   proxyUnit = parseUnit(await read('systemd', 'custody-proxy.service'))
   allowlist = await read('vsock-proxy.yaml')
   allocator = await read('allocator.yaml')
@@ -106,7 +108,8 @@ describe('custody-enclave.service', () => {
     expect(one(enclaveUnit, 'Service', 'ExecStop')).toBe('/opt/enclave-custody/host/custody-enclave-run.sh stop /usr/bin/nitro-cli terminate-enclave --enclave-name custody')
     expect(one(enclaveUnit, 'Service', 'RuntimeDirectory')).toBe('custody-enclave')
     expect(one(enclaveUnit, 'Unit', 'Requires')).toBe('nitro-enclaves-allocator.service')
-    expect(one(enclaveUnit, 'Unit', 'After').split(/\s+/)).toEqual(expect.arrayContaining(['nitro-enclaves-allocator.service', 'custody-vsock-proxy.service']))
+    expect(one(enclaveUnit, 'Unit', 'After').split(/\s+/)).toEqual(expect.arrayContaining(['nitro-enclaves-allocator.service', 'custody-vsock-proxy.service', 'custody-vsock-proxy-secrets.service']))
+    expect(one(enclaveUnit, 'Unit', 'Wants').split(/\s+/).sort()).toEqual(['custody-vsock-proxy-secrets.service', 'custody-vsock-proxy.service'])
     expect(one(enclaveUnit, 'Install', 'WantedBy')).toBe('multi-user.target')
   })
 
@@ -134,27 +137,43 @@ describe('custody-vsock-proxy.service and vsock-proxy.yaml', () => {
     expect(one(vsockUnit, 'Service', 'CapabilityBoundingSet')).toBe('')
   })
 
-  it('the allowlist has exactly one entry: kms.{{REGION}}.amazonaws.com on 443', () => {
+  it('the allowlist has exactly two entries: kms.{{REGION}}.amazonaws.com and secretsmanager.{{REGION}}.amazonaws.com on 443', () => {
     const entries = code(allowlist)
       .split('\n')
       .filter((l) => l.trim().startsWith('-'))
     expect(code(allowlist).trim().split('\n')[0]).toBe('allowlist:')
-    expect(entries).toEqual(['- {address: "kms.{{REGION}}.amazonaws.com", port: 443}'])
+    expect(entries).toEqual(['- {address: "kms.{{REGION}}.amazonaws.com", port: 443}', '- {address: "secretsmanager.{{REGION}}.amazonaws.com", port: 443}'])
     expect(allowlist).toMatch(/sed "s\/\{\{REGION\}\}\/\$\{REGION\}\/g" vsock-proxy\.yaml > \/etc\/nitro_enclaves\/vsock-proxy\.yaml/)
   })
 
-  it('after substitution, the allowlisted host is the host the unit forwards to', () => {
+  it('after substitution, the allowlisted hosts are the hosts the two units forward to', () => {
     const region = 'ap-southeast-2'
-    const address = allowlist.replaceAll('{{REGION}}', region).match(/address: "([^"]+)", port: (\d+)/)!
-    const execStart = one(vsockUnit, 'Service', 'ExecStart').replaceAll(`\${CUSTODY_REGION}`, region).split(' ')
-    expect([address[1], address[2]]).toEqual([execStart[2], execStart[3]])
-    expect(address[1]).toBe('kms.ap-southeast-2.amazonaws.com')
+    const addresses = [...allowlist.replaceAll('{{REGION}}', region).matchAll(/address: "([^"]+)", port: (\d+)/g)].map((m) => [m[1], m[2]])
+    const forwarded = [vsockUnit, secretsVsockUnit].map((u) => one(u, 'Service', 'ExecStart').replaceAll(`\${CUSTODY_REGION}`, region).split(' ').slice(2, 4))
+    expect(addresses).toEqual(forwarded)
+    expect(addresses.map(([host]) => host)).toEqual(['kms.ap-southeast-2.amazonaws.com', 'secretsmanager.ap-southeast-2.amazonaws.com'])
   })
 
-  it('the enclave bridges to the same vsock port (CID 3 is the parent)', () => {
+  it('custody-vsock-proxy-secrets.service forwards vsock port 8001 to the regional Secrets Manager endpoint only, confined like the KMS one', () => {
+    expect(one(secretsVsockUnit, 'Service', 'ExecStart')).toBe(
+      `/usr/bin/vsock-proxy 8001 secretsmanager.\${CUSTODY_REGION}.amazonaws.com 443 --config /etc/nitro_enclaves/vsock-proxy.yaml`,
+    )
+    // The same unit as the KMS proxy but for its ExecStart, Description (and Conflicts: the package's own
+    // proxy holds port 8000 only).
+    const { ExecStart: _e, ...service } = secretsVsockUnit.Service!
+    const { ExecStart: _k, ...kmsService } = vsockUnit.Service!
+    expect(service).toEqual(kmsService)
+    expect(one(secretsVsockUnit, 'Service', 'EnvironmentFile')).toBe('/etc/enclave-custody/custody.env')
+    expect(secretsVsockUnit.Install).toEqual(vsockUnit.Install)
+  })
+
+  it('the enclave bridges to the same vsock ports (CID 3 is the parent)', () => {
     expect(entrypoint).toContain(`KMS_PROXY_CID="\${CUSTODY_KMS_PROXY_CID:-3}"`)
     expect(entrypoint).toContain(`KMS_PROXY_PORT="\${CUSTODY_KMS_PROXY_PORT:-8000}"`)
     expect(one(vsockUnit, 'Service', 'ExecStart').split(' ')[1]).toBe('8000')
+    expect(entrypoint).toContain(`SECRETS_PROXY_PORT="\${CUSTODY_SECRETS_PROXY_PORT:-8001}"`)
+    expect(entrypoint).toContain(`SECRETS_UPSTREAM="VSOCK-CONNECT:\${KMS_PROXY_CID}:\${SECRETS_PROXY_PORT}"`)
+    expect(one(secretsVsockUnit, 'Service', 'ExecStart').split(' ')[1]).toBe('8001')
   })
 })
 
@@ -360,6 +379,7 @@ it('README.md explains every host file and the boot order', async () => {
     'logrotate-enclave-custody',
     'systemd/custody-enclave.service',
     'systemd/custody-vsock-proxy.service',
+    'systemd/custody-vsock-proxy-secrets.service',
     'systemd/custody-proxy.service',
     'systemd/custody-enclave-bridge.service',
     'custody-enclave-run.sh',

@@ -75,7 +75,15 @@ beforeAll(async () => {
   await custody.importKey({ privateKey: ANVIL_KEYS[1], keyId: 'imported-digest', policy: { allowRawDigest: true } })
   // A fresh attested runtime beside the stack's, trusted by the same local KMS: the target of a hostile parent.
   const nsm = await createSoftwareNsm({ ca: { dataDir: join(dataDir, 'nsm') } })
-  runtime = await createAttestedRuntime({ attestation: nsm, region: stack.region, kmsEndpoint: stack.awsEndpoint, kmsKeyArn: stack.kmsKeyArn, allowHttpKmsEndpoint: true })
+  runtime = await createAttestedRuntime({
+    attestation: nsm,
+    region: stack.region,
+    kmsEndpoint: stack.awsEndpoint,
+    kmsKeyArn: stack.kmsKeyArn,
+    allowHttpKmsEndpoint: true,
+    secretsEndpoint: stack.awsEndpoint,
+    allowHttpSecretsEndpoint: true,
+  })
 })
 
 afterAll(async () => {

@@ -352,7 +352,14 @@ describe('the client checks the record an attested enclave generated', () => {
         },
       }),
       stamper,
-      importer: { storeRecord: async (r) => onStore(r), importPrivateKey: async () => ({}) as never, secretName: (k) => k },
+      importer: {
+        storeRecord: async (r) => onStore(r),
+        importPrivateKey: async () => ({}) as never,
+        secretName: (k) => k,
+        storeSigningPolicy: async () => ({ arn: 'unused' }),
+        readSigningPolicy: async () => undefined,
+        policySecretName: (k) => k,
+      },
     })
   /** The edited record, signed by the enclave as its own (what an enclave whose code went wrong would store). */
   const resigned = (edit: (r: SealedKeyRecord) => object) => (r: SealedKeyRecord, identity: EnclaveIdentity) => {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ANVIL_KEYS } from '../../../test/vectors.js'
 import { createSoftwareNsm, type SoftwareNsm } from '../src/attestation/softwareNsm.js'
 import { createAttestedRuntime } from '../src/attestedRuntime.js'
+import { createMemoryPolicyStore } from '../src/policy/signingPolicies.js'
 import { newStamper, stampMessage } from './support/stamps.js'
 
 const REGION = 'eu-central-1'
@@ -48,7 +49,9 @@ const kms = (who: Who) => {
 }
 
 /** A runtime pinned to `kmsKeyArn` (ours unless a control says otherwise), trusted by local KMS. */
-const runtimePinnedTo = (kmsKeyArn: string) => createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: aws.endpoint, kmsKeyArn, allowHttpKmsEndpoint: true })
+// Signing policies are not this file's subject: kept in memory (the Secrets Manager store has its own tests).
+const runtimePinnedTo = (kmsKeyArn: string) =>
+  createAttestedRuntime({ attestation: nsm, region: REGION, kmsEndpoint: aws.endpoint, kmsKeyArn, allowHttpKmsEndpoint: true, policyStore: createMemoryPolicyStore() })
 
 /** The one caller of this file: every request is stamped by it; the parent forwards the record and credentials. */
 const stamper = newStamper()

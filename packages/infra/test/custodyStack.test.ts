@@ -179,7 +179,7 @@ describe('user data', () => {
     const describe = text.indexOf('nitro-cli describe-eif --eif-path "$WORK/custody.eif"')
     const check = text.indexOf(`check_pcr 0 '${FIXTURE_PCRS.PCR0}'`)
     const install = text.indexOf(`install -m 0644 "$WORK/custody.eif" '/opt/enclave-custody/custody.eif'`)
-    const start = text.indexOf('systemctl enable --now custody-vsock-proxy.service custody-enclave.service custody-enclave-bridge.service custody-proxy.service')
+    const start = text.indexOf('systemctl enable --now custody-vsock-proxy.service custody-vsock-proxy-secrets.service custody-enclave.service custody-enclave-bridge.service custody-proxy.service')
     expect([describe, check, install, start].every((i) => i > 0)).toBe(true)
     expect(describe).toBeLessThan(check)
     expect(check).toBeLessThan(install)
@@ -209,7 +209,7 @@ describe('user data', () => {
     expect(text).toContain(`--secret-id '<${idOf(stack.fleet.authTokenSecret)}>' --query SecretString --output text > '/etc/enclave-custody/auth-token'`)
     expect(text).toContain(`install -m 0644 "$WORK/host/proxy/proxy.js" '/opt/enclave-custody/proxy/proxy.js'`)
     expect(text).toContain(`install -m 0755 "$WORK/host/custody-enclave-run.sh" '/opt/enclave-custody/host/custody-enclave-run.sh'`)
-    for (const unit of ['custody-enclave.service', 'custody-vsock-proxy.service', 'custody-enclave-bridge.service', 'custody-proxy.service']) {
+    for (const unit of ['custody-enclave.service', 'custody-vsock-proxy.service', 'custody-vsock-proxy-secrets.service', 'custody-enclave-bridge.service', 'custody-proxy.service']) {
       expect(text).toContain(`install -m 0644 "$WORK/host/systemd/${unit}" '/etc/systemd/system/'`)
     }
     expect(text).toContain('systemctl disable --now nitro-enclaves-vsock-proxy.service')
@@ -259,6 +259,7 @@ describe('user data', () => {
         'custody-enclave.service',
         'custody-proxy.service',
         'custody-vsock-proxy.service',
+        'custody-vsock-proxy-secrets.service',
         ...(SHIPS_LOGS ? ['custody-enclave-logs.service', 'custody-enclave-log-bridge.service'] : []),
       ].sort(),
     )
@@ -466,6 +467,53 @@ describe('least privilege', () => {
     const write = statementsOfRole(stack.importerRole).find((s) => s.Sid === 'WriteKeyRecords')!
     expect(JSON.stringify(write.Resource)).toContain(':secret:enclave-custody/keys/*')
   })
+
+  /** Statements whose resource names the signing-policy secrets, anywhere in the fleet stack. */
+  const POLICIES_PATTERN = ':secret:enclave-custody/policies/*'
+  const policyStatements = () =>
+    ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
+      statementsOf(p.Properties.PolicyDocument)
+        .filter((s) => JSON.stringify(s.Resource).includes(POLICIES_PATTERN))
+        .map((s) => ({ ...s, id }) as Record<string, unknown> & { id: string }),
+    )
+  const policyIdOf = (role: IConstruct) => role.node.findAll().filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy).map(idOf)
+  const partialArn = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `${POLICIES_PATTERN}`]],
+  }
+
+  test('signing policies: the instance role (the enclave, with its forwarded credentials) may only GetSecretValue under enclave-custody/policies/', () => {
+    const statements = statementsOfRole(stack.instanceRole)
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes(POLICIES_PATTERN))).toEqual([
+      { Sid: 'ReadSigningPolicies', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: partialArn },
+    ])
+    // It decrypts them only through Secrets Manager, for secrets under the records or the policies prefix.
+    const decrypt = statements.find((s) => s.Sid === 'DecryptKeyRecords')!
+    expect(decrypt).toMatchObject({ Action: 'kms:Decrypt', Resource: arnOf(stack.records.recordsKey) })
+    expect(JSON.stringify((decrypt.Condition as { StringLike: Record<string, unknown> }).StringLike['kms:EncryptionContext:SecretARN'])).toContain(POLICIES_PATTERN)
+    expect(JSON.stringify((decrypt.Condition as { StringEquals: Record<string, unknown> }).StringEquals['kms:ViaService'])).toContain('secretsmanager.')
+  })
+
+  test('signing policies: the importer role creates, puts and reads them under the prefix, never deletes or moves a staging label', () => {
+    const statements = statementsOfRole(stack.importerRole)
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes(POLICIES_PATTERN))).toEqual([
+      {
+        Sid: 'StoreSigningPolicies',
+        Effect: 'Allow',
+        Action: ['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], // CDK sorts them
+        Resource: partialArn,
+      },
+    ])
+    const actions = statements.flatMap((s) => asList(s.Action as string | string[]))
+    expect(actions.filter((a) => /^secretsmanager:(Delete|Restore|Update|TagResource|PutResourcePolicy|RotateSecret)/.test(a))).toEqual([])
+    const encrypt = statements.find((s) => s.Sid === 'EncryptKeyRecords')!
+    expect(JSON.stringify((encrypt.Condition as { StringLike: Record<string, unknown> }).StringLike['kms:EncryptionContext:SecretARN'])).toContain(POLICIES_PATTERN)
+  })
+
+  test('signing policies: no other principal of the stack is granted anything on them', () => {
+    const owners = new Set([...policyIdOf(stack.instanceRole), ...policyIdOf(stack.importerRole)])
+    expect(policyStatements().filter((s) => !owners.has(s.id))).toEqual([])
+    expect(policyStatements().map((s) => s.Sid).sort()).toEqual(['ReadSigningPolicies', 'StoreSigningPolicies'])
+  })
 })
 
 describe('signing Lambda', () => {
@@ -584,8 +632,10 @@ describe('cdk-nag AwsSolutions', () => {
         "ImporterRole: AwsSolutions-IAM5[Resource::*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::<SigningLogs6DED6561.Arn>:*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
+        "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/policies/*]",
         "InstanceRole: AwsSolutions-IAM5[Resource::*]",
         "InstanceRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
+        "InstanceRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/policies/*]",
         "Network/Vpc/FlowLog: CloudFormation-Validate::F3002",
         "Network/Vpc/FlowLog: CloudFormation-Validate::F3003",
         "Signing/ApiKey: AwsSolutions-SMG4",

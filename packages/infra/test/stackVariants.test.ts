@@ -200,7 +200,7 @@ describe('the hosts\' log shipper decides the CloudWatch Logs endpoint and log g
       'systemctl enable --now custody-enclave-logs.service custody-enclave-log-bridge.service',
       'systemctl enable --now logrotate.timer',
       "'/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl' -a fetch-config -m ec2 -s -c 'file:/etc/enclave-custody/cloudwatch-agent.json'",
-      'systemctl enable --now custody-vsock-proxy.service custody-enclave.service',
+      'systemctl enable --now custody-vsock-proxy.service custody-vsock-proxy-secrets.service custody-enclave.service',
       'wait_healthy ||',
     ]
     const positions = steps.map((step) => [step, text.indexOf(step)] as const)

@@ -19,6 +19,7 @@ import {
   RESPONSE_SIGNATURE_HEADER,
   routeToOperation,
   STAMP_HEADER,
+  APPROVALS_HEADER,
   UnauthenticatedError,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
@@ -76,6 +77,9 @@ export type ParentProxyOptions = {
    */
   auditGapTimeoutMs?: number
 }
+
+/** A request's stamp and approval stamps as the caller sent them (untrusted: the enclave verifies them). */
+type Stamps = { auth: unknown; approvals?: unknown }
 
 export type ParentProxy = {
   url: string
@@ -147,8 +151,10 @@ export async function startParentProxy({
 
   type Answer = { status: number; body: unknown; sig?: unknown }
 
-  async function forward(op: Operation, params: unknown, auth: unknown, context?: UnsealContext): Promise<Answer> {
-    const message = { v: PROTOCOL_VERSION, id: nextId(), op, params, ...(auth === undefined ? {} : { auth }) } as RequestMessage
+  async function forward(op: Operation, params: unknown, stamps: Stamps | undefined, context?: UnsealContext): Promise<Answer> {
+    const auth = stamps?.auth
+    const approvals = stamps?.approvals === undefined ? {} : { approvals: stamps.approvals }
+    const message = { v: PROTOCOL_VERSION, id: nextId(), op, params, ...(auth === undefined ? {} : { auth }), ...approvals } as RequestMessage
     let response: ResponseMessage
     try {
       response = await connection.request(message, context)
@@ -164,15 +170,22 @@ export async function startParentProxy({
     return { status: httpStatusOf[code], body: { error: response.error }, ...sig }
   }
 
-  /** The caller's request stamp, passed through unread (the enclave verifies it). */
-  function stampOf(req: IncomingMessage): unknown {
-    const header = req.headers[STAMP_HEADER]
+  /** The caller's request stamp and approval stamps, passed through unread (the enclave verifies them). */
+  function stampsOf(req: IncomingMessage): Stamps | undefined {
+    const auth = jsonHeader(req, STAMP_HEADER, 2048, 'one JSON object')
+    const approvals = jsonHeader(req, APPROVALS_HEADER, 16 * 1024, 'a JSON array')
+    if (auth === undefined && approvals === undefined) return undefined
+    return { auth, ...(approvals === undefined ? {} : { approvals }) }
+  }
+
+  function jsonHeader(req: IncomingMessage, name: string, maxLength: number, what: string): unknown {
+    const header = req.headers[name]
     if (header === undefined) return undefined
-    if (typeof header !== 'string' || header.length > 2048) throw new InvalidArgumentError({ field: STAMP_HEADER, rule: 'must be one JSON object of at most 2048 characters' })
+    if (typeof header !== 'string' || header.length > maxLength) throw new InvalidArgumentError({ field: name, rule: `must be ${what} of at most ${maxLength} characters` })
     try {
       return JSON.parse(header)
     } catch {
-      throw new InvalidArgumentError({ field: STAMP_HEADER, rule: 'must be JSON' })
+      throw new InvalidArgumentError({ field: name, rule: 'must be JSON' })
     }
   }
 
@@ -202,13 +215,13 @@ export async function startParentProxy({
     const target = routeToOperation(req.method ?? 'GET', url.pathname, body, url.searchParams)
     // The path is not echoed: a caller may have pasted anything into it.
     if (!target) throw new UnknownOperationError({ op: 'route' })
-    const auth = stampOf(req)
-    if (!records) return forward(target.op, target.params, auth)
-    return withRecords(records, target.op, target.params, auth)
+    const stamps = stampsOf(req)
+    if (!records) return forward(target.op, target.params, stamps)
+    return withRecords(records, target.op, target.params, stamps)
   }
 
   /** Production routing: records come from the record source, credentials go with every enclave call. */
-  async function withRecords(source: RecordSource, op: Operation, params: unknown, auth: unknown): Promise<Answer> {
+  async function withRecords(source: RecordSource, op: Operation, params: unknown, auth: Stamps | undefined): Promise<Answer> {
     const creds = credentials ? { credentials: forwardable(await credentials()) } : {}
     const keyId = (params as { keyId?: unknown }).keyId
     // Without a record the enclave answers KEY_NOT_FOUND itself, signed: an unsigned one would reach the app
@@ -223,6 +236,8 @@ export async function startParentProxy({
       case 'key.list':
         return forward(op, params, auth, { ...creds, records: (await source.list()).slice(0, MAX_LISTED_RECORDS) })
       case 'key.get':
+      case 'policy.set':
+      case 'policy.get':
       case 'sign.eip1559':
       case 'sign.transaction':
       case 'sign.authorization':

@@ -1,4 +1,5 @@
 export {
+  type ApprovalRequests,
   type AuditReceipt,
   type CreateCustodyClientParameters,
   type CustodyClient,
@@ -10,7 +11,11 @@ export {
   type SignOptions,
   type SignMessageReturnType,
   type SignTransactionReturnType,
+  type SetSigningPolicyOptions,
+  type SetSigningPolicyParameters,
+  type SigningPolicyState,
 } from './client/createCustodyClient.js'
+export { type ApprovalRequest, approveRequest } from './auth/approveRequest.js'
 export {
   AttestationError,
   CustodyError,
@@ -141,9 +146,10 @@ export { AUDIT_CONTEXT, AUDIT_GENESIS, type AuditEvent, auditEventBytes, auditEv
 export { type ResponseSignature, requestDigest, verifyResponseSignature } from './session/responseSignature.js'
 export { type TrustConfiguration, trustDigest } from './session/trust.js'
 export { type AuditLogReceipt, type AuditSegment, type VerifyAuditLogParameters, type VerifyAuditLogReturnType, verifyAuditLog } from './session/verifyAuditLog.js'
+export * from './signingPolicy/index.js'
 export { type Address, assertAddress, toChecksumAddress } from './utils/address.js'
 export { bytesToHex, type Hex, hexToBytes } from './utils/hex.js'
-export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
+export { assertPrivateKeyHex, isValidPrivateKeyBytes, privateKeyToAddress, publicKeyToAddress, SECP256K1_N } from './utils/privateKey.js'
 export {
   keyInfoOfRecord,
   keyPolicyOfRecord,

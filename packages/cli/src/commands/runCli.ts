@@ -13,6 +13,7 @@ import { importKeyCommand } from './importKey.js'
 import { keyPolicyCommand } from './keyPolicy.js'
 import { listCommand } from './list.js'
 import { pcr0Command } from './pcr0.js'
+import { policyCommand } from './policy.js'
 import { signCommand } from './sign.js'
 
 /** Every `custody` command, in help order. */
@@ -27,6 +28,7 @@ export const commands: readonly CommandDefinition[] = [
   auditCommand,
   pcr0Command,
   keyPolicyCommand,
+  policyCommand,
 ] as unknown as readonly CommandDefinition[]
 
 function topLevelHelp(): string {

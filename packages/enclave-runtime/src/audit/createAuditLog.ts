@@ -3,7 +3,17 @@ import { type AuditEvent, AUDIT_GENESIS, auditEventBytes, type Hex } from '@encl
 import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
 
 /** What the handler records for one request. */
-export type AuditRecord = { op: string; outcome: string; keyId?: string; requestDigest?: Hex; apiKey?: Hex }
+export type AuditRecord = {
+  op: string
+  outcome: string
+  keyId?: string
+  requestDigest?: Hex
+  apiKey?: Hex
+  approvers?: Hex[]
+  rule?: string
+  policyVersion?: number
+  policyDigest?: Hex
+}
 
 export type AuditLog = {
   /** Append an event (hash-chained, signed by the response key); returns its receipt. */
@@ -65,8 +75,8 @@ export async function createAuditLog({ identity, now = () => new Date(), maxPend
   const { document } = await identity.attest()
   append({ op: 'boot', outcome: 'ok', responseKeyId: identity.responseKeyId, attestation: document, trust: identity.trust, hpkePublicKey: identity.hpkePublicKey })
   return {
-    record: ({ op, outcome, keyId, requestDigest, apiKey }) =>
-      append({ op, outcome, ...(keyId === undefined ? {} : { keyId }), ...(requestDigest === undefined ? {} : { requestDigest }), ...(apiKey === undefined ? {} : { apiKey }) }),
+    // Only the fields present: an absent field is left out of the signed bytes, never written as null.
+    record: (entry) => append(Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as AuditRecord),
     drain: () => pending.splice(0, pending.length),
     read: (after, limit) => [boot!, ...recent].filter((e) => e.seq > after).slice(0, limit),
     get dropped() {

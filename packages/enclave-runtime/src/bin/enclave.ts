@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The enclave runtime's process: serves the request handler on a TCP port (inside the enclave socat
- * bridges vsock to it). Production: keys unsealed only through KMS with the NSM's attestation document.
- * Development: `--sealing dev` keeps AES-sealed records under --data-dir.
+ * bridges vsock to it). Production: keys unsealed only through KMS with the NSM's attestation document, signing
+ * policies read from Secrets Manager. Development: `--sealing dev` keeps AES-sealed records and signing policies
+ * under --data-dir.
  */
 import { readFileSync } from 'node:fs'
 import pino from 'pino'
@@ -64,6 +65,9 @@ if (config.sealing === 'kms') {
     kmsKeyArn: config.kmsKeyArn!,
     ...(config.kmsCaCertificates ? { kmsCaCertificates: config.kmsCaCertificates } : {}),
     allowHttpKmsEndpoint: config.mode === 'development',
+    // Signing policies: Secrets Manager in the pinned key's account and region (same roots as KMS).
+    ...(config.secretsEndpoint ? { secretsEndpoint: config.secretsEndpoint } : {}),
+    allowHttpSecretsEndpoint: config.mode === 'development',
     keyCacheTtlMs: config.keyCacheTtlMs,
     maxGas: config.maxGas,
     logger,

@@ -33,7 +33,13 @@ export const HOST_LAYOUT = {
 
 /** The host files the bootstrap installs, relative to the host-files directory. */
 export const HOST_FILES = {
-  units: ['systemd/custody-vsock-proxy.service', 'systemd/custody-enclave.service', 'systemd/custody-enclave-bridge.service', 'systemd/custody-proxy.service'],
+  units: [
+    'systemd/custody-vsock-proxy.service',
+    'systemd/custody-vsock-proxy-secrets.service',
+    'systemd/custody-enclave.service',
+    'systemd/custody-enclave-bridge.service',
+    'systemd/custody-proxy.service',
+  ],
   vsockProxyConfig: 'vsock-proxy.yaml',
   allocatorConfig: 'allocator.yaml',
   envExample: 'custody.env.example',
@@ -75,5 +81,14 @@ export const REQUIRED_HOST_FILES: readonly string[] = [
 /** Copied when present (documentation the units link to; the log channel, all or nothing). */
 export const OPTIONAL_HOST_FILES: readonly string[] = ['README.md', ...LOG_CHANNEL_FILES]
 
-/** systemd units started, in this order, once everything is in place. */
-export const HOST_SERVICES = ['custody-vsock-proxy.service', 'custody-enclave.service', 'custody-enclave-bridge.service', 'custody-proxy.service'] as const
+/**
+ * systemd units started, in this order, once everything is in place: the enclave's two ways out (KMS, and Secrets
+ * Manager where it reads signing policies), the enclave, its bridge, the proxy.
+ */
+export const HOST_SERVICES = [
+  'custody-vsock-proxy.service',
+  'custody-vsock-proxy-secrets.service',
+  'custody-enclave.service',
+  'custody-enclave-bridge.service',
+  'custody-proxy.service',
+] as const

@@ -46,9 +46,9 @@ const SAFE_VALUE = /^[^'\n\\]*$/
  * The parent instance's boot script (bash, run once by cloud-init as root): install the Nitro
  * Enclaves CLI and Node.js 22, fetch the EIF and the host files from S3 through the gateway endpoint,
  * refuse the EIF unless `nitro-cli describe-eif` reports the expected PCRs, install the allocator
- * settings, the KMS-only vsock-proxy allowlist, the proxy bundle, a per-instance TLS key, the bearer
+ * settings, the vsock-proxy allowlist (KMS and Secrets Manager of the region only), the proxy bundle, a per-instance TLS key, the bearer
  * token and custody.env, optionally the enclave's log channel (`renderLogChannelSetup`: receiver, vsock
- * bridge, logrotate, CloudWatch agent), then start vsock-proxy, the enclave and the parent proxy as systemd services,
+ * bridge, logrotate, CloudWatch agent), then start the two vsock-proxies, the enclave and the parent proxy as systemd services,
  * wait until the proxy's `/healthz` answers through the enclave and signal SUCCESS to CloudFormation
  * (`renderHealthGate`). Any failed step stops the script and signals FAILURE, so a bad image fails the
  * stack update (which rolls back) instead of leaving instances the load balancer never admits.
@@ -129,7 +129,7 @@ export function renderBootstrapScript({
     `install -d -m 0755 /opt/enclave-custody '${L.hostDir}' '${L.proxyDir}'`,
     `install -m 0644 "$WORK/custody.eif" '${L.eif}'`,
     '',
-    '# 4. Nitro Enclaves allocator (memory and CPUs reserved for the enclave) and the KMS-only vsock-proxy allowlist.',
+    '# 4. Nitro Enclaves allocator (memory and CPUs reserved for the enclave) and the vsock-proxy allowlist (this region\'s KMS and Secrets Manager only).',
     `install -D -m 0644 "$WORK/host/${HOST_FILES.allocatorConfig}" '${L.allocatorConfig}'`,
     `sed "s/{{REGION}}/$REGION/g" "$WORK/host/${HOST_FILES.vsockProxyConfig}" > '${L.vsockProxyConfig}'`,
     `chmod 0644 '${L.vsockProxyConfig}'`,
@@ -154,7 +154,7 @@ export function renderBootstrapScript({
     `! grep -q '^[A-Z_]*=<' '${L.envFile}' || fail "a <placeholder> is left in ${L.envFile}"`,
     ...(logChannel ? ['', '# 7. Enclave log channel.', ...renderLogChannelSetup(logChannel)] : []),
     '',
-    "# 8. systemd: the package's own vsock-proxy (every region) makes way for the KMS-only one; start in order.",
+    "# 8. systemd: the package's own vsock-proxy (every region) makes way for ours (KMS, Secrets Manager); start in order.",
     ...HOST_FILES.units.map((u) => `install -m 0644 "$WORK/host/${u}" '${L.systemdDir}/'`),
     'systemctl disable --now nitro-enclaves-vsock-proxy.service 2>/dev/null || true',
     'systemctl daemon-reload',

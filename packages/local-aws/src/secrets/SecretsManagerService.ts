@@ -26,6 +26,8 @@ export type SecretsManagerServiceOptions = {
 }
 
 const NAME = /^[A-Za-z0-9/_+=.@-]+$/
+/** A secret ARN that ends like a complete one: `…:secret:<name>-` and six characters (see `#find`). */
+const COMPLETE_ARN = /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:.+-[A-Za-z0-9]{6}$/
 const FILTER_KEYS = ['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'] as const
 const NOT_FOUND = "Secrets Manager can't find the specified secret."
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
@@ -252,7 +254,12 @@ export class SecretsManagerService implements AwsJsonService {
   /**
    * Find a secret of the caller's account by name, full ARN, or partial ARN (without the 6-character suffix),
    * after checking that the caller's identity policies allow `action` on it. Secrets whose recovery window has
-   * passed do not exist. Another account's secret is out of reach (no resource policies): AccessDenied.
+   * passed do not exist. Another account's secret is out of reach (no resource policies): AccessDenied, whether
+   * or not it exists.
+   *
+   * As AWS documents: an ARN that ends in a hyphen and six characters is taken for a complete ARN, so a partial
+   * ARN of a secret whose name ends that way finds nothing (the real ARN has one more suffix). Whether AWS then
+   * also tries it as a partial ARN is not documented; this emulator does not.
    *
    * @throws AwsServiceError AccessDeniedException, ResourceNotFoundException
    */
@@ -264,8 +271,9 @@ export class SecretsManagerService implements AwsJsonService {
       throw accessDenied(context.principal.arn, action, secretId, { decision: 'ImplicitDeny', deniedBy: 'resource-based' })
     }
     const secrets = Object.values(state.secrets).filter((s) => accountOfSecret(s) === account && !expired(s, now))
+    const complete = COMPLETE_ARN.test(secretId)
     const found = secretId.startsWith('arn:')
-      ? (secrets.find((s) => s.arn === secretId) ?? (secretId.startsWith(prefix) ? secrets.find((s) => `${prefix}${s.name}` === secretId) : undefined))
+      ? (secrets.find((s) => s.arn === secretId) ?? (secretId.startsWith(prefix) && !complete ? secrets.find((s) => `${prefix}${s.name}` === secretId) : undefined))
       : secrets.find((s) => s.name === secretId)
     // Authorise against the secret's ARN, or (for a secret that does not exist) the ARN its name would have, so
     // that a caller without permission learns nothing about existence.

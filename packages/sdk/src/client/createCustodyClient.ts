@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { AttestationError, errorFromWire, InvalidArgumentError, isCustodyError, KeyNotFoundError, UnavailableError } from '../errors/CustodyError.js'
 import { stampRequest } from '../auth/stampRequest.js'
-import type { Stamper } from '../auth/types.js'
+import type { RequestStamp, Stamper } from '../auth/types.js'
+import { type ApprovalRequest } from '../auth/approveRequest.js'
+import {
+  approveSigningPolicy,
+  normalizeSigningPolicyDocument,
+  type PolicyApproval,
+  type SignedSigningPolicy,
+  type SigningPolicyDocument,
+  type SigningPolicyRef,
+} from '../signingPolicy/document.js'
+import { normalizeSigningPolicy, type SigningPolicyInput } from '../signingPolicy/rules.js'
 import { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from '../session/attestEnclave.js'
 import { parseResponseSignature, requestDigest, verifyResponseSignature } from '../session/responseSignature.js'
 import {
@@ -57,6 +67,8 @@ export type KeyInfo = {
   publicKey?: Hex
   /** The API key whose request created the key in the enclave; absent for a key sealed by the offline importer. */
   creator?: Hex
+  /** The signing policy in force (`getKey` only), as the enclave read it itself; absent when none is set. */
+  signingPolicy?: SigningPolicyRef
 }
 
 /**
@@ -100,7 +112,43 @@ export type SignTransactionReturnType = {
  * for the life of its process; across a restart it signs again, which gives the same signature (RFC 6979).
  * The same key with a different request is refused (`INVALID_ARGUMENT`).
  */
-export type SignOptions = { idempotencyKey?: string }
+export type SignOptions = {
+  idempotencyKey?: string
+  /**
+   * Approval stamps of other API keys over this same request (a policy rule's quorum, or a key's owners'
+   * threshold), collected with `custody.approvalRequest.<method>(…)` and `approveRequest(stamper, request)` on
+   * the approvers' machines. A stamp is valid for ±5 minutes and for one use.
+   */
+  approvals?: readonly RequestStamp[]
+  /** Stampers in this process that approve the request too (each stamps it beside the client's own stamp). */
+  approvers?: readonly Stamper[]
+}
+
+/** A signing policy with its approvals, and where it stands (what `getSigningPolicy` returns). */
+export type SigningPolicyState = SignedSigningPolicy & SigningPolicyRef
+
+/**
+ * What `setSigningPolicy` takes: the rules and signers (the client builds the document: this key, its public key,
+ * the next version) approved by this client's stamper when it is an owner and by `approvers`; or a document
+ * already approved elsewhere (`{ document, approvals }`, see `custody.signingPolicyDocument`).
+ */
+export type SetSigningPolicyParameters = SigningPolicyInput & { version?: number }
+export type SetSigningPolicyOptions = {
+  /** Other owners' stampers in this process. */
+  approvers?: readonly Stamper[]
+  /** Approvals collected elsewhere (`approveSigningPolicy(stamper, document)`). */
+  approvals?: readonly PolicyApproval[]
+}
+
+/** Builders of the approval requests of each sign method: what an approver stamps (`approveRequest`). */
+export type ApprovalRequests = {
+  signEip1559(keyId: string, tx: Eip1559TransactionRequest, options?: SignOptions): Promise<ApprovalRequest>
+  signTransaction(keyId: string, tx: TransactionRequest, options?: SignOptions): Promise<ApprovalRequest>
+  signAuthorization(keyId: string, authorization: AuthorizationRequest, options?: SignOptions): Promise<ApprovalRequest>
+  signMessage(keyId: string, params: SignMessageParameters, options?: SignOptions): Promise<ApprovalRequest>
+  signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<ApprovalRequest>
+  signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<ApprovalRequest>
+}
 
 /** What `signMessage` takes: `message` as text (UTF-8, even if it looks like hex), bytes, or `{ raw }` bytes. */
 export type SignMessageParameters = { message: SignableMessage }
@@ -181,6 +229,22 @@ export type CustodyClient = {
   signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<SignMessageReturnType>
   /** Sign a raw 32-byte digest: only keys imported or generated with `policy: { allowRawDigest: true }`. */
   signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<SignMessageReturnType>
+  /**
+   * The exact request a sign method would send, for approvers on other machines to stamp with
+   * `approveRequest(stamper, request)`; pass their stamps as `options.approvals` to the same call (with the same
+   * arguments and idempotency key) within 5 minutes.
+   */
+  readonly approvalRequest: ApprovalRequests
+  /**
+   * Set a key's signing policy: the enclave verifies the owners' approvals (their threshold), that the version is
+   * above the one in force, and stores it (or, in production, the importer role stores it in Secrets Manager and
+   * the enclave reads it back from there itself). Returns the policy now in force.
+   */
+  setSigningPolicy(keyId: string, policy: SetSigningPolicyParameters | SignedSigningPolicy, options?: SetSigningPolicyOptions): Promise<SigningPolicyState>
+  /** The document to approve for `policy` (next version unless given), for owners who approve on other machines. */
+  signingPolicyDocument(keyId: string, policy: SetSigningPolicyParameters): Promise<SigningPolicyDocument>
+  /** The signing policy in force for a key, with its approvals, as the enclave read it; `undefined` when none is set. */
+  getSigningPolicy(keyId: string): Promise<SigningPolicyState | undefined>
   close(): Promise<void>
 }
 
@@ -200,9 +264,20 @@ function verifyRecordSignature(record: SealedKeyRecordV2, publicKey: Uint8Array)
 }
 
 /** The idempotency key of sign options, checked before anything is sent. */
+/** Who approves a request besides the client's own stamp. */
+type Quorum = { approvals?: readonly RequestStamp[]; approvers?: readonly Stamper[] }
+
+function quorumOf(options: SignOptions | undefined): Quorum | undefined {
+  if (options === undefined) return undefined
+  const { approvals, approvers } = options
+  if (approvals !== undefined && !Array.isArray(approvals)) fail('options.approvals', 'must be a list of approval stamps')
+  if (approvers !== undefined && (!Array.isArray(approvers) || approvers.some((s) => typeof s?.stamp !== 'function'))) fail('options.approvers', 'must be a list of stampers')
+  return { ...(approvals ? { approvals } : {}), ...(approvers ? { approvers } : {}) }
+}
+
 function idempotency(options: SignOptions | undefined): { idempotencyKey?: string } {
   if (options === undefined) return {}
-  const o = assertObject(options, 'options', ['idempotencyKey'])
+  const o = assertObject(options, 'options', ['idempotencyKey', 'approvals', 'approvers'])
   if (o.idempotencyKey === undefined) return {}
   if (typeof o.idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(o.idempotencyKey)) fail('options.idempotencyKey', IDEMPOTENCY_KEY_RULE)
   return { idempotencyKey: o.idempotencyKey }
@@ -291,6 +366,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   async function call<O extends Operation>(
     op: O,
     paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
+    quorum?: Quorum,
   ): Promise<OperationResult<O>> {
     const attested = await session()
     const { aud } = attested
@@ -300,7 +376,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     const wireParams = JSON.parse(JSON.stringify(params)) as OperationParamsWire<O>
     const auth = await stampRequest({ stamper, v: PROTOCOL_VERSION, op, params: wireParams, aud, nonce })
     const digest = requestDigest({ v: PROTOCOL_VERSION, op, params: wireParams, auth, aud })
-    const message: RequestMessage<O> = { v: PROTOCOL_VERSION, id: randomBytes(12).toString('base64url'), op, params: wireParams, auth }
+    const stamped = await Promise.all((quorum?.approvers ?? []).map((s) => stampRequest({ stamper: s, v: PROTOCOL_VERSION, op, params: wireParams, aud })))
+    const approvals = [...(quorum?.approvals ?? []), ...stamped]
+    const message: RequestMessage<O> = { v: PROTOCOL_VERSION, id: randomBytes(12).toString('base64url'), op, params: wireParams, auth, ...(approvals.length > 0 ? { approvals } : {}) }
     let response: ReturnType<typeof parseResponse>
     try {
       response = parseResponse(await transport.request(message))
@@ -340,6 +418,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       ...(k.owners ? { owners: k.owners as Owners } : {}),
       ...(k.publicKey ? { publicKey: k.publicKey as Hex } : {}),
       ...(k.creator ? { creator: k.creator as Hex } : {}),
+      ...(k.signingPolicy ? { signingPolicy: k.signingPolicy as SigningPolicyRef } : {}),
     }
   }
 
@@ -367,6 +446,43 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     if (JSON.stringify(record.owners) !== JSON.stringify(owners)) throw new IntegrityError({ reason: 'the enclave\'s record does not carry the requested owners' })
     if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required to store keys created by an attested enclave' })
     await importer.storeRecord(record)
+  }
+
+  /** Each sign method's request (operation and wire params), built once for the call and for approval requests. */
+  const requests = {
+    signEip1559(keyId: string, tx: Eip1559TransactionRequest, options: SignOptions | undefined) {
+      const normalized = normalizeEip1559Transaction(tx, 'tx', { maxGas })
+      return { normalized, request: { op: 'sign.eip1559' as const, params: { keyId, tx: eip1559ToWire(normalized), ...idempotency(options) } } }
+    },
+    signTransaction(keyId: string, tx: TransactionRequest, options: SignOptions | undefined) {
+      const { transaction, allowReplayable } = normalizeTransactionRequest(tx, 'tx', { maxGas })
+      return { transaction, request: { op: 'sign.transaction' as const, params: { keyId, tx: transactionToWire(transaction, allowReplayable), ...idempotency(options) } } }
+    },
+    signAuthorization(keyId: string, authorization: AuthorizationRequest, options: SignOptions | undefined) {
+      const { authorization: tuple, allowAnyChain } = normalizeAuthorizationRequest(authorization, 'authorization')
+      const wire = { ...authorizationToWire(tuple), ...(allowAnyChain ? { allowAnyChain } : {}) }
+      return { tuple, request: { op: 'sign.authorization' as const, params: { keyId, authorization: wire, ...idempotency(options) } } }
+    },
+    signMessage(keyId: string, params: SignMessageParameters, options: SignOptions | undefined) {
+      const p = assertObject(params, 'params', ['message'])
+      if (p.message === undefined) fail('message', 'is required')
+      const message = normalizePersonalMessage(p.message, 'message')
+      return { message, request: { op: 'sign.message' as const, params: { keyId, message, ...idempotency(options) } } }
+    },
+    signTypedData(keyId: string, typedData: TypedDataDefinition, options: SignOptions | undefined) {
+      const normalized = normalizeTypedData(typedData, 'typedData')
+      return { normalized, request: { op: 'sign.typedData' as const, params: { keyId, typedData: normalized, ...idempotency(options) } } }
+    },
+    signDigest(keyId: string, digest: Hex | Uint8Array, options: SignOptions | undefined) {
+      const d = digest instanceof Uint8Array ? assertHex(bytesToHex(digest), 'digest', 32) : assertHex(digest, 'digest', 32)
+      return { digest: d, request: { op: 'sign.digest' as const, params: { keyId, digest: d, ...idempotency(options) } } }
+    },
+  }
+
+  /** What an approver stamps for `request`: the wire params exactly as they will travel, and the enclave's audience. */
+  async function approvalRequestOf(request: { op: Operation; params: unknown }): Promise<ApprovalRequest> {
+    const { aud } = await session()
+    return { v: PROTOCOL_VERSION, op: request.op, params: JSON.parse(JSON.stringify(request.params)) as unknown, aud }
   }
 
   const client: CustodyClient = {
@@ -447,9 +563,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       return (await call('key.list', {})).keys.filter(trusted).map(toKeyInfo)
     },
     async signEip1559(keyId, tx, options) {
-      const normalized = normalizeEip1559Transaction(tx, 'tx', { maxGas })
+      const { request, normalized } = requests.signEip1559(keyId, tx, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.eip1559', { keyId, tx: eip1559ToWire(normalized), ...idempotency(options) })
+      const signed = await call(request.op, request.params, quorumOf(options))
       verifySignedEip1559(normalized, signed, expected)
       return {
         rawTransaction: signed.rawTransaction as Hex,
@@ -459,9 +575,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       }
     },
     async signTransaction(keyId, tx, options) {
-      const { transaction, allowReplayable } = normalizeTransactionRequest(tx, 'tx', { maxGas })
+      const { request, transaction } = requests.signTransaction(keyId, tx, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.transaction', { keyId, tx: transactionToWire(transaction, allowReplayable), ...idempotency(options) })
+      const signed = await call(request.op, request.params, quorumOf(options))
       const { signature } = verifySignedTransaction(transaction, signed, expected)
       return {
         rawTransaction: signed.rawTransaction as Hex,
@@ -472,30 +588,73 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       }
     },
     async signAuthorization(keyId, authorization, options) {
-      const { authorization: tuple, allowAnyChain } = normalizeAuthorizationRequest(authorization, 'authorization')
+      const { request, tuple } = requests.signAuthorization(keyId, authorization, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.authorization', { keyId, authorization: { ...authorizationToWire(tuple), ...(allowAnyChain ? { allowAnyChain } : {}) }, ...idempotency(options) })
-      return verifySignedAuthorization(tuple, signed, expected)
+      return verifySignedAuthorization(tuple, await call(request.op, request.params, quorumOf(options)), expected)
     },
     async signMessage(keyId, params, options) {
-      const p = assertObject(params, 'params', ['message'])
-      if (p.message === undefined) fail('message', 'is required')
-      const message = normalizePersonalMessage(p.message, 'message')
+      const { request, message } = requests.signMessage(keyId, params, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.message', { keyId, message, ...idempotency(options) })
-      return verifyMessageSignature(hashPersonalMessage(message), signed, expected)
+      return verifyMessageSignature(hashPersonalMessage(message), await call(request.op, request.params, quorumOf(options)), expected)
     },
     async signTypedData(keyId, typedData, options) {
-      const normalized = normalizeTypedData(typedData, 'typedData')
+      const { request, normalized } = requests.signTypedData(keyId, typedData, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.typedData', { keyId, typedData: normalized, ...idempotency(options) })
-      return verifyMessageSignature(hashTypedData(normalized), signed, expected)
+      return verifyMessageSignature(hashTypedData(normalized), await call(request.op, request.params, quorumOf(options)), expected)
     },
     async signDigest(keyId, digest, options) {
-      const d = digest instanceof Uint8Array ? assertHex(bytesToHex(digest), 'digest', 32) : assertHex(digest, 'digest', 32)
+      const { request, digest: d } = requests.signDigest(keyId, digest, options)
       const expected = await addressOf(keyId)
-      const signed = await call('sign.digest', { keyId, digest: d, ...idempotency(options) })
-      return verifyMessageSignature(d, signed, expected)
+      return verifyMessageSignature(d, await call(request.op, request.params, quorumOf(options)), expected)
+    },
+    approvalRequest: {
+      signEip1559: (keyId, tx, options) => approvalRequestOf(requests.signEip1559(keyId, tx, options).request),
+      signTransaction: (keyId, tx, options) => approvalRequestOf(requests.signTransaction(keyId, tx, options).request),
+      signAuthorization: (keyId, authorization, options) => approvalRequestOf(requests.signAuthorization(keyId, authorization, options).request),
+      signMessage: (keyId, params, options) => approvalRequestOf(requests.signMessage(keyId, params, options).request),
+      signTypedData: (keyId, typedData, options) => approvalRequestOf(requests.signTypedData(keyId, typedData, options).request),
+      signDigest: (keyId, digest, options) => approvalRequestOf(requests.signDigest(keyId, digest, options).request),
+    },
+    async signingPolicyDocument(keyId, policy) {
+      const p = assertObject(policy, 'policy', ['rules', 'signers', 'version'])
+      const { rules, signers } = normalizeSigningPolicy({ ...(p.rules === undefined ? {} : { rules: p.rules }), ...(p.signers === undefined ? {} : { signers: p.signers }) }, 'policy')
+      const key = await client.getKey(keyId)
+      if (!key.publicKey) throw new IntegrityError({ reason: `the enclave did not report the public key of "${keyId}"` })
+      const version = p.version === undefined ? (key.signingPolicy?.version ?? 0) + 1 : p.version
+      return normalizeSigningPolicyDocument({ keyId, keyPublicKey: key.publicKey, version, rules, signers }, 'policy')
+    },
+    async setSigningPolicy(keyId, policy, options) {
+      const o = options === undefined ? {} : assertObject(options, 'options', ['approvers', 'approvals'])
+      let signed: SignedSigningPolicy
+      if (typeof policy === 'object' && policy !== null && 'document' in policy) {
+        signed = { document: normalizeSigningPolicyDocument(policy.document, 'policy.document'), approvals: [...policy.approvals] }
+      } else {
+        const document = await client.signingPolicyDocument(keyId, policy as SetSigningPolicyParameters)
+        const key = await client.getKey(keyId)
+        // This client approves as one of the owners when it is one; other owners through approvers/approvals.
+        const own = key.owners?.publicKeys.includes(ownKey) ? [stamper] : []
+        const approvers = [...own, ...((o.approvers as Stamper[] | undefined) ?? [])]
+        signed = { document, approvals: [...((o.approvals as PolicyApproval[] | undefined) ?? []), ...(await Promise.all(approvers.map((s) => approveSigningPolicy(s, document))))] }
+      }
+      if (signed.document.keyId !== keyId) throw new InvalidArgumentError({ field: 'policy.document.keyId', rule: `must be "${keyId}"` })
+      const accepted = await call('policy.set', { keyId, policy: signed })
+      if (!accepted.stored) {
+        // Production: the enclave reads policies itself from Secrets Manager; the importer role writes them there.
+        if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required to store a signing policy for an attested enclave that does not store them' })
+        await importer.storeSigningPolicy(signed)
+      }
+      const state = await client.getSigningPolicy(keyId)
+      if (state?.digest !== accepted.signingPolicy.digest) {
+        throw new IntegrityError({ reason: `the enclave does not report the policy just set in force for "${keyId}" (version ${accepted.signingPolicy.version})` })
+      }
+      return state
+    },
+    async getSigningPolicy(keyId) {
+      const answer = await call('policy.get', { keyId })
+      if (answer.keyId !== keyId) throw new KeyNotFoundError({ keyId })
+      if (!answer.policy || !answer.signingPolicy) return undefined
+      const document = normalizeSigningPolicyDocument(answer.policy.document, 'policy.document')
+      return { document, approvals: answer.policy.approvals as PolicyApproval[], ...(answer.signingPolicy as SigningPolicyRef) }
     },
     async close() {
       await transport.close?.()

@@ -209,10 +209,14 @@ export class AttestationError extends CustodyError {
   }
 }
 
+/**
+ * A key's sealed flags or its signing policy refused the request. `details.rule` names the policy rule that
+ * decided (absent when no rule allows, or when a sealed flag refused).
+ */
 export class PolicyDeniedError extends CustodyError {
   override name = 'PolicyDeniedError'
-  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
-    super(ErrorCode.POLICY_DENIED, { shortMessage: `denied: ${reason}`, cause })
+  constructor({ reason, rule, cause }: { reason: string; rule?: string; cause?: unknown }) {
+    super(ErrorCode.POLICY_DENIED, { shortMessage: `denied: ${reason}`, cause, ...(rule === undefined ? {} : { details: { rule } }) })
   }
 }
 

@@ -1,16 +1,26 @@
 import { randomBytes } from 'node:crypto'
 import { EncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { InvalidArgumentError, KeyExistsError, PolicyDeniedError, UnavailableError } from '../errors/CustodyError.js'
+import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { IntegrityError, InvalidArgumentError, isCustodyError, KeyExistsError, PolicyDeniedError, UnavailableError } from '../errors/CustodyError.js'
 import { isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
-import { normalizeOwners, type OwnersInput } from '../keys/owners.js'
+import { canonicalApiKey, normalizeOwners, type Owners, type OwnersInput } from '../keys/owners.js'
 import { type SealedKeyRecord, SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '../protocol/keyId.js'
+import { type SignedSigningPolicy, verifySignedSigningPolicy } from '../signingPolicy/document.js'
 import { hexToBytes } from '../utils/hex.js'
 import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
 
 /** Secrets Manager name prefix of key records. */
 export const DEFAULT_SECRET_PREFIX = 'enclave-custody/keys/'
+
+/** Secrets Manager name prefix of signed signing policies (the enclave reads `<prefix><keyId>`, AWSCURRENT). */
+export const DEFAULT_POLICY_SECRET_PREFIX = 'enclave-custody/policies/'
+
+/**
+ * Longest SecretString Secrets Manager stores (characters), per its API reference; unverified here against AWS
+ * (local-aws enforces the same bound).
+ */
+const MAX_SECRET_STRING = 65_536
 
 export type KmsImporterParameters = {
   /** A KMS client with the importer role's credentials (kms:Encrypt on `kmsKeyId`). */
@@ -24,6 +34,8 @@ export type KmsImporterParameters = {
   kmsKeyId: string
   /** @default 'enclave-custody/keys/' */
   secretPrefix?: string
+  /** Secrets Manager name prefix of signed signing policies; must be what the enclave reads. @default 'enclave-custody/policies/' */
+  policySecretPrefix?: string
   /** KMS key Secrets Manager encrypts the records with at rest (a second key). @default the account's aws/secretsmanager key */
   secretsKmsKeyId?: string
   /** @default () => new Date() */
@@ -47,6 +59,29 @@ export type KmsImporter = {
   storeRecord(record: SealedKeyRecord): Promise<void>
   /** The secret name of a keyId. */
   secretName(keyId: string): string
+  /**
+   * Store a signed signing policy where the enclave reads it: the secret `<policySecretPrefix><keyId>` (CreateSecret
+   * the first time, PutSecretValue after, which makes the new version `AWSCURRENT` and the one before it
+   * `AWSPREVIOUS`). The document must be canonical and every approval must verify over it (with `owners`, also
+   * be an owner's, to the owners' threshold — as the enclave will check); a version lower than the stored one, or
+   * the stored version with other content, is refused (the enclave refuses them too: versions only increase).
+   * Storing the stored document again changes nothing.
+   *
+   * @returns The secret's ARN and the new version's id (absent when nothing changed).
+   * @throws InvalidArgumentError (malformed document, lower version, larger than Secrets Manager stores);
+   *   ForbiddenError (an approval that does not verify; with `owners`, too few owner approvals);
+   *   PolicyDeniedError (the importer role may not write the secret); UnavailableError (AWS failed).
+   */
+  storeSigningPolicy(signed: SignedSigningPolicy, options?: { owners?: OwnersInput }): Promise<{ arn: string; versionId?: string }>
+  /**
+   * The signed signing policy stored for `keyId` (its `AWSCURRENT` version), or `undefined` when none is stored.
+   * Checked as `storeSigningPolicy` checks what it stores (canonical, approvals verify), not against the key's owners.
+   *
+   * @throws IntegrityError when the stored value is not such a document; PolicyDeniedError; UnavailableError.
+   */
+  readSigningPolicy(keyId: string): Promise<SignedSigningPolicy | undefined>
+  /** The secret name of a keyId's signing policy. */
+  policySecretName(keyId: string): string
 }
 
 /**
@@ -54,13 +89,62 @@ export type KmsImporter = {
  * decrypt. The plaintext key goes only to KMS (over TLS); what is stored is the KMS ciphertext bound to
  * the keyId by the encryption context, so KMS refuses a record moved to another key.
  *
+ * It also stores owner-approved signing policies (`storeSigningPolicy`) as the secret
+ * `enclave-custody/policies/<keyId>`, whose `AWSCURRENT` version the enclave reads itself: the parent, which
+ * only forwards documents, cannot make the enclave use an older one.
+ *
+ * @param parameters - The importer role's KMS and Secrets Manager clients, the sealing key, the prefixes.
+ * @returns The importer.
  * @example
  * const importer = createKmsImporter({ kms: new KMSClient({}), secretsManager: new SecretsManagerClient({}), kmsKeyId })
  * const custody = createCustodyClient({ transport: nitroEnclave({ url }), importer })
  * await custody.importKey({ privateKey: '0x…', keyId: 'treasury' })
+ * await importer.storeSigningPolicy({ document, approvals: [await approveSigningPolicy(ownerStamper, document)] })
  */
-export function createKmsImporter({ kms, secretsManager, kmsKeyId, secretPrefix = DEFAULT_SECRET_PREFIX, secretsKmsKeyId, now = () => new Date() }: KmsImporterParameters): KmsImporter {
+export function createKmsImporter({
+  kms,
+  secretsManager,
+  kmsKeyId,
+  secretPrefix = DEFAULT_SECRET_PREFIX,
+  policySecretPrefix = DEFAULT_POLICY_SECRET_PREFIX,
+  secretsKmsKeyId,
+  now = () => new Date(),
+}: KmsImporterParameters): KmsImporter {
   const secretName = (keyId: string) => `${secretPrefix}${keyId}`
+  const policySecretName = (keyId: string) => {
+    if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
+    return `${policySecretPrefix}${keyId}`
+  }
+
+  /** The stored (AWSCURRENT) signed policy of `keyId` with its secret's ARN, checked; undefined when none. */
+  async function readStoredPolicy(keyId: string): Promise<{ signed: SignedSigningPolicy; arn: string } | undefined> {
+    const name = policySecretName(keyId)
+    let text: string | undefined
+    let arn: string
+    try {
+      const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }))
+      text = out.SecretString
+      arn = out.ARN ?? ''
+    } catch (e) {
+      if ((e as { name?: unknown })?.name === 'ResourceNotFoundException') return undefined
+      throw mapAwsError(e, keyId)
+    }
+    let stored: unknown
+    try {
+      stored = JSON.parse(text ?? '')
+    } catch {
+      throw new IntegrityError({ reason: `the stored signing policy of "${keyId}" is not JSON`, details: { field: 'SecretString' } })
+    }
+    let checked: SignedSigningPolicy
+    try {
+      checked = verifyApprovals(stored, undefined, 'stored')
+    } catch (e) {
+      if (!isCustodyError(e)) throw e
+      throw new IntegrityError({ reason: `the stored signing policy of "${keyId}" is not a valid signed document (${e.shortMessage})`, details: { field: 'SecretString' } })
+    }
+    if (checked.document.keyId !== keyId) throw new IntegrityError({ reason: `the stored signing policy of "${keyId}" names another key`, details: { field: 'document.keyId' } })
+    return { signed: checked, arn }
+  }
 
   async function storeRecord(record: SealedKeyRecord): Promise<void> {
     const checked = SealedKeyRecordSchema.parse(record)
@@ -82,6 +166,54 @@ export function createKmsImporter({ kms, secretsManager, kmsKeyId, secretPrefix 
   return {
     secretName,
     storeRecord,
+    policySecretName,
+    readSigningPolicy: async (keyId) => (await readStoredPolicy(keyId))?.signed,
+    async storeSigningPolicy(signed, { owners } = {}) {
+      const checked = verifyApprovals(signed, owners === undefined ? undefined : normalizeOwners(owners, 'owners'), 'signed')
+      const { keyId, version } = checked.document
+      const name = policySecretName(keyId)
+      const text = JSON.stringify(checked)
+      if (text.length > MAX_SECRET_STRING) {
+        throw new InvalidArgumentError({ field: 'signed', rule: `must be at most ${MAX_SECRET_STRING} characters as JSON (what Secrets Manager stores); it is ${text.length}` })
+      }
+      const current = await readStoredPolicy(keyId).catch((e: unknown) => {
+        // A stored value that is not a document is replaced; anything else (denied, unreachable) stops here.
+        if (isCustodyError(e, 'INTEGRITY_ERROR')) return undefined
+        throw e
+      })
+      if (current !== undefined) {
+        const stored = current.signed
+        if (version < stored.document.version) {
+          throw new InvalidArgumentError({ field: 'signed.document.version', rule: `must not be lower than the stored version ${stored.document.version} (versions only increase)` })
+        }
+        if (version === stored.document.version) {
+          if (JSON.stringify(stored) === text) return { arn: current.arn }
+          throw new InvalidArgumentError({ field: 'signed.document.version', rule: `must be higher than the stored version ${version}: a stored version is never replaced by other content` })
+        }
+      }
+      const token = () => randomBytes(16).toString('hex')
+      try {
+        const created = await secretsManager.send(
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: text,
+            Description: `enclave-custody signing policy of ${keyId}`,
+            ClientRequestToken: token(),
+            ...(secretsKmsKeyId ? { KmsKeyId: secretsKmsKeyId } : {}),
+          }),
+        )
+        return { arn: created.ARN ?? '', ...(created.VersionId ? { versionId: created.VersionId } : {}) }
+      } catch (e) {
+        if ((e as { name?: unknown })?.name !== 'ResourceExistsException') throw mapAwsError(e, keyId)
+      }
+      try {
+        // No VersionStages: Secrets Manager moves AWSCURRENT to the new version (and AWSPREVIOUS to the one before).
+        const put = await secretsManager.send(new PutSecretValueCommand({ SecretId: name, SecretString: text, ClientRequestToken: token() }))
+        return { arn: put.ARN ?? '', ...(put.VersionId ? { versionId: put.VersionId } : {}) }
+      } catch (e) {
+        throw mapAwsError(e, keyId)
+      }
+    },
     async importPrivateKey({ privateKey, keyId = `key-${randomBytes(10).toString('hex')}`, policy: policyInput, owners: ownersInput }) {
       if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) {
         throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
@@ -124,6 +256,20 @@ export function createKmsImporter({ kms, secretsManager, kmsKeyId, secretPrefix 
       return record
     },
   }
+}
+
+/**
+ * A signed document checked as the enclave will: canonical, each approval a valid signature over it by a distinct
+ * key; with `owners`, every approver an owner and the threshold met. Without `owners`, the approvers themselves
+ * are taken for owners with threshold 1 (the importer does not know the key's owners; the enclave checks them).
+ */
+function verifyApprovals(signed: unknown, owners: Owners | undefined, field: string): SignedSigningPolicy {
+  if (owners !== undefined) return verifySignedSigningPolicy(signed, owners, field)
+  const approvals = (signed as { approvals?: unknown } | null)?.approvals
+  const publicKeys = Array.isArray(approvals)
+    ? approvals.map((a, i) => canonicalApiKey((a as { publicKey?: unknown } | null)?.publicKey, `${field}.approvals[${i}].publicKey`))
+    : []
+  return verifySignedSigningPolicy(signed, { publicKeys: [...new Set(publicKeys)].sort(), threshold: 1 }, field)
 }
 
 /** Map an AWS SDK error to a CustodyError without carrying its message (which may quote request data). */

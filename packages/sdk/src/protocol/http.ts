@@ -21,6 +21,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 
 /** On the HTTP API, a request's stamp travels as JSON in this header… */
 export const STAMP_HEADER = 'x-custody-stamp'
+/** Approval stamps of other API keys over the same request (quorum), as a JSON array. */
+export const APPROVALS_HEADER = 'x-custody-approvals'
 /** …and the enclave's response signature comes back as JSON in this one. */
 export const RESPONSE_SIGNATURE_HEADER = 'x-custody-signature'
 
@@ -62,6 +64,10 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
     case 'sign.typedData':
     case 'sign.digest':
       return { method: 'POST', path: `/v1/keys/${k}/${SIGN_ACTIONS[op]}`, body: rest }
+    case 'policy.set':
+      return { method: 'POST', path: `/v1/keys/${k}/policy`, body: rest }
+    case 'policy.get':
+      return { method: 'GET', path: `/v1/keys/${k}/policy` }
     case 'system.health':
       return { method: 'GET', path: '/healthz' }
     case 'system.attestation':
@@ -89,6 +95,10 @@ export function routeToOperation(method: string, pathname: string, body: unknown
     return { op: 'key.import', params: b }
   }
   if (parts.length === 3 && method === 'GET') return { op: 'key.get', params: { keyId } }
+  if (parts.length === 4 && parts[3] === 'policy') {
+    if (method === 'GET') return { op: 'policy.get', params: { keyId } }
+    if (method === 'POST') return { op: 'policy.set', params: { ...b, keyId } }
+  }
   if (parts.length === 4 && parts[3] === 'sign' && method === 'POST') {
     const { type, ...rest } = b
     if (type === undefined || type === 'eip1559') return { op: 'sign.eip1559', params: { ...rest, keyId } }

@@ -26,12 +26,13 @@ export {
   UnsupportedVersionError,
 } from '../errors/CustodyError.js'
 export { type DecodedFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from './framing.js'
-export { type HttpRoute, httpStatusOf, operationToRoute, RESPONSE_SIGNATURE_HEADER, routeToOperation, STAMP_HEADER } from './http.js'
+export { APPROVALS_HEADER, type HttpRoute, httpStatusOf, operationToRoute, RESPONSE_SIGNATURE_HEADER, routeToOperation, STAMP_HEADER } from './http.js'
 export {
   errorResponse,
   ForwardedCredentialsSchema,
   type ParentContext,
   ParentContextSchema,
+  MAX_APPROVAL_STAMPS,
   MAX_LISTED_RECORDS,
   idOf,
   KEY_ID_PATTERN,

@@ -100,6 +100,8 @@ describe('HTTP route table', () => {
     'sign.digest': { keyId: 'k', digest: `0x${'11'.repeat(32)}` },
     'system.attestation': { nonce: `0x${'ab'.repeat(32)}` },
     'key.importSealed': { keyId: 's', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
+    'policy.set': { keyId: 'p', policy: { document: { keyId: 'p' }, approvals: [] } },
+    'policy.get': { keyId: 'p' },
   }
 
   it('has a route for every operation but the health check and the parent-internal audit read', () => {

@@ -46,6 +46,8 @@ export const KeyInfoSchema = z.strictObject({
   owners: OwnersSchema.optional(),
   /** The API key that created the key in the enclave (v2 records); absent for a key sealed by the offline importer. */
   creator: z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be a compressed P-256 public key').optional(),
+  /** The signing policy in force for this key, as the enclave read it (absent: none set). */
+  signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }).optional(),
 })
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
@@ -156,6 +158,24 @@ export const operations = {
       hpkePublicKey: hex(65),
     }),
   },
+  /**
+   * Set a key's signing policy: a document with its owners' approvals (see `SignedSigningPolicy`). The enclave
+   * verifies the approvals against the key's sealed owners and refuses a version not above the highest it has
+   * seen or read; `stored: false` means the caller stores it (production: the importer role, Secrets Manager).
+   */
+  'policy.set': {
+    params: z.strictObject({ keyId, policy: z.strictObject({ document: z.unknown(), approvals: z.array(z.unknown()).max(16) }) }),
+    result: z.strictObject({ keyId, signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }), stored: z.boolean() }),
+  },
+  /** A key's signing policy in force, with its approvals, as the enclave read it itself (absent: none set). */
+  'policy.get': {
+    params: z.strictObject({ keyId }),
+    result: z.strictObject({
+      keyId,
+      policy: z.strictObject({ document: z.unknown(), approvals: z.array(z.unknown()) }).optional(),
+      signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }).optional(),
+    }),
+  },
   'sign.eip1559': {
     params: z.strictObject({
       idempotencyKey,
@@ -222,7 +242,15 @@ export type RequestMessage<O extends Operation = Operation> = {
   op: O
   params: OperationParamsWire<O>
   auth?: RequestAuth
+  /**
+   * Stamps of other API keys over the same request (quorum approvals of a policy rule, or the owners'
+   * threshold): each is a full stamp, with its own timestamp and nonce, over the same `{ v, op, params, aud }`.
+   */
+  approvals?: RequestAuth[]
 }
+
+/** Most approval stamps one request carries. */
+export const MAX_APPROVAL_STAMPS = 16
 
 /** Most records one `key.list` call carries. */
 export const MAX_LISTED_RECORDS = 100
@@ -264,15 +292,16 @@ const EnvelopeSchema = z.looseObject({
   op: z.unknown().optional(),
   params: z.unknown().optional(),
   auth: z.unknown().optional(),
+  approvals: z.unknown().optional(),
 })
 
-const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['v', 'id', 'op', 'params', 'auth'])
+const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['v', 'id', 'op', 'params', 'auth', 'approvals'])
 
 /** A request that passed every check, with validated params. */
 export type ParsedRequest = { [O in Operation]: { id: string; op: O; params: OperationParams<O> } }[Operation]
 
 /** A request envelope that passed its checks: params and auth still as sent (unvalidated). */
-export type RequestEnvelope = { v: typeof PROTOCOL_VERSION; id: string; op: Operation; params: unknown; auth: unknown }
+export type RequestEnvelope = { v: typeof PROTOCOL_VERSION; id: string; op: Operation; params: unknown; auth: unknown; approvals?: unknown }
 
 /**
  * Validate a decoded request message: the envelope, then `params` against its operation's schema (a stamp
@@ -300,12 +329,15 @@ export function parseEnvelope(message: unknown): RequestEnvelope {
   // (assigning it sets the copy's prototype) instead of refusing it.
   const extra = Object.keys(message as object).filter((k) => !ENVELOPE_FIELDS.has(k))
   if (extra.length > 0) throw new InvalidFrameError({ reason: `unknown envelope field ${JSON.stringify(extra[0]!.slice(0, 40))}` })
-  const { v, id, op, params, auth } = env.data
+  const { v, id, op, params, auth, approvals } = env.data
   if (v !== PROTOCOL_VERSION) throw new UnsupportedVersionError({ version: v, supported: PROTOCOL_VERSION })
   if (typeof id !== 'string' || !REQUEST_ID_PATTERN.test(id)) throw new InvalidFrameError({ reason: '"id" must be 1-64 characters of [A-Za-z0-9._:-]' })
   if (typeof op !== 'string') throw new InvalidFrameError({ reason: '"op" must be a string' })
   if (!Object.hasOwn(operations, op)) throw new UnknownOperationError({ op })
-  return { v: PROTOCOL_VERSION, id, op: op as Operation, params: params ?? {}, auth }
+  if (approvals !== undefined && (!Array.isArray(approvals) || approvals.length === 0 || approvals.length > MAX_APPROVAL_STAMPS)) {
+    throw new InvalidFrameError({ reason: `"approvals" must be a list of 1 to ${MAX_APPROVAL_STAMPS} stamps` })
+  }
+  return { v: PROTOCOL_VERSION, id, op: op as Operation, params: params ?? {}, auth, ...(approvals === undefined ? {} : { approvals }) }
 }
 
 /** The request id of a message, if it has a well-formed one. */

@@ -28,6 +28,13 @@ export type AuditEvent = {
   requestDigest?: Hex
   /** The stamping API key (compressed point), when the stamp verified. */
   apiKey?: Hex
+  /** The other API keys whose approval stamps over the same request verified (quorum), sorted. */
+  approvers?: Hex[]
+  /** The signing-policy rule that allowed or denied the request (absent: no rule decided it). */
+  rule?: string
+  /** The signing policy in force for the decision, or the one a `policy.set` accepted. */
+  policyVersion?: number
+  policyDigest?: Hex
   /**
    * Boot event only: the response key's id, its attestation document (base64; `public_key` = the response key,
    * `user_data` = `attestationUserData({ trust, hpkePublicKey })`), the trust configuration and the HPKE key.

@@ -1,5 +1,5 @@
 import { ErrorCode, isCustodyError, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
-import { operationToRoute, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '../protocol/http.js'
+import { APPROVALS_HEADER, operationToRoute, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '../protocol/http.js'
 import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
 import { type AttestationPolicy, checkAttestationPolicy } from '../session/attestEnclave.js'
 import type { Transport } from './types.js'
@@ -51,6 +51,7 @@ export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_00
             accept: 'application/json',
             'x-request-id': message.id,
             ...(message.auth === undefined ? {} : { [STAMP_HEADER]: JSON.stringify(message.auth) }),
+            ...(message.approvals === undefined ? {} : { [APPROVALS_HEADER]: JSON.stringify(message.approvals) }),
             ...(route.body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: route.body === undefined ? undefined : JSON.stringify(route.body),

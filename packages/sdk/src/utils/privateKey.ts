@@ -32,6 +32,11 @@ export function isValidPrivateKeyBytes(bytes: Uint8Array): boolean {
 
 /** The Ethereum address of a 32-byte private key: keccak256(uncompressed public key)[12:], EIP-55. */
 export function privateKeyToAddress(privateKey: Uint8Array): Address {
-  const pub = secp256k1.getPublicKey(privateKey, false)
-  return toChecksumAddress(bytesToHex(keccak_256(pub.subarray(1)).subarray(12)))
+  return publicKeyToAddress(secp256k1.getPublicKey(privateKey, false))
+}
+
+/** The Ethereum address of an uncompressed secp256k1 public key (65 bytes, 0x04 ‖ x ‖ y), EIP-55. */
+export function publicKeyToAddress(publicKey: Uint8Array): Address {
+  if (publicKey.length !== 65 || publicKey[0] !== 4) throw new RangeError('publicKey must be 65 bytes, uncompressed')
+  return toChecksumAddress(bytesToHex(keccak_256(publicKey.subarray(1)).subarray(12)))
 }

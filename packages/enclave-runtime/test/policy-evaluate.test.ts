@@ -1,0 +1,381 @@
+import {
+  FACT_NAMES,
+  type FactName,
+  isCustodyError,
+  normalizeSigningPolicy,
+  OPERATORS,
+  OPERATORS_BY_TYPE,
+  type Operator,
+  POLICY_FACTS,
+  type PolicyFacts,
+  type RollingLimit,
+  type SigningPolicyInput,
+} from '@enclave-custody/sdk'
+import { getAddress } from 'ethers'
+import { describe, expect, it } from 'vitest'
+import { compileSigningPolicy } from '../src/policy/compileSigningPolicy.js'
+import { evaluateSigningPolicy, NO_RULE_ALLOWS, type PolicyEvaluation } from '../src/policy/evaluateSigningPolicy.js'
+import { createRollingLimits, type RollingLimits } from '../src/policy/rollingLimits.js'
+import { MATRIX_ADDRESSES, MATRIX_SAMPLES, MATRIX_SIGNER, policyMatrixCases, testApiKey } from './support/policyMatrix.js'
+
+const evaluate = (policy: SigningPolicyInput, facts: PolicyFacts, ctx: Partial<Parameters<typeof evaluateSigningPolicy>[2]> = {}): PolicyEvaluation =>
+  evaluateSigningPolicy(compileSigningPolicy(normalizeSigningPolicy(policy)), facts, { keyId: 'treasury', approvers: new Set(), ...ctx })
+const decision = (e: PolicyEvaluation) => ({ allowed: e.allowed, rule: e.rule })
+
+/** The InvalidArgumentError `fn` throws: its field and rule. */
+function refusal(fn: () => unknown): { field: unknown; rule: unknown } {
+  try {
+    fn()
+  } catch (e) {
+    if (!isCustodyError(e, 'INVALID_ARGUMENT')) throw e
+    const d = e.details as { field: unknown; rule: unknown }
+    return { field: d.field, rule: d.rule }
+  }
+  throw new Error('did not throw')
+}
+
+describe('the matrix: every fact × operator × allow/deny, with boundaries', () => {
+  const cases = policyMatrixCases()
+
+  it('covers every fact, every operator of its type and both effects, matching and not', () => {
+    for (const fact of FACT_NAMES) {
+      for (const operator of OPERATORS_BY_TYPE[POLICY_FACTS[fact].type]) {
+        for (const effect of ['allow', 'deny'] as const) {
+          const mine = cases.filter((c) => c.fact === fact && c.operator === operator && c.effect === effect)
+          const label = `${fact} ${operator} ${effect}`
+          expect(mine.some((c) => c.probe.value === undefined), `${label}: absent`).toBe(true)
+          // `family` has one value: notIn over it never holds, eq/in always hold when it is present.
+          expect(mine.some((c) => c.holds), `${label}: a probe that holds`).toBe(!(fact === 'family' && operator === 'notIn'))
+          expect(mine.some((c) => !c.holds && c.probe.value !== undefined), `${label}: a present probe that does not hold`).toBe(!(fact === 'family' && operator !== 'notIn'))
+        }
+      }
+    }
+    expect(new Set(cases.map((c) => c.fact))).toEqual(new Set(FACT_NAMES))
+  })
+
+  // By index: the cases hold bigints, which the test runner cannot serialise.
+  it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_, i) => {
+    const c = cases[i]!
+    const policy = normalizeSigningPolicy(c.policy)
+    const result = evaluateSigningPolicy(compileSigningPolicy(policy), c.facts, { keyId: 'k', approvers: new Set([MATRIX_SIGNER.compressed]) })
+    expect(decision(result)).toEqual(c.expected)
+    if (!result.allowed && result.rule === undefined) expect(result.reason).toBe(NO_RULE_ALLOWS)
+  })
+
+  it('value caps: exactly at the cap allowed by lte, one wei above refused; lt, gt, gte alike', () => {
+    const at = MATRIX_SAMPLES.transaction.value!
+    const run = (op: Operator, value: bigint) => evaluate({ rules: [{ id: 'cap', effect: 'allow', when: { value: { [op]: at.toString() } } }] }, { ...MATRIX_SAMPLES.transaction, value }).allowed
+    expect([run('lte', at - 1n), run('lte', at), run('lte', at + 1n)]).toEqual([true, true, false])
+    expect([run('lt', at - 1n), run('lt', at), run('lt', at + 1n)]).toEqual([true, false, false])
+    expect([run('gte', at - 1n), run('gte', at), run('gte', at + 1n)]).toEqual([false, true, true])
+    expect([run('gt', at - 1n), run('gt', at), run('gt', at + 1n)]).toEqual([false, false, true])
+  })
+
+  it('every operator of one condition must hold: a range', () => {
+    const policy = { rules: [{ id: 'range', effect: 'allow' as const, when: { chainId: { gte: '10', lte: '20' } } }] }
+    const at = (chainId: bigint) => evaluate(policy, { family: 'evm', kind: 'eip1559', chainId }).allowed
+    expect([9n, 10n, 15n, 20n, 21n].map(at)).toEqual([false, true, true, true, false])
+  })
+
+  it('uint compares as bigint above 2^53 and up to 2^256 - 1', () => {
+    const max = (1n << 256n) - 1n
+    const policy = { rules: [{ id: 'huge', effect: 'allow' as const, when: { value: { gt: (2n ** 53n).toString(), lte: max.toString() } } }] }
+    expect(evaluate(policy, { family: 'evm', kind: 'legacy', value: 2n ** 53n }).allowed).toBe(false)
+    expect(evaluate(policy, { family: 'evm', kind: 'legacy', value: 2n ** 53n + 1n }).allowed).toBe(true)
+    expect(evaluate(policy, { family: 'evm', kind: 'legacy', value: max }).allowed).toBe(true)
+  })
+
+  it('addresses compare as EIP-55 does not matter (cross-checked with ethers getAddress)', () => {
+    const lower = '0x52908400098527886e0f7030069857d2e4169ee7'
+    expect(getAddress(lower)).toBe('0x52908400098527886E0F7030069857D2E4169EE7')
+    const policy = { rules: [{ id: 'to', effect: 'allow' as const, when: { to: { in: [lower] } } }] }
+    expect(normalizeSigningPolicy(policy).rules[0]!.when.to).toEqual({ in: [getAddress(lower)] })
+    for (const to of [lower, getAddress(lower), lower.toUpperCase().replace('0X', '0x')]) {
+      expect(evaluate(policy, { family: 'evm', kind: 'eip1559', to: to as `0x${string}` }).allowed).toBe(true)
+    }
+  })
+
+  it('a condition on an absent fact is false, notIn included: a deny on `to notIn` does not match a message', () => {
+    const policy = { rules: [{ id: 'only-known', effect: 'deny' as const, when: { to: { notIn: [MATRIX_ADDRESSES.recipient] } } }] }
+    expect(decision(evaluate(policy, { family: 'evm', kind: 'message' }))).toEqual({ allowed: true, rule: undefined })
+    expect(decision(evaluate(policy, { family: 'evm', kind: 'eip1559', to: MATRIX_ADDRESSES.other }))).toEqual({ allowed: false, rule: 'only-known' })
+    // A fact written as `undefined` is absent too.
+    expect(decision(evaluate(policy, { family: 'evm', kind: 'eip1559', to: undefined }))).toEqual({ allowed: true, rule: undefined })
+  })
+
+  it('reads only own properties of the facts', () => {
+    const facts = Object.create({ to: MATRIX_ADDRESSES.other }) as PolicyFacts
+    Object.assign(facts, { family: 'evm', kind: 'eip1559' })
+    const policy = { rules: [{ id: 'deny-other', effect: 'deny' as const, when: { to: { eq: MATRIX_ADDRESSES.other } } }] }
+    expect(evaluate(policy, facts).allowed).toBe(true)
+  })
+})
+
+describe('rule order and effects', () => {
+  const tx = MATRIX_SAMPLES.transaction
+  it('deny beats allow, whatever the order; the first matching deny in document order is named', () => {
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'allow-all', effect: 'allow' },
+        { id: 'deny-mainnet', effect: 'deny', when: { chainId: { eq: '1' } } },
+        { id: 'deny-big', effect: 'deny', when: { value: { gt: '0' } } },
+      ],
+    }
+    const r = evaluate(policy, tx)
+    expect(r).toEqual({ allowed: false, rule: 'deny-mainnet', reason: 'a deny rule matches' })
+    expect(decision(evaluate(policy, { ...tx, chainId: 5n }))).toEqual({ allowed: false, rule: 'deny-big' })
+    expect(decision(evaluate(policy, { ...tx, chainId: 5n, value: 0n }))).toEqual({ allowed: true, rule: 'allow-all' })
+  })
+
+  it('no allow rule at all: what no deny rule denies is allowed, naming no rule; the empty policy allows', () => {
+    expect(evaluate({ rules: [{ id: 'no-7702', effect: 'deny', when: { kind: { eq: 'authorization' } } }] }, tx)).toEqual({ allowed: true })
+    expect(evaluate({}, tx)).toEqual({ allowed: true })
+  })
+
+  it('once there is an allow rule, what none allows is denied: "no rule allows", no rule named', () => {
+    expect(evaluate({ rules: [{ id: 'testnet', effect: 'allow', when: { chainId: { eq: '11155111' } } }] }, tx)).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+  })
+
+  it('the first matching allow rule in document order is named', () => {
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'sepolia', effect: 'allow', when: { chainId: { eq: '11155111' } } },
+        { id: 'small', effect: 'allow', when: { value: { lte: '100000000000000000' } } },
+        { id: 'mainnet', effect: 'allow', when: { chainId: { eq: '1' } } },
+      ],
+    }
+    expect(decision(evaluate(policy, tx))).toEqual({ allowed: true, rule: 'small' })
+    expect(decision(evaluate(policy, { ...tx, value: 10n ** 18n }))).toEqual({ allowed: true, rule: 'mainnet' })
+  })
+
+  it('compiles once and evaluates many times with the same answers', () => {
+    const compiled = compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'small', effect: 'allow', when: { value: { lte: '10' } } }] }))
+    for (let v = 0n; v < 20n; v++) {
+      expect(evaluateSigningPolicy(compiled, { ...tx, value: v }, { keyId: 'k', approvers: new Set() }).allowed).toBe(v <= 10n)
+    }
+  })
+})
+
+describe('quorum approvals', () => {
+  const [a, b, c, outsider] = [testApiKey(10), testApiKey(11), testApiKey(12), testApiKey(13)]
+  const tx = { ...MATRIX_SAMPLES.transaction, signer: a.compressed }
+  const policy: SigningPolicyInput = {
+    rules: [
+      { id: 'big', effect: 'allow', when: { value: { gt: '1000' } }, approvals: { from: [a.uncompressed, b.compressed, c.compressed], threshold: 2 } },
+      { id: 'small', effect: 'allow', when: { value: { lte: '1000' } } },
+    ],
+  }
+
+  it('needs threshold distinct approvers of its list; the requester counts', () => {
+    expect(evaluate(policy, tx, { approvers: new Set([a.compressed]) })).toEqual({ allowed: false, rule: 'big', reason: 'needs 2 approvals from its approvers, has 1' })
+    expect(decision(evaluate(policy, tx, { approvers: new Set([a.compressed, b.compressed]) }))).toEqual({ allowed: true, rule: 'big' })
+    // The requester counts even when the caller left it out of `approvers`.
+    expect(decision(evaluate(policy, tx, { approvers: new Set([c.compressed]) }))).toEqual({ allowed: true, rule: 'big' })
+  })
+
+  it('a stamp from outside the list does not count; one key in two SEC1 forms counts once', () => {
+    expect(evaluate(policy, tx, { approvers: new Set([a.compressed, outsider.compressed]) })).toMatchObject({ allowed: false, reason: 'needs 2 approvals from its approvers, has 1' })
+    const twice = new Set([a.compressed, a.uncompressed]) as ReadonlySet<`0x${string}`>
+    expect(evaluate(policy, tx, { approvers: twice })).toMatchObject({ allowed: false, reason: 'needs 2 approvals from its approvers, has 1' })
+    // A requester outside the list does not count either.
+    expect(evaluate(policy, { ...tx, signer: outsider.compressed }, { approvers: new Set([outsider.compressed, b.compressed]) })).toMatchObject({ allowed: false, reason: 'needs 2 approvals from its approvers, has 1' })
+    expect(decision(evaluate(policy, { ...tx, signer: outsider.compressed }, { approvers: new Set([c.uncompressed, b.compressed]) }))).toEqual({ allowed: true, rule: 'big' })
+  })
+
+  it('a quorum rule that fails gives way to a later matching allow rule without one', () => {
+    const p: SigningPolicyInput = { rules: [{ ...policy.rules![0]!, when: {} }, { id: 'fallback', effect: 'allow', when: { chainId: { eq: '1' } } }] }
+    expect(decision(evaluate(p, tx, { approvers: new Set([a.compressed]) }))).toEqual({ allowed: true, rule: 'fallback' })
+    expect(decision(evaluate(p, tx, { approvers: new Set([a.compressed, b.compressed]) }))).toEqual({ allowed: true, rule: 'big' })
+  })
+
+  it('reasons carry no key material', () => {
+    const r = evaluate(policy, tx, { approvers: new Set([a.compressed, outsider.compressed]) })
+    const text = JSON.stringify(r)
+    for (const k of [a, b, c, outsider]) for (const form of [k.compressed, k.uncompressed]) expect(text).not.toContain(form.slice(4, 40))
+  })
+
+  it('an approver that is not an API key is refused, naming it', () => {
+    expect(refusal(() => evaluate(policy, tx, { approvers: new Set(['0x1234' as `0x${string}`]) }))).toMatchObject({ field: 'approvers[0]' })
+  })
+})
+
+describe('rolling limits through the evaluator', () => {
+  type Call = { bucket: string; limit: RollingLimit; amount: bigint }
+  /** A RollingLimits that records what it is asked and answers as told. */
+  function recorder(answer: (call: Call) => string | undefined = () => undefined): RollingLimits & { calls: Call[] } {
+    const calls: Call[] = []
+    return {
+      calls,
+      reserve(bucket, limit, amount) {
+        calls.push({ bucket, limit, amount })
+        const refused = answer({ bucket, limit, amount })
+        return refused ? { refused } : { commit() {}, release() {} }
+      },
+    }
+  }
+  const [s1, s2] = [testApiKey(20), testApiKey(21)]
+  const limited = (sum: 'value' | 'amount' | 'worstCaseFee' | 'count', per: 'key' | 'signer' = 'key'): SigningPolicyInput => ({
+    rules: [{ id: 'daily', effect: 'allow', limit: { sum, max: '1000000000000000000', window: '24h', per } }],
+  })
+
+  it('the amount is value, amount, worstCaseFee (absent: 0) or 1 for count; buckets name key, rule and (per signer) the signer', () => {
+    const tx = { ...MATRIX_SAMPLES.erc20Transfer, value: 7n, signer: s1.compressed }
+    const got = (policy: SigningPolicyInput, facts: PolicyFacts) => {
+      const limits = recorder()
+      const r = evaluate(policy, facts, { limits })
+      expect(r.allowed && r.rule === 'daily' && r.reservation !== undefined).toBe(true)
+      return limits.calls[0]!
+    }
+    expect(got(limited('value'), tx)).toMatchObject({ amount: 7n, bucket: JSON.stringify(['treasury', 'daily']) })
+    expect(got(limited('amount'), tx).amount).toBe(1_000_000n)
+    expect(got(limited('worstCaseFee'), tx).amount).toBe(tx.worstCaseFee)
+    expect(got(limited('count'), tx).amount).toBe(1n)
+    expect(got(limited('amount'), MATRIX_SAMPLES.transaction).amount).toBe(0n)
+    expect(got(limited('value'), MATRIX_SAMPLES.permit).amount).toBe(0n)
+    expect(got(limited('value', 'signer'), tx).bucket).toBe(JSON.stringify(['treasury', 'daily', s1.compressed]))
+    expect(got(limited('value'), tx).limit).toEqual({ afterRestart: 'deny-until-window-end', max: '1000000000000000000', per: 'key', sum: 'value', window: '24h' })
+  })
+
+  it('bucket names cannot collide across key ids and rule ids', () => {
+    const limits = recorder()
+    evaluateSigningPolicy(compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'b.c', effect: 'allow', limit: { sum: 'count', max: '9', window: '1h' } }] })), MATRIX_SAMPLES.transaction, { keyId: 'a', approvers: new Set(), limits })
+    evaluateSigningPolicy(compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'c', effect: 'allow', limit: { sum: 'count', max: '9', window: '1h' } }] })), MATRIX_SAMPLES.transaction, { keyId: 'a.b', approvers: new Set(), limits })
+    expect(limits.calls[0]!.bucket).not.toBe(limits.calls[1]!.bucket)
+  })
+
+  it('a refused limit gives way to a later rule; all failing names the first and its reason', () => {
+    const limits = recorder(({ limit }) => (limit.max === '1' ? 'over' : undefined))
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'tight', effect: 'allow', limit: { sum: 'count', max: '1', window: '1h' } },
+        { id: 'loose', effect: 'allow', limit: { sum: 'count', max: '2', window: '1h' } },
+      ],
+    }
+    expect(decision(evaluate(policy, MATRIX_SAMPLES.transaction, { limits }))).toEqual({ allowed: true, rule: 'loose' })
+    const none = recorder(() => 'the limit of 1 count per 1h would be exceeded')
+    expect(evaluate(policy, MATRIX_SAMPLES.transaction, { limits: none })).toEqual({ allowed: false, rule: 'tight', reason: 'the limit of 1 count per 1h would be exceeded' })
+  })
+
+  it('a rule whose quorum fails reserves nothing; only the allowing rule reserves', () => {
+    const limits = recorder()
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'quorum', effect: 'allow', approvals: { from: [s1.compressed, s2.compressed], threshold: 2 }, limit: { sum: 'count', max: '5', window: '1h' } },
+        { id: 'a', effect: 'allow', limit: { sum: 'count', max: '5', window: '1h' } },
+        { id: 'b', effect: 'allow', limit: { sum: 'count', max: '5', window: '1h' } },
+      ],
+    }
+    expect(decision(evaluate(policy, { ...MATRIX_SAMPLES.transaction, signer: s1.compressed }, { limits }))).toEqual({ allowed: true, rule: 'a' })
+    expect(limits.calls.map((c) => c.bucket)).toEqual([JSON.stringify(['treasury', 'a'])])
+  })
+
+  it('no limit state: a limited rule cannot allow (fail closed); a per-signer limit without a signer neither', () => {
+    expect(evaluate(limited('value'), MATRIX_SAMPLES.transaction)).toEqual({ allowed: false, rule: 'daily', reason: 'has a rolling limit and no limit state is available' })
+    const { signer: _, ...anonymous } = MATRIX_SAMPLES.transaction
+    expect(evaluate(limited('value', 'signer'), anonymous, { limits: recorder() })).toMatchObject({ allowed: false, rule: 'daily' })
+  })
+
+  it('per-signer buckets are separate, per-key buckets shared (real limits)', () => {
+    const limits = createRollingLimits({ now: () => 10 ** 12, bootTime: 0 })
+    const compiled = (per: 'key' | 'signer') =>
+      compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'twice', effect: 'allow', limit: { sum: 'count', max: '2', window: '1h', per } }] }))
+    for (const per of ['signer', 'key'] as const) {
+      const c = compiled(per)
+      const run = (signer: `0x${string}`) => {
+        const r = evaluateSigningPolicy(c, { ...MATRIX_SAMPLES.transaction, signer }, { keyId: `k-${per}`, approvers: new Set([signer]), limits })
+        if (r.allowed) r.reservation!.commit()
+        return r.allowed
+      }
+      const got = [run(s1.compressed), run(s1.compressed), run(s1.compressed), run(s2.compressed)]
+      expect(got, per).toEqual(per === 'signer' ? [true, true, false, true] : [true, true, false, false])
+    }
+  })
+})
+
+describe('facts of the wrong type are refused, naming the fact', () => {
+  const policy: SigningPolicyInput = {
+    rules: [
+      {
+        id: 'all',
+        effect: 'allow',
+        when: { value: { gte: '0' }, to: { notIn: [MATRIX_ADDRESSES.other] }, selector: { notIn: ['0x00000000'] }, contractCreation: { eq: false }, signer: { notIn: [MATRIX_SIGNER.compressed] }, kind: { notIn: ['digest'] } },
+      },
+    ],
+  }
+  it.each([
+    ['value', 5],
+    ['value', -1n],
+    ['value', '5'],
+    ['to', '0x1234'],
+    ['to', 7],
+    ['selector', '0xa9059c'],
+    ['contractCreation', 'false'],
+    ['signer', '0x02abcd'],
+    ['kind', 3],
+  ] as const)('%s = %s', (fact, value) => {
+    expect(refusal(() => evaluate(policy, { ...MATRIX_SAMPLES.transaction, [fact]: value } as unknown as PolicyFacts))).toMatchObject({ field: `facts.${fact}` })
+  })
+  it('facts that are not an object', () => {
+    expect(refusal(() => evaluate(policy, null as unknown as PolicyFacts))).toMatchObject({ field: 'facts' })
+  })
+})
+
+describe('the schema refuses what the evaluator could not mean (at set time, naming the field)', () => {
+  const one = (when: unknown): unknown => ({ rules: [{ id: 'r', effect: 'allow', when }] })
+
+  it('unknown fact names', () => {
+    expect(refusal(() => normalizeSigningPolicy(one({ valu: { lte: '1' } })))).toMatchObject({ field: 'policy.rules[0].when', rule: expect.stringContaining('"valu"') })
+    expect(refusal(() => normalizeSigningPolicy(one(JSON.parse('{"__proto__":{"eq":"1"},"value":{"eq":"1"}}'))))).toMatchObject({ field: 'policy.rules[0].when' })
+    // compileSigningPolicy puts its input through the same schema.
+    expect(refusal(() => compileSigningPolicy(one({ usd: { lte: '1' } }) as never))).toMatchObject({ field: 'policy.rules[0].when' })
+  })
+
+  it('operators a fact type does not have, for every fact', () => {
+    for (const fact of FACT_NAMES) {
+      const allowed = OPERATORS_BY_TYPE[POLICY_FACTS[fact].type]
+      for (const op of [...OPERATORS.filter((o) => !allowed.includes(o)), 'neq', 'between', 'regex']) {
+        expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { [op]: '1' } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.${op}`, rule: expect.stringContaining('is not an operator') })
+      }
+    }
+  })
+
+  it('values of the wrong type, for every fact type', () => {
+    const wrong: Record<string, unknown[]> = {
+      uint: [1.5, -1, '-1', '0x10', '01', '1e3', true, null, (1n << 256n).toString()],
+      address: ['0x1234', 42, '0x52908400098527886E0F7030069857D2E4169Ee7', null],
+      enum: ['nope', 1, null],
+      string: [1, null, 'x'.repeat(257)],
+      bytes4: ['0xa9059c', 'a9059cbb', 0xa9059cbb, null],
+      bool: ['true', 1, null],
+      apiKey: ['0x1234', `0x04${'11'.repeat(64)}`, `0x05${'11'.repeat(32)}`, 7, null],
+    }
+    for (const fact of FACT_NAMES) {
+      const type = POLICY_FACTS[fact].type
+      for (const value of wrong[type]!) {
+        expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { eq: value } }))), `${fact} = ${String(value)}`).toMatchObject({ field: `policy.rules[0].when.${fact}.eq` })
+      }
+      if (OPERATORS_BY_TYPE[type].includes('in')) {
+        expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { in: [] } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.in` })
+        expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { in: 'x' } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.in` })
+        expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { in: [wrong[type]![0]] } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.in[0]` })
+      }
+    }
+  })
+
+  it('empty conditions, limits and quorums that mean nothing', () => {
+    expect(refusal(() => normalizeSigningPolicy(one({ value: {} })))).toMatchObject({ field: 'policy.rules[0].when.value' })
+    expect(refusal(() => normalizeSigningPolicy({ rules: [{ id: 'd', effect: 'deny', limit: { sum: 'value', max: '1', window: '24h' } }] }))).toMatchObject({ field: 'policy.rules[0].limit' })
+    expect(refusal(() => normalizeSigningPolicy({ rules: [{ id: 'l', effect: 'allow', limit: { sum: 'usd', max: '1', window: '24h' } }] }))).toMatchObject({ field: 'policy.rules[0].limit.sum' })
+    expect(refusal(() => normalizeSigningPolicy({ rules: [{ id: 'l', effect: 'allow', limit: { sum: 'value', max: '1', window: '30s' } }] }))).toMatchObject({ field: 'policy.rules[0].limit.window' })
+    expect(refusal(() => normalizeSigningPolicy({ rules: [{ id: 'q', effect: 'allow', approvals: { from: [MATRIX_SIGNER.compressed], threshold: 2 } }] }))).toMatchObject({ field: 'policy.rules[0].approvals.threshold' })
+  })
+
+  it('every fact of the contract has a type the compiler knows (a new fact type fails here)', () => {
+    for (const fact of FACT_NAMES as FactName[]) {
+      const type = POLICY_FACTS[fact].type
+      const op = OPERATORS_BY_TYPE[type][0]!
+      const c = policyMatrixCases().find((x) => x.fact === fact && x.operator === op && x.holds)!
+      expect(() => compileSigningPolicy(normalizeSigningPolicy(c.policy))).not.toThrow()
+    }
+  })
+})
