@@ -3,17 +3,7 @@ import { type AuditEvent, AUDIT_GENESIS, auditEventBytes, type Hex } from '@encl
 import type { EnclaveIdentity } from '../identity/createEnclaveIdentity.js'
 
 /** What the handler records for one request. */
-export type AuditRecord = {
-  op: string
-  outcome: string
-  keyId?: string
-  requestDigest?: Hex
-  apiKey?: Hex
-  approvers?: Hex[]
-  rule?: string
-  policyVersion?: number
-  policyDigest?: Hex
-}
+export type AuditRecord = Pick<AuditEvent, 'op' | 'outcome' | 'keyId' | 'requestDigest' | 'apiKey' | 'approvers' | 'rule' | 'policyVersion' | 'policyDigest'>
 
 export type AuditLog = {
   /** Append an event (hash-chained, signed by the response key); returns its receipt. */

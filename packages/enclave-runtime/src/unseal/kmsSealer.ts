@@ -1,4 +1,4 @@
-import { createHash, generateKeyPair } from 'node:crypto'
+import { generateKeyPair } from 'node:crypto'
 import { promisify } from 'node:util'
 import {
   DecryptCommand,
@@ -25,7 +25,7 @@ import {
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../trust/amazonTrustServicesRoots.js'
 import { checkKmsKeyArn } from '../trust/checkKmsKeyArn.js'
-import { createPinnedHttpsAgent } from '../trust/createPinnedHttpsAgent.js'
+import { createClientsPerCredentials } from '../trust/awsClients.js'
 import { parseCaBundle } from '../trust/parseCaBundle.js'
 import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
@@ -83,7 +83,6 @@ export type KmsSealer = Sealer & {
 /** What {@link createKmsSealer} resolves to. */
 export type CreateKmsSealerReturnType = KmsSealer
 
-const MAX_CLIENTS = 4
 const generateRsa = promisify(generateKeyPair)
 
 /**
@@ -200,40 +199,8 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
   const recipient = async (): Promise<RecipientInfo> => ({ KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: await attestationDocument() })
 
   // One client per credential set (the parent forwards short-lived instance-role credentials).
-  const clients = new Map<string, KMSClient>()
-  const clientFor = (context: UnsealContext | undefined): KMSClient => {
-    const credentials = checkCredentials(context?.credentials)
-    const id = createHash('sha256')
-      .update(JSON.stringify([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken ?? '']))
-      .digest('hex')
-    let client = clients.get(id)
-    if (client !== undefined) {
-      clients.delete(id)
-      clients.set(id, client)
-      return client
-    }
-    const expiration = credentials.expiration === undefined ? undefined : new Date(credentials.expiration)
-    client = new KMSClient({
-      region,
-      ...(endpoint === undefined ? {} : { endpoint }),
-      // Each client owns its agent (destroying a client destroys its agent's sockets).
-      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
-      maxAttempts,
-      credentials: {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken }),
-        ...(expiration === undefined || Number.isNaN(expiration.getTime()) ? {} : { expiration }),
-      },
-    })
-    clients.set(id, client)
-    while (clients.size > MAX_CLIENTS) {
-      const [oldest, old] = clients.entries().next().value as [string, KMSClient]
-      clients.delete(oldest)
-      old.destroy()
-    }
-    return client
-  }
+  const clients = createClientsPerCredentials({ make: (config) => new KMSClient(config), region, endpoint, trustedRoots, maxAttempts })
+  const clientFor = (context: UnsealContext | undefined): KMSClient => clients.clientFor(checkCredentials(context?.credentials))
 
   // KMS names the key it used in `KeyId` (the key ARN). Anything else answered for another key, or was not KMS.
   const checkResponseKeyId = (response: { KeyId?: string | undefined; Plaintext?: Uint8Array | undefined }, operation: string): void => {
@@ -320,8 +287,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
       throw new IntegrityError({ reason: `KMS GenerateDataKey gave no valid secp256k1 private key in ${maxGenerateAttempts} attempts` })
     },
     close() {
-      for (const client of clients.values()) client.destroy()
-      clients.clear()
+      clients.close()
     },
   }
 }

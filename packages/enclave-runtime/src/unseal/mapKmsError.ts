@@ -1,3 +1,4 @@
+import { describeAwsFailure } from '../trust/awsClients.js'
 import { CustodyError, ErrorCode, IntegrityError, InternalError, PolicyDeniedError, UnavailableError } from '@enclave-custody/sdk'
 
 const INTEGRITY = new Set(['InvalidCiphertextException', 'IncorrectKeyException'])
@@ -11,28 +12,6 @@ const UNAUTHENTICATED = new Set([
 ])
 const TRANSIENT = new Set(['ThrottlingException', 'LimitExceededException', 'KMSInternalException', 'DependencyTimeoutException', 'KeyUnavailableException'])
 const KEY_UNUSABLE = new Set(['NotFoundException', 'DisabledException', 'KMSInvalidStateException', 'InvalidKeyUsageException'])
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE'])
-// Node's codes for a server certificate the KMS client's trusted roots do not vouch for (OpenSSL
-// verification results, and Node's own host name check).
-const CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-])
-
 /**
  * Translate an error thrown by the KMS client into a CustodyError. The result carries only the AWS error
  * name, the HTTP status and the request id: never KMS's message, the request, ciphertexts, credentials
@@ -51,19 +30,7 @@ const CERTIFICATE_CODES = new Set([
  */
 export function mapKmsError(error: unknown, operation: string): CustodyError {
   if (error instanceof CustodyError) return error
-  const e = (typeof error === 'object' && error !== null ? error : {}) as {
-    name?: unknown
-    code?: unknown
-    $metadata?: { httpStatusCode?: unknown; requestId?: unknown }
-  }
-  const name = typeof e.name === 'string' && /^[A-Za-z.]{1,64}$/.test(e.name) ? e.name : 'Error'
-  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined
-  const requestId = typeof e.$metadata?.requestId === 'string' && /^[\w-]{1,128}$/.test(e.$metadata.requestId) ? e.$metadata.requestId : undefined
-  const code = typeof e.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code) ? e.code : undefined
-  const ref = [name, status === undefined ? undefined : `HTTP ${status}`, requestId === undefined ? undefined : `request ${requestId}`]
-    .filter((x) => x !== undefined)
-    .join(', ')
-
+  const { name, status, ref, certificate, unreachable } = describeAwsFailure(error)
   if (name === 'AccessDeniedException') return new PolicyDeniedError({ reason: `KMS ${operation} was denied by the key policy or IAM (${ref})` })
   if (INTEGRITY.has(name)) {
     return new IntegrityError({
@@ -77,17 +44,16 @@ export function mapKmsError(error: unknown, operation: string): CustodyError {
     return new CustodyError(ErrorCode.UNAVAILABLE, { shortMessage: `unavailable: the KMS key cannot be used for ${operation} (${ref})`, retryable: false })
   }
   if (TRANSIENT.has(name) || (status !== undefined && status >= 500)) return new UnavailableError({ reason: `KMS ${operation} failed transiently (${ref})` })
-  if (status === undefined && code !== undefined && CERTIFICATE_CODES.has(code)) {
+  if (certificate !== undefined) {
     // TLS ends in the enclave: whoever answered could not prove to be KMS. Retrying reaches the same peer.
     return new CustodyError(ErrorCode.UNAVAILABLE, {
-      shortMessage: `unavailable: KMS's TLS certificate is not trusted by this enclave image, ${operation} was not sent (${code})`,
+      shortMessage: `unavailable: KMS's TLS certificate is not trusted by this enclave image, ${operation} was not sent (${certificate})`,
       retryable: false,
     })
   }
-  if (status === undefined) {
+  if (unreachable !== undefined) {
     // No HTTP response: the request never completed (connection refused, DNS, timeout, aborted).
-    const why = code !== undefined && NETWORK_CODES.has(code) ? code : name
-    return new UnavailableError({ reason: `cannot reach KMS for ${operation} (${why})` })
+    return new UnavailableError({ reason: `cannot reach KMS for ${operation} (${unreachable})` })
   }
   return new InternalError({ reason: `KMS ${operation} failed (${ref})` })
 }

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto'
 import { GetSecretValueCommand, type GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { CustodyError, ErrorCode, IntegrityError, InvalidArgumentError, type UnavailableError } from '@enclave-custody/sdk'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials, UnsealContext } from '../../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../../trust/amazonTrustServicesRoots.js'
-import { createPinnedHttpsAgent } from '../../trust/createPinnedHttpsAgent.js'
+import { createClientsPerCredentials } from '../../trust/awsClients.js'
 import { parseCaBundle } from '../../trust/parseCaBundle.js'
 import type { PolicyStore } from '../types.js'
 import { mapSecretsManagerError } from './mapSecretsManagerError.js'
@@ -62,7 +61,6 @@ export type CreateSecretsManagerPolicyStoreReturnType = SecretsManagerPolicyStor
 /** Thrown by `read`: fail closed, never "no policy" for what could not be read. */
 export type SecretsManagerPolicyStoreErrorType = InvalidArgumentError | IntegrityError | UnavailableError
 
-const MAX_CLIENTS = 4
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
 const ACCOUNT = /^\d{12}$/
 const PARTITION = /^aws(?:-[a-z]+)*$/
@@ -158,41 +156,8 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
   const secretIdOf = (keyId: string): string => `${arnPrefix}${secretNameOf(keyId)}`
 
   // One client per credential set (the parent forwards short-lived instance-role credentials), as the KMS sealer.
-  const clients = new Map<string, SecretsManagerClient>()
-  const clientFor = (context: UnsealContext | undefined): SecretsManagerClient => {
-    const credentials = checkCredentials(context?.credentials)
-    const id = createHash('sha256')
-      .update(JSON.stringify([credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken ?? '']))
-      .digest('hex')
-    let client = clients.get(id)
-    if (client !== undefined) {
-      clients.delete(id)
-      clients.set(id, client)
-      return client
-    }
-    const expiration = credentials.expiration === undefined ? undefined : new Date(credentials.expiration)
-    client = new SecretsManagerClient({
-      region,
-      ...(endpoint === undefined ? {} : { endpoint }),
-      // Each client owns its agent (destroying a client destroys its agent's sockets).
-      requestHandler: { httpsAgent: createPinnedHttpsAgent({ caCertificates: trustedRoots }), connectionTimeout: 5_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
-      maxAttempts,
-      // Always the forwarded credentials: an explicit provider, so the SDK never looks for ambient ones.
-      credentials: {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken }),
-        ...(expiration === undefined || Number.isNaN(expiration.getTime()) ? {} : { expiration }),
-      },
-    })
-    clients.set(id, client)
-    while (clients.size > MAX_CLIENTS) {
-      const [oldest, old] = clients.entries().next().value as [string, SecretsManagerClient]
-      clients.delete(oldest)
-      old.destroy()
-    }
-    return client
-  }
+  const clients = createClientsPerCredentials({ make: (config) => new SecretsManagerClient(config), region, endpoint, trustedRoots, maxAttempts })
+  const clientFor = (context: UnsealContext | undefined): SecretsManagerClient => clients.clientFor(checkCredentials(context?.credentials))
 
   /** The answer, checked: that secret, in the pinned account and region, its current version, JSON. */
   const checkAnswer = (response: GetSecretValueCommandOutput, name: string): unknown => {
@@ -238,8 +203,7 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
       return undefined
     },
     close() {
-      for (const client of clients.values()) client.destroy()
-      clients.clear()
+      clients.close()
     },
   }
 }
