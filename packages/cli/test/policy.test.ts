@@ -186,6 +186,16 @@ describe('policy get | set against an attesting enclave behind a proxy (the encl
     expect(withVersion.code).toBe(2)
     expect(withVersion.err).toContain('holds an approved document, whose version (2) is what its owners signed')
   })
+
+  it('a co-owner who did not create the key sets a policy with --trusted-creator (without it, the SDK refuses the key)', async () => {
+    const file = await json('by-bob.json', { rules: [{ id: 'bob-small', effect: 'allow', when: { value: { lte: '5' } } }] })
+    const untrusted = await cli(['policy', 'set', 'board', '--file', file, '--approver-key-file', keyFiles.carol, ...as('bob')])
+    expect(untrusted.code).toBe(1)
+    expect(untrusted.err).toContain('INTEGRITY_ERROR')
+    const trusted = await cli(['policy', 'set', 'board', '--file', file, '--approver-key-file', keyFiles.carol, '--trusted-creator', stampers.alice.publicKey, ...as('bob')])
+    expect(trusted.err).toBe('')
+    expect(trusted.out).toMatch(/ is now version \d+ .*2 owner approvals\n$/)
+  })
 })
 
 describe('policy set refuses a bad policy before contacting anything', () => {

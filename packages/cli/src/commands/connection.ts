@@ -95,6 +95,18 @@ export const proxyOptions = {
     help: 'append the audit receipt of every answer to this JSON-lines file (mode 0600), for `custody audit verify`',
     schema: z.string().min(1).optional(),
   },
+  trustedCreator: {
+    flag: 'trusted-creator',
+    env: 'CUSTODY_TRUSTED_CREATORS',
+    value: 'apiKey[,apiKey…]',
+    help: 'API public keys besides yours whose keys you use (a co-owner or delegate of a key someone else created)',
+    multiple: true,
+    schema: z
+      .union([z.string(), z.array(z.string())])
+      .transform((values) => [values].flat().flatMap((v) => v.split(',')).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^0x(?:0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/, 'must be 0x-hex P-256 public keys (33 or 65 bytes)')).max(64))
+      .optional(),
+  },
   dev: devOption,
 } satisfies Record<string, OptionSpec>
 
@@ -106,7 +118,14 @@ export const PROXY_HELP =
   'Before its first request the command attests the enclave (PCR0 in --pcr0, certificate chain to\n--attestation-root or the AWS Nitro root), stamps every request with the API key of --api-key-file and\naccepts only answers signed by the attested enclave; --receipts keeps the audit receipt of each answer.\n--dev <dir> fills all of these from <dir>/dev.env (receipts: <dir>/receipts.jsonl).'
 
 /** The proxy options' values, as `connect` takes them. */
-export type ProxySettings = { url: string; apiKeyFile: string; pcr0: readonly string[]; attestationRoot?: string | undefined; receipts?: string | undefined }
+export type ProxySettings = {
+  url: string
+  apiKeyFile: string
+  pcr0: readonly string[]
+  attestationRoot?: string | undefined
+  receipts?: string | undefined
+  trustedCreator?: readonly string[] | undefined
+}
 
 /** The importer side (import-key, generate-key): the importer role stores the records the enclave seals (Secrets Manager). */
 export const importerOptions = {
@@ -184,7 +203,13 @@ export async function connect({
     attestation: { pcr0: [...proxy.pcr0], ...(roots ? { roots } : {}) },
     ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
   })
-  const sdkClient = createCustodyClient({ transport, stamper, ...(kmsImporter ? { importer: kmsImporter } : {}), ...(receipts ? { onReceipt: receipts.append } : {}) })
+  const sdkClient = createCustodyClient({
+    transport,
+    stamper,
+    ...(kmsImporter ? { importer: kmsImporter } : {}),
+    ...(receipts ? { onReceipt: receipts.append } : {}),
+    ...(proxy.trustedCreator?.length ? { trustedCreators: proxy.trustedCreator } : {}),
+  })
   const client = roots === undefined ? withDefaultRootHint(sdkClient) : sdkClient
   return {
     client,

@@ -58,6 +58,7 @@ const policyOptions = {
   pcr0: notRequired(proxyOptions.pcr0),
   attestationRoot: proxyOptions.attestationRoot,
   receipts: proxyOptions.receipts,
+  trustedCreator: proxyOptions.trustedCreator,
   dev: proxyOptions.dev,
   kmsKeyId: {
     ...notRequired(importerOptions.kmsKeyId),
@@ -95,7 +96,7 @@ function proxyOf(o: PolicyOptions): ProxySettings {
     const spec = policyOptions[key]
     if (o[key] === undefined) throw new UsageError(`--${spec.flag} is required (or set ${spec.env})`)
   }
-  return { url: o.url!, apiKeyFile: o.apiKeyFile!, pcr0: o.pcr0!, attestationRoot: o.attestationRoot, receipts: o.receipts }
+  return { url: o.url!, apiKeyFile: o.apiKeyFile!, pcr0: o.pcr0!, attestationRoot: o.attestationRoot, receipts: o.receipts, trustedCreator: o.trustedCreator }
 }
 
 /** `[a, b, c, +2 more]`: a list in a summary line. */
