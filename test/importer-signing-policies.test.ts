@@ -1,6 +1,6 @@
 /**
- * The importer stores signed signing policies where the enclave reads them (`enclave-custody/policies/<keyId>`,
- * AWSCURRENT): `KmsImporter.storeSigningPolicy` / `readSigningPolicy` against the real local AWS through the
+ * The importer stores signed signing policies where the enclave reads them (`enclave-custody/policies/<keyId>/policy`,
+ * `signingPolicySecretName`, AWSCURRENT): `KmsImporter.storeSigningPolicy` / `readSigningPolicy` against the real local AWS through the
  * real AWS SDK client, with the importer role's least-privilege grants (create, put, read under the prefix).
  * The enclave side of the round trip is packages/enclave-runtime/test/secretsManagerPolicyStore.test.ts.
  */
@@ -18,6 +18,7 @@ import {
   normalizeSigningPolicyDocument,
   type SignedSigningPolicy,
   type Stamper,
+  signingPolicySecretName,
 } from '@enclave-custody/sdk'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -86,13 +87,37 @@ describe('KmsImporter signing policies', () => {
     expect(await importer.readSigningPolicy(keyId)).toBeUndefined()
     const v1 = await signed(keyId, 1)
     const out = await importer.storeSigningPolicy(v1)
-    expect(importer.policySecretName(keyId)).toBe(`enclave-custody/policies/${keyId}`)
-    expect(out.arn).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:enclave-custody/policies/${keyId}-[A-Za-z0-9]{6}$`))
+    expect(importer.policySecretName(keyId)).toBe(`enclave-custody/policies/${keyId}/policy`)
+    expect(importer.policySecretName(keyId)).toBe(signingPolicySecretName(keyId))
+    expect(out.arn).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:enclave-custody/policies/${keyId}/policy-[A-Za-z0-9]{6}$`))
     expect(await importer.readSigningPolicy(keyId)).toEqual(v1)
     // What is stored is the JSON of the document and its approvals, nothing else.
     const raw = await admin.send(new GetSecretValueCommand({ SecretId: out.arn, VersionStage: 'AWSCURRENT' }))
     expect(JSON.parse(raw.SecretString!)).toEqual(JSON.parse(JSON.stringify(v1)))
     expect(raw.VersionId).toBe(out.versionId)
+  })
+
+  it('a keyId ending in "-" and six characters (pay-eu0001): stored where the enclave’s partial ARN finds it', async () => {
+    const keyId = 'pay-eu0001'
+    const partialArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:enclave-custody/policies/${keyId}/policy`
+    expect(await importer.readSigningPolicy(keyId)).toBeUndefined()
+    const v1 = await signed(keyId, 1)
+    const { arn } = await importer.storeSigningPolicy(v1)
+    expect(arn).toMatch(new RegExp(`^${partialArn}-[A-Za-z0-9]{6}$`))
+    expect(await importer.readSigningPolicy(keyId)).toEqual(v1)
+    // What the enclave asks for (the partial ARN, AWSCURRENT) is this secret; the bare name's partial ARN would not be.
+    const asEnclave = await admin.send(new GetSecretValueCommand({ SecretId: partialArn, VersionStage: 'AWSCURRENT' }))
+    expect([asEnclave.ARN, JSON.parse(asEnclave.SecretString!)]).toEqual([arn, JSON.parse(JSON.stringify(v1))])
+  })
+
+  it('a policySecretPrefix that is not one is refused (field prefix) before anything is sent', async () => {
+    // Nothing listens there: a request sent would be UNAVAILABLE, not INVALID_ARGUMENT.
+    const kms = new KMSClient({ region: REGION, endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIAUNUSED', secretAccessKey: 'x' } })
+    const secretsManager = new SecretsManagerClient({ region: REGION, endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIAUNUSED', secretAccessKey: 'x' }, maxAttempts: 1 })
+    closers.push(kms, secretsManager)
+    const bad = createKmsImporter({ kms, secretsManager, kmsKeyId: 'unused-here', policySecretPrefix: 'no-slash' })
+    expect(() => bad.policySecretName('treasury')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: 'prefix' }) }))
+    expect(await thrown(async () => bad.readSigningPolicy('treasury'))).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'prefix' } })
   })
 
   it('a higher version goes in with PutSecretValue: it is AWSCURRENT, the one before AWSPREVIOUS', async () => {
@@ -155,19 +180,12 @@ describe('KmsImporter signing policies', () => {
     expect(await importer.readSigningPolicy(keyId)).toEqual(v2)
   })
 
-  it('refuses a document Secrets Manager could not store (more than 65,536 characters) before calling it', async () => {
+  it('refuses a document over 32 KiB (the enclave would refuse it too) before calling Secrets Manager', async () => {
     const keyId = freshKeyId()
     const addresses = Array.from({ length: 256 }, () => `0x${randomBytes(20).toString('hex')}`)
-    const document = normalizeSigningPolicyDocument({
-      keyId,
-      keyPublicKey,
-      version: 1,
-      rules: Array.from({ length: 7 }, (_, i) => ({ id: `payees-${i}`, effect: 'allow', when: { to: { in: addresses } } })),
-      signers: [],
-    })
-    const big = { document, approvals: [await approveSigningPolicy(owners[0]!, document)] }
-    expect(JSON.stringify(big).length).toBeGreaterThan(65_536)
-    expect(await thrown(() => importer.storeSigningPolicy(big))).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'signed' } })
+    const document = { keyId, keyPublicKey, version: 1, rules: Array.from({ length: 7 }, (_, i) => ({ id: `payees-${i}`, effect: 'allow', when: { to: { in: addresses } } })), signers: [] }
+    const big = { document, approvals: [] } as unknown as Parameters<typeof importer.storeSigningPolicy>[0]
+    expect(await thrown(() => importer.storeSigningPolicy(big))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('32 KiB') })
     expect(await importer.readSigningPolicy(keyId)).toBeUndefined()
   })
 })

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '@enclave-custody/enclave-runtime'
 import type { IdentityPolicyDocument } from '@enclave-custody/local-aws'
-import { DEFAULT_SECRET_PREFIX } from '@enclave-custody/sdk'
+import { DEFAULT_POLICY_SECRET_PREFIX, DEFAULT_SECRET_PREFIX } from '@enclave-custody/sdk'
 import { z } from 'zod'
 
 const Principal = z.strictObject({ accessKeyId: z.string(), secretAccessKey: z.string(), arn: z.string() })
@@ -46,8 +46,8 @@ export type DevIdentityPolicies = Record<keyof DevConfig['principals'], Identity
  */
 export function devIdentityPolicies({ accountId, region, secretPrefix = DEFAULT_SECRET_PREFIX }: { accountId: string; region: string; secretPrefix?: string }): DevIdentityPolicies {
   const records = `arn:aws:secretsmanager:${region}:${accountId}:secret:${secretPrefix}*`
-  // Signed signing policies: the enclave reads them with the instance role's credentials; the importer stores them.
-  const policies = `arn:aws:secretsmanager:${region}:${accountId}:secret:enclave-custody/policies/*`
+  // Signed signing policies (`signingPolicySecretName`): the enclave reads them with the instance role's credentials; the importer stores them.
+  const policies = `arn:aws:secretsmanager:${region}:${accountId}:secret:${DEFAULT_POLICY_SECRET_PREFIX}*`
   const keys = `arn:aws:kms:${region}:${accountId}:key/*`
   return {
     admin: {

@@ -55,7 +55,7 @@ export type AttestedRuntimeOptions = {
  * The production runtime: keys are unsealed only through KMS with this enclave's attestation document as
  * `Recipient`, under the pinned sealing key (`kmsKeyArn`) and over TLS that ends here; the enclave keeps no
  * records (the parent forwards them) and caches plaintext keys for a TTL, zeroing them on eviction. Signing
- * policies are read by the enclave itself from Secrets Manager (`enclave-custody/policies/<keyId>`,
+ * policies are read by the enclave itself from Secrets Manager (`enclave-custody/policies/<keyId>/policy`,
  * `AWSCURRENT`) in the sealing key's account and region, over TLS that ends here too.
  *
  * @throws InvalidArgumentError when `kmsKeyArn` is not a key ARN in `region`, or an endpoint is plain

@@ -117,7 +117,7 @@ export type RequestHandlerOptions = {
  * verified (the requester's and its approval stamps', as compressed points). `audit` collects what the
  * request's audit event reports besides the outcome.
  */
-type Caller = { key: Hex; nonce: Hex; approvers: ReadonlySet<Hex>; audit: Partial<AuditRecord> }
+type Caller = { key: Hex; nonce: Hex; approvers(): ReadonlySet<Hex>; audit: Partial<AuditRecord> }
 
 /** What an operation needs of its caller: read a key, administer its policy, or sign with it. */
 type Access = 'read' | 'admin' | 'sign'
@@ -182,9 +182,10 @@ export function createRequestHandler({
     const owners = ownersOf(record)
     const isSigner = access !== 'admin' && policy?.signed.document.signers.includes(caller.key) === true
     if (owners.publicKeys.includes(caller.key)) {
-      const stamps = owners.publicKeys.filter((k) => caller.approvers.has(k)).length
-      // A delegated signer of the policy needs no owner quorum; an owner signing needs the owners' threshold.
-      if (access === 'sign' && stamps < owners.threshold && !isSigner) {
+      // A delegated signer of the policy needs no owner quorum; an owner signing needs the owners' threshold
+      // (approval stamps are verified only when a threshold above 1 asks for them).
+      const stamps = access === 'sign' && !isSigner && owners.threshold > 1 ? owners.publicKeys.filter((k) => caller.approvers().has(k)).length : owners.threshold
+      if (stamps < owners.threshold) {
         throw new ForbiddenError({ reason: `key "${record.keyId}" needs stamps of ${owners.threshold} distinct owners (approvals); this request has ${stamps}` })
       }
       return
@@ -210,15 +211,18 @@ export function createRequestHandler({
     const facts: PolicyFacts | undefined = extractFacts(req)
     if (!facts) throw new InternalError({ reason: `no fact extractor for ${req.op}` })
     const record = await recordOf(keyId, context)
-    const policy = await policies.current(record, ownersOf(record), context)
+    const read = await policies.current(record, ownersOf(record), context)
+    const policy = read.loaded
     authorize(record, caller, 'sign', policy)
     let reservation: { commit(): void; release(): void } | undefined
     if (policy) {
       caller.audit.policyVersion = policy.ref.version
       caller.audit.policyDigest = policy.ref.digest
+      // Approval stamps are verified only for a policy that has a quorum rule.
+      const approvers = policy.compiled.allow.some((r) => r.approvals) ? caller.approvers() : new Set([caller.key])
       let decision: ReturnType<typeof evaluateSigningPolicy>
       try {
-        decision = evaluateSigningPolicy(policy.compiled, { ...facts, signer: caller.key }, { keyId, approvers: caller.approvers, limits })
+        decision = evaluateSigningPolicy(policy.compiled, { ...facts, signer: caller.key }, { keyId, approvers, limits })
       } catch {
         // Facts come from our own extractors: one the evaluator cannot read is our bug, and nothing is signed.
         throw new InternalError({ reason: 'the signing policy could not be evaluated' })
@@ -228,7 +232,10 @@ export function createRequestHandler({
       reservation = decision.reservation
     }
     try {
-      const out = await withRecord(record, context, (privateKey, keyPolicy, address) => fn(privateKey, keyPolicy, address))
+      const out = await withRecord(record, context, (privateKey, keyPolicy, address) => {
+        read.remember()
+        return fn(privateKey, keyPolicy, address)
+      })
       reservation?.commit()
       return out
     } catch (e) {
@@ -354,16 +361,21 @@ export function createRequestHandler({
       case 'key.get': {
         // Identity only from a record that unseals: a parent cannot make the enclave vouch for an address it chose.
         const record = await recordOf(req.params.keyId, context)
-        const policy = await policies.current(record, ownersOf(record), context)
+        const read = await policies.current(record, ownersOf(record), context)
+        const policy = read.loaded
         authorize(record, who, 'read', policy)
-        return withRecord(record, context, (privateKey) => ({ ...toKeyInfo(record, privateKey), ...(policy ? { signingPolicy: policy.ref } : {}) }))
+        return withRecord(record, context, (privateKey) => {
+          read.remember()
+          return { ...toKeyInfo(record, privateKey), ...(policy ? { signingPolicy: policy.ref } : {}) }
+        })
       }
       case 'policy.get': {
         const record = await recordOf(req.params.keyId, context)
-        const policy = await policies.current(record, ownersOf(record), context, { fresh: true })
+        const read = await policies.current(record, ownersOf(record), context, { fresh: true })
+        const policy = read.loaded
         authorize(record, who, 'read', policy)
         // Answered only for a record that unseals: its owners (whose approvals the policy carries) are then proven.
-        await withRecord(record, context, () => undefined)
+        await withRecord(record, context, () => read.remember())
         return { keyId: record.keyId, ...(policy ? { policy: policy.signed, signingPolicy: policy.ref } : {}) }
       }
       case 'policy.set': {
@@ -372,20 +384,24 @@ export function createRequestHandler({
           const record = await recordOf(keyId, context)
           const owners = ownersOf(record)
           authorize(record, who, 'admin')
-          const next = policies.verify(record, owners, req.params.policy, 'policy')
-          who.audit.policyVersion = next.ref.version
-          who.audit.policyDigest = next.ref.digest
+          const checked = policies.check(record, owners, req.params.policy, 'policy')
+          who.audit.policyVersion = checked.ref.version
+          who.audit.policyDigest = checked.ref.digest
           // The version in force as the store says it now (and never below what this boot has seen).
-          const current = await policies.current(record, owners, context, { fresh: true })
-          if (current && next.ref.version <= current.ref.version) {
+          const read = await policies.current(record, owners, context, { fresh: true })
+          const current = read.loaded
+          if (current && checked.ref.version <= current.ref.version) {
             throw new InvalidArgumentError({ field: 'policy.document.version', rule: `must be above the version in force (${current.ref.version}): versions only increase` })
           }
           // The unsealing proves the record's owners (whose approvals were checked) and its key (the document's).
           await withRecord(record, context, (privateKey) => {
-            if (bytesToHex(secp256k1.getPublicKey(privateKey, false)) !== next.signed.document.keyPublicKey) {
+            read.remember()
+            if (bytesToHex(secp256k1.getPublicKey(privateKey, false)) !== checked.signed.document.keyPublicKey) {
               throw new InvalidArgumentError({ field: 'policy.document.keyPublicKey', rule: 'must be the public key of this key' })
             }
           })
+          // Compiled only now: a document that is not the next version costs no compilation and no memory.
+          const next = policies.load(checked)
           if (!policyStore.write) return { keyId, signingPolicy: next.ref, stored: false }
           await policyStore.write(keyId, next.signed)
           policies.accept(record, owners, next)
@@ -503,7 +519,7 @@ export function createRequestHandler({
       if (UNSTAMPED_OPERATIONS.has(op)) {
         // Health and attestation: unstamped, so their answers are unsigned (an attestation proves itself).
         // No caller: these two operations touch no key.
-        const outcome = await serve(envelope, context, () => ({ key: '0x' as Hex, nonce: '0x' as Hex, approvers: new Set(), audit: {} }))
+        const outcome = await serve(envelope, context, () => ({ key: '0x' as Hex, nonce: '0x' as Hex, approvers: () => new Set(), audit: {} }))
         logOutcome({ reqId: id, op, started }, outcome)
         return outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)
       }
@@ -524,20 +540,31 @@ export function createRequestHandler({
         const stamp = verify(envelope.auth)
         nonces.claim(stamp.publicKey, stamp.nonce)
         apiKey = stamp.publicKey
-        const approvers = new Set<Hex>([stamp.publicKey])
-        for (const [i, auth] of ((envelope.approvals as unknown[] | undefined) ?? []).entries()) {
-          let approval: ReturnType<typeof verify>
-          try {
-            approval = verify(auth)
-          } catch (e) {
-            throw new UnauthenticatedError({ reason: `approvals[${i}]: ${e instanceof Error ? e.message : 'does not verify'}` })
+        // Approval stamps are checked only when a decision needs them (an owners' threshold, a quorum rule): a
+        // request cannot buy 16 signature verifications by sending junk approvals.
+        let approvers: Set<Hex> | undefined
+        const approversOf = (): ReadonlySet<Hex> => {
+          if (approvers) return approvers
+          const found = new Set<Hex>([stamp.publicKey])
+          for (const [i, auth] of ((envelope.approvals as unknown[] | undefined) ?? []).entries()) {
+            let approval: ReturnType<typeof verify>
+            try {
+              // Bound to this requester: an approval is never a request stamp, nor someone else's approval.
+              approval = verifyStamp({ v: envelope.v, op, params: envelope.params, auth, aud: identity.aud, now: now().getTime(), notBefore: identity.bootTime, approvalFor: stamp.publicKey })
+            } catch (e) {
+              throw new UnauthenticatedError({ reason: `approvals[${i}]: ${e instanceof Error ? e.message : 'does not verify'}` })
+            }
+            // Each stamp once: a captured approval does not count again in another request.
+            nonces.claim(approval.publicKey, approval.nonce)
+            // Keys are compressed points: one key counts once, however it was sent.
+            found.add(approval.publicKey)
           }
-          // Each stamp once: a captured approval does not count again in another request.
-          nonces.claim(approval.publicKey, approval.nonce)
-          // Keys are compressed points: one key counts once, however it was sent.
-          approvers.add(approval.publicKey)
+          approvers = found
+          const others = [...found].filter((k) => k !== stamp.publicKey).sort()
+          if (caller && others.length > 0) caller.audit.approvers = others
+          return found
         }
-        caller = { key: stamp.publicKey, nonce: stamp.nonce, approvers, audit: {} }
+        caller = { key: stamp.publicKey, nonce: stamp.nonce, approvers: approversOf, audit: {} }
         return caller
       }
       const outcome = await serve(envelope, context, authenticate)
@@ -545,14 +572,12 @@ export function createRequestHandler({
       const stamp = envelope.auth as { nonce?: string } | undefined
       if (outcome.ok && apiKey && typeof stamp?.nonce === 'string') nonces.served(apiKey, stamp.nonce)
       const keyId = keyIdOf(envelope.params) ?? (outcome.ok ? keyIdOf(outcome.result) : undefined)
-      const others = caller ? [...caller.approvers].filter((k) => k !== apiKey).sort() : []
       const receipt = audit.record({
         op,
         outcome: outcome.ok ? 'ok' : outcome.error.code,
         requestDigest: digest,
         ...(keyId ? { keyId } : {}),
         ...(apiKey ? { apiKey } : {}),
-        ...(others.length > 0 ? { approvers: others } : {}),
         ...caller?.audit,
       })
       let response: ResponseMessage = outcome.ok ? successResponse(id, outcome.result) : errorResponse(id, outcome.error)

@@ -29,6 +29,7 @@ import {
   normalizeSigningPolicyDocument,
   type SignedSigningPolicy,
   type Stamper,
+  signingPolicySecretName,
 } from '@enclave-custody/sdk'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -44,6 +45,8 @@ const REGION = 'eu-central-1'
 const OTHER_REGION = 'eu-west-1'
 const A = '111122223333' // ours: the sealing key's account
 const B = '999988887777' // the attacker's
+/** The partial ARN the store asks for: in account A and REGION, `enclave-custody/policies/<keyId>/policy`. */
+const partialArnOf = (keyId: string, account = A) => `arn:aws:secretsmanager:${REGION}:${account}:secret:enclave-custody/policies/${keyId}/policy`
 const POLICIES = (region: string, account: string) => `arn:aws:secretsmanager:${region}:${account}:secret:enclave-custody/policies/*`
 const allow = (actions: string[], resource: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: resource }] })
 const secret = () => randomBytes(20).toString('hex')
@@ -174,7 +177,7 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
     const importer = importerOf()
     const v1 = await signedPolicy(keyId, 1)
     const stored = await importer.storeSigningPolicy(v1)
-    expect(stored.arn).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${keyId}-[A-Za-z0-9]{6}$`))
+    expect(stored.arn).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${keyId}/policy-[A-Za-z0-9]{6}$`))
     expect(await importer.readSigningPolicy(keyId)).toEqual(v1)
 
     const recorder = await hostileEndpoint() // passes everything through unchanged, and records it
@@ -183,9 +186,10 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
     expect(store.write).toBeUndefined()
     expect(await store.read(keyId, { credentials: credentials('instanceA') })).toEqual(JSON.parse(JSON.stringify(v1)))
     expect(recorder.seen).toEqual([
-      { target: 'secretsmanager.GetSecretValue', body: { SecretId: `arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${keyId}`, VersionStage: 'AWSCURRENT' } },
+      { target: 'secretsmanager.GetSecretValue', body: { SecretId: partialArnOf(keyId), VersionStage: 'AWSCURRENT' } },
     ])
     expect(store.secretIdOf(keyId)).toBe(recorder.seen[0]!.body.SecretId)
+    expect(store.secretNameOf(keyId)).toBe(signingPolicySecretName(keyId))
   })
 
   it('after PutSecretValue the newer version is AWSCURRENT, and that is what the enclave reads', async () => {
@@ -218,7 +222,7 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
     const absent = freshKeyId('victim-without-policy')
     // The attacker's own account holds permissive "policies" for both names.
     for (const id of [keyId, absent]) {
-      await secretsClient('attackerB').send(new CreateSecretCommand({ Name: `enclave-custody/policies/${id}`, SecretString: JSON.stringify(await signedPolicy(id, 99, { max: '1000000000000000000000' })) }))
+      await secretsClient('attackerB').send(new CreateSecretCommand({ Name: signingPolicySecretName(id), SecretString: JSON.stringify(await signedPolicy(id, 99, { max: '1000000000000000000000' })) }))
     }
     const store = storeAt(aws.endpoint)
     for (const id of [keyId, absent]) {
@@ -233,7 +237,7 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
     let genuine: { otherAccount: GetSecretValueCommandOutput; otherRegion: GetSecretValueCommandOutput; otherKey: GetSecretValueCommandOutput; previous: GetSecretValueCommandOutput }
     beforeAll(async () => {
       keyId = freshKeyId('pinned')
-      const name = `enclave-custody/policies/${keyId}`
+      const name = signingPolicySecretName(keyId)
       await importerOf().storeSigningPolicy(await signedPolicy(keyId, 1))
       await importerOf().storeSigningPolicy(await signedPolicy(keyId, 2))
       const otherKeyId = freshKeyId('other')
@@ -244,7 +248,7 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
       genuine = {
         otherAccount: await secretsClient('attackerB').send(new GetSecretValueCommand({ SecretId: name })),
         otherRegion: await secretsClient('adminA', awsOtherRegion).send(new GetSecretValueCommand({ SecretId: name })),
-        otherKey: await secretsClient('instanceA').send(new GetSecretValueCommand({ SecretId: `enclave-custody/policies/${otherKeyId}` })),
+        otherKey: await secretsClient('instanceA').send(new GetSecretValueCommand({ SecretId: signingPolicySecretName(otherKeyId) })),
         previous: await secretsClient('adminA').send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' })),
       }
       expect(genuine.otherRegion.ARN).toContain(`:${OTHER_REGION}:${A}:`)
@@ -316,24 +320,46 @@ describe('createSecretsManagerPolicyStore against local AWS', () => {
     expect(recorder.seen).toEqual([])
   })
 
-  describe('a secret name ending in "-" and six characters (a partial ARN Secrets Manager takes for a complete one)', () => {
-    it('is found by name after the partial ARN found nothing, and checked the same way', async () => {
-      const keyId = `pay-eu${randomBytes(2).toString('hex')}` // "-" and six characters at the end
-      await importerOf().storeSigningPolicy(await signedPolicy(keyId, 4))
+  describe('keyIds ending in "-" and six characters (as a bare name, a partial ARN Secrets Manager takes for a complete one)', () => {
+    /** GetSecretValue requests local AWS answered for the instance role since `from` (the log has no SecretId). */
+    const instanceReads = (from: number) => requests.slice(from).filter((r) => r.target === 'secretsmanager.GetSecretValue' && r.principal === P.instanceA.arn)
+
+    it('pay-eu0001: its absence, then its policy, each by one request for the partial ARN, never by bare name', async () => {
+      const keyId = 'pay-eu0001'
+      // Control: the bare name is the ambiguous kind; the name the store uses is not.
+      expect(/-[A-Za-z0-9]{6}$/.test(`enclave-custody/policies/${keyId}`)).toBe(true)
       const recorder = await hostileEndpoint()
-      const read = (await storeAt(recorder.endpoint).read(keyId, { credentials: credentials('instanceA') })) as SignedSigningPolicy
-      expect(read.document).toMatchObject({ keyId, version: 4 })
-      expect(recorder.seen.map((s) => s.body.SecretId)).toEqual([`arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${keyId}`, `enclave-custody/policies/${keyId}`])
-      // Absent: both lookups find nothing.
-      expect(await storeAt(aws.endpoint).read(`pay-eu${randomBytes(2).toString('hex')}`, { credentials: credentials('instanceA') })).toBeUndefined()
+      const store = storeAt(recorder.endpoint)
+      const before = requests.length
+      expect(await store.read(keyId, { credentials: credentials('instanceA') })).toBeUndefined()
+      expect(recorder.seen).toEqual([{ target: 'secretsmanager.GetSecretValue', body: { SecretId: partialArnOf(keyId), VersionStage: 'AWSCURRENT' } }])
+      expect(instanceReads(before).map((r) => [r.status, r.errorCode])).toEqual([[400, 'ResourceNotFoundException']])
+
+      const v4 = await signedPolicy(keyId, 4)
+      const { arn } = await importerOf().storeSigningPolicy(v4)
+      expect(arn).toMatch(new RegExp(`^${partialArnOf(keyId)}-[A-Za-z0-9]{6}$`))
+      const afterStore = requests.length
+      expect(await store.read(keyId, { credentials: credentials('instanceA') })).toEqual(JSON.parse(JSON.stringify(v4)))
+      expect(recorder.seen.map((s) => s.body.SecretId)).toEqual([partialArnOf(keyId), partialArnOf(keyId)])
+      expect(instanceReads(afterStore).map((r) => [r.status, r.errorCode])).toEqual([[200, undefined]])
     })
 
-    it('a keyId that spells another secret’s full ARN gets that secret: refused (its ARN does not end in this name)', async () => {
+    it('credentials of another account get UNAVAILABLE for pay-eu… too, in one request: never "no policy", never a retry by name', async () => {
+      const keyId = `pay-eu${randomBytes(2).toString('hex')}`
+      const recorder = await hostileEndpoint()
+      const e = await thrown(() => storeAt(recorder.endpoint).read(keyId, { credentials: credentials('attackerB') }))
+      expect(isCustodyError(e, 'UNAVAILABLE')).toBe(true)
+      expect(recorder.seen.map((s) => s.body.SecretId)).toEqual([partialArnOf(keyId)])
+    })
+
+    it('a keyId that is another key’s id and its secret’s ARN suffix names its own (absent) secret, not the other’s', async () => {
       const keyId = freshKeyId('treasury')
       const { arn } = await importerOf().storeSigningPolicy(await signedPolicy(keyId, 1))
-      const collider = `${keyId}${arn.slice(-7)}` // its partial ARN is the other secret's full ARN
-      const e = await thrown(() => storeAt(aws.endpoint).read(collider, { credentials: credentials('instanceA') }))
-      expect(e).toMatchObject({ code: 'INTEGRITY_ERROR', details: { field: 'ARN' } })
+      const lookalike = `${keyId}${arn.slice(-7)}` // with bare names, its partial ARN was the other secret's full ARN
+      expect(`arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${lookalike}`).toBe(arn.replace('/policy-', '-'))
+      const recorder = await hostileEndpoint()
+      expect(await storeAt(recorder.endpoint).read(lookalike, { credentials: credentials('instanceA') })).toBeUndefined()
+      expect(recorder.seen.map((s) => s.body.SecretId)).toEqual([partialArnOf(lookalike)])
     })
   })
 
@@ -386,7 +412,7 @@ describe('createAttestedRuntime reads policies where its sealing key lives', () 
     try {
       expect(runtime.policyStore.kind).toBe('secrets-manager')
       expect(((await runtime.policyStore.read(keyId, { credentials: credentials('instanceA') })) as SignedSigningPolicy).document.version).toBe(5)
-      expect(recorder.seen[0]!.body.SecretId).toBe(`arn:aws:secretsmanager:${REGION}:${A}:secret:enclave-custody/policies/${keyId}`)
+      expect(recorder.seen[0]!.body.SecretId).toBe(partialArnOf(keyId))
     } finally {
       runtime.close()
     }
@@ -394,7 +420,7 @@ describe('createAttestedRuntime reads policies where its sealing key lives', () 
     const elsewhere = await createAttestedRuntime({ attestation: nsm, region: REGION, kmsKeyArn: kmsKeyArn.replace(A, B), secretsEndpoint: recorder.endpoint, allowHttpSecretsEndpoint: true })
     try {
       await thrown(() => elsewhere.policyStore.read(keyId, { credentials: credentials('instanceA') }))
-      expect(recorder.seen.at(-1)!.body.SecretId).toBe(`arn:aws:secretsmanager:${REGION}:${B}:secret:enclave-custody/policies/${keyId}`)
+      expect(recorder.seen.at(-1)!.body.SecretId).toBe(partialArnOf(keyId, B))
     } finally {
       elsewhere.close()
     }

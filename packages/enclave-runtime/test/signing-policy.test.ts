@@ -363,3 +363,94 @@ describe('rolling limits over the real handler', () => {
     await expect(after.signEip1559(keyId, tx(1n, TO, 2n))).resolves.toMatchObject({ hash: expect.any(String) })
   })
 })
+
+describe('attacks found by the red team, refused', () => {
+  it('a store read held back across a policy.set does not bring the older policy back', async () => {
+    const inner = createMemoryPolicyStore()
+    let hold: Promise<void> | undefined
+    const policyStore: PolicyStore = {
+      kind: 'memory',
+      read: async (k, c) => {
+        const answer = await inner.read(k, c)
+        if (hold) await hold
+        return answer
+      },
+      write: (k, s) => inner.write!(k, s),
+    }
+    // Every request reads the store (no freshness window), as after the refresh period in production.
+    const session = await testSession()
+    const handler = createRequestHandler({ keyStore: createMemoryKeyStore(), sealer: createLocalSealer(getRandomValues(new Uint8Array(32))), session, policyStore, policyRefreshMs: 0 })
+    const transport: Transport = {
+      name: 'in-process',
+      attestation: attestationPolicyOf(await sharedSoftwareNsm()),
+      request: async (m) => JSON.parse(JSON.stringify(await handler.handle(JSON.parse(JSON.stringify(m))))) as ResponseMessage,
+    }
+    const owner = newStamper()
+    const custody = createCustodyClient({ transport, stamper: owner })
+    const { keyId } = await custody.importKey({ generate: true })
+    await custody.setSigningPolicy(keyId, { rules: [{ id: 'lax', effect: 'allow' }] })
+    // A sign request whose store read (answering v1) the parent holds back…
+    let release!: () => void
+    hold = new Promise<void>((r) => {
+      release = r
+    })
+    const held = refusal(custody.signEip1559(keyId, tx(5n)))
+    await new Promise((r) => setTimeout(r, 50))
+    hold = undefined
+    // …while the owners tighten the policy to v2.
+    await custody.setSigningPolicy(keyId, { rules: [{ id: 'strict', effect: 'allow', when: { value: { lte: '1' } } }] })
+    release()
+    expect(await held).toMatchObject({ code: 'POLICY_DENIED' })
+    expect(await refusal(custody.signEip1559(keyId, tx(5n, TO, 1n)))).toMatchObject({ code: 'POLICY_DENIED' })
+    expect((await custody.getKey(keyId)).signingPolicy?.version).toBe(2)
+  })
+
+  it('an approval cannot stand in for the request stamp (swapped auth and approval), nor serve another requester', async () => {
+    const e = await enclave()
+    const [owner, a, b] = [newStamper(), newStamper(), newStamper()]
+    const { keyId } = await keyOf(e, owner)
+    await e.client(owner).setSigningPolicy(keyId, {
+      rules: [{ id: 'pair', effect: 'allow', approvals: { from: [a.publicKey, b.publicKey], threshold: 2 }, limit: { sum: 'value', max: '10', window: '1m', per: 'signer', afterRestart: 'reset' } }],
+      signers: [a.publicKey, b.publicKey],
+    })
+    const swap: Transport = {
+      ...e.transport,
+      request: (m) => {
+        const { auth, approvals } = m as { auth?: unknown; approvals?: unknown[] }
+        if (!approvals) return e.transport.request(m)
+        return e.transport.request({ ...m, auth: approvals[0], approvals: [auth] } as never)
+      },
+    }
+    const swapped = createCustodyClient({ transport: swap, stamper: a, trustedCreators: [owner.publicKey] })
+    // The parent swaps them: the answer is signed over the request it got, so the caller sees UNAVAILABLE; the
+    // enclave's audit shows the refusal.
+    const before = e.events.length
+    expect(await refusal(swapped.signEip1559(keyId, tx(5n), { approvers: [b] }))).toMatchObject({ code: 'UNAVAILABLE' })
+    expect(e.events.slice(before).filter((ev) => ev.op === 'sign.eip1559').map((ev) => ev.outcome)).toEqual(['UNAUTHENTICATED'])
+    // B's approval of A's request does not count in C's request of the same transaction.
+    const request = await e.client(a).approvalRequest.signEip1559(keyId, tx(5n))
+    const approval = await approveRequest(b, request)
+    const c = newStamper()
+    expect(await refusal(e.client(c).signEip1559(keyId, tx(5n), { approvals: [approval] }))).toMatchObject({ code: 'FORBIDDEN' })
+    await expect(e.client(a).signEip1559(keyId, tx(5n), { approvals: [approval] })).resolves.toMatchObject({ hash: expect.any(String) })
+  })
+
+  it('a document over 32 KiB is refused before any work on its values', async () => {
+    const e = await enclave()
+    const owner = newStamper()
+    const { keyId } = await keyOf(e, owner)
+    const many = Array.from({ length: 256 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, '0')}`)
+    const rules = Array.from({ length: 8 }, (_, i) => ({ id: `r${i}`, effect: 'deny' as const, when: { to: { in: many } } }))
+    expect(await refusal(e.client(owner).setSigningPolicy(keyId, { rules }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('32 KiB') })
+  })
+
+  it('junk approvals cost nothing when no decision needs them, and are refused when one does', async () => {
+    const e = await enclave()
+    const [owner, other] = [newStamper(), newStamper()]
+    const { keyId } = await keyOf(e, owner)
+    const junk = { publicKey: other.publicKey, scheme: 'p256-ecdsa-sha256' as const, timestamp: Date.now(), nonce: `0x${'00'.repeat(16)}`, signature: `0x${'11'.repeat(64)}` }
+    await expect(e.client(owner).signEip1559(keyId, tx(1n), { approvals: [junk] })).resolves.toMatchObject({ hash: expect.any(String) })
+    await e.client(owner).setSigningPolicy(keyId, { rules: [{ id: 'q', effect: 'allow', approvals: { from: [owner.publicKey, other.publicKey], threshold: 2 } }] })
+    expect(await refusal(e.client(owner).signEip1559(keyId, tx(1n, TO, 1n), { approvals: [junk] }))).toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining('approvals[0]') })
+  })
+})

@@ -18,6 +18,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "CustodyError",
         "DEFAULT_KEY_POLICY",
         "DEFAULT_MAX_GAS",
+        "DEFAULT_POLICY_SECRET_PREFIX",
         "DEFAULT_SECRET_PREFIX",
         "DENY_GRANTS_EXCEPT_FOR_AWS_RESOURCES",
         "ErrorCode",
@@ -39,6 +40,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "MAX_NONCE",
         "MAX_OWNERS",
         "MAX_POLICY_APPROVALS",
+        "MAX_POLICY_DOCUMENT_BYTES",
         "MAX_POLICY_RULES",
         "MAX_POLICY_SIGNERS",
         "MAX_UINT256",
@@ -152,6 +154,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "serializeTransactionUnsigned",
         "signedAuthorizationToWire",
         "signingPolicyDigest",
+        "signingPolicySecretName",
         "stampPayload",
         "stampRequest",
         "toChecksumAddress",
@@ -179,6 +182,7 @@ describe('@enclave-custody/sdk entry points', () => {
     expect(Object.keys(entry).sort()).toMatchInlineSnapshot(`
       [
         "APPROVALS_HEADER",
+        "APPROVAL_STAMP_CONTEXT",
         "ATTESTATION_USER_DATA_CONTEXT",
         "AUDIT_CONTEXT",
         "AUDIT_GENESIS",

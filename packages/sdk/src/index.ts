@@ -176,6 +176,7 @@ export {
   verifyAttestationDocument,
 } from './attestation/verifyAttestationDocument.js'
 export { createKmsImporter, DEFAULT_SECRET_PREFIX, type KmsImporter, type KmsImporterParameters } from './importer/createKmsImporter.js'
+export { DEFAULT_POLICY_SECRET_PREFIX, type SigningPolicySecretNameErrorType, signingPolicySecretName } from './protocol/signingPolicySecretName.js'
 export {
   type BuildKeyPolicyErrorType,
   type BuildKeyPolicyParameters,

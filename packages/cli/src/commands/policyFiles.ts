@@ -120,7 +120,7 @@ export async function readPolicyFile(file: string, io: CliIo, source = '--file')
 
 /**
  * Read a payload file (`--payload`): a signing request as it goes on the wire, `{ "op": "sign.…", "params": {…} }`
- * (an approval request from `custody.approvalRequest.<method>(…)`, with its `v` and `aud`, is one too). `params`
+ * (an approval request from `custody.approvalRequest.<method>(…)`, with its `v`, `aud` and `requester`, is one too). `params`
  * is checked by the protocol's own schema (`parseParams`), so a payload the enclave would refuse is refused here;
  * `params.keyId` may be left out.
  *
@@ -131,7 +131,7 @@ export async function readPolicyFile(file: string, io: CliIo, source = '--file')
 export async function readPayloadFile(file: string, io: CliIo, source = '--payload'): Promise<PayloadFile> {
   const value = await readJsonFile(file, io, source)
   if (!isObject(value)) throw new UsageError(`${source} ${file}: must hold a JSON object { "op": "sign.…", "params": {…} }`)
-  const unknown = Object.keys(value).filter((k) => !['op', 'params', 'v', 'aud', 'id'].includes(k))
+  const unknown = Object.keys(value).filter((k) => !['op', 'params', 'v', 'aud', 'requester', 'id'].includes(k))
   if (unknown.length > 0) throw new UsageError(`${source} ${file}: has unknown field "${unknown[0]!.slice(0, 40)}" (expected op, params)`)
   const { op, params } = value
   if (typeof op !== 'string' || !(SIGNING_OPERATIONS as string[]).includes(op)) {

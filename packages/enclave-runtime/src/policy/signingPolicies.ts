@@ -23,17 +23,29 @@ export type LoadedPolicy = { signed: SignedSigningPolicy; compiled: CompiledSign
 /** How long a policy read from the store serves before the enclave reads the store again. */
 export const POLICY_REFRESH_MS = 30_000
 
+/** A signing-policy document checked against a record (approvals, key), not yet compiled. */
+export type CheckedPolicy = { signed: SignedSigningPolicy; ref: SigningPolicyRef }
+
+/**
+ * The policy in force as read for one request. `remember()` is called once the record has unsealed (its
+ * owners and address are then proven): only then does the read enter the cache and raise the version floor,
+ * so records a caller forges never displace a genuine key's entry.
+ */
+export type PolicyRead = { loaded: LoadedPolicy | undefined; remember(): void }
+
 export type SigningPolicies = {
   /**
-   * The policy in force for `record` (undefined: none set): from memory while fresh, else read from the store
-   * and verified against `owners`. Never lower than the highest version this boot has seen, whatever the store
-   * says; a store that cannot be read, or holds a document that does not verify, fails the request (an
-   * unreadable policy never reads as "no policy").
+   * The policy in force for `record` (`loaded` undefined: none set): from memory while fresh, else read from the
+   * store and verified against `owners`. Never lower than what this boot has seen for the record: a newer policy
+   * accepted while the store was read wins, and a store below the version floor fails the request (as does a
+   * store that cannot be read or a document that does not verify — never "no policy").
    */
-  current(record: SealedKeyRecord, owners: Owners, context: UnsealContext | undefined, options?: { fresh?: boolean }): Promise<LoadedPolicy | undefined>
-  /** Check a signed document for `record`: canonical, approved by `owners` to threshold, naming this key. */
-  verify(record: SealedKeyRecord, owners: Owners, signed: unknown, field: string): LoadedPolicy
-  /** Make `loaded` the policy in force for `record` (after `policy.set` stored it). */
+  current(record: SealedKeyRecord, owners: Owners, context: UnsealContext | undefined, options?: { fresh?: boolean }): Promise<PolicyRead>
+  /** Check a signed document for `record`: canonical, approved by `owners` to threshold, naming this key. Compiles nothing. */
+  check(record: SealedKeyRecord, owners: Owners, signed: unknown, field: string): CheckedPolicy
+  /** Compile a checked document (once per digest). */
+  load(checked: CheckedPolicy): LoadedPolicy
+  /** Make `loaded` the policy in force for `record` (after `policy.set` stored it and the record unsealed). */
   accept(record: SealedKeyRecord, owners: Owners, loaded: LoadedPolicy): void
   /** Run `fn` alone among the `policy.set` calls of one key (so versions are checked and stored in order). */
   exclusive<T>(keyId: string, fn: () => Promise<T>): Promise<T>
@@ -54,62 +66,87 @@ export function createMemoryPolicyStore(): PolicyStore {
   }
 }
 
+/** Most policies kept compiled and in force in memory (each document is at most 32 KiB). */
+const MAX_CACHED = 2_000
+/** Most version floors kept (a floor is small: one per genuine key this boot has used). */
+const MAX_FLOORS = 1_000_000
+
 /**
- * The enclave's view of signing policies: per key, the verified policy in force and the highest version seen
- * this boot. Entries are keyed by the record's identity (keyId, address and owners), so a policy verified
- * against one record's owners never serves a record that claims other owners.
+ * The enclave's view of signing policies: per key, the verified policy in force (a bounded cache, least recently
+ * used out) and the highest version this boot has seen (a separate floor that outlives the cache). Entries are
+ * keyed by the record's identity (keyId, address and owners) and written only for records that unsealed, so a
+ * policy verified against one record's owners never serves a record that claims other owners.
  */
-export function createSigningPolicies({ store, now = Date.now, refreshMs = POLICY_REFRESH_MS, maxEntries = 10_000 }: { store: PolicyStore; now?: () => number; refreshMs?: number; maxEntries?: number }): SigningPolicies {
+export function createSigningPolicies({ store, now = Date.now, refreshMs = POLICY_REFRESH_MS, maxEntries = MAX_CACHED }: { store: PolicyStore; now?: () => number; refreshMs?: number; maxEntries?: number }): SigningPolicies {
   const entries = new Map<string, { loaded?: LoadedPolicy; readAt: number }>()
+  const floors = new Map<string, SigningPolicyRef>()
   const compiled = new Map<Hex, CompiledSigningPolicy>()
   const locks = new Map<string, Promise<unknown>>()
   const entryKey = (record: SealedKeyRecord, owners: Owners) => `${record.keyId}:${jsonDigest({ address: record.address, owners })}`
 
-  const remember = (key: string, entry: { loaded?: LoadedPolicy; readAt: number }) => {
-    if (!entries.has(key) && entries.size >= maxEntries) entries.delete(entries.keys().next().value as string)
-    entries.set(key, entry)
+  const remember = (key: string, loaded: LoadedPolicy | undefined, readAt: number) => {
+    entries.delete(key)
+    if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string)
+    entries.set(key, { ...(loaded ? { loaded } : {}), readAt })
+    if (!loaded) return
+    const floor = floors.get(key)
+    if (floor && floor.version >= loaded.ref.version) return
+    floors.delete(key)
+    if (floors.size >= MAX_FLOORS) floors.delete(floors.keys().next().value as string)
+    floors.set(key, loaded.ref)
   }
 
-  function verify(record: SealedKeyRecord, owners: Owners, signed: unknown, field: string): LoadedPolicy {
+  function check(record: SealedKeyRecord, owners: Owners, signed: unknown, field: string): CheckedPolicy {
     const checked = verifySignedSigningPolicy(signed, owners, field)
     const { document } = checked
     if (document.keyId !== record.keyId) throw new InvalidArgumentError({ field: `${field}.document.keyId`, rule: `must be the key's id ("${record.keyId}")` })
     if (addressOfPublicKey(document.keyPublicKey) !== record.address) throw new InvalidArgumentError({ field: `${field}.document.keyPublicKey`, rule: 'must be the public key of this key' })
-    const digest = signingPolicyDigest(document)
-    let c = compiled.get(digest)
+    return { signed: checked, ref: { version: document.version, digest: signingPolicyDigest(document) } }
+  }
+
+  function load({ signed, ref }: CheckedPolicy): LoadedPolicy {
+    let c = compiled.get(ref.digest)
     if (!c) {
-      c = compileSigningPolicy({ rules: document.rules, signers: document.signers })
+      c = compileSigningPolicy({ rules: signed.document.rules, signers: signed.document.signers })
       if (compiled.size >= maxEntries) compiled.delete(compiled.keys().next().value as Hex)
-      compiled.set(digest, c)
+      compiled.set(ref.digest, c)
     }
-    return { signed: checked, compiled: c, ref: { version: document.version, digest } }
+    return { signed, compiled: c, ref }
   }
 
   return {
     store,
-    verify,
+    check,
+    load,
     async current(record, owners, context, { fresh = false } = {}) {
       const key = entryKey(record, owners)
       const entry = entries.get(key)
-      if (entry && !fresh && now() - entry.readAt < refreshMs) return entry.loaded
+      if (entry && !fresh && now() - entry.readAt < refreshMs) {
+        return { loaded: entry.loaded, remember: () => remember(key, entry.loaded, entry.readAt) }
+      }
+      const readAt = now()
       const raw = await store.read(record.keyId, context)
       let loaded: LoadedPolicy | undefined
       if (raw !== undefined) {
         try {
-          loaded = verify(record, owners, raw, 'stored policy')
+          loaded = load(check(record, owners, raw, 'stored policy'))
         } catch (e) {
           if (!isCustodyError(e)) throw e
           throw new IntegrityError({ reason: `the stored signing policy of key "${record.keyId}" does not verify (${e.message})` })
         }
       }
-      // Never roll back within a boot: a store that answers an older version (or none) is outvoted by memory.
-      const known = entry?.loaded
+      // What this boot knows *now* (a policy.set may have completed while the store was read): never go below it.
+      const known = entries.get(key)?.loaded
       if (known && (!loaded || loaded.ref.version < known.ref.version)) loaded = known
-      remember(key, { ...(loaded ? { loaded } : {}), readAt: now() })
-      return loaded
+      const floor = floors.get(key)
+      if (floor && (!loaded || loaded.ref.version < floor.version)) {
+        throw new IntegrityError({ reason: `the policy store holds ${loaded ? `version ${loaded.ref.version}` : 'no policy'} for key "${record.keyId}", below version ${floor.version} this enclave has seen` })
+      }
+      const result = loaded
+      return { loaded: result, remember: () => remember(key, result, readAt) }
     },
     accept(record, owners, loaded) {
-      remember(entryKey(record, owners), { loaded, readAt: now() })
+      remember(entryKey(record, owners), loaded, now())
     },
     async exclusive(keyId, fn) {
       const before = locks.get(keyId) ?? Promise.resolve()

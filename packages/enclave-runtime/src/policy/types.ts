@@ -3,7 +3,7 @@ import type { UnsealContext } from '../keys/types.js'
 
 /**
  * Where the enclave reads a key's current signing policy itself. The parent is not trusted for the current
- * version: the production store reads Secrets Manager (`enclave-custody/policies/<keyId>`, `AWSCURRENT`) over TLS
+ * version: the production store reads Secrets Manager (`enclave-custody/policies/<keyId>/policy`, `AWSCURRENT`) over TLS
  * that ends in the enclave, in the pinned account and region; the local store reads a file.
  */
 export interface PolicyStore {

@@ -1,15 +1,15 @@
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import * as kms from 'aws-cdk-lib/aws-kms'
-import { DEFAULT_SECRET_PREFIX } from '@enclave-custody/sdk'
+import { DEFAULT_POLICY_SECRET_PREFIX, DEFAULT_SECRET_PREFIX } from '@enclave-custody/sdk'
 import { Construct } from 'constructs'
 import { acknowledgeWildcardResource } from '../nag/acknowledgeWildcardResource.js'
 
 /**
- * Secrets Manager name prefix of the signed signing policies: what the enclave reads (`enclave-custody/policies/<keyId>`,
- * the enclave runtime's and the SDK importer's `DEFAULT_POLICY_SECRET_PREFIX`).
+ * Secrets Manager name prefix of the signed signing policies: the SDK's `DEFAULT_POLICY_SECRET_PREFIX`, under which
+ * the importer writes and the enclave reads `signingPolicySecretName(keyId)` (`enclave-custody/policies/<keyId>/policy`).
  */
-export const DEFAULT_POLICY_SECRET_PREFIX = 'enclave-custody/policies/'
+export { DEFAULT_POLICY_SECRET_PREFIX }
 
 export interface KeyRecordsProps {
   /** Secrets Manager name prefix of the sealed key records. @default 'enclave-custody/keys/' */
@@ -29,7 +29,7 @@ const PREFIX = /^[A-Za-z0-9/_+=.@-]{1,200}\/$/
  * everything to the prefix: the secret ARNs, and for the records key the Secrets Manager service and
  * the `SecretARN` encryption context.
  *
- * Beside them, the signed signing policies: one secret per key, `<policySecretPrefix><keyId>`, which the importer
+ * Beside them, the signed signing policies: one secret per key, `<policySecretPrefix><keyId>/policy`, which the importer
  * creates and updates (each new version becomes `AWSCURRENT`) and the enclave reads itself with the instance
  * role's forwarded credentials — `GetSecretValue` only: the instance role can neither write a policy nor roll
  * one back.
@@ -125,7 +125,7 @@ export class KeyRecords extends Construct {
     acknowledgeWildcardResource(
       principal,
       this.policiesArnPattern,
-      `Signing policies are stored at run time, one secret per key, all named ${this.policySecretPrefix}<keyId>: the grant is that prefix and nothing else${list ? ' (GetSecretValue only)' : ''}.`,
+      `Signing policies are stored at run time, one secret per key, all named ${this.policySecretPrefix}<keyId>/policy: the grant is that prefix and nothing else${list ? ' (GetSecretValue only)' : ''}.`,
     )
     if (list) {
       acknowledgeWildcardResource(principal, '*', 'secretsmanager:ListSecrets has no resource-level permissions (IAM only accepts "*"); it returns names and metadata, never values.')

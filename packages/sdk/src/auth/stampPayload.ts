@@ -3,6 +3,11 @@ import { canonicalJson } from './canonicalJson.js'
 
 /** Domain separation of request stamps: no other signed object of enclave-custody starts with these bytes. */
 export const REQUEST_STAMP_CONTEXT = 'enclave-custody/request/v1'
+/**
+ * Domain separation of approval stamps (quorum): an approval signs the request *and the requester's API key*, so
+ * it is never a request stamp, nor an approval of the same request made by someone else.
+ */
+export const APPROVAL_STAMP_CONTEXT = 'enclave-custody/approval/v1'
 
 export type StampPayloadParameters = {
   /** Protocol version of the envelope. */
@@ -14,6 +19,11 @@ export type StampPayloadParameters = {
   nonce: string
   /** Digest of the enclave's trust configuration (hex): a stamp for one deployment is useless in another. */
   aud: string
+  /**
+   * For an approval stamp: the requester's API key (compressed P-256, lower-case 0x-hex). The bytes are then
+   * `enclave-custody/approval/v1` ‖ 0x00 ‖ canonicalJson({ aud, nonce, op, params, requester, timestamp, v }).
+   */
+  approvalFor?: string
 }
 
 /**
@@ -25,9 +35,10 @@ export type StampPayloadParameters = {
  * @example
  * stampPayload({ v: 1, op: 'key.get', params: { keyId: 'k' }, timestamp: 1767225600000, nonce: '00…', aud: 'ab…' })
  */
-export function stampPayload({ v, op, params, timestamp, nonce, aud }: StampPayloadParameters): Uint8Array {
-  const context = utf8ToBytes(REQUEST_STAMP_CONTEXT)
-  const body = utf8ToBytes(canonicalJson({ aud, nonce, op, params, timestamp, v }, 'request'))
+export function stampPayload({ v, op, params, timestamp, nonce, aud, approvalFor }: StampPayloadParameters): Uint8Array {
+  const context = utf8ToBytes(approvalFor === undefined ? REQUEST_STAMP_CONTEXT : APPROVAL_STAMP_CONTEXT)
+  const fields = approvalFor === undefined ? { aud, nonce, op, params, timestamp, v } : { aud, nonce, op, params, requester: approvalFor, timestamp, v }
+  const body = utf8ToBytes(canonicalJson(fields, 'request'))
   const out = new Uint8Array(context.length + 1 + body.length)
   out.set(context, 0)
   out.set(body, context.length + 1)

@@ -15,6 +15,8 @@ export type StampRequestParameters = {
   now?: number
   /** The stamp's nonce, when the params must bind it (a sealed import's associated data). @default 16 random bytes */
   nonce?: Hex
+  /** Make an approval stamp for this requester's API key (compressed), not a request stamp. */
+  approvalFor?: string
 }
 
 /**
@@ -24,7 +26,7 @@ export type StampRequestParameters = {
  * @example
  * const auth = await stampRequest({ stamper, v: 1, op: 'key.get', params: { keyId }, aud })
  */
-export async function stampRequest({ stamper, v, op, params, aud, now = Date.now(), nonce = bytesToHex(randomBytes(16)) }: StampRequestParameters): Promise<RequestStamp> {
-  const signature = await stamper.stamp(stampPayload({ v, op, params, timestamp: now, nonce, aud }))
+export async function stampRequest({ stamper, v, op, params, aud, now = Date.now(), nonce = bytesToHex(randomBytes(16)), approvalFor }: StampRequestParameters): Promise<RequestStamp> {
+  const signature = await stamper.stamp(stampPayload({ v, op, params, timestamp: now, nonce, aud, ...(approvalFor === undefined ? {} : { approvalFor }) }))
   return { publicKey: stamper.publicKey, scheme: stamper.scheme, timestamp: now, nonce, signature: bytesToHex(signature) }
 }

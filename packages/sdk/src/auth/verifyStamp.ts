@@ -21,6 +21,8 @@ export type VerifyStampParameters = {
   notBefore?: number
   /** @default STAMP_MAX_SKEW_MS */
   maxSkewMs?: number
+  /** Verify an approval stamp for this requester (compressed API key) instead of a request stamp. */
+  approvalFor?: string
 }
 
 export type VerifyStampReturnType = {
@@ -40,9 +42,9 @@ const FIELDS = ['publicKey', 'scheme', 'timestamp', 'nonce', 'signature'] as con
  *
  * @throws UnauthenticatedError saying what is wrong (never echoing the stamp).
  */
-export function verifyStamp({ v, op, params, auth, aud, now = Date.now(), notBefore = 0, maxSkewMs = STAMP_MAX_SKEW_MS }: VerifyStampParameters): VerifyStampReturnType {
+export function verifyStamp({ v, op, params, auth, aud, now = Date.now(), notBefore = 0, maxSkewMs = STAMP_MAX_SKEW_MS, approvalFor }: VerifyStampParameters): VerifyStampReturnType {
   const refuse = (reason: string): never => {
-    throw new UnauthenticatedError({ reason: `request stamp ${reason}` })
+    throw new UnauthenticatedError({ reason: `${approvalFor === undefined ? 'request' : 'approval'} stamp ${reason}` })
   }
   if (auth === undefined || auth === null) refuse('is missing')
   if (typeof auth !== 'object' || Array.isArray(auth)) refuse('must be an object')
@@ -65,7 +67,7 @@ export function verifyStamp({ v, op, params, auth, aud, now = Date.now(), notBef
   if (typeof a.signature !== 'string' || !/^0x[0-9a-f]{128}$/.test(a.signature)) refuse('signature must be 64 bytes of lower-case 0x-hex')
   let payload: Uint8Array
   try {
-    payload = stampPayload({ v, op, params, timestamp, nonce: a.nonce as string, aud })
+    payload = stampPayload({ v, op, params, timestamp, nonce: a.nonce as string, aud, ...(approvalFor === undefined ? {} : { approvalFor }) })
   } catch {
     return refuse('covers params that are not canonical JSON')
   }

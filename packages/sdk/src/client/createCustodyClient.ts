@@ -376,7 +376,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     const wireParams = JSON.parse(JSON.stringify(params)) as OperationParamsWire<O>
     const auth = await stampRequest({ stamper, v: PROTOCOL_VERSION, op, params: wireParams, aud, nonce })
     const digest = requestDigest({ v: PROTOCOL_VERSION, op, params: wireParams, auth, aud })
-    const stamped = await Promise.all((quorum?.approvers ?? []).map((s) => stampRequest({ stamper: s, v: PROTOCOL_VERSION, op, params: wireParams, aud })))
+    const stamped = await Promise.all((quorum?.approvers ?? []).map((s) => stampRequest({ stamper: s, v: PROTOCOL_VERSION, op, params: wireParams, aud, approvalFor: ownKey })))
     const approvals = [...(quorum?.approvals ?? []), ...stamped]
     const message: RequestMessage<O> = { v: PROTOCOL_VERSION, id: randomBytes(12).toString('base64url'), op, params: wireParams, auth, ...(approvals.length > 0 ? { approvals } : {}) }
     let response: ReturnType<typeof parseResponse>
@@ -482,7 +482,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   /** What an approver stamps for `request`: the wire params exactly as they will travel, and the enclave's audience. */
   async function approvalRequestOf(request: { op: Operation; params: unknown }): Promise<ApprovalRequest> {
     const { aud } = await session()
-    return { v: PROTOCOL_VERSION, op: request.op, params: JSON.parse(JSON.stringify(request.params)) as unknown, aud }
+    return { v: PROTOCOL_VERSION, op: request.op, params: JSON.parse(JSON.stringify(request.params)) as unknown, aud, requester: ownKey }
   }
 
   const client: CustodyClient = {

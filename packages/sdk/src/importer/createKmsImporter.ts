@@ -6,15 +6,13 @@ import { isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicyInput, normaliz
 import { canonicalApiKey, normalizeOwners, type Owners, type OwnersInput } from '../keys/owners.js'
 import { type SealedKeyRecord, SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '../protocol/keyId.js'
+import { DEFAULT_POLICY_SECRET_PREFIX, signingPolicySecretName } from '../protocol/signingPolicySecretName.js'
 import { type SignedSigningPolicy, verifySignedSigningPolicy } from '../signingPolicy/document.js'
 import { hexToBytes } from '../utils/hex.js'
 import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
 
 /** Secrets Manager name prefix of key records. */
 export const DEFAULT_SECRET_PREFIX = 'enclave-custody/keys/'
-
-/** Secrets Manager name prefix of signed signing policies (the enclave reads `<prefix><keyId>`, AWSCURRENT). */
-export const DEFAULT_POLICY_SECRET_PREFIX = 'enclave-custody/policies/'
 
 /**
  * Longest SecretString Secrets Manager stores (characters), per its API reference; unverified here against AWS
@@ -34,7 +32,10 @@ export type KmsImporterParameters = {
   kmsKeyId: string
   /** @default 'enclave-custody/keys/' */
   secretPrefix?: string
-  /** Secrets Manager name prefix of signed signing policies; must be what the enclave reads. @default 'enclave-custody/policies/' */
+  /**
+   * Secrets Manager name prefix of signed signing policies (a key's is `<prefix><keyId>/policy`, `signingPolicySecretName`);
+   * must be what the enclave reads. @default DEFAULT_POLICY_SECRET_PREFIX ('enclave-custody/policies/')
+   */
   policySecretPrefix?: string
   /** KMS key Secrets Manager encrypts the records with at rest (a second key). @default the account's aws/secretsmanager key */
   secretsKmsKeyId?: string
@@ -60,7 +61,7 @@ export type KmsImporter = {
   /** The secret name of a keyId. */
   secretName(keyId: string): string
   /**
-   * Store a signed signing policy where the enclave reads it: the secret `<policySecretPrefix><keyId>` (CreateSecret
+   * Store a signed signing policy where the enclave reads it: the secret `<policySecretPrefix><keyId>/policy` (CreateSecret
    * the first time, PutSecretValue after, which makes the new version `AWSCURRENT` and the one before it
    * `AWSPREVIOUS`). The document must be canonical and every approval must verify over it (with `owners`, also
    * be an owner's, to the owners' threshold — as the enclave will check); a version lower than the stored one, or
@@ -80,7 +81,7 @@ export type KmsImporter = {
    * @throws IntegrityError when the stored value is not such a document; PolicyDeniedError; UnavailableError.
    */
   readSigningPolicy(keyId: string): Promise<SignedSigningPolicy | undefined>
-  /** The secret name of a keyId's signing policy. */
+  /** The secret name of a keyId's signing policy: `signingPolicySecretName(keyId, policySecretPrefix)`. */
   policySecretName(keyId: string): string
 }
 
@@ -90,7 +91,7 @@ export type KmsImporter = {
  * the keyId by the encryption context, so KMS refuses a record moved to another key.
  *
  * It also stores owner-approved signing policies (`storeSigningPolicy`) as the secret
- * `enclave-custody/policies/<keyId>`, whose `AWSCURRENT` version the enclave reads itself: the parent, which
+ * `enclave-custody/policies/<keyId>/policy` (`signingPolicySecretName`), whose `AWSCURRENT` version the enclave reads itself: the parent, which
  * only forwards documents, cannot make the enclave use an older one.
  *
  * @param parameters - The importer role's KMS and Secrets Manager clients, the sealing key, the prefixes.
@@ -111,10 +112,7 @@ export function createKmsImporter({
   now = () => new Date(),
 }: KmsImporterParameters): KmsImporter {
   const secretName = (keyId: string) => `${secretPrefix}${keyId}`
-  const policySecretName = (keyId: string) => {
-    if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
-    return `${policySecretPrefix}${keyId}`
-  }
+  const policySecretName = (keyId: string) => signingPolicySecretName(keyId, policySecretPrefix)
 
   /** The stored (AWSCURRENT) signed policy of `keyId` with its secret's ARN, checked; undefined when none. */
   async function readStoredPolicy(keyId: string): Promise<{ signed: SignedSigningPolicy; arn: string } | undefined> {

@@ -28,6 +28,8 @@ export type SignedSigningPolicy = { document: SigningPolicyDocument; approvals: 
 export type SigningPolicyRef = { version: number; digest: Hex }
 
 export const MAX_POLICY_APPROVALS = 16
+/** Largest signing-policy document, as canonical JSON: what the enclave keeps compiled stays bounded. */
+export const MAX_POLICY_DOCUMENT_BYTES = 32 * 1024
 
 /**
  * Check a signing-policy document and return its canonical form (rules and signers through
@@ -36,11 +38,21 @@ export const MAX_POLICY_APPROVALS = 16
  */
 export function normalizeSigningPolicyDocument(value: unknown, field = 'document'): SigningPolicyDocument {
   const d = assertObject(value, field, ['keyId', 'keyPublicKey', 'version', 'rules', 'signers'])
+  // Before any per-value work (checksums, points): a document far beyond the limit is refused by its size.
+  let size: number
+  try {
+    size = JSON.stringify(d).length
+  } catch {
+    return fail(field, 'must be JSON')
+  }
+  if (size > 2 * MAX_POLICY_DOCUMENT_BYTES) fail(field, `must be at most ${MAX_POLICY_DOCUMENT_BYTES / 1024} KiB as canonical JSON`)
   if (typeof d.keyId !== 'string' || !KEY_ID_PATTERN.test(d.keyId)) fail(`${field}.keyId`, KEY_ID_RULE)
   if (typeof d.keyPublicKey !== 'string' || !/^0x04[0-9a-fA-F]{128}$/.test(d.keyPublicKey)) fail(`${field}.keyPublicKey`, 'must be the key\'s uncompressed secp256k1 public key (65 bytes, 0x-hex)')
   if (typeof d.version !== 'number' || !Number.isSafeInteger(d.version) || d.version < 1) fail(`${field}.version`, 'must be an integer of at least 1')
   const { rules, signers } = normalizeSigningPolicy({ rules: d.rules, signers: d.signers }, field)
-  return { keyId: d.keyId, keyPublicKey: d.keyPublicKey.toLowerCase() as Hex, version: d.version, rules, signers }
+  const document = { keyId: d.keyId, keyPublicKey: d.keyPublicKey.toLowerCase() as Hex, version: d.version, rules, signers }
+  if (policyApprovalBytes(document).length > MAX_POLICY_DOCUMENT_BYTES) fail(field, `must be at most ${MAX_POLICY_DOCUMENT_BYTES / 1024} KiB as canonical JSON`)
+  return document
 }
 
 /** The bytes an owner signs to approve `document`: `enclave-custody/policy/v1` ‖ 0x00 ‖ canonical JSON. */

@@ -39,6 +39,7 @@ export {
 export {
   approveSigningPolicy,
   MAX_POLICY_APPROVALS,
+  MAX_POLICY_DOCUMENT_BYTES,
   normalizeSigningPolicyDocument,
   POLICY_CONTEXT,
   type PolicyApproval,

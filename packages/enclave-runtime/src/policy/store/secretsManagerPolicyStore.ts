@@ -1,15 +1,11 @@
 import { GetSecretValueCommand, type GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { CustodyError, ErrorCode, IntegrityError, InvalidArgumentError, type UnavailableError } from '@enclave-custody/sdk'
-import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
+import { CustodyError, DEFAULT_POLICY_SECRET_PREFIX, ErrorCode, IntegrityError, InvalidArgumentError, signingPolicySecretName, type UnavailableError } from '@enclave-custody/sdk'
 import type { AwsCredentials, UnsealContext } from '../../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../../trust/amazonTrustServicesRoots.js'
 import { createClientsPerCredentials } from '../../trust/awsClients.js'
 import { parseCaBundle } from '../../trust/parseCaBundle.js'
 import type { PolicyStore } from '../types.js'
 import { mapSecretsManagerError } from './mapSecretsManagerError.js'
-
-/** Secrets Manager name prefix of the signed signing policies: one secret per key, `<prefix><keyId>`. */
-export const DEFAULT_POLICY_SECRET_PREFIX = 'enclave-custody/policies/'
 
 /**
  * One read, retries and queueing for a socket included, ends within this (as one KMS call does): a parent
@@ -35,7 +31,7 @@ export type CreateSecretsManagerPolicyStoreParameters = {
   caCertificates?: readonly string[]
   /** Accept a plain `http://` endpoint (local development only: nothing authenticates Secrets Manager then). @default false */
   allowHttpEndpoint?: boolean
-  /** Secret name prefix (a secret name's characters, ending with `/`). @default 'enclave-custody/policies/' */
+  /** Secret name prefix (a secret name's characters, ending with `/`); a key's secret is `signingPolicySecretName(keyId, prefix)`. @default DEFAULT_POLICY_SECRET_PREFIX ('enclave-custody/policies/') */
   prefix?: string
   /** Deadline of one read, retries included. @default POLICY_READ_DEADLINE_MS (15 s) */
   deadlineMs?: number
@@ -47,9 +43,9 @@ export type CreateSecretsManagerPolicyStoreParameters = {
 export type SecretsManagerPolicyStore = PolicyStore & {
   readonly kind: 'secrets-manager'
   readonly write?: undefined
-  /** The secret name of a keyId's policy: `<prefix><keyId>`. */
+  /** The secret name of a keyId's policy: `<prefix><keyId>/policy` (`signingPolicySecretName`). */
   secretNameOf(keyId: string): string
-  /** The `SecretId` a read sends: the partial ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix><keyId>`. */
+  /** The `SecretId` a read sends: the partial ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix><keyId>/policy`. */
   secretIdOf(keyId: string): string
   /** Close the clients' connections. */
   close(): void
@@ -74,15 +70,17 @@ const ARN_SUFFIX = '-[A-Za-z0-9]{6}'
  * The production policy store: the enclave reads a key's current signed signing policy itself, from Secrets
  * Manager, so that the parent — which may forward any old document — is not trusted for the current version.
  *
- * `read(keyId, { credentials })` sends `GetSecretValue` with `SecretId` = the partial ARN
- * `arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix><keyId>` (the region and account of the
- * pinned sealing key, so measured into PCR0; not the parent's choice) and `VersionStage: 'AWSCURRENT'`, signed
- * with the credentials the parent forwarded with the request (the instance role's; never ambient credentials).
+ * `read(keyId, { credentials })` sends one `GetSecretValue` with `SecretId` = the partial ARN
+ * `arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix><keyId>/policy` (the region and account of
+ * the pinned sealing key, so measured into PCR0; not the parent's choice) and `VersionStage: 'AWSCURRENT'`,
+ * signed with the credentials the parent forwarded with the request (the instance role's; never ambient
+ * credentials). Never a request by bare name: a name alone is looked up in the account of whatever credentials
+ * sign it, which the parent chooses.
  * TLS ends here and trusts only `caCertificates` (by default the Amazon Trust Services roots compiled into the
  * runtime); a plain `http://` endpoint needs `allowHttpEndpoint` (development).
  *
  * The answer is checked before its value is used: its `ARN` must be in that partition, region and account
- * and name exactly that secret (`…:secret:<prefix><keyId>-XXXXXX`), its `Name` must be `<prefix><keyId>`,
+ * and name exactly that secret (`…:secret:<prefix><keyId>/policy-XXXXXX`), its `Name` must be `<prefix><keyId>/policy`,
  * `AWSCURRENT` must be among its `VersionStages`, and its `SecretString` must be JSON — else `IntegrityError`.
  * The parsed JSON is returned untrusted: the handler verifies it against the key's owners.
  *
@@ -91,12 +89,10 @@ const ARN_SUFFIX = '-[A-Za-z0-9]{6}'
  *   secret —, bad credentials, throttling, network, time-out after `deadlineMs`, an untrusted certificate) →
  *   `UNAVAILABLE`: fail closed, never "no policy".
  *
- * A secret name ending in `-` and six characters is ambiguous as a partial ARN: Secrets Manager documents
- * that it then assumes a complete ARN (whose random suffix those six characters are not), and would answer
- * "not found" for a secret that exists. For such a name a "not found" is asked again by secret name with the
- * same credentials — whose account the first answer showed to be the pinned one (another account's
- * credentials are refused, not told "not found"; AWS behaviour unverified here, local-aws models it) — and the
- * answer checked as above.
+ * The name ends in `/policy` (`signingPolicySecretName`), never in `-` and six characters: Secrets Manager takes a
+ * partial ARN whose name ends that way for a complete ARN (those six characters for its random suffix), and would
+ * answer "not found" for `<prefix>pay-eu0001`, which exists. A keyId never contains `/`, so no keyId's partial
+ * ARN is another key's complete ARN either.
  *
  * There is no `write`: the instance role is read-only; the importer role stores documents
  * (`KmsImporter.storeSigningPolicy`).
@@ -138,6 +134,7 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
       throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an https URL: plain http reaches Secrets Manager unauthenticated (development mode only)' })
     }
   }
+  // Checked here too, so that a bad prefix fails at start, not at the first read.
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     throw new InvalidArgumentError({ field: 'prefix', rule: 'must be 1-200 characters of a secret name ([A-Za-z0-9/_+=.@-]) ending with "/"' })
   }
@@ -149,10 +146,7 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new InvalidArgumentError({ field: 'maxAttempts', rule: 'must be an integer in 1..10' })
 
   const arnPrefix = `arn:${partition}:secretsmanager:${region}:${account}:secret:`
-  const secretNameOf = (keyId: string): string => {
-    if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) throw new InvalidArgumentError({ field: 'keyId', rule: KEY_ID_RULE })
-    return `${prefix}${keyId}`
-  }
+  const secretNameOf = (keyId: string): string => signingPolicySecretName(keyId, prefix)
   const secretIdOf = (keyId: string): string => `${arnPrefix}${secretNameOf(keyId)}`
 
   // One client per credential set (the parent forwards short-lived instance-role credentials), as the KMS sealer.
@@ -187,20 +181,17 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
     async read(keyId, context) {
       const name = secretNameOf(keyId)
       const client = clientFor(context)
-      // The partial ARN pins account and region; for an ambiguous name, the name too (see above).
-      const secretIds = name.length >= 7 && name[name.length - 7] === '-' ? [`${arnPrefix}${name}`, name] : [`${arnPrefix}${name}`]
-      const deadline = AbortSignal.timeout(deadlineMs)
-      for (const secretId of secretIds) {
-        let response: GetSecretValueCommandOutput
-        try {
-          response = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }), { abortSignal: deadline })
-        } catch (e) {
-          if (isNotFound(e)) continue
-          throw mapSecretsManagerError(e)
-        }
-        return checkAnswer(response, name)
+      // The partial ARN pins account and region (never a bare name: see above).
+      let response: GetSecretValueCommandOutput
+      try {
+        response = await client.send(new GetSecretValueCommand({ SecretId: `${arnPrefix}${name}`, VersionStage: 'AWSCURRENT' }), {
+          abortSignal: AbortSignal.timeout(deadlineMs),
+        })
+      } catch (e) {
+        if (isNotFound(e)) return undefined
+        throw mapSecretsManagerError(e)
       }
-      return undefined
+      return checkAnswer(response, name)
     },
     close() {
       clients.close()
