@@ -196,6 +196,15 @@ describe('policy get | set against an attesting enclave behind a proxy (the encl
     expect(trusted.err).toBe('')
     expect(trusted.out).toMatch(/ is now version \d+ .*2 owner approvals\n$/)
   })
+
+  it('custody sign on a 2-of-3 key: alone FORBIDDEN; with --approver-key-file of another owner, signed', async () => {
+    const alone = await cli([...signArgs('board', '0'), ...as('alice')])
+    expect(alone.code).toBe(1)
+    expect(alone.err).toContain('FORBIDDEN')
+    const both = await cli([...signArgs('board', '0'), '--approver-key-file', keyFiles.bob, ...as('alice')])
+    expect(both.err).toBe('')
+    expect(both.out).toMatch(/^rawTransaction {2}0x02/m)
+  })
 })
 
 describe('policy set refuses a bad policy before contacting anything', () => {

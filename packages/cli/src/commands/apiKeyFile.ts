@@ -75,3 +75,10 @@ export async function readApiKeyFile(file: string, io: CliIo, { source = '--api-
   if (stamper.publicKey.toLowerCase() !== publicKey.toLowerCase()) throw new UsageError(`${source}: in ${file}, publicKey is not the private key's public key`)
   return { stamper, publicKey: stamper.publicKey }
 }
+
+/** The stampers of approvers' API key files (`--approver-key-file`, repeatable), read like `--api-key-file`. */
+export async function approverStampers(files: readonly string[], io: CliIo): Promise<Stamper[]> {
+  const stampers: Stamper[] = []
+  for (const file of files) stampers.push((await readApiKeyFile(file, io, { source: '--approver-key-file' })).stamper)
+  return stampers
+}

@@ -10,7 +10,7 @@ import {
   type Stamper,
 } from '@enclave-custody/sdk'
 import { z } from 'zod'
-import { readApiKeyFile } from './apiKeyFile.js'
+import { approverStampers } from './apiKeyFile.js'
 import type { CliIo } from './cliIo.js'
 import { CommandFailure, type OptionSpec, UsageError } from './cliOptions.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, type ProxySettings, proxyOptions } from './connection.js'
@@ -152,11 +152,6 @@ function printState(io: CliIo, keyId: string, state: SigningPolicyState, json: b
 }
 
 /** The stampers of `--approver-key-file` files, read before anything is sent. */
-async function approverStampers(files: readonly string[], io: CliIo): Promise<Stamper[]> {
-  const stampers: Stamper[] = []
-  for (const file of files) stampers.push((await readApiKeyFile(file, io, { source: '--approver-key-file' })).stamper)
-  return stampers
-}
 
 /**
  * Set a key's signing policy from a checked policy file: rules are made into the next document and approved by

@@ -1,6 +1,7 @@
-import { type CustodyClient, type Eip1559TransactionRequest, parseEther, type SignedTransaction } from '@enclave-custody/sdk'
+import { type CustodyClient, type Eip1559TransactionRequest, parseEther, type SignedTransaction, type SignOptions } from '@enclave-custody/sdk'
 import { parseUnits } from 'ethers'
 import { z } from 'zod'
+import { approverStampers } from './apiKeyFile.js'
 import { UsageError } from './cliOptions.js'
 import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
@@ -22,15 +23,15 @@ const ether = z
  * Sign an EIP-1559 transaction in the enclave. The SDK checks the signature and the signer's address
  * before returning.
  */
-export function signTransaction(keyId: string, tx: Eip1559TransactionRequest, { client }: { client: CustodyClient }): Promise<SignedTransaction> {
-  return client.signEip1559(keyId, tx)
+export function signTransaction(keyId: string, tx: Eip1559TransactionRequest, { client, options }: { client: CustodyClient; options?: SignOptions }): Promise<SignedTransaction> {
+  return client.signEip1559(keyId, tx, options)
 }
 
 export const signCommand = defineCommand({
   name: 'sign',
   summary: 'sign an EIP-1559 transaction',
   usage:
-    `custody sign <keyId> --to <address> --value-ether <decimal> --nonce <n> --gas <n> --max-fee-gwei <decimal>\n       --max-priority-gwei <decimal> --chain-id <n> [--data <hex>] [--json]\n       ${PROXY_USAGE}`,
+    `custody sign <keyId> --to <address> --value-ether <decimal> --nonce <n> --gas <n> --max-fee-gwei <decimal>\n       --max-priority-gwei <decimal> --chain-id <n> [--data <hex>] [--approver-key-file <path>]… [--json]\n       ${PROXY_USAGE}`,
   description: `Signs a type-2 transaction in the enclave and prints the raw transaction and its hash (nothing is broadcast).\n${PROXY_HELP}`,
   positionals: [{ name: 'keyId', help: 'the key to sign with', schema: keyIdSchema }],
   options: {
@@ -42,12 +43,20 @@ export const signCommand = defineCommand({
     maxPriorityGwei: { flag: 'max-priority-gwei', value: 'decimal', help: 'max priority fee per gas in gwei', schema: gwei, required: true },
     chainId: { flag: 'chain-id', env: 'CUSTODY_CHAIN_ID', value: 'n', help: 'chain id, e.g. 1 or 11155111', schema: integer, required: true },
     data: { flag: 'data', value: 'hex', help: 'call data', schema: z.string().regex(/^0x(?:[0-9a-fA-F]{2})*$/, 'must be 0x-prefixed hex bytes').optional() },
+    approverKeyFile: {
+      flag: 'approver-key-file',
+      value: 'path',
+      help: "an approver's API key file: its approval stamp goes on the request (a policy rule's quorum, or the owners' threshold)",
+      multiple: true,
+      schema: z.array(z.string().min(1)).default([]),
+    },
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
     ...proxyOptions,
   },
   async run({ options: o, positionals: [keyId], io }) {
     if (o.maxPriorityGwei > o.maxFeeGwei) throw new UsageError('--max-priority-gwei must not exceed --max-fee-gwei')
     if (o.chainId === 0n) throw new UsageError('--chain-id must be positive')
+    const approvers = await approverStampers(o.approverKeyFile, io)
     const { client, close } = await connect({ proxy: o, io })
     try {
       const signed = await signTransaction(
@@ -62,7 +71,7 @@ export const signCommand = defineCommand({
           maxPriorityFeePerGas: o.maxPriorityGwei,
           ...(o.data === undefined ? {} : { data: o.data }),
         },
-        { client },
+        { client, ...(approvers.length > 0 ? { options: { approvers } } : {}) },
       )
       if (o.json) io.stdout(`${JSON.stringify(signed)}\n`)
       else io.stdout(`rawTransaction  ${signed.rawTransaction}\nhash            ${signed.hash}\nfrom            ${signed.from}\n`)
