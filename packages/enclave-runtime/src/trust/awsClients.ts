@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { InvalidArgumentError } from '@enclave-custody/sdk'
 import type { AwsCredentials } from '../keys/types.js'
 import { createPinnedHttpsAgent } from './createPinnedHttpsAgent.js'
 
@@ -113,4 +114,22 @@ export function describeAwsFailure(error: unknown): { name: string; status?: num
   if (status !== undefined) return { name, status, ref }
   if (code !== undefined && CERTIFICATE_CODES.has(code)) return { name, ref, certificate: code }
   return { name, ref, unreachable: code !== undefined && NETWORK_CODES.has(code) ? code : name }
+}
+
+/**
+ * Check an AWS endpoint override: an http(s) URL, and plain http only when allowed (development: nothing then
+ * authenticates `service`).
+ *
+ * @throws InvalidArgumentError naming `endpoint`.
+ */
+export function checkAwsEndpoint(endpoint: string | undefined, { allowHttp, service }: { allowHttp: boolean | undefined; service: string }): void {
+  if (endpoint === undefined) return
+  let url: URL | undefined
+  try {
+    url = new URL(endpoint)
+  } catch {}
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an http(s) URL' })
+  if (url.protocol === 'http:' && allowHttp !== true) {
+    throw new InvalidArgumentError({ field: 'endpoint', rule: `must be an https URL: plain http reaches ${service} unauthenticated (development mode only)` })
+  }
 }

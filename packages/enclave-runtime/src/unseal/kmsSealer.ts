@@ -25,7 +25,7 @@ import {
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../trust/amazonTrustServicesRoots.js'
 import { checkKmsKeyArn } from '../trust/checkKmsKeyArn.js'
-import { createClientsPerCredentials } from '../trust/awsClients.js'
+import { checkAwsEndpoint, createClientsPerCredentials } from '../trust/awsClients.js'
 import { parseCaBundle } from '../trust/parseCaBundle.js'
 import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
@@ -145,18 +145,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
   } = parameters
   if (typeof attestation?.attest !== 'function') throw new InvalidArgumentError({ field: 'attestation', rule: 'must be an AttestationProvider' })
   if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) throw new InvalidArgumentError({ field: 'region', rule: 'must be an AWS region name' })
-  if (endpoint !== undefined) {
-    let url: URL | undefined
-    try {
-      url = new URL(endpoint)
-    } catch {}
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an http(s) URL' })
-    }
-    if (url.protocol === 'http:' && allowHttpEndpoint !== true) {
-      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an https URL: plain http reaches KMS unauthenticated (development mode only)' })
-    }
-  }
+  checkAwsEndpoint(endpoint, { allowHttp: allowHttpEndpoint, service: 'KMS' })
   checkKmsKeyArn(kmsKeyArn, { field: 'kmsKeyArn', region })
   if (!Array.isArray(caCertificates) || caCertificates.length === 0 || caCertificates.some((c) => typeof c !== 'string')) {
     throw new InvalidArgumentError({ field: 'caCertificates', rule: 'must be a non-empty array of PEM certificates' })

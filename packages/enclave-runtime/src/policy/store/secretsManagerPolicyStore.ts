@@ -2,7 +2,7 @@ import { GetSecretValueCommand, type GetSecretValueCommandOutput, SecretsManager
 import { CustodyError, DEFAULT_POLICY_SECRET_PREFIX, ErrorCode, IntegrityError, InvalidArgumentError, signingPolicySecretName, type UnavailableError } from '@enclave-custody/sdk'
 import type { AwsCredentials, UnsealContext } from '../../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../../trust/amazonTrustServicesRoots.js'
-import { createClientsPerCredentials } from '../../trust/awsClients.js'
+import { checkAwsEndpoint, createClientsPerCredentials } from '../../trust/awsClients.js'
 import { parseCaBundle } from '../../trust/parseCaBundle.js'
 import type { PolicyStore } from '../types.js'
 import { mapSecretsManagerError } from './mapSecretsManagerError.js'
@@ -122,18 +122,7 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
   if (typeof region !== 'string' || !REGION.test(region)) throw new InvalidArgumentError({ field: 'region', rule: 'must be an AWS region name such as us-east-1' })
   if (typeof account !== 'string' || !ACCOUNT.test(account)) throw new InvalidArgumentError({ field: 'account', rule: 'must be a 12-digit AWS account id' })
   if (typeof partition !== 'string' || !PARTITION.test(partition)) throw new InvalidArgumentError({ field: 'partition', rule: 'must be an AWS partition such as aws' })
-  if (endpoint !== undefined) {
-    let url: URL | undefined
-    try {
-      url = new URL(endpoint)
-    } catch {}
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an http(s) URL' })
-    }
-    if (url.protocol === 'http:' && allowHttpEndpoint !== true) {
-      throw new InvalidArgumentError({ field: 'endpoint', rule: 'must be an https URL: plain http reaches Secrets Manager unauthenticated (development mode only)' })
-    }
-  }
+  checkAwsEndpoint(endpoint, { allowHttp: allowHttpEndpoint, service: 'Secrets Manager' })
   // Checked here too, so that a bad prefix fails at start, not at the first read.
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     throw new InvalidArgumentError({ field: 'prefix', rule: 'must be 1-200 characters of a secret name ([A-Za-z0-9/_+=.@-]) ending with "/"' })
