@@ -57,14 +57,8 @@ import type { NonceCache } from './auth/createNonceCache.js'
 import type { EnclaveIdentity } from './identity/createEnclaveIdentity.js'
 import type { KeyStore, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from './keys/types.js'
 import { type Logger, silentLogger } from './logger.js'
-import { signAuthorization } from './signers/authorization.js'
-import { signEip1559Transaction } from './signers/eip1559.js'
-import { signHash } from './signers/hash.js'
-import { signMessage } from './signers/message.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { deriveAddress } from './signers/secp256k1.js'
-import { signTransaction } from './signers/transaction.js'
-import { signTypedData } from './signers/typedData.js'
+import { deriveAddress } from './families/evm/secp256k1.js'
 import type { KeyCache } from './unseal/keyCache.js'
 import { createRecordV2, openRecordV2 } from './keys/recordV2.js'
 import type { AuditRecord } from './audit/createAuditLog.js'
@@ -72,7 +66,7 @@ import { evaluateSigningPolicy } from './policy/evaluateSigningPolicy.js'
 import { createRollingLimits, type RollingLimits } from './policy/rollingLimits.js'
 import { createMemoryPolicyStore, createSigningPolicies, type LoadedPolicy, POLICY_REFRESH_MS } from './policy/signingPolicies.js'
 import type { PolicyStore } from './policy/types.js'
-import { extractFacts } from './signers/extractFacts.js'
+import { type SigningOperation, signingOperationOf } from './families/index.js'
 
 export type RequestHandlerOptions = {
   keyStore: KeyStore
@@ -207,9 +201,13 @@ export function createRequestHandler({
    * unseal and sign with `fn`, which checks the sealed flags (a ceiling no rule widens). A limit's reservation is
    * committed once the signature exists and released when anything failed.
    */
-  async function sign<T>(req: ParsedRequest, keyId: string, context: UnsealContext | undefined, caller: Caller, fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address) => T): Promise<T> {
-    const facts: PolicyFacts | undefined = extractFacts(req)
-    if (!facts) throw new InternalError({ reason: `no fact extractor for ${req.op}` })
+  async function sign(req: ParsedRequest & { op: SigningOperation }, context: UnsealContext | undefined, caller: Caller): Promise<unknown> {
+    const spec = signingOperationOf(req.op)
+    if (!spec) throw new InternalError({ reason: `no signing operation ${req.op}` })
+    const params = req.params as never
+    const { keyId } = req.params as { keyId: string }
+    spec.check?.(params, { maxGas })
+    const facts: PolicyFacts = spec.facts(params)
     const record = await recordOf(keyId, context)
     const read = await policies.current(record, ownersOf(record), context)
     const policy = read.loaded
@@ -234,7 +232,7 @@ export function createRequestHandler({
     try {
       const out = await withRecord(record, context, (privateKey, keyPolicy, address) => {
         read.remember()
-        return fn(privateKey, keyPolicy, address)
+        return spec.sign(privateKey, params, { policy: keyPolicy, address })
       })
       reservation?.commit()
       return out
@@ -432,50 +430,9 @@ export function createRequestHandler({
         }
         return skipped > 0 ? { keys, skipped } : { keys }
       }
-      case 'sign.eip1559': {
-        const { keyId, tx } = req.params
-        if (tx.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return sign(req, keyId, context, who, (privateKey, _, address) => signEip1559Transaction(privateKey, tx, address))
-      }
-      case 'sign.transaction': {
-        const { keyId, tx } = req.params
-        const { transaction } = tx
-        if (transaction.gas > maxGas) throw new InvalidArgumentError({ field: 'tx.gas', rule: `must be at most ${maxGas} (the configured gas cap)` })
-        return sign(req, keyId, context, who, (privateKey, policy, address) => {
-          // The request opted in (normalisation refuses a chainId-less legacy transaction otherwise); the key must allow it too.
-          if (transaction.type === 'legacy' && transaction.chainId === null && !policy.allowReplayableLegacy) {
-            throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow replayable legacy transactions (no chainId); import it with policy.allowReplayableLegacy' })
-          }
-          return signTransaction(privateKey, transaction, address)
-        })
-      }
-      case 'sign.authorization': {
-        const { keyId, authorization } = req.params
-        return sign(req, keyId, context, who, (privateKey, policy) => {
-          // The request opted in (normalisation refuses chainId 0 otherwise); the key must allow it too.
-          if (authorization.authorization.chainId === 0n && !policy.allowAnyChainAuthorization) {
-            throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow EIP-7702 authorizations for every chain (chainId 0); import it with policy.allowAnyChainAuthorization' })
-          }
-          return signAuthorization(privateKey, authorization.authorization)
-        })
-      }
-      case 'sign.message': {
-        const { keyId, message } = req.params
-        return sign(req, keyId, context, who, (privateKey) => signMessage(privateKey, message))
-      }
-      case 'sign.typedData': {
-        const { keyId, typedData } = req.params
-        return sign(req, keyId, context, who, (privateKey) => signTypedData(privateKey, typedData))
-      }
-      case 'sign.digest': {
-        const { keyId, digest } = req.params
-        return sign(req, keyId, context, who, (privateKey, policy) => {
-          if (!policy.allowRawDigest) {
-            throw new PolicyDeniedError({ reason: 'the key\'s policy does not allow raw-digest signing; import or generate it with policy.allowRawDigest' })
-          }
-          return signHash(privateKey, digest)
-        })
-      }
+      default:
+        // Every signing operation, of every chain family, through its spec (families/index.ts).
+        return sign(req as ParsedRequest & { op: SigningOperation }, context, who)
     }
   }
 

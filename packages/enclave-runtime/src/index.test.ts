@@ -5,7 +5,6 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
   expect(Object.keys(runtime).sort()).toMatchInlineSnapshot(`
     [
       "AMAZON_TRUST_SERVICES_ROOTS",
-      "FACT_EXTRACTORS",
       "NO_RULE_ALLOWS",
       "NSM_ATTESTATION_LIMITS",
       "NSM_DEVICE_PATH",
@@ -15,6 +14,7 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "NsmError",
       "POLICY_REFRESH_MS",
       "REDACT_PATHS",
+      "SIGNING_OPERATIONS",
       "SOFTWARE_NSM_CA_FILE",
       "SOFTWARE_NSM_ROOT_CERT_FILE",
       "checkKmsKeyArn",
@@ -63,6 +63,7 @@ it('@enclave-custody/enclave-runtime exports exactly this (a change of public su
       "signMessage",
       "signTransaction",
       "signTypedData",
+      "signingOperationOf",
       "silentLogger",
       "startEnclaveServer",
       "writeFileAtomic",

@@ -19,8 +19,8 @@ export type {
 export { createLocalRuntime, createRuntime, type LocalEnclaveOptions, type LocalRuntime, loadDevSealingKey, localEnclave } from './localEnclave.js'
 export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
-export { signEip1559Transaction } from './signers/eip1559.js'
-export { deriveAddress, signDigest } from './signers/secp256k1.js'
+export { signEip1559Transaction } from './families/evm/eip1559.js'
+export { deriveAddress, signDigest } from './families/evm/secp256k1.js'
 export {
   type ComputeRuntimeMeasurementParameters,
   type ComputeRuntimeMeasurementReturnType,
@@ -62,11 +62,11 @@ export {
   type SelectAttestationProviderReturnType,
   selectAttestationProvider,
 } from './attestation/nsm/selectAttestationProvider.js'
-export { signAuthorization } from './signers/authorization.js'
-export { signHash } from './signers/hash.js'
-export { signMessage } from './signers/message.js'
-export { signTransaction } from './signers/transaction.js'
-export { signTypedData } from './signers/typedData.js'
+export { signAuthorization } from './families/evm/authorization.js'
+export { signHash } from './families/evm/hash.js'
+export { signMessage } from './families/evm/message.js'
+export { signTransaction } from './families/evm/transaction.js'
+export { signTypedData } from './families/evm/typedData.js'
 export { AMAZON_TRUST_SERVICES_ROOTS } from './trust/amazonTrustServicesRoots.js'
 export { type CheckKmsKeyArnErrorType, type CheckKmsKeyArnParameters, type CheckKmsKeyArnReturnType, checkKmsKeyArn } from './trust/checkKmsKeyArn.js'
 export { type ParseCaBundleErrorType, type ParseCaBundleReturnType, parseCaBundle } from './trust/parseCaBundle.js'
@@ -75,4 +75,4 @@ export { type EvaluateSigningPolicyContext, evaluateSigningPolicy, NO_RULE_ALLOW
 export { type CreateRollingLimitsParameters, createRollingLimits, type InMemoryRollingLimits, type LimitReservation, type RollingLimits } from './policy/rollingLimits.js'
 export { createMemoryPolicyStore, createSigningPolicies, type LoadedPolicy, POLICY_REFRESH_MS, type SigningPolicies } from './policy/signingPolicies.js'
 export type { PolicyStore } from './policy/types.js'
-export { extractFacts, FACT_EXTRACTORS, type FactExtractor, type SigningOperation } from './signers/extractFacts.js'
+export { extractFacts, SIGNING_OPERATIONS, type SigningOperation, type SigningOperationSpec, type SigningOperations, signingOperationOf } from './families/index.js'

@@ -26,14 +26,14 @@ import { Interface } from 'ethers'
 import fc from 'fast-check'
 import { decodeFunctionData, encodeFunctionData, erc20Abi, getAddress, hashTypedData, keccak256, toFunctionSelector, toHex } from 'viem'
 import { describe, expect, it } from 'vitest'
-import { signAuthorization } from '../src/signers/authorization.js'
-import { authorizationFacts } from '../src/signers/authorizationFacts.js'
-import { decodeErc20Call, ERC20_SELECTORS } from '../src/signers/erc20Calldata.js'
-import { extractFacts, FACT_EXTRACTORS } from '../src/signers/extractFacts.js'
-import { hashFacts } from '../src/signers/hashFacts.js'
-import { messageFacts } from '../src/signers/messageFacts.js'
-import { transactionFacts } from '../src/signers/transactionFacts.js'
-import { typedDataFacts } from '../src/signers/typedDataFacts.js'
+import { signAuthorization } from '../src/families/evm/authorization.js'
+import { authorizationFacts } from '../src/families/evm/authorizationFacts.js'
+import { decodeErc20Call, ERC20_SELECTORS } from '../src/families/evm/erc20Calldata.js'
+import { extractFacts, SIGNING_OPERATIONS } from '../src/families/index.js'
+import { hashFacts } from '../src/families/evm/hashFacts.js'
+import { messageFacts } from '../src/families/evm/messageFacts.js'
+import { transactionFacts } from '../src/families/evm/transactionFacts.js'
+import { typedDataFacts } from '../src/families/evm/typedDataFacts.js'
 
 const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48'
 const DAI = '0x6B175474E89094C44Da98b954EedeAC495271d0F'
@@ -626,8 +626,8 @@ describe('the registry: one extractor per signing operation', () => {
   const wireTx = { chainId: '1', nonce: '0', to: USDC, gas: '100000', maxFeePerGas: String(30n * GWEI), maxPriorityFeePerGas: String(2n * GWEI), data: erc20.transfer(BOB, 7n) }
 
   it('covers exactly the sign.* operations', () => {
-    expect(Object.keys(FACT_EXTRACTORS).sort()).toEqual(operationNames.filter((op) => op.startsWith('sign.')).sort())
-    expect(Object.isFrozen(FACT_EXTRACTORS)).toBe(true)
+    expect(Object.keys(SIGNING_OPERATIONS).sort()).toEqual(operationNames.filter((op) => op.startsWith('sign.')).sort())
+    expect(Object.isFrozen(SIGNING_OPERATIONS)).toBe(true)
   })
 
   const signing: [string, Record<string, unknown>, PolicyFacts][] = [

@@ -2,7 +2,7 @@ import { createCustodyClient, hexToBytes, isCustodyError, SECP256K1_N, type Tran
 import { decodeRlp, encodeRlp } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { localEnclave } from '../src/localEnclave.js'
-import { signEip1559Transaction } from '../src/signers/eip1559.js'
+import { signEip1559Transaction } from '../src/families/evm/eip1559.js'
 import { signingEnclave } from './support/runtime.js'
 import { sharedSoftwareNsm } from './support/session.js'
 import { newStamper } from './support/stamps.js'

@@ -19,8 +19,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
 import { newStamper } from './support/stamps.js'
-import { signMessage } from '../src/signers/message.js'
-import { signTypedData } from '../src/signers/typedData.js'
+import { signMessage } from '../src/families/evm/message.js'
+import { signTypedData } from '../src/families/evm/typedData.js'
 
 type Hex = `0x${string}`
 type Eip191 = {

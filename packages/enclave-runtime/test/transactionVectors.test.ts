@@ -20,8 +20,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
 import { newStamper } from './support/stamps.js'
-import { signAuthorization } from '../src/signers/authorization.js'
-import { signTransaction } from '../src/signers/transaction.js'
+import { signAuthorization } from '../src/families/evm/authorization.js'
+import { signTransaction } from '../src/families/evm/transaction.js'
 
 type Hex = `0x${string}`
 type EthersVector = {
