@@ -3,6 +3,7 @@ import { AttestationError, errorFromWire, InvalidArgumentError, isCustodyError, 
 import { stampRequest } from '../auth/stampRequest.js'
 import type { RequestStamp, Stamper } from '../auth/types.js'
 import { type ApprovalRequest } from '../auth/approveRequest.js'
+import { evmSignRequests, type SignedTransaction, type SignMessageParameters, type SignMessageReturnType, type SignTransactionReturnType } from '../families/evm/client.js'
 import {
   approveSigningPolicy,
   normalizeSigningPolicyDocument,
@@ -27,30 +28,20 @@ import {
   type RequestMessage,
 } from '../protocol/messages.js'
 import { IntegrityError } from '../errors/CustodyError.js'
-import {
-  DEFAULT_MAX_GAS,
-  type Eip1559TransactionRequest,
-  eip1559ToWire,
-  normalizeEip1559Transaction,
-} from '../transactions/eip1559.js'
-import { verifySignedEip1559 } from '../transactions/verifySignedEip1559.js'
+import { DEFAULT_MAX_GAS, type Eip1559TransactionRequest } from '../transactions/eip1559.js'
 import type { KmsImporter } from '../importer/createKmsImporter.js'
 import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicy, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { p256 } from '@noble/curves/nist.js'
 import { keyInfoOfRecord, keyPolicyOfRecord, recordSigningBytes, type SealedKeyRecord, type SealedKeyRecordV2 } from '../keys/sealedKeyRecord.js'
 import { canonicalApiKey, normalizeOwners, type Owners, type OwnersInput } from '../keys/owners.js'
 import { importAad, sealImport } from '../session/sealedImport.js'
-import { hashPersonalMessage, normalizePersonalMessage, type SignableMessage } from '../messages/personalSign.js'
-import { hashTypedData, normalizeTypedData, type TypedDataDefinition } from '../messages/typedData.js'
-import { type MessageSignature, verifyMessageSignature } from '../messages/verifyMessageSignature.js'
-import { type AuthorizationRequest, authorizationToWire, normalizeAuthorizationRequest, type SignedAuthorization } from '../transactions/authorization.js'
-import { normalizeTransactionRequest, type TransactionRequest, type TransactionType, transactionToWire } from '../transactions/transaction.js'
-import { verifySignedAuthorization } from '../transactions/verifySignedAuthorization.js'
-import { verifySignedTransaction } from '../transactions/verifySignedTransaction.js'
+import type { TypedDataDefinition } from '../messages/typedData.js'
+import type { AuthorizationRequest, SignedAuthorization } from '../transactions/authorization.js'
+import type { TransactionRequest } from '../transactions/transaction.js'
 import type { Transport } from '../transports/types.js'
 import { assertObject, fail } from '../utils/assert.js'
 import type { Address } from '../utils/address.js'
-import { assertHex, bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
+import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
 
 /** Public description of a custody key. */
@@ -90,21 +81,7 @@ export type ImportKeyParameters =
     }
   | { generate: true; keyId?: string; privateKey?: undefined; policy?: KeyPolicyInput; owners?: OwnersInput }
 
-export type SignedTransaction = {
-  rawTransaction: Hex
-  hash: Hex
-  from: Address
-  signature: { r: Hex; s: Hex; yParity: 0 | 1 }
-}
-
-/** What `signTransaction` returns: `v` is present for legacy transactions (27/28, or EIP-155). */
-export type SignTransactionReturnType = {
-  rawTransaction: Hex
-  hash: Hex
-  from: Address
-  type: TransactionType
-  signature: { r: Hex; s: Hex; yParity: 0 | 1; v?: bigint }
-}
+export type { SignedTransaction, SignMessageParameters, SignMessageReturnType, SignTransactionReturnType } from '../families/evm/client.js'
 
 /**
  * Options of every sign method. `idempotencyKey` (1-64 of [A-Za-z0-9._:-]) makes a retry safe: the enclave
@@ -149,12 +126,6 @@ export type ApprovalRequests = {
   signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<ApprovalRequest>
   signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<ApprovalRequest>
 }
-
-/** What `signMessage` takes: `message` as text (UTF-8, even if it looks like hex), bytes, or `{ raw }` bytes. */
-export type SignMessageParameters = { message: SignableMessage }
-
-/** What `signMessage`, `signTypedData` and `signDigest` return. */
-export type SignMessageReturnType = MessageSignature
 
 /** The audit receipt of one verified response: where the enclave's audit chain stood after the request. */
 export type AuditReceipt = {
@@ -448,35 +419,13 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     await importer.storeRecord(record)
   }
 
-  /** Each sign method's request (operation and wire params), built once for the call and for approval requests. */
-  const requests = {
-    signEip1559(keyId: string, tx: Eip1559TransactionRequest, options: SignOptions | undefined) {
-      const normalized = normalizeEip1559Transaction(tx, 'tx', { maxGas })
-      return { normalized, request: { op: 'sign.eip1559' as const, params: { keyId, tx: eip1559ToWire(normalized), ...idempotency(options) } } }
-    },
-    signTransaction(keyId: string, tx: TransactionRequest, options: SignOptions | undefined) {
-      const { transaction, allowReplayable } = normalizeTransactionRequest(tx, 'tx', { maxGas })
-      return { transaction, request: { op: 'sign.transaction' as const, params: { keyId, tx: transactionToWire(transaction, allowReplayable), ...idempotency(options) } } }
-    },
-    signAuthorization(keyId: string, authorization: AuthorizationRequest, options: SignOptions | undefined) {
-      const { authorization: tuple, allowAnyChain } = normalizeAuthorizationRequest(authorization, 'authorization')
-      const wire = { ...authorizationToWire(tuple), ...(allowAnyChain ? { allowAnyChain } : {}) }
-      return { tuple, request: { op: 'sign.authorization' as const, params: { keyId, authorization: wire, ...idempotency(options) } } }
-    },
-    signMessage(keyId: string, params: SignMessageParameters, options: SignOptions | undefined) {
-      const p = assertObject(params, 'params', ['message'])
-      if (p.message === undefined) fail('message', 'is required')
-      const message = normalizePersonalMessage(p.message, 'message')
-      return { message, request: { op: 'sign.message' as const, params: { keyId, message, ...idempotency(options) } } }
-    },
-    signTypedData(keyId: string, typedData: TypedDataDefinition, options: SignOptions | undefined) {
-      const normalized = normalizeTypedData(typedData, 'typedData')
-      return { normalized, request: { op: 'sign.typedData' as const, params: { keyId, typedData: normalized, ...idempotency(options) } } }
-    },
-    signDigest(keyId: string, digest: Hex | Uint8Array, options: SignOptions | undefined) {
-      const d = digest instanceof Uint8Array ? assertHex(bytesToHex(digest), 'digest', 32) : assertHex(digest, 'digest', 32)
-      return { digest: d, request: { op: 'sign.digest' as const, params: { keyId, digest: d, ...idempotency(options) } } }
-    },
+  /** The EVM family's requests and result checks (families/evm/client.ts), built once per call and per approval request. */
+  const evm = evmSignRequests({ maxGas })
+
+  /** Send a prepared sign request (stamped, with its quorum) and check its result against what was asked and the key's address. */
+  async function signWith<O extends Operation, R>(keyId: string, prepared: { request: { op: O; params: OperationParamsWire<O> }; verify(result: OperationResult<O>, expected: Address): R }, options: SignOptions | undefined): Promise<R> {
+    const expected = await addressOf(keyId)
+    return prepared.verify(await call(prepared.request.op, prepared.request.params, quorumOf(options)), expected)
   }
 
   /** What an approver stamps for `request`: the wire params exactly as they will travel, and the enclave's audience. */
@@ -562,58 +511,19 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       // Keys of untrusted creators are left out, like keys of other owners.
       return (await call('key.list', {})).keys.filter(trusted).map(toKeyInfo)
     },
-    async signEip1559(keyId, tx, options) {
-      const { request, normalized } = requests.signEip1559(keyId, tx, options)
-      const expected = await addressOf(keyId)
-      const signed = await call(request.op, request.params, quorumOf(options))
-      verifySignedEip1559(normalized, signed, expected)
-      return {
-        rawTransaction: signed.rawTransaction as Hex,
-        hash: signed.hash as Hex,
-        from: expected,
-        signature: { r: signed.signature.r as Hex, s: signed.signature.s as Hex, yParity: signed.signature.yParity },
-      }
-    },
-    async signTransaction(keyId, tx, options) {
-      const { request, transaction } = requests.signTransaction(keyId, tx, options)
-      const expected = await addressOf(keyId)
-      const signed = await call(request.op, request.params, quorumOf(options))
-      const { signature } = verifySignedTransaction(transaction, signed, expected)
-      return {
-        rawTransaction: signed.rawTransaction as Hex,
-        hash: signed.hash as Hex,
-        from: expected,
-        type: transaction.type,
-        signature: { r: signature.r, s: signature.s, yParity: signature.yParity, ...(signature.v === undefined ? {} : { v: signature.v }) },
-      }
-    },
-    async signAuthorization(keyId, authorization, options) {
-      const { request, tuple } = requests.signAuthorization(keyId, authorization, options)
-      const expected = await addressOf(keyId)
-      return verifySignedAuthorization(tuple, await call(request.op, request.params, quorumOf(options)), expected)
-    },
-    async signMessage(keyId, params, options) {
-      const { request, message } = requests.signMessage(keyId, params, options)
-      const expected = await addressOf(keyId)
-      return verifyMessageSignature(hashPersonalMessage(message), await call(request.op, request.params, quorumOf(options)), expected)
-    },
-    async signTypedData(keyId, typedData, options) {
-      const { request, normalized } = requests.signTypedData(keyId, typedData, options)
-      const expected = await addressOf(keyId)
-      return verifyMessageSignature(hashTypedData(normalized), await call(request.op, request.params, quorumOf(options)), expected)
-    },
-    async signDigest(keyId, digest, options) {
-      const { request, digest: d } = requests.signDigest(keyId, digest, options)
-      const expected = await addressOf(keyId)
-      return verifyMessageSignature(d, await call(request.op, request.params, quorumOf(options)), expected)
-    },
+    signEip1559: async (keyId, tx, options) => signWith(keyId, evm.signEip1559(keyId, tx, idempotency(options)), options),
+    signTransaction: async (keyId, tx, options) => signWith(keyId, evm.signTransaction(keyId, tx, idempotency(options)), options),
+    signAuthorization: async (keyId, authorization, options) => signWith(keyId, evm.signAuthorization(keyId, authorization, idempotency(options)), options),
+    signMessage: async (keyId, params, options) => signWith(keyId, evm.signMessage(keyId, params, idempotency(options)), options),
+    signTypedData: async (keyId, typedData, options) => signWith(keyId, evm.signTypedData(keyId, typedData, idempotency(options)), options),
+    signDigest: async (keyId, digest, options) => signWith(keyId, evm.signDigest(keyId, digest, idempotency(options)), options),
     approvalRequest: {
-      signEip1559: (keyId, tx, options) => approvalRequestOf(requests.signEip1559(keyId, tx, options).request),
-      signTransaction: (keyId, tx, options) => approvalRequestOf(requests.signTransaction(keyId, tx, options).request),
-      signAuthorization: (keyId, authorization, options) => approvalRequestOf(requests.signAuthorization(keyId, authorization, options).request),
-      signMessage: (keyId, params, options) => approvalRequestOf(requests.signMessage(keyId, params, options).request),
-      signTypedData: (keyId, typedData, options) => approvalRequestOf(requests.signTypedData(keyId, typedData, options).request),
-      signDigest: (keyId, digest, options) => approvalRequestOf(requests.signDigest(keyId, digest, options).request),
+      signEip1559: async (keyId, tx, options) => approvalRequestOf(evm.signEip1559(keyId, tx, idempotency(options)).request),
+      signTransaction: async (keyId, tx, options) => approvalRequestOf(evm.signTransaction(keyId, tx, idempotency(options)).request),
+      signAuthorization: async (keyId, authorization, options) => approvalRequestOf(evm.signAuthorization(keyId, authorization, idempotency(options)).request),
+      signMessage: async (keyId, params, options) => approvalRequestOf(evm.signMessage(keyId, params, idempotency(options)).request),
+      signTypedData: async (keyId, typedData, options) => approvalRequestOf(evm.signTypedData(keyId, typedData, idempotency(options)).request),
+      signDigest: async (keyId, digest, options) => approvalRequestOf(evm.signDigest(keyId, digest, idempotency(options)).request),
     },
     async signingPolicyDocument(keyId, policy) {
       const p = assertObject(policy, 'policy', ['rules', 'signers', 'version'])

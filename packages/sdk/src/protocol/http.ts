@@ -1,4 +1,5 @@
 import { type ErrorCode, ErrorCode as Codes } from '../errors/CustodyError.js'
+import { SIGN_ACTIONS } from '../families/index.js'
 import type { Operation } from './messages.js'
 
 /** HTTP status for each error code on the SDK ↔ parent-proxy API. */
@@ -28,14 +29,6 @@ export const RESPONSE_SIGNATURE_HEADER = 'x-custody-signature'
 
 export type HttpRoute = { method: 'GET' | 'POST'; path: string; body?: unknown }
 
-/** The signing operations with a route of their own: `POST /v1/keys/:keyId/<action>`, params minus keyId as the body. */
-const SIGN_ACTIONS = {
-  'sign.transaction': 'sign-transaction',
-  'sign.authorization': 'sign-authorization',
-  'sign.message': 'sign-message',
-  'sign.typedData': 'sign-typed-data',
-  'sign.digest': 'sign-digest',
-} as const satisfies Partial<Record<Operation, string>>
 const ACTION_OPS = new Map<string, Operation>(Object.entries(SIGN_ACTIONS).map(([op, action]) => [action, op as Operation]))
 
 /**
@@ -58,12 +51,6 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'GET', path: '/v1/keys' }
     case 'sign.eip1559':
       return { method: 'POST', path: `/v1/keys/${k}/sign`, body: { type: 'eip1559', ...rest } }
-    case 'sign.transaction':
-    case 'sign.authorization':
-    case 'sign.message':
-    case 'sign.typedData':
-    case 'sign.digest':
-      return { method: 'POST', path: `/v1/keys/${k}/${SIGN_ACTIONS[op]}`, body: rest }
     case 'policy.set':
       return { method: 'POST', path: `/v1/keys/${k}/policy`, body: rest }
     case 'policy.get':
@@ -75,6 +62,9 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
     case 'audit.read':
       // Parent-internal: the proxy reads the enclave's audit events itself; there is no HTTP route.
       return { method: 'GET', path: '/v1/audit' }
+    default:
+      // Every other signing operation, of every family: its action from the families' table.
+      return { method: 'POST', path: `/v1/keys/${k}/${SIGN_ACTIONS[op]}`, body: rest }
   }
 }
 

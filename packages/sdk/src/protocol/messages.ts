@@ -11,14 +11,10 @@ import { normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { KeyPolicySchema } from '../keys/keyPolicy.js'
 import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
 import { normalizeOwners, OwnersSchema } from '../keys/owners.js'
-import { normalizePersonalMessage } from '../messages/personalSign.js'
-import { normalizeTypedData } from '../messages/typedData.js'
-import { normalizeAuthorizationRequest } from '../transactions/authorization.js'
-import { normalizeEip1559Transaction } from '../transactions/eip1559.js'
-import { normalizeTransactionRequest } from '../transactions/transaction.js'
-import { assertHex } from '../utils/hex.js'
+import { SIGNING_OPERATION_SCHEMAS } from '../families/index.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
+import { addressSchema, hexSchema, keyIdSchema } from './schemas.js'
 import type { RequestStamp } from '../auth/types.js'
 
 import { PROTOCOL_VERSION } from './version.js'
@@ -26,11 +22,22 @@ import { PROTOCOL_VERSION } from './version.js'
 export { PROTOCOL_VERSION }
 
 export { KEY_ID_PATTERN, KEY_ID_RULE }
+export { IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE } from './schemas.js'
+export {
+  MessageSignatureSchema,
+  type MessageSignatureWire,
+  SignedAuthorizationSchema,
+  type SignedAuthorizationResultWire,
+  SignedTransactionSchema,
+  type SignedTransactionWire,
+  SignedTypedTransactionSchema,
+  type SignedTypedTransactionWire,
+} from '../families/evm/protocol.js'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 
-const keyId = z.string().regex(KEY_ID_PATTERN, KEY_ID_RULE)
-const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lower-case hex`)
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 20-byte address')
+const keyId = keyIdSchema
+const hex = hexSchema
+const address = addressSchema
 
 /** Public description of a key. Never carries key material. */
 export const KeyInfoSchema = z.strictObject({
@@ -51,35 +58,6 @@ export const KeyInfoSchema = z.strictObject({
 })
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
-export const SignedTransactionSchema = z.strictObject({
-  rawTransaction: z.string().regex(/^0x[0-9a-f]+$/, 'must be hex'),
-  hash: hex(32),
-  from: address,
-  signature: z.strictObject({ r: hex(32), s: hex(32), yParity: z.union([z.literal(0), z.literal(1)]) }),
-})
-export type SignedTransactionWire = z.infer<typeof SignedTransactionSchema>
-
-const yParity = z.union([z.literal(0), z.literal(1)])
-const decimal = z.string().regex(/^(?:0|[1-9][0-9]{0,77})$/, 'must be a decimal integer string')
-
-/** A signed transaction of any type (`sign.transaction`): `v` (decimal) only for legacy transactions. */
-export const SignedTypedTransactionSchema = z.strictObject({
-  rawTransaction: z.string().regex(/^0x[0-9a-f]+$/, 'must be hex'),
-  hash: hex(32),
-  from: address,
-  type: z.enum(['legacy', 'eip2930', 'eip1559', 'eip7702']),
-  signature: z.strictObject({ r: hex(32), s: hex(32), yParity, v: decimal.optional() }),
-})
-export type SignedTypedTransactionWire = z.infer<typeof SignedTypedTransactionSchema>
-
-/** A signature over a digest (`sign.message`, `sign.typedData`, `sign.digest`). */
-export const MessageSignatureSchema = z.strictObject({ signature: hex(65), r: hex(32), s: hex(32), yParity, hash: hex(32) })
-export type MessageSignatureWire = z.infer<typeof MessageSignatureSchema>
-
-/** A signed EIP-7702 authorization (`sign.authorization`). */
-export const SignedAuthorizationSchema = z.strictObject({ chainId: decimal, address, nonce: decimal, r: hex(32), s: hex(32), yParity })
-export type SignedAuthorizationResultWire = z.infer<typeof SignedAuthorizationSchema>
-
 const policy = z
   .unknown()
   .transform((v) => normalizeKeyPolicy(v, 'policy'))
@@ -89,14 +67,6 @@ const owners = z
   .unknown()
   .transform((v) => (v === undefined ? undefined : normalizeOwners(v, 'owners')))
   .optional()
-/**
- * A sign request's idempotency key (inside the stamped params): a retry with a fresh stamp and the same key
- * gets the first result, re-signed over the retry.
- */
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
-export const IDEMPOTENCY_KEY_RULE = 'must be 1-64 characters of [A-Za-z0-9._:-]'
-const idempotencyKey = z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE).optional()
-const WIRE_MAX_GAS = (1n << 64n) - 1n
 
 /** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */
 export const operations = {
@@ -176,47 +146,8 @@ export const operations = {
       signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }).optional(),
     }),
   },
-  'sign.eip1559': {
-    params: z.strictObject({
-      idempotencyKey,
-      keyId,
-      tx: z.unknown().transform((v) => normalizeEip1559Transaction(v, 'tx', { maxGas: WIRE_MAX_GAS })),
-    }),
-    result: SignedTransactionSchema,
-  },
-  /** A transaction of type 0, 1, 2 or 4 (`tx.type` by name); `tx.allowReplayable` opts in to a legacy one without chainId. */
-  'sign.transaction': {
-    params: z.strictObject({
-      idempotencyKey,
-      keyId,
-      tx: z.unknown().transform((v) => normalizeTransactionRequest(v, 'tx', { maxGas: WIRE_MAX_GAS })),
-    }),
-    result: SignedTypedTransactionSchema,
-  },
-  /** An EIP-7702 authorization `{ chainId, address, nonce }`; `allowAnyChain` opts in to chainId 0. */
-  'sign.authorization': {
-    params: z.strictObject({
-      idempotencyKey, keyId, authorization: z.unknown().transform((v) => normalizeAuthorizationRequest(v, 'authorization')) }),
-    result: SignedAuthorizationSchema,
-  },
-  /** EIP-191 personal_sign: `message` is text, or `{ raw: hex }` bytes. */
-  'sign.message': {
-    params: z.strictObject({
-      idempotencyKey, keyId, message: z.unknown().transform((v) => normalizePersonalMessage(v, 'message')) }),
-    result: MessageSignatureSchema,
-  },
-  /** EIP-712: the whole typed-data payload, validated and hashed by the enclave. */
-  'sign.typedData': {
-    params: z.strictObject({
-      idempotencyKey, keyId, typedData: z.unknown().transform((v) => normalizeTypedData(v, 'typedData')) }),
-    result: MessageSignatureSchema,
-  },
-  /** A raw 32-byte digest: only for keys whose policy has `allowRawDigest`. */
-  'sign.digest': {
-    params: z.strictObject({
-      idempotencyKey, keyId, digest: z.unknown().transform((v) => assertHex(v, 'digest', 32)) }),
-    result: MessageSignatureSchema,
-  },
+  // Every chain family's signing operations (families/index.ts).
+  ...SIGNING_OPERATION_SCHEMAS,
 } as const
 
 export type Operation = keyof typeof operations
