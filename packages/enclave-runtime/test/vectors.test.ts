@@ -2,7 +2,7 @@ import { createCustodyClient, type Eip1559Transaction, hexToBytes, toChecksumAdd
 import { describe, expect, it } from 'vitest'
 import { readVector } from '../../../test/vectors.js'
 import { localEnclave } from '../src/localEnclave.js'
-import { signEip1559Transaction } from '../src/signers/eip1559.js'
+import { signEip1559Transaction } from '../src/families/evm/eip1559.js'
 import { sharedSoftwareNsm } from './support/session.js'
 import { newStamper } from './support/stamps.js'
 
