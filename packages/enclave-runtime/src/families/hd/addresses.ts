@@ -1,8 +1,9 @@
 import { type Address, InvalidArgumentError, publicKeyToAddress } from '@enclave-custody/sdk'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { base58 } from '@scure/base'
 import { p2pkh, p2sh, p2tr, p2wpkh } from '@scure/btc-signer'
+import { bitcoinNetworkParams } from '../bitcoin/addresses.js'
+import { solanaAddress } from '../solana/address.js'
 import type { BitcoinAddressFormat, BitcoinNetwork } from './derive.js'
 
 /**
@@ -12,17 +13,6 @@ import type { BitcoinAddressFormat, BitcoinNetwork } from './derive.js'
 
 /** The Bitcoin address formats, in the order {@link bitcoinAddresses} lists them. */
 export const BITCOIN_ADDRESS_FORMATS: readonly BitcoinAddressFormat[] = ['p2pkh', 'p2sh-p2wpkh', 'p2wpkh', 'p2tr']
-
-type BtcNetwork = { bech32: string; pubKeyHash: number; scriptHash: number; wif: number }
-
-// Base58 version bytes and bech32 prefixes (Bitcoin Core chainparams): signet shares testnet's, regtest has
-// its own bech32 prefix.
-const BITCOIN_NETWORKS: Record<BitcoinNetwork, BtcNetwork> = {
-  mainnet: { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, wif: 0x80 },
-  testnet: { bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef },
-  signet: { bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef },
-  regtest: { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef },
-}
 
 function assertSecp256k1PublicKey(publicKey: unknown, field: string, compressedOnly: boolean): Uint8Array {
   const rule = compressedOnly ? 'must be a 33-byte compressed secp256k1 public key' : 'must be a 33- or 65-byte secp256k1 public key'
@@ -72,14 +62,12 @@ export type BitcoinAddressParameters = { format: BitcoinAddressFormat; network: 
 export function bitcoinAddress(publicKey: Uint8Array, parameters: BitcoinAddressParameters): string {
   if (typeof parameters !== 'object' || parameters === null) throw new InvalidArgumentError({ field: 'parameters', rule: 'must be an object' })
   const { format, network } = parameters
-  if (typeof network !== 'string' || !Object.hasOwn(BITCOIN_NETWORKS, network)) {
-    throw new InvalidArgumentError({ field: 'network', rule: 'must be one of mainnet, testnet, signet, regtest' })
-  }
+  // One table of network parameters: the Bitcoin family's (refuses any other network, naming `network`).
+  const params = bitcoinNetworkParams(network)
   if (!BITCOIN_ADDRESS_FORMATS.includes(format)) {
     throw new InvalidArgumentError({ field: 'format', rule: 'must be one of p2pkh, p2sh-p2wpkh, p2wpkh, p2tr' })
   }
   const key = assertSecp256k1PublicKey(publicKey, 'publicKey', true)
-  const params = BITCOIN_NETWORKS[network]
   let address: string | undefined
   switch (format) {
     case 'p2pkh':
@@ -140,5 +128,5 @@ export function solanaAddressOfPublicKey(publicKey: Uint8Array, field = 'publicK
   } catch (cause) {
     throw new InvalidArgumentError({ field, rule: 'must be a point of the ed25519 curve', cause })
   }
-  return base58.encode(publicKey)
+  return solanaAddress(publicKey, field)
 }
