@@ -38,18 +38,22 @@ describe('createSigningPolicies', () => {
     await expect(policies.current(victim.record, owners, undefined, { fresh: true })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' })
   })
 
-  it('remembers nothing for a read whose record never unsealed (remember() not called)', async () => {
+  it('caches every read (one store read per key per period), but only a record that unsealed raises the floor', async () => {
     const inner = createMemoryPolicyStore()
     let reads = 0
-    const store: PolicyStore = { kind: 'memory', read: async (k, c) => (reads++, inner.read(k, c)) }
-    const policies = createSigningPolicies({ store })
+    let rolledBack: SignedSigningPolicy | undefined
+    const store: PolicyStore = { kind: 'memory', read: async (k, c) => (reads++, (k === 'k' && rolledBack) || inner.read(k, c)) }
+    const policies = createSigningPolicies({ store, maxEntries: 1 })
     const k = key('k')
-    await inner.write!('k', await k.version(1))
+    const v1 = await k.version(1)
+    await inner.write!('k', await k.version(2))
+    // Read, never proven (the caller was refused before unsealing): cached, no floor.
+    expect((await policies.current(k.record, owners, undefined)).loaded?.ref.version).toBe(2)
     await policies.current(k.record, owners, undefined)
-    await policies.current(k.record, owners, undefined)
-    expect(reads).toBe(2)
-    ;(await policies.current(k.record, owners, undefined)).remember()
-    await policies.current(k.record, owners, undefined)
-    expect(reads).toBe(3)
+    expect(reads).toBe(1)
+    // Pushed out of the cache, with the store rolled back: without a floor, the store is believed.
+    ;(await policies.current(key('other').record, owners, undefined)).remember()
+    rolledBack = v1
+    expect((await policies.current(k.record, owners, undefined, { fresh: true })).loaded?.ref.version).toBe(1)
   })
 })

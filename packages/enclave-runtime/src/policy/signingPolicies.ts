@@ -27,9 +27,10 @@ export const POLICY_REFRESH_MS = 30_000
 export type CheckedPolicy = { signed: SignedSigningPolicy; ref: SigningPolicyRef }
 
 /**
- * The policy in force as read for one request. `remember()` is called once the record has unsealed (its
- * owners and address are then proven): only then does the read enter the cache and raise the version floor,
- * so records a caller forges never displace a genuine key's entry.
+ * The policy in force as read for one request. A read is cached at once under the record's identity (a forged
+ * record has another identity, so it never serves the genuine one, and every caller's request costs at most
+ * one store read per key per refresh period); `remember()` is called once the record has unsealed (its owners
+ * and address are then proven): only then does the read raise the version floor, which outlives the cache.
  */
 export type PolicyRead = { loaded: LoadedPolicy | undefined; remember(): void }
 
@@ -84,10 +85,13 @@ export function createSigningPolicies({ store, now = Date.now, refreshMs = POLIC
   const locks = new Map<string, Promise<unknown>>()
   const entryKey = (record: SealedKeyRecord, owners: Owners) => `${record.keyId}:${jsonDigest({ address: record.address, owners })}`
 
-  const remember = (key: string, loaded: LoadedPolicy | undefined, readAt: number) => {
+  const cache = (key: string, loaded: LoadedPolicy | undefined, readAt: number) => {
     entries.delete(key)
     if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string)
     entries.set(key, { ...(loaded ? { loaded } : {}), readAt })
+  }
+  const remember = (key: string, loaded: LoadedPolicy | undefined, readAt: number) => {
+    cache(key, loaded, readAt)
     if (!loaded) return
     const floor = floors.get(key)
     if (floor && floor.version >= loaded.ref.version) return
@@ -143,6 +147,7 @@ export function createSigningPolicies({ store, now = Date.now, refreshMs = POLIC
         throw new IntegrityError({ reason: `the policy store holds ${loaded ? `version ${loaded.ref.version}` : 'no policy'} for key "${record.keyId}", below version ${floor.version} this enclave has seen` })
       }
       const result = loaded
+      cache(key, result, readAt)
       return { loaded: result, remember: () => remember(key, result, readAt) }
     },
     accept(record, owners, loaded) {
