@@ -157,13 +157,14 @@ export function createRequestHandler({
 }: RequestHandlerOptions): RequestHandler {
   const idempotency = createIdempotencyStore()
   const policies = createSigningPolicies({ store: policyStore, now: () => now().getTime(), refreshMs: policyRefreshMs })
-  const unsealRecord = (record: SealedKeyRecord, context: UnsealContext | undefined) => unsealWith(sealer, record, context)
   /** Canonical legacy owners: who may use a record sealed before owners existed (measured into the image). */
   const legacy = new Set((legacyOwners ?? []).map((k, i) => canonicalApiKey(k, `legacyOwners[${i}]`)))
+  /** The owners of a record sealed before owners existed: the legacy owners, any one of them. */
+  const legacyAsOwners: Owners = { publicKeys: [...legacy].sort(), threshold: 1 }
 
   /** Who owns `record`: its sealed owners, or, for a record sealed before owners, the image's legacy owners. */
   function ownersOf(record: SealedKeyRecord): Owners {
-    return (record.owners as Owners | undefined) ?? { publicKeys: [...legacy].sort(), threshold: 1 }
+    return (record.owners as Owners | undefined) ?? legacyAsOwners
   }
 
   /**
@@ -292,7 +293,7 @@ export function createRequestHandler({
     // record (a relabelled kmsKeyId must reach the sealer's pin check).
     const cacheKey = `${record.keyId}:${jsonDigest(record)}`
     const cached = keyCache?.get(cacheKey)
-    const privateKey = cached ?? (await unsealRecord(record, context))
+    const privateKey = cached ?? (await unsealWith(sealer, record, context))
     try {
       // Deriving the address costs a scalar multiplication: do it once per unseal, not per signature.
       // A cache entry exists only for a key that matched this exact record's address.
@@ -392,12 +393,8 @@ export function createRequestHandler({
             throw new InvalidArgumentError({ field: 'policy.document.version', rule: `must be above the version in force (${current.ref.version}): versions only increase` })
           }
           // The unsealing proves the record's owners (whose approvals were checked) and its key (the document's).
-          await withRecord(record, context, (privateKey) => {
-            read.remember()
-            if (bytesToHex(secp256k1.getPublicKey(privateKey, false)) !== checked.signed.document.keyPublicKey) {
-              throw new InvalidArgumentError({ field: 'policy.document.keyPublicKey', rule: 'must be the public key of this key' })
-            }
-          })
+          // (`check` tied the document's public key to the record's address, which the unsealed key matches.)
+          await withRecord(record, context, () => read.remember())
           // Compiled only now: a document that is not the next version costs no compilation and no memory.
           const next = policies.load(checked)
           if (!policyStore.write) return { keyId, signingPolicy: next.ref, stored: false }

@@ -4,8 +4,8 @@ import { z } from 'zod'
 import { createApiKeyFile } from './apiKeyFile.js'
 import { CommandFailure, UsageError } from './cliOptions.js'
 import { defineCommand } from './defineCommand.js'
+import { KEY_LIKE } from './readPrivateKey.js'
 
-const KEY_LIKE = /^(?:0x)?[0-9a-fA-F]{64}$/
 
 export const apiKeyCommand = defineCommand({
   name: 'api-key',

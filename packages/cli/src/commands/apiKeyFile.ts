@@ -4,13 +4,13 @@ import { createFileAtomic } from '@enclave-custody/enclave-runtime'
 import { apiKeyStamper, generateApiKey, type Hex, type Stamper } from '@enclave-custody/sdk'
 import type { CliIo } from './cliIo.js'
 import { UsageError } from './cliOptions.js'
+import { KEY_LIKE } from './readPrivateKey.js'
 
 /** File name of the API key `custody dev` keeps in its data directory (across restarts). */
 export const DEV_API_KEY_FILE = 'api-key.json'
 
 /** Larger than any API key file: a bigger file is refused unread. */
 const MAX_API_KEY_FILE_BYTES = 4096
-const KEY_LIKE = /^(?:0x)?[0-9a-fA-F]{64}$/
 
 /**
  * Write a new API key (`generateApiKey`) to `path` as `{ "publicKey": "0x…", "privateKey": "0x…" }`, mode

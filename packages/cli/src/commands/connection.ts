@@ -229,7 +229,12 @@ export async function connect({
  */
 function withDefaultRootHint(client: CustodyClient): CustodyClient {
   const hinted = {} as Record<string, unknown>
-  for (const [name, method] of Object.entries(client) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+  for (const [name, method] of Object.entries(client) as [string, unknown][]) {
+    // Members that are not methods (approvalRequest, a table of builders) pass through as they are.
+    if (typeof method !== 'function') {
+      hinted[name] = method
+      continue
+    }
     hinted[name] = async (...args: unknown[]) => {
       try {
         return await method(...args)

@@ -10,7 +10,8 @@ export type ReadPrivateKeyParameters = {
   envName?: string | undefined
 }
 
-const KEY_LIKE = /^(?:0x)?[0-9a-fA-F]{64}$/
+/** 32 bytes of hex: what a private key looks like (refused where a path or a name is expected). */
+export const KEY_LIKE = /^(?:0x)?[0-9a-fA-F]{64}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 
 /**

@@ -48,7 +48,7 @@ const BYTES4 = /^0x[0-9a-fA-F]{8}$/
 const COMPRESSED_API_KEY = /^0x0[23][0-9a-f]{64}$/
 
 /** An API key in its canonical form (the compressed point); the usual compressed input costs no point decoding. */
-function canonicalApiKeyFast(value: unknown, field: string): Hex {
+export function canonicalApiKeyFast(value: unknown, field: string): Hex {
   return typeof value === 'string' && COMPRESSED_API_KEY.test(value) ? (value as Hex) : canonicalApiKey(value, field)
 }
 

@@ -1,5 +1,5 @@
-import { canonicalApiKey, type Hex, InvalidArgumentError, type PolicyFacts } from '@enclave-custody/sdk'
-import type { CompiledPolicyRule, CompiledSigningPolicy, FactValue } from './compileSigningPolicy.js'
+import { type Hex, InvalidArgumentError, type PolicyFacts } from '@enclave-custody/sdk'
+import { type CompiledPolicyRule, type CompiledSigningPolicy, canonicalApiKeyFast, type FactValue } from './compileSigningPolicy.js'
 import type { LimitReservation, RollingLimits } from './rollingLimits.js'
 
 /** What a request is evaluated with besides its facts (`facts.signer` is the requester's API key, set by the caller). */
@@ -26,7 +26,6 @@ export type PolicyEvaluation = { allowed: true; rule?: string; reservation?: Lim
 /** The reason when no allow rule matches. */
 export const NO_RULE_ALLOWS = 'no rule allows'
 
-const COMPRESSED_API_KEY = /^0x0[23][0-9a-f]{64}$/
 
 function limitAmount(rule: CompiledPolicyRule, facts: ReadonlyMap<string, FactValue>): bigint {
   const sum = rule.limit!.sum
@@ -38,7 +37,7 @@ function canonicalApprovers(approvers: ReadonlySet<Hex>, signer: FactValue | und
   const out = new Set<Hex>()
   let i = 0
   for (const key of approvers) {
-    out.add(typeof key === 'string' && COMPRESSED_API_KEY.test(key) ? key : canonicalApiKey(key, `approvers[${i}]`))
+    out.add(canonicalApiKeyFast(key, `approvers[${i}]`))
     i++
   }
   if (typeof signer === 'string') out.add(signer as Hex)

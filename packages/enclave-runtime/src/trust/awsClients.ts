@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { InvalidArgumentError } from '@enclave-custody/sdk'
 import type { AwsCredentials } from '../keys/types.js'
 import { createPinnedHttpsAgent } from './createPinnedHttpsAgent.js'
+import { parseCaBundle } from './parseCaBundle.js'
 
 /** The configuration both of the enclave's AWS clients (KMS, Secrets Manager) take. */
 export type PinnedAwsClientConfig = {
@@ -132,4 +133,16 @@ export function checkAwsEndpoint(endpoint: string | undefined, { allowHttp, serv
   if (url.protocol === 'http:' && allowHttp !== true) {
     throw new InvalidArgumentError({ field: 'endpoint', rule: `must be an https URL: plain http reaches ${service} unauthenticated (development mode only)` })
   }
+}
+
+/**
+ * The roots a client's TLS trusts, from PEM bundles: a non-empty array of PEM strings, each parsed strictly.
+ *
+ * @throws InvalidArgumentError naming `caCertificates`.
+ */
+export function trustedRootsOf(caCertificates: unknown): string[] {
+  if (!Array.isArray(caCertificates) || caCertificates.length === 0 || caCertificates.some((c) => typeof c !== 'string')) {
+    throw new InvalidArgumentError({ field: 'caCertificates', rule: 'must be a non-empty array of PEM certificates' })
+  }
+  return (caCertificates as string[]).flatMap((pem) => parseCaBundle(pem, 'caCertificates'))
 }

@@ -19,7 +19,8 @@ const KEY_ARN =
   /^arn:aws(?:-[a-z]+)*:kms:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
 const ALIAS = /^(?:alias\/|arn:aws(?:-[a-z]+)*:kms:[^:]*:[^:]*:alias\/)/
 const BARE_KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
+/** An AWS region name (`us-east-1`, `ap-southeast-2`). */
+export const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
 
 /**
  * Check that `value` is the full ARN of a KMS key — the form the enclave image pins its sealing key in —

@@ -25,8 +25,7 @@ import {
 import type { AttestationProvider, AwsCredentials, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from '../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../trust/amazonTrustServicesRoots.js'
 import { checkKmsKeyArn } from '../trust/checkKmsKeyArn.js'
-import { checkAwsEndpoint, createClientsPerCredentials } from '../trust/awsClients.js'
-import { parseCaBundle } from '../trust/parseCaBundle.js'
+import { checkAwsEndpoint, createClientsPerCredentials, trustedRootsOf } from '../trust/awsClients.js'
 import { decryptEnvelopedData } from './cms.js'
 import { mapKmsError } from './mapKmsError.js'
 
@@ -147,10 +146,7 @@ export async function createKmsSealer(parameters: CreateKmsSealerParameters): Pr
   if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) throw new InvalidArgumentError({ field: 'region', rule: 'must be an AWS region name' })
   checkAwsEndpoint(endpoint, { allowHttp: allowHttpEndpoint, service: 'KMS' })
   checkKmsKeyArn(kmsKeyArn, { field: 'kmsKeyArn', region })
-  if (!Array.isArray(caCertificates) || caCertificates.length === 0 || caCertificates.some((c) => typeof c !== 'string')) {
-    throw new InvalidArgumentError({ field: 'caCertificates', rule: 'must be a non-empty array of PEM certificates' })
-  }
-  const trustedRoots = caCertificates.flatMap((pem) => parseCaBundle(pem, 'caCertificates'))
+  const trustedRoots = trustedRootsOf(caCertificates)
   if (!Number.isSafeInteger(documentRefreshMs) || documentRefreshMs <= 0 || documentRefreshMs > 290_000) {
     throw new InvalidArgumentError({ field: 'documentRefreshMs', rule: 'must be an integer in 1..290000 (KMS accepts documents up to 5 minutes old)' })
   }

@@ -1,5 +1,4 @@
-import { utf8ToBytes } from '@noble/hashes/utils.js'
-import { canonicalJson } from './canonicalJson.js'
+import { contextBytes } from '../session/contextBytes.js'
 
 /** Domain separation of request stamps: no other signed object of enclave-custody starts with these bytes. */
 export const REQUEST_STAMP_CONTEXT = 'enclave-custody/request/v1'
@@ -36,11 +35,6 @@ export type StampPayloadParameters = {
  * stampPayload({ v: 1, op: 'key.get', params: { keyId: 'k' }, timestamp: 1767225600000, nonce: '00…', aud: 'ab…' })
  */
 export function stampPayload({ v, op, params, timestamp, nonce, aud, approvalFor }: StampPayloadParameters): Uint8Array {
-  const context = utf8ToBytes(approvalFor === undefined ? REQUEST_STAMP_CONTEXT : APPROVAL_STAMP_CONTEXT)
   const fields = approvalFor === undefined ? { aud, nonce, op, params, timestamp, v } : { aud, nonce, op, params, requester: approvalFor, timestamp, v }
-  const body = utf8ToBytes(canonicalJson(fields, 'request'))
-  const out = new Uint8Array(context.length + 1 + body.length)
-  out.set(context, 0)
-  out.set(body, context.length + 1)
-  return out
+  return contextBytes(approvalFor === undefined ? REQUEST_STAMP_CONTEXT : APPROVAL_STAMP_CONTEXT, fields, 'request')
 }

@@ -428,6 +428,15 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     return prepared.verify(await call(prepared.request.op, prepared.request.params, quorumOf(options)), expected)
   }
 
+  /** The document of `policy` for `key` (its public key, the next version unless given). */
+  function documentFor(keyId: string, policy: SetSigningPolicyParameters, key: KeyInfo): SigningPolicyDocument {
+    const p = assertObject(policy, 'policy', ['rules', 'signers', 'version'])
+    const { rules, signers } = normalizeSigningPolicy({ ...(p.rules === undefined ? {} : { rules: p.rules }), ...(p.signers === undefined ? {} : { signers: p.signers }) }, 'policy')
+    if (!key.publicKey) throw new IntegrityError({ reason: `the enclave did not report the public key of "${keyId}"` })
+    const version = p.version === undefined ? (key.signingPolicy?.version ?? 0) + 1 : p.version
+    return normalizeSigningPolicyDocument({ keyId, keyPublicKey: key.publicKey, version, rules, signers }, 'policy')
+  }
+
   /** What an approver stamps for `request`: the wire params exactly as they will travel, and the enclave's audience. */
   async function approvalRequestOf(request: { op: Operation; params: unknown }): Promise<ApprovalRequest> {
     const { aud } = await session()
@@ -461,13 +470,11 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       if (p.insecurePlaintextImport !== true) {
         // Sealed to the attested enclave's HPKE key: the key is never in plaintext on any transport.
         const id = (p.keyId as string | undefined) ?? `key-${randomBytes(10).toString('hex')}`
-        const sealedOwners = owners
-        const apiKey = canonicalApiKey(stamper.publicKey, 'stamper.publicKey')
         const sealTo = (recipient: AttestedEnclave | undefined) => async ({ enclave, nonce }: { enclave: AttestedEnclave; nonce: Hex }) => {
           const bytes = hexToBytes(privateKey)
           try {
-            const sealed = await sealImport((recipient ?? enclave).hpkePublicKey, bytes, importAad({ apiKey, keyId: id, nonce, owners: sealedOwners }))
-            return { keyId: id, ...policyParam, owners: sealedOwners, sealed }
+            const sealed = await sealImport((recipient ?? enclave).hpkePublicKey, bytes, importAad({ apiKey: ownKey, keyId: id, nonce, owners }))
+            return { keyId: id, ...policyParam, owners, sealed }
           } finally {
             bytes.fill(0)
           }
@@ -494,7 +501,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
           bytes.fill(0)
         }
         if (info.keyId !== id || info.address !== expected) throw new IntegrityError({ reason: 'the imported key is not the key that was sealed' })
-        if (record) await storeEnclaveRecord(record, policy, sealedOwners, info)
+        if (record) await storeEnclaveRecord(record, policy, owners, info)
         return toKeyInfo(info)
       }
       // Plaintext on the wire: only with the loud flag.
@@ -525,22 +532,15 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       signTypedData: async (keyId, typedData, options) => approvalRequestOf(evm.signTypedData(keyId, typedData, idempotency(options)).request),
       signDigest: async (keyId, digest, options) => approvalRequestOf(evm.signDigest(keyId, digest, idempotency(options)).request),
     },
-    async signingPolicyDocument(keyId, policy) {
-      const p = assertObject(policy, 'policy', ['rules', 'signers', 'version'])
-      const { rules, signers } = normalizeSigningPolicy({ ...(p.rules === undefined ? {} : { rules: p.rules }), ...(p.signers === undefined ? {} : { signers: p.signers }) }, 'policy')
-      const key = await client.getKey(keyId)
-      if (!key.publicKey) throw new IntegrityError({ reason: `the enclave did not report the public key of "${keyId}"` })
-      const version = p.version === undefined ? (key.signingPolicy?.version ?? 0) + 1 : p.version
-      return normalizeSigningPolicyDocument({ keyId, keyPublicKey: key.publicKey, version, rules, signers }, 'policy')
-    },
+    signingPolicyDocument: async (keyId, policy) => documentFor(keyId, policy, await client.getKey(keyId)),
     async setSigningPolicy(keyId, policy, options) {
       const o = options === undefined ? {} : assertObject(options, 'options', ['approvers', 'approvals'])
       let signed: SignedSigningPolicy
       if (typeof policy === 'object' && policy !== null && 'document' in policy) {
         signed = { document: normalizeSigningPolicyDocument(policy.document, 'policy.document'), approvals: [...policy.approvals] }
       } else {
-        const document = await client.signingPolicyDocument(keyId, policy as SetSigningPolicyParameters)
         const key = await client.getKey(keyId)
+        const document = documentFor(keyId, policy as SetSigningPolicyParameters, key)
         // This client approves as one of the owners when it is one; other owners through approvers/approvals.
         const own = key.owners?.publicKeys.includes(ownKey) ? [stamper] : []
         const approvers = [...own, ...((o.approvers as Stamper[] | undefined) ?? [])]

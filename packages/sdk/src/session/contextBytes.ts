@@ -10,9 +10,9 @@ import { bytesToHex, type Hex } from '../utils/hex.js'
  *
  * @throws InvalidArgumentError when `value` is not canonical JSON.
  */
-export function contextBytes(context: string, value: unknown): Uint8Array {
+export function contextBytes(context: string, value: unknown, field: string = context): Uint8Array {
   const head = utf8ToBytes(context)
-  const body = utf8ToBytes(canonicalJson(value, context))
+  const body = utf8ToBytes(canonicalJson(value, field))
   const out = new Uint8Array(head.length + 1 + body.length)
   out.set(head, 0)
   out.set(body, head.length + 1)

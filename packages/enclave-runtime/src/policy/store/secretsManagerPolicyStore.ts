@@ -2,8 +2,8 @@ import { GetSecretValueCommand, type GetSecretValueCommandOutput, SecretsManager
 import { CustodyError, DEFAULT_POLICY_SECRET_PREFIX, ErrorCode, IntegrityError, InvalidArgumentError, signingPolicySecretName, type UnavailableError } from '@enclave-custody/sdk'
 import type { AwsCredentials, UnsealContext } from '../../keys/types.js'
 import { AMAZON_TRUST_SERVICES_ROOTS } from '../../trust/amazonTrustServicesRoots.js'
-import { checkAwsEndpoint, createClientsPerCredentials } from '../../trust/awsClients.js'
-import { parseCaBundle } from '../../trust/parseCaBundle.js'
+import { REGION } from '../../trust/checkKmsKeyArn.js'
+import { checkAwsEndpoint, createClientsPerCredentials, describeAwsFailure, trustedRootsOf } from '../../trust/awsClients.js'
 import type { PolicyStore } from '../types.js'
 import { mapSecretsManagerError } from './mapSecretsManagerError.js'
 
@@ -57,7 +57,6 @@ export type CreateSecretsManagerPolicyStoreReturnType = SecretsManagerPolicyStor
 /** Thrown by `read`: fail closed, never "no policy" for what could not be read. */
 export type SecretsManagerPolicyStoreErrorType = InvalidArgumentError | IntegrityError | UnavailableError
 
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
 const ACCOUNT = /^\d{12}$/
 const PARTITION = /^aws(?:-[a-z]+)*$/
 const PREFIX = /^[A-Za-z0-9/_+=.@-]{1,200}\/$/
@@ -127,10 +126,7 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     throw new InvalidArgumentError({ field: 'prefix', rule: 'must be 1-200 characters of a secret name ([A-Za-z0-9/_+=.@-]) ending with "/"' })
   }
-  if (!Array.isArray(caCertificates) || caCertificates.length === 0 || caCertificates.some((c) => typeof c !== 'string')) {
-    throw new InvalidArgumentError({ field: 'caCertificates', rule: 'must be a non-empty array of PEM certificates' })
-  }
-  const trustedRoots = caCertificates.flatMap((pem) => parseCaBundle(pem, 'caCertificates'))
+  const trustedRoots = trustedRootsOf(caCertificates)
   if (!Number.isSafeInteger(deadlineMs) || deadlineMs < 100 || deadlineMs > 120_000) throw new InvalidArgumentError({ field: 'deadlineMs', rule: 'must be an integer in 100..120000' })
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new InvalidArgumentError({ field: 'maxAttempts', rule: 'must be an integer in 1..10' })
 
@@ -190,9 +186,8 @@ export function createSecretsManagerPolicyStore(parameters: CreateSecretsManager
 
 /** Secrets Manager's answer that no such secret (or no AWSCURRENT version of it) exists: an HTTP 4xx named so. */
 function isNotFound(e: unknown): boolean {
-  const { name, $metadata } = (typeof e === 'object' && e !== null ? e : {}) as { name?: unknown; $metadata?: { httpStatusCode?: unknown } }
-  const status = $metadata?.httpStatusCode
-  return name === 'ResourceNotFoundException' && typeof status === 'number' && status >= 400 && status < 500
+  const { name, status } = describeAwsFailure(e)
+  return name === 'ResourceNotFoundException' && status !== undefined && status >= 400 && status < 500
 }
 
 function escapeRegExp(text: string): string {
