@@ -33,7 +33,7 @@ describe('custody --help', () => {
     const { code, out } = await cli(['--help'])
     expect(code).toBe(0)
     for (const c of commands) expect(out).toContain(`  ${c.name} `)
-    expect(commands.map((c) => c.name)).toEqual(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'sign', 'audit', 'pcr0', 'key-policy', 'policy'])
+    expect(commands.map((c) => c.name)).toEqual(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'wallet', 'sign', 'sign-psbt', 'sign-solana', 'audit', 'pcr0', 'key-policy', 'policy'])
   })
 
   it('prints usage on stderr with exit 2 when no command is given, and the version with --version', async () => {
@@ -42,7 +42,7 @@ describe('custody --help', () => {
     expect(await cli(['--version'])).toEqual({ code: 0, out: '1.2.3\n', err: '' })
   })
 
-  it.each(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'sign', 'audit', 'pcr0', 'key-policy', 'policy'])('custody %s --help describes every option', async (name) => {
+  it.each(['dev', 'api-key', 'import-key', 'generate-key', 'address', 'list', 'wallet', 'sign', 'sign-psbt', 'sign-solana', 'audit', 'pcr0', 'key-policy', 'policy'])('custody %s --help describes every option', async (name) => {
     const { code, out, err } = await cli([name, '--help'])
     expect(err).toBe('')
     expect(code).toBe(0)

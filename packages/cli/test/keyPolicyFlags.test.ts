@@ -14,8 +14,8 @@ const env = { KEY: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b
 describe('key policy flags of generate-key and import-key', () => {
   it('--allow-raw-digest widens the sealed policy; without it a digest signature is POLICY_DENIED', async () => {
     const client = createCustodyClient({ transport: localEnclave(), stamper })
-    expect((await generateKey({ keyId: 'plain' }, { client })).policy).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect((await generateKey({ keyId: 'digest', allowRawDigest: true }, { client })).policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect((await generateKey({ keyId: 'plain' }, { client })).policy).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
+    expect((await generateKey({ keyId: 'digest', allowRawDigest: true }, { client })).policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
     expect((await client.getKey('digest')).policy.allowRawDigest).toBe(true)
     expect(isCustodyError(await client.signDigest('plain', DIGEST).catch((e: unknown) => e), 'POLICY_DENIED')).toBe(true)
     expect((await client.signDigest('digest', DIGEST)).signature).toMatch(/^0x[0-9a-f]{130}$/)

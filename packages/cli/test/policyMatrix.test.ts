@@ -11,8 +11,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FACT_NAMES, OPERATORS_BY_TYPE, PAYLOAD_KINDS, POLICY_FACTS, type PayloadKind } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MATRIX_ADDRESSES as A, MATRIX_SAMPLES, type PolicyMatrixCase, policyMatrixCases } from '../../enclave-runtime/test/support/policyMatrix.js'
+import { MATRIX_ADDRESSES as A, MATRIX_BITCOIN, MATRIX_SAMPLES, MATRIX_SOLANA, type PolicyMatrixCase, policyMatrixCases } from '../../enclave-runtime/test/support/policyMatrix.js'
 import { authorization, eip1559, INEXPRESSIBLE, message, type Payload, payloadFor, printed, TX, typedData } from '../../enclave-runtime/test/support/policyMatrixPayloads.js'
+import {
+  BTC_TEST_PUBLIC_KEY,
+  bitcoinPayload,
+  type BitcoinNetworkName,
+  outputScript,
+  ownP2wpkh,
+  p2wpkhVsize,
+  psbtBase64,
+  sol,
+  solanaMessageBase64,
+  solanaOffchainMessageBase64,
+  solanaTransactionPayload,
+} from './chainPayloads.js'
 import { runCli } from '../src/commands/runCli.js'
 import { captureIo } from './helpers.js'
 
@@ -36,11 +49,79 @@ async function fileOf(value: unknown): Promise<string> {
   return path
 }
 
+/** The facts of the Bitcoin and Solana samples: their payloads are built here (./chainPayloads.ts). */
+const CHAIN_FACTS = new Set(
+  (['psbt', 'solanaTransaction'] as const).flatMap((sample) => Object.keys(MATRIX_SAMPLES[sample]).filter((f) => !['family', 'kind', 'signer'].includes(f))),
+)
+/** Bech32 in lower case (the extractor's spelling; the matrix writes some probes upper-case). */
+const lowerBech32 = (e: string) => (/^(bc|tb|bcrt)1/i.test(e) ? e.toLowerCase() : e)
+const SAMPLE_FEE = 1_410n
+const PAYEE_AMOUNT = 120_000n
+
+/**
+ * Cases of the chain facts no payload can express: a transaction's program ids are static keys (never a lookup
+ * entry), each listed once.
+ */
+const CHAIN_INEXPRESSIBLE = (c: PolicyMatrixCase) => c.fact === 'programIds' && (c.probe.label === 'listed twice' || c.probe.label === 'an entry without an address')
+
+/** A PSBT or Solana payload whose fact `fact` is `value` (absent: an EVM message, which has none of these facts). */
+function chainPayloadFor(fact: string, value: unknown): Payload | undefined {
+  if (value === undefined) return message
+  const list = Array.isArray(value) ? (value as string[]) : []
+  const n = value as bigint
+  const psbt = (o: Parameters<typeof psbtBase64>[0], network: BitcoinNetworkName = 'mainnet') =>
+    bitcoinPayload(psbtBase64(o), network, o.proven === false ? { allow: { unprovenSegwitAmounts: true } } : {})
+  const payee: [string, bigint][] = [[MATRIX_BITCOIN.payee, PAYEE_AMOUNT]]
+  const lookupOf = (entries: readonly string[]) => entries.find((e) => e.startsWith('lookup:'))
+  const tx = (instructions: Parameters<typeof solanaMessageBase64>[0], options: Parameters<typeof solanaMessageBase64>[1] = {}) => solanaTransactionPayload(solanaMessageBase64(instructions, options))
+  switch (fact) {
+    case 'network':
+      return psbt({ outputs: payee, fee: SAMPLE_FEE }, value as BitcoinNetworkName)
+    case 'fee':
+      return psbt({ outputs: payee, fee: n })
+    case 'feeRate': {
+      // fee = rate × (vsize - 1): ceil(fee / vsize) is the rate for the vsize computed here and one more or less.
+      const vsize = BigInt(p2wpkhVsize([outputScript(MATRIX_BITCOIN.payee), ownP2wpkh().output!]))
+      return psbt({ outputs: payee, fee: n * (vsize - 1n) })
+    }
+    case 'spendAmount':
+      return psbt({ outputs: [[MATRIX_BITCOIN.payee, n]], fee: SAMPLE_FEE })
+    case 'outputAddresses':
+      return psbt({ outputs: list.map((e) => [lowerBech32(e), e.startsWith('script:') ? 0n : 10_000n]), fee: SAMPLE_FEE })
+    case 'amountsProven':
+      return psbt({ outputs: payee, fee: SAMPLE_FEE, proven: value as boolean })
+    case 'programIds':
+      if (lookupOf(list) || new Set(list).size !== list.length) return undefined
+      return tx(list.map((p) => sol.opaque(p)))
+    case 'lamports':
+      return tx([sol.transfer(MATRIX_SOLANA.recipient, n)])
+    case 'solRecipients':
+      return tx(list.map((e) => sol.transfer(e, 1n)), { lookup: lookupOf(list) })
+    case 'tokenMints':
+      return tx(list.map((e) => sol.transferChecked(e, MATRIX_SOLANA.destination, 1n)), { lookup: lookupOf(list) })
+    case 'tokenDestinations':
+      return tx(list.map((e) => sol.transferChecked(MATRIX_SOLANA.mint, e, 1n)), { lookup: lookupOf(list) })
+    case 'tokenDelegates':
+      return tx(list.map((e) => sol.approve(e, 1n)), { lookup: lookupOf(list) })
+    case 'tokenAmount':
+      return tx([sol.transferChecked(MATRIX_SOLANA.mint, MATRIX_SOLANA.destination, n)])
+    case 'feePayer':
+      return tx([sol.opaque(MATRIX_SOLANA.system)], { feePayer: value as string })
+    case 'usesLookupAccounts':
+      return value === true ? tx([sol.transfer(MATRIX_SOLANA.lookup, 1n)], { lookup: MATRIX_SOLANA.lookup }) : tx([sol.transfer(MATRIX_SOLANA.recipient, 1n)])
+    case 'undecodedInstructions':
+      return tx(Array.from({ length: Number(n) }, () => sol.opaque(MATRIX_SOLANA.other)))
+    default:
+      throw new Error(`no chain payload for fact ${fact}`)
+  }
+}
+
 type Outcome = { code: number; result: { allowed: boolean; rule?: string; facts: Record<string, unknown> } }
 async function policyTest(policy: unknown, payload: Payload, extra: string[] = []): Promise<Outcome> {
   const io = captureIo()
-  const code = await runCli(['policy', 'test', '--file', await fileOf(policy), '--payload', await fileOf(payload), '--json', ...extra], io)
-  if (code === 2) throw new Error(`custody policy test refused its input: ${io.err()}`)
+  const key = payload.op === 'sign.bitcoinPsbt' ? ['--public-key', BTC_TEST_PUBLIC_KEY] : []
+  const code = await runCli(['policy', 'test', '--file', await fileOf(policy), '--payload', await fileOf(payload), '--json', ...key, ...extra], io)
+  if (code === 2 || io.out() === '') throw new Error(`custody policy test refused its input (${payload.op}): ${io.err()}`)
   return { code, result: JSON.parse(io.out()) as Outcome['result'] }
 }
 
@@ -51,7 +132,7 @@ describe('custody policy test over the shared policy matrix', () => {
     const ran: PolicyMatrixCase[] = []
     const skipped: string[] = []
     for (const c of cases) {
-      const payload = payloadFor(c.fact, c.probe.value)
+      const payload = CHAIN_FACTS.has(c.fact) ? (CHAIN_INEXPRESSIBLE(c) ? undefined : chainPayloadFor(c.fact, c.probe.value)) : payloadFor(c.fact, c.probe.value)
       if (!payload) {
         skipped.push(c.name)
         continue
@@ -59,13 +140,14 @@ describe('custody policy test over the shared policy matrix', () => {
       const signer = c.fact === 'signer' ? c.probe.value : MATRIX_SAMPLES[c.sample].signer
       const { code, result } = await policyTest(c.policy, payload, signer === undefined ? [] : ['--signer', signer as string])
       const fact = c.fact === 'signer' ? result.facts.signer : result.facts[c.fact]
-      expect(printed(c.fact, typeof fact === 'string' && POLICY_FACTS[c.fact].type === 'uint' ? BigInt(fact) : fact), c.name).toEqual(printed(c.fact, c.probe.value))
+      if (POLICY_FACTS[c.fact].type === 'bitcoinAddress[]') expect(fact, c.name).toEqual((c.probe.value as string[] | undefined)?.map(lowerBech32))
+      else expect(printed(c.fact, typeof fact === 'string' && POLICY_FACTS[c.fact].type === 'uint' ? BigInt(fact) : fact), c.name).toEqual(printed(c.fact, c.probe.value))
       expect({ allowed: result.allowed, rule: result.rule }, c.name).toEqual(c.expected)
       expect(code, c.name).toBe(c.expected.allowed ? 0 : 1)
       ran.push(c)
     }
     // What was left out is exactly what no payload can express.
-    expect(skipped).toEqual(cases.filter(INEXPRESSIBLE).map((c) => c.name))
+    expect(skipped).toEqual(cases.filter((c) => (CHAIN_FACTS.has(c.fact) ? CHAIN_INEXPRESSIBLE(c) : INEXPRESSIBLE(c))).map((c) => c.name))
     // Coverage: every fact × operator × effect ran, uint boundaries included (exactly at the cap allowed, one above denied).
     for (const fact of FACT_NAMES) {
       for (const operator of OPERATORS_BY_TYPE[POLICY_FACTS[fact].type]) {
@@ -92,6 +174,9 @@ describe('every payload kind, through every signing operation', () => {
     message: [message, { op: 'sign.message', params: { message: { raw: '0xdeadbeef' } } }],
     typedData: [typedData()],
     digest: [{ op: 'sign.digest', params: { digest: `0x${'ab'.repeat(32)}` } }],
+    psbt: [bitcoinPayload(psbtBase64({ outputs: [[MATRIX_BITCOIN.payee, PAYEE_AMOUNT]], fee: SAMPLE_FEE })), bitcoinPayload(psbtBase64({ outputs: [], fee: 500n, network: 'regtest' }), 'regtest')],
+    solanaTransaction: [solanaTransactionPayload(solanaMessageBase64([sol.transfer(MATRIX_SOLANA.recipient, 3_500n)]))],
+    solanaMessage: [{ op: 'sign.solanaMessage', params: { message: solanaOffchainMessageBase64('hello from custody') } }],
   }
 
   it('a rule on `kind` allows exactly its kind; each payload reports its kind', { timeout: 60_000 }, async () => {

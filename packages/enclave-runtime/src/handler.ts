@@ -1,7 +1,5 @@
 import { getRandomValues, randomBytes } from 'node:crypto'
 import {
-  type Address,
-  bytesToHex,
   canonicalApiKey,
   ForbiddenError,
   isCanonicalOwners,
@@ -11,12 +9,12 @@ import {
   DEFAULT_MAX_GAS,
   encryptionContextsEqual,
   hexToBytes,
-  isValidPrivateKeyBytes,
   keyInfoOfRecord,
   type KeyPolicy,
   keyEncryptionContext,
   keyPolicyOfRecord,
   PolicyDeniedError,
+  publicKeyToAddress,
   type PolicyFacts,
 } from '@enclave-custody/sdk'
 import {
@@ -51,14 +49,13 @@ import {
   hpkeKeyIdOf,
   importAad,
 } from '@enclave-custody/sdk/protocol'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { createIdempotencyStore } from './idempotency/createIdempotencyStore.js'
 import type { AuditLog } from './audit/createAuditLog.js'
 import type { NonceCache } from './auth/createNonceCache.js'
 import type { EnclaveIdentity } from './identity/createEnclaveIdentity.js'
 import type { KeyStore, SealedKeyRecord, SealedSecret, Sealer, UnsealContext } from './keys/types.js'
 import { type Logger, silentLogger } from './logger.js'
-import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { deriveAddress } from './families/evm/secp256k1.js'
 import type { KeyCache } from './unseal/keyCache.js'
 import { createRecordV2, openRecordV2 } from './keys/recordV2.js'
 import type { AuditRecord } from './audit/createAuditLog.js'
@@ -67,6 +64,10 @@ import { createRollingLimits, type RollingLimits } from './policy/rollingLimits.
 import { createMemoryPolicyStore, createSigningPolicies, type LoadedPolicy, POLICY_REFRESH_MS } from './policy/signingPolicies.js'
 import type { PolicyStore } from './policy/types.js'
 import { type SigningOperation, signingOperationOf } from './families/index.js'
+import type { SigningKey, SigningSecret } from './families/types.js'
+import { checkMaterial, deriveAccount, familiesOfRecord, isValidKeyMaterial, type PlainKeyKind, plainKeyHeader, reportedPublicKey, signingKeyOf, walletHeader } from './keys/keyKinds.js'
+import type { RecordV2Kind } from './keys/recordV2.js'
+import { assertMnemonic, BIP39_MAX_PASSPHRASE_LENGTH, entropyToMnemonic, mnemonicToSeed } from './families/hd/mnemonic.js'
 
 export type RequestHandlerOptions = {
   keyStore: KeyStore
@@ -113,8 +114,8 @@ export type RequestHandlerOptions = {
  */
 type Caller = { key: Hex; nonce: Hex; approvers(): ReadonlySet<Hex>; audit: Partial<AuditRecord> }
 
-/** What an operation needs of its caller: read a key, administer its policy, or sign with it. */
-type Access = 'read' | 'admin' | 'sign'
+/** What an operation needs of its caller: read a key, administer its policy, sign with it, or create an account of a wallet. */
+type Access = 'read' | 'admin' | 'sign' | 'create'
 
 /** One boot's identity, audit log and stamp-nonce memory (see `createEnclaveSession`). */
 export type EnclaveSession = { identity: EnclaveIdentity; audit: AuditLog; nonces: NonceCache }
@@ -127,8 +128,26 @@ export type RequestHandler = {
   handle(message: unknown, context?: unknown): Promise<ResponseMessage>
 }
 
-/** A record's public description, with the public key of the private key it unsealed to. */
-const toKeyInfo = (r: SealedKeyRecord, privateKey: Uint8Array): KeyInfoWire => ({ ...keyInfoOfRecord(r), publicKey: bytesToHex(secp256k1.getPublicKey(privateKey, false)) })
+/**
+ * What a record's signing policy is read, checked and cached under: the record itself (its keyId and address), an
+ * HD wallet under its master key's address, and an HD account under its wallet's (policy and limits belong to the
+ * wallet, so a delegate gains no fresh limit from a new account). With `op`, an account is refused: its policy
+ * is set and read on the wallet.
+ */
+function policySubjectOf(record: SealedKeyRecord, op?: string): SealedKeyRecord {
+  if (record.version !== 2 || record.address !== undefined && record.kind !== 'hd-account') return record
+  if (record.kind === 'hd-account') {
+    if (op) throw new InvalidArgumentError({ field: 'keyId', rule: `names an account of wallet "${record.walletId}": ${op} applies to the wallet` })
+    return { ...record, keyId: record.walletId as string, address: masterAddress(record.walletPublicKey as Hex) }
+  }
+  return { ...record, address: masterAddress(record.publicKey as Hex) }
+}
+
+/** The EVM-style address of a wallet's compressed master key: what its policy documents' `keyPublicKey` hashes to. */
+const masterAddress = (publicKey: Hex) => publicKeyToAddress(secp256k1.Point.fromBytes(hexToBytes(publicKey)).toBytes(false))
+
+/** A record's public description, with the public key of the key it unsealed to. */
+const toKeyInfo = (r: SealedKeyRecord, key: SigningKey): KeyInfoWire => ({ ...keyInfoOfRecord(r), publicKey: reportedPublicKey(key) }) as KeyInfoWire
 
 /**
  * The enclave's request handler: import, generate, get, list and sign (transactions of type 0, 1, 2 and 4,
@@ -175,11 +194,12 @@ export function createRequestHandler({
    */
   function authorize(record: SealedKeyRecord, caller: Caller, access: Access, policy?: LoadedPolicy): void {
     const owners = ownersOf(record)
-    const isSigner = access !== 'admin' && policy?.signed.document.signers.includes(caller.key) === true
+    const isSigner = (access === 'read' || access === 'sign') && policy?.signed.document.signers.includes(caller.key) === true
     if (owners.publicKeys.includes(caller.key)) {
       // A delegated signer of the policy needs no owner quorum; an owner signing needs the owners' threshold
       // (approval stamps are verified only when a threshold above 1 asks for them).
-      const stamps = access === 'sign' && !isSigner && owners.threshold > 1 ? owners.publicKeys.filter((k) => caller.approvers().has(k)).length : owners.threshold
+      const quorum = (access === 'sign' && !isSigner) || access === 'create'
+      const stamps = quorum && owners.threshold > 1 ? owners.publicKeys.filter((k) => caller.approvers().has(k)).length : owners.threshold
       if (stamps < owners.threshold) {
         throw new ForbiddenError({ reason: `key "${record.keyId}" needs stamps of ${owners.threshold} distinct owners (approvals); this request has ${stamps}` })
       }
@@ -187,7 +207,27 @@ export function createRequestHandler({
     }
     if (isSigner) return
     if (!record.owners) throw new ForbiddenError({ reason: `key "${record.keyId}" predates owners; only the image's legacy owners may use it` })
-    throw new ForbiddenError({ reason: `this API key is not an owner${access === 'admin' ? '' : ' or a signer'} of key "${record.keyId}"` })
+    throw new ForbiddenError({ reason: `this API key is not an owner${access === 'admin' || access === 'create' ? '' : ' or a signer'} of key "${record.keyId}"` })
+  }
+
+  /** Open key material sealed to this enclave's HPKE key for this request (its AAD binds requester, nonce, id, owners, kind). */
+  async function openSealedImport(sealed: { to: string; enc: string; ciphertext: string }, aad: Parameters<typeof importAad>[0]): Promise<Uint8Array> {
+    if (sealed.to !== hpkeKeyIdOf(session.identity.hpkePublicKey)) {
+      throw new InvalidArgumentError({ field: 'sealed.to', rule: 'names another enclave\'s HPKE key (seal to the key this enclave attested)' })
+    }
+    try {
+      return await session.identity.openHpke(hexToBytes(sealed.enc), hexToBytes(sealed.ciphertext), importAad(aad))
+    } catch {
+      // The associated data binds the API key, the stamp's nonce, the id, owners and kind: a re-stamped capture fails here.
+      throw new InvalidArgumentError({ field: 'sealed', rule: 'does not open: it was sealed for another request, API key, keyId, owners, kind or enclave' })
+    }
+  }
+
+  /** The next default account index of a wallet's family: how many such accounts the key store lists (0 without a list). */
+  async function nextAccountIndex(walletId: string, family: string, context: UnsealContext | undefined): Promise<number> {
+    if (!keyStore.list) return 0
+    const records = await keyStore.list(context)
+    return records.filter((r) => r.version === 2 && r.kind === 'hd-account' && r.walletId === walletId && r.family === family).length
   }
 
   async function recordOf(keyId: string, context: UnsealContext | undefined): Promise<SealedKeyRecord> {
@@ -208,46 +248,61 @@ export function createRequestHandler({
     const params = req.params as never
     const { keyId } = req.params as { keyId: string }
     spec.check?.(params, { maxGas })
-    const facts: PolicyFacts = spec.facts(params)
     const record = await recordOf(keyId, context)
-    const read = await policies.current(record, ownersOf(record), context)
+    const families = familiesOfRecord(record)
+    if (!families.includes(spec.family)) {
+      const what = record.version === 2 && record.kind === 'hd-wallet' ? 'an HD wallet, which signs through its accounts (account.create)' : `a key that signs for ${families.join(' and ')}`
+      throw new InvalidArgumentError({ field: 'keyId', rule: `names ${what}, not ${spec.family} (${req.op})` })
+    }
+    // An HD account is governed by its wallet's signing policy and limits (one limit for all the wallet's accounts).
+    const subject = policySubjectOf(record)
+    const read = await policies.current(subject, ownersOf(record), context)
     const policy = read.loaded
     authorize(record, caller, 'sign', policy)
-    let reservation: { commit(): void; release(): void } | undefined
-    if (policy) {
-      caller.audit.policyVersion = policy.ref.version
-      caller.audit.policyDigest = policy.ref.digest
-      // Approval stamps are verified only for a policy that has a quorum rule.
-      const approvers = policy.compiled.allow.some((r) => r.approvals) ? caller.approvers() : new Set([caller.key])
-      let decision: ReturnType<typeof evaluateSigningPolicy>
+    return withRecord(record, context, (secret, keyPolicy, key) => {
+      read.remember()
+      // Facts come from the payload and the unsealed key's public side (a Bitcoin key's own outputs are change).
+      const facts: PolicyFacts = spec.facts(params, key)
+      const reservation = policy ? decide(policy, facts, caller, subject.keyId) : undefined
+      // Evaluation, signing and the limit's commit run in one synchronous step: no other request interleaves.
+      let out: unknown
       try {
-        decision = evaluateSigningPolicy(policy.compiled, { ...facts, signer: caller.key }, { keyId, approvers, limits })
-      } catch {
-        // Facts come from our own extractors: one the evaluator cannot read is our bug, and nothing is signed.
-        throw new InternalError({ reason: 'the signing policy could not be evaluated' })
+        out = spec.sign(secret, params, { policy: keyPolicy, key })
+      } catch (e) {
+        reservation?.release()
+        throw e
       }
-      if (decision.rule !== undefined) caller.audit.rule = decision.rule
-      if (!decision.allowed) throw new PolicyDeniedError({ reason: decision.rule === undefined ? decision.reason : `rule "${decision.rule}": ${decision.reason}`, ...(decision.rule === undefined ? {} : { rule: decision.rule }) })
-      reservation = decision.reservation
-    }
-    try {
-      const out = await withRecord(record, context, (privateKey, keyPolicy, address) => {
-        read.remember()
-        return spec.sign(privateKey, params, { policy: keyPolicy, address })
-      })
       reservation?.commit()
       return out
-    } catch (e) {
-      reservation?.release()
-      throw e
+    })
+  }
+
+  /**
+   * Evaluate a key's signing policy over a payload's facts for `caller` (approval stamps are verified only for a
+   * policy with a quorum rule). Returns the rule's limit reservation, if any.
+   * @throws PolicyDeniedError naming the rule, when the policy refuses.
+   */
+  function decide(policy: LoadedPolicy, facts: PolicyFacts, caller: Caller, keyId: string): { commit(): void; release(): void } | undefined {
+    caller.audit.policyVersion = policy.ref.version
+    caller.audit.policyDigest = policy.ref.digest
+    const approvers = policy.compiled.allow.some((r) => r.approvals) ? caller.approvers() : new Set([caller.key])
+    let decision: ReturnType<typeof evaluateSigningPolicy>
+    try {
+      decision = evaluateSigningPolicy(policy.compiled, { ...facts, signer: caller.key }, { keyId, approvers, limits })
+    } catch {
+      // Facts come from our own extractors: one the evaluator cannot read is our bug, and nothing is signed.
+      throw new InternalError({ reason: 'the signing policy could not be evaluated' })
     }
+    if (decision.rule !== undefined) caller.audit.rule = decision.rule
+    if (!decision.allowed) throw new PolicyDeniedError({ reason: decision.rule === undefined ? decision.reason : `rule "${decision.rule}": ${decision.reason}`, ...(decision.rule === undefined ? {} : { rule: decision.rule }) })
+    return decision.reservation
   }
 
   /**
    * Seal key material into a new v2 record (a fresh data key from the sealer: KMS GenerateDataKey with this
    * enclave's attestation, or the local sealer) and persist it, or return it for the caller to store.
    */
-  async function store(keyId: string, privateKey: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners, creator: Hex): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
+  async function store(keyId: string, header: RecordV2Kind, material: Uint8Array, context: UnsealContext | undefined, policy: KeyPolicy, owners: Owners, creator: Hex): Promise<KeyInfoWire & { record?: SealedKeyRecord }> {
     const { privateKey: dataKey, sealed } = sealer.generate ? await sealer.generate(keyId, context, policy, owners, 2) : await generateAndSeal(sealer, keyId, context, policy, owners)
     let record: SealedKeyRecord
     try {
@@ -256,13 +311,14 @@ export function createRequestHandler({
       if (!encryptionContextsEqual(sealed.encryptionContext, keyEncryptionContext(keyId, policy, owners, 2))) {
         throw new InternalError({ reason: `the ${sealer.kind} sealer did not bind the key's policy and owners to its sealing` })
       }
-      record = createRecordV2({ keyId, address: deriveAddress(privateKey), material: privateKey, dataKey, sealed, policy, owners, createdAt: now().toISOString(), creator, identity: session.identity })
+      record = createRecordV2({ keyId, key: header, material, dataKey, sealed, policy, owners, createdAt: now().toISOString(), creator, identity: session.identity })
     } finally {
       dataKey.fill(0)
     }
-    if (!keyStore.put) return { ...toKeyInfo(record, privateKey), record }
+    const key = signingKeyOf(record, material)
+    if (!keyStore.put) return { ...toKeyInfo(record, key), record }
     await keyStore.put(record)
-    return toKeyInfo(record, privateKey)
+    return toKeyInfo(record, key)
   }
 
   /**
@@ -273,7 +329,7 @@ export function createRequestHandler({
   async function withRecord<T>(
     record: SealedKeyRecord,
     context: UnsealContext | undefined,
-    fn: (privateKey: Uint8Array, policy: KeyPolicy, address: Address, record: SealedKeyRecord) => T,
+    fn: (secret: SigningSecret, policy: KeyPolicy, key: SigningKey) => T,
   ): Promise<T> {
     let policy: KeyPolicy
     let expected: Record<string, string>
@@ -295,13 +351,13 @@ export function createRequestHandler({
     const cached = keyCache?.get(cacheKey)
     const privateKey = cached ?? (await unsealWith(sealer, record, context))
     try {
-      // Deriving the address costs a scalar multiplication: do it once per unseal, not per signature.
+      // Checking the key against its record costs a scalar multiplication: do it once per unseal, not per signature.
       // A cache entry exists only for a key that matched this exact record's address.
       if (!cached) {
-        if (deriveAddress(privateKey) !== record.address) throw new IntegrityError({ reason: 'unsealed key does not match the record address' })
+        checkMaterial(record, privateKey)
         keyCache?.set(cacheKey, privateKey)
       }
-      return fn(privateKey, policy, record.address as Address, record)
+      return fn({ privateKey }, policy, signingKeyOf(record, privateKey))
     } finally {
       privateKey.fill(0)
     }
@@ -311,66 +367,118 @@ export function createRequestHandler({
     const { key: caller, nonce } = who
     switch (req.op) {
       case 'key.importSealed': {
-        const { keyId, sealed } = req.params
+        const { keyId } = req.params
+        const kind: PlainKeyKind = req.params.kind ?? 'secp256k1'
         const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
         const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
-        if (sealed.to !== hpkeKeyIdOf(session.identity.hpkePublicKey)) {
-          throw new InvalidArgumentError({ field: 'sealed.to', rule: 'names another enclave\'s HPKE key (seal to the key this enclave attested)' })
-        }
-        let privateKey: Uint8Array
+        const privateKey = await openSealedImport(req.params.sealed, { apiKey: caller, keyId, nonce, owners, kind })
         try {
-          privateKey = await session.identity.openHpke(hexToBytes(sealed.enc), hexToBytes(sealed.ciphertext), importAad({ apiKey: caller, keyId, nonce, owners }))
-        } catch {
-          // The associated data binds the API key, the stamp's nonce, keyId and owners: a re-stamped capture fails here.
-          throw new InvalidArgumentError({ field: 'sealed', rule: 'does not open: it was sealed for another request, API key, keyId, owners or enclave' })
-        }
-        try {
-          if (!isValidPrivateKeyBytes(privateKey)) throw new InvalidArgumentError({ field: 'sealed', rule: 'must hold a valid secp256k1 private key' })
+          if (!isValidKeyMaterial(kind, privateKey)) throw new InvalidArgumentError({ field: 'sealed', rule: `must hold a valid ${kind} private key` })
           if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-          return await store(keyId, privateKey, context, policy, owners, caller)
+          return await store(keyId, plainKeyHeader(kind, privateKey), privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
         }
       }
       case 'key.import': {
         const keyId = req.params.keyId ?? newKeyId()
+        const kind: PlainKeyKind = req.params.kind ?? 'secp256k1'
         const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
         const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
         const privateKey = hexToBytes(req.params.privateKey)
         try {
+          if (!isValidKeyMaterial(kind, privateKey)) throw new InvalidArgumentError({ field: 'privateKey', rule: `must be a valid ${kind} private key` })
           if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-          return await store(keyId, privateKey, context, policy, owners, caller)
+          return await store(keyId, plainKeyHeader(kind, privateKey), privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
         }
       }
       case 'key.generate': {
         const keyId = req.params.keyId ?? newKeyId()
+        const kind: PlainKeyKind = req.params.kind ?? 'secp256k1'
         const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
         const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
         // getRandomValues fills our own buffer: no copy of the key is left in Node's Buffer pool.
         const privateKey = getRandomValues(new Uint8Array(32))
-        while (!isValidPrivateKeyBytes(privateKey)) getRandomValues(privateKey)
+        while (!isValidKeyMaterial(kind, privateKey)) getRandomValues(privateKey)
         try {
-          return await store(keyId, privateKey, context, policy, owners, caller)
+          return await store(keyId, plainKeyHeader(kind, privateKey), privateKey, context, policy, owners, caller)
         } finally {
           privateKey.fill(0)
+        }
+      }
+      case 'wallet.create': {
+        const walletId = req.params.walletId ?? newKeyId('wallet')
+        const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
+        const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
+        if (await keyStore.get(walletId, context)) throw new KeyExistsError({ keyId: walletId })
+        // BIP-39 entropy from the enclave's CSPRNG (Nitro: seeded by the NSM), then the standard seed (no passphrase).
+        const entropy = getRandomValues(new Uint8Array(req.params.words === undefined ? 32 : (req.params.words / 3) * 4))
+        const seed = mnemonicToSeed(entropyToMnemonic(entropy))
+        entropy.fill(0)
+        try {
+          return await store(walletId, walletHeader(seed), seed, context, policy, owners, caller)
+        } finally {
+          seed.fill(0)
+        }
+      }
+      case 'wallet.importSealed': {
+        const { walletId } = req.params
+        const policy = req.params.policy ?? { ...DEFAULT_KEY_POLICY }
+        const owners = req.params.owners ?? { publicKeys: [caller], threshold: 1 }
+        const opened = await openSealedImport(req.params.sealed, { apiKey: caller, keyId: walletId, nonce, owners, kind: 'hd-wallet' })
+        let seed: Uint8Array
+        try {
+          seed = seedOfSealedMnemonic(opened)
+        } finally {
+          opened.fill(0)
+        }
+        try {
+          if (await keyStore.get(walletId, context)) throw new KeyExistsError({ keyId: walletId })
+          return await store(walletId, walletHeader(seed), seed, context, policy, owners, caller)
+        } finally {
+          seed.fill(0)
+        }
+      }
+      case 'account.create': {
+        const { walletId, family, path, index, network, format } = req.params
+        const keyId = req.params.keyId ?? newKeyId('account')
+        const wallet = await recordOf(walletId, context)
+        if (wallet.version !== 2 || wallet.kind !== 'hd-wallet') throw new InvalidArgumentError({ field: 'walletId', rule: 'must name an HD wallet' })
+        // Accounts are the wallet owners' to make (their threshold of stamps): a delegate cannot add one.
+        authorize(wallet, who, 'create')
+        if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
+        const at = path === undefined ? { index: index ?? (await nextAccountIndex(walletId, family, context)) } : { path }
+        const derived = await withRecord(wallet, context, ({ privateKey: seed }) =>
+          deriveAccount(seed, { walletId, publicKey: wallet.publicKey as Hex, fingerprint: wallet.fingerprint as Hex }, {
+            family,
+            ...at,
+            ...(network === undefined ? {} : { network }),
+            ...(format === undefined ? {} : { format }),
+          }),
+        )
+        try {
+          // The account carries the wallet's owners and sealed flags; its signing policy and limits are the wallet's.
+          return await store(keyId, derived.header, derived.privateKey, context, keyPolicyOfRecord(wallet), wallet.owners as Owners, caller)
+        } finally {
+          derived.privateKey.fill(0)
         }
       }
       case 'key.get': {
         // Identity only from a record that unseals: a parent cannot make the enclave vouch for an address it chose.
         const record = await recordOf(req.params.keyId, context)
-        const read = await policies.current(record, ownersOf(record), context)
+        const read = await policies.current(policySubjectOf(record), ownersOf(record), context)
         const policy = read.loaded
         authorize(record, who, 'read', policy)
-        return withRecord(record, context, (privateKey) => {
+        return withRecord(record, context, (_, __, key) => {
           read.remember()
-          return { ...toKeyInfo(record, privateKey), ...(policy ? { signingPolicy: policy.ref } : {}) }
+          return { ...toKeyInfo(record, key), ...(policy ? { signingPolicy: policy.ref } : {}) }
         })
       }
       case 'policy.get': {
         const record = await recordOf(req.params.keyId, context)
-        const read = await policies.current(record, ownersOf(record), context, { fresh: true })
+        const read = await policies.current(policySubjectOf(record, 'policy.get'), ownersOf(record), context, { fresh: true })
         const policy = read.loaded
         authorize(record, who, 'read', policy)
         // Answered only for a record that unseals: its owners (whose approvals the policy carries) are then proven.
@@ -383,11 +491,12 @@ export function createRequestHandler({
           const record = await recordOf(keyId, context)
           const owners = ownersOf(record)
           authorize(record, who, 'admin')
-          const checked = policies.check(record, owners, req.params.policy, 'policy')
+          const subject = policySubjectOf(record, 'policy.set')
+          const checked = policies.check(subject, owners, req.params.policy, 'policy')
           who.audit.policyVersion = checked.ref.version
           who.audit.policyDigest = checked.ref.digest
           // The version in force as the store says it now (and never below what this boot has seen).
-          const read = await policies.current(record, owners, context, { fresh: true })
+          const read = await policies.current(subject, owners, context, { fresh: true })
           const current = read.loaded
           if (current && checked.ref.version <= current.ref.version) {
             throw new InvalidArgumentError({ field: 'policy.document.version', rule: `must be above the version in force (${current.ref.version}): versions only increase` })
@@ -399,7 +508,7 @@ export function createRequestHandler({
           const next = policies.load(checked)
           if (!policyStore.write) return { keyId, signingPolicy: next.ref, stored: false }
           await policyStore.write(keyId, next.signed)
-          policies.accept(record, owners, next)
+          policies.accept(subject, owners, next)
           return { keyId, signingPolicy: next.ref, stored: true }
         })
       }
@@ -417,7 +526,7 @@ export function createRequestHandler({
           try {
             // Owners only: a policy's signers are not listed (listing would read every key's policy).
             authorize(record, who, 'read')
-            keys.push(await withRecord(record, context, (privateKey) => toKeyInfo(record, privateKey)))
+            keys.push(await withRecord(record, context, (_, __, key) => toKeyInfo(record, key)))
           } catch (e) {
             if (isCustodyError(e, 'UNAVAILABLE') || isCustodyError(e, 'TIMEOUT')) throw e
             // Keys this caller may not use are left out of its list, not counted.
@@ -583,8 +692,30 @@ function publicError(e: unknown): CustodyError {
   return isCustodyError(e) ? e : new InternalError()
 }
 
-function newKeyId(): string {
-  return `key-${randomBytes(10).toString('hex')}`
+function newKeyId(prefix = 'key'): string {
+  return `${prefix}-${randomBytes(10).toString('hex')}`
+}
+
+/**
+ * The BIP-39 seed of a sealed wallet import: UTF-8 JSON `{ "mnemonic": …, "passphrase"?: … }` (a valid BIP-39
+ * English mnemonic; the passphrase at most 1,024 characters). The caller zeroes `plaintext`.
+ */
+function seedOfSealedMnemonic(plaintext: Uint8Array): Uint8Array {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext))
+  } catch {
+    throw new InvalidArgumentError({ field: 'sealed', rule: 'must hold UTF-8 JSON { mnemonic, passphrase? }' })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).some((k) => k !== 'mnemonic' && k !== 'passphrase')) {
+    throw new InvalidArgumentError({ field: 'sealed', rule: 'must hold UTF-8 JSON { mnemonic, passphrase? }' })
+  }
+  const { mnemonic, passphrase = '' } = parsed as { mnemonic?: unknown; passphrase?: unknown }
+  if (typeof passphrase !== 'string' || passphrase.length > BIP39_MAX_PASSPHRASE_LENGTH) {
+    throw new InvalidArgumentError({ field: 'sealed.passphrase', rule: `must be a string of at most ${BIP39_MAX_PASSPHRASE_LENGTH} characters` })
+  }
+  // The error names the field and the rule, never a word of the mnemonic.
+  return mnemonicToSeed(assertMnemonic(mnemonic, 'sealed.mnemonic'), passphrase)
 }
 
 /** A fresh data key for a v2 record, sealed by a sealer that cannot generate (the local sealer). */

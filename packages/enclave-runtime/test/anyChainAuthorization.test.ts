@@ -38,7 +38,7 @@ describe('chainId-0 EIP-7702 authorizations need the key\'s sealed policy', () =
 
   it('a key sealed with allowAnyChainAuthorization signs it, and the request must still opt in', async () => {
     const { handler, imported } = await keyWith({ allowAnyChainAuthorization: true })
-    expect(imported.result.policy).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: true })
+    expect(imported.result.policy).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: true, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
     const r = (await handler.handle({ v: 1, id: 'a', op: 'sign.authorization', params: { keyId: 'k', authorization: anyChain } })) as {
       ok: true
       result: { chainId: string; address: `0x${string}`; nonce: string; r: `0x${string}`; s: `0x${string}`; yParity: 0 | 1 }

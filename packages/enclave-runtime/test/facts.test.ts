@@ -34,6 +34,47 @@ import { hashFacts } from '../src/families/evm/hashFacts.js'
 import { messageFacts } from '../src/families/evm/messageFacts.js'
 import { transactionFacts } from '../src/families/evm/transactionFacts.js'
 import { typedDataFacts } from '../src/families/evm/typedDataFacts.js'
+import { inspectBitcoinPsbt } from '../src/families/bitcoin/index.js'
+import { bitcoinPolicyFacts } from '../src/families/bitcoin/policyFacts.js'
+import { SYSTEM_PROGRAM, solanaFacts } from '../src/families/solana/facts.js'
+import { solanaMessagePolicyFacts, solanaPolicyFacts } from '../src/families/solana/policyFacts.js'
+import { keyFromSeed, kitMessageBytes, systemTransferData } from './solanaSupport.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import * as btc from '@scure/btc-signer'
+import { AccountRole, type Address as SolanaKitAddress } from '@solana/kit'
+
+// A PSBT: the key's P2WPKH (200,000 sats, proven by its previous transaction) pays 100,000 to a taproot address, change back.
+const BTC_SECRET = new Uint8Array(32).fill(1)
+const BTC_OWN = btc.p2wpkh(secp256k1.getPublicKey(BTC_SECRET, true))
+const BTC_PAYEE = btc.p2tr(secp256k1.getPublicKey(new Uint8Array(32).fill(2), true).subarray(1)).address!
+const BTC_PSBT = (() => {
+  const prev = new btc.Transaction({ allowUnknownInputs: true })
+  prev.addInput({ txid: new Uint8Array(32).fill(3), index: 0, finalScriptSig: new Uint8Array(0) })
+  prev.addOutput({ script: BTC_OWN.script, amount: 200_000n })
+  const tx = new btc.Transaction()
+  tx.addInput({ txid: prev.id, index: 0, nonWitnessUtxo: prev.toBytes(true, false), witnessUtxo: { script: BTC_OWN.script, amount: 200_000n } })
+  tx.addOutputAddress(BTC_PAYEE, 100_000n)
+  tx.addOutputAddress(BTC_OWN.address!, 99_000n)
+  return tx.toPSBT(0)
+})()
+// A Solana System transfer of 1,000 lamports.
+const SOL_FROM = keyFromSeed(new Uint8Array(32).fill(0x51))
+const SOL_TO = keyFromSeed(new Uint8Array(32).fill(0x52))
+const SOL_MESSAGE = kitMessageBytes({
+  version: 0,
+  feePayer: SOL_FROM.address,
+  blockhash: SOL_TO.address,
+  instructions: [
+    {
+      programAddress: SYSTEM_PROGRAM as SolanaKitAddress,
+      accounts: [
+        { address: SOL_FROM.address, role: AccountRole.WRITABLE_SIGNER },
+        { address: SOL_TO.address, role: AccountRole.WRITABLE },
+      ],
+      data: systemTransferData(1_000n),
+    },
+  ],
+})
 
 const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48'
 const DAI = '0x6B175474E89094C44Da98b954EedeAC495271d0F'
@@ -410,6 +451,31 @@ const cases: Case[] = [
       typedDataFacts(normalizeTypedData({ ...usdcPermit, types: { EIP712Domain: EIP712_DOMAIN_FULL, Approval: EIP2612_PERMIT }, primaryType: 'Approval' })),
     expected: { family: 'evm', kind: 'typedData', domainName: 'USD Coin', domainVersion: '2', chainId: 1n, verifyingContract: USDC, primaryType: 'Approval' },
   },
+  // Bitcoin and Solana (more in policyFamilies.test.ts).
+  {
+    name: 'a PSBT paying a taproot address with change: the non-change output, fee, proven amounts',
+    facts: () => bitcoinPolicyFacts(inspectBitcoinPsbt({ psbt: BTC_PSBT, network: 'mainnet', keys: BTC_SECRET }).facts),
+    expected: { family: 'bitcoin', kind: 'psbt', network: 'mainnet', fee: 1_000n, feeRate: 7n, spendAmount: 100_000n, outputAddresses: [BTC_PAYEE], amountsProven: true },
+  },
+  {
+    name: 'a Solana System transfer',
+    facts: () => solanaPolicyFacts(solanaFacts(SOL_MESSAGE)),
+    expected: {
+      family: 'solana',
+      kind: 'solanaTransaction',
+      programIds: [SYSTEM_PROGRAM],
+      lamports: 1_000n,
+      solRecipients: [SOL_TO.address],
+      tokenMints: [],
+      tokenDestinations: [],
+      tokenDelegates: [],
+      tokenAmount: 0n,
+      feePayer: SOL_FROM.address,
+      usesLookupAccounts: false,
+      undecodedInstructions: 0n,
+    },
+  },
+  { name: 'a Solana off-chain message: family and kind only', facts: () => solanaMessagePolicyFacts(), expected: { family: 'solana', kind: 'solanaMessage' } },
 ]
 
 function withoutTo<T extends { to?: unknown }>(facts: T): Omit<T, 'to'> {

@@ -96,7 +96,7 @@ describe('key policy with local sealing', () => {
     expect(plain.encryptionContext).toEqual({ keyId: 'plain', owners: ownersHash(OWNERS), record: 'v2' })
     const digest = await readRecord('digest')
     expect(digest).toMatchObject({ version: 2, kind: 'secp256k1', owners: OWNERS })
-    expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(digest.policy).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
     expect(digest.encryptionContext).toEqual({ keyId: 'digest', policy: hashOf(RAW_DIGEST), owners: ownersHash(OWNERS), record: 'v2' })
     // The owners' hash, computed independently: SHA-256 of the context string, 0x00, the canonical JSON.
     expect(OWNERS).toEqual({ publicKeys: [stamper.publicKey.toLowerCase()], threshold: 1 })
@@ -223,12 +223,12 @@ describe('key policy with local sealing', () => {
     const { version: _, kind: __, dataKey, ciphertext: ___, enclaveSignature: ____, creator: _____, ...rest } = original
     try {
       // As sealed: the context names format v2, a v1 record's facts do not.
-      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey })
+      await writeRecord({ ...rest, address: rest.address as string, version: 1, curve: 'secp256k1', ciphertext: dataKey })
       const error = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
       expect(isCustodyError(error, 'INTEGRITY_ERROR')).toBe(true)
       expect(error.message).toBe(CONTEXT_MISMATCH)
       // The format dropped from the context to match: the data key's sealing refuses the v1 context.
-      await writeRecord({ ...rest, version: 1, curve: 'secp256k1', ciphertext: dataKey, encryptionContext: without(original.encryptionContext, 'record') })
+      await writeRecord({ ...rest, address: rest.address as string, version: 1, curve: 'secp256k1', ciphertext: dataKey, encryptionContext: without(original.encryptionContext, 'record') })
       const refused = (await custody.signMessage('plain', { message: 'hi' }).catch((e: Error) => e)) as Error
       expect(isCustodyError(refused, 'INTEGRITY_ERROR')).toBe(true)
       expect(refused.message).toMatch(SEALING_REFUSED)
@@ -585,7 +585,7 @@ describe('records of format v1 (offline importer) and v2 (enclave) bind policy a
     const forge = (encryptionContext: Record<string, string>): SealedKeyRecordV2 =>
       createRecordV2({
         keyId: 'v1',
-        address: privateKeyToAddress(material),
+        key: { kind: 'secp256k1', address: privateKeyToAddress(material) },
         material,
         dataKey: v1Key,
         sealed: { sealing: v1.sealing, ciphertext: v1.ciphertext, encryptionContext },

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { compileSigningPolicy } from '../src/policy/compileSigningPolicy.js'
 import { evaluateSigningPolicy } from '../src/policy/evaluateSigningPolicy.js'
 import { createRollingLimits } from '../src/policy/rollingLimits.js'
-import { MATRIX_ADDRESSES, testApiKey } from './support/policyMatrix.js'
+import { MATRIX_ADDRESSES, MATRIX_BITCOIN, MATRIX_SOLANA, testApiKey } from './support/policyMatrix.js'
 
 const KEYS = [testApiKey(40), testApiKey(41), testApiKey(42), testApiKey(43)]
 const GENEROUS = ((1n << 256n) - 1n).toString()
@@ -22,8 +22,15 @@ const POOLS: Record<string, readonly unknown[]> = {
   bytes4: ['0xa9059cbb', '0x095ea7b3', '0xdeadbeef'],
   bool: [true, false],
   apiKey: KEYS.slice(0, 3).map((k) => k.compressed),
+  // Chain addresses (and, for facts, entries no rule can list: a script-only output, a lookup-table account).
+  bitcoinAddress: [MATRIX_BITCOIN.payee, MATRIX_BITCOIN.other, MATRIX_BITCOIN.third],
+  solanaAddress: [MATRIX_SOLANA.payer, MATRIX_SOLANA.recipient, MATRIX_SOLANA.system],
 }
-const pool = (fact: FactName): readonly unknown[] => POLICY_FACTS[fact].values ?? POOLS[POLICY_FACTS[fact].type]!
+/** Entries a list-valued fact may hold besides addresses (never in a rule). */
+const UNLISTED: Record<string, string> = { 'bitcoinAddress[]': MATRIX_BITCOIN.script, 'solanaAddress[]': MATRIX_SOLANA.lookup }
+const isList = (fact: FactName) => POLICY_FACTS[fact].type.endsWith('[]')
+const LIST_OPS: readonly Operator[] = ['in', 'notIn', 'allIn', 'noneIn', 'anyIn']
+const pool = (fact: FactName): readonly unknown[] => POLICY_FACTS[fact].values ?? POOLS[POLICY_FACTS[fact].type.replace('[]', '')]!
 const FACTS = Object.keys(POLICY_FACTS) as FactName[]
 /** A few facts per run, so that rules overlap. */
 const factSubset = fc.shuffledSubarray(FACTS, { minLength: 1, maxLength: 6 })
@@ -37,7 +44,7 @@ const conditionArb = (fact: FactName) => {
   const list = fc.uniqueArray(fc.constantFrom(...values), { minLength: 1, maxLength: values.length }).map((l) => l.map(written))
   return fc
     .uniqueArray(fc.constantFrom(...ops), { minLength: 1, maxLength: 2 })
-    .chain((chosen) => fc.tuple(...chosen.map((op) => (op === 'in' || op === 'notIn' ? list : scalar).map((v) => [op, v] as const))))
+    .chain((chosen) => fc.tuple(...chosen.map((op) => (LIST_OPS.includes(op) ? list : scalar).map((v) => [op, v] as const))))
     .map((pairs) => Object.fromEntries(pairs))
 }
 
@@ -54,7 +61,7 @@ const ruleArb = (facts: FactName[], id: string) =>
       ),
       limit: fc.option(
         fc.record({
-          sum: fc.constantFrom('value', 'amount', 'worstCaseFee', 'count'),
+          sum: fc.constantFrom('value', 'amount', 'worstCaseFee', 'count', 'spendAmount', 'lamports'),
           max: fc.constantFrom('0', '1', GENEROUS),
           window: fc.constantFrom('1m', '24h'),
           per: fc.constantFrom('key', 'signer'),
@@ -70,7 +77,14 @@ const policyArb = factSubset.chain((facts) =>
 )
 
 const factsArb = (facts: FactName[]) =>
-  fc.tuple(...facts.map((f) => fc.option(fc.constantFrom(...pool(f)), { nil: undefined, freq: 4 }).map((v) => [f, v] as const))).map((entries) => {
+  fc.tuple(
+    ...facts.map((f) =>
+      fc
+        // A list-valued fact: a few of its pool's values and the unlisted entry, repeats allowed (possibly none).
+        .option(isList(f) ? fc.array(fc.constantFrom(...pool(f), UNLISTED[POLICY_FACTS[f].type]!), { maxLength: 4 }) : fc.constantFrom(...pool(f)), { nil: undefined, freq: 4 })
+        .map((v) => [f, v] as const),
+    ),
+  ).map((entries) => {
     const out: Record<string, unknown> = { family: 'evm', kind: 'eip1559' }
     for (const [f, v] of entries) {
       if (v === undefined) delete out[f]
@@ -104,6 +118,12 @@ function holds(fact: FactName, op: Operator, w: unknown, v: unknown): boolean {
       return (v as bigint) > BigInt(w as string)
     case 'gte':
       return (v as bigint) >= BigInt(w as string)
+    case 'allIn':
+      return (v as string[]).every((x) => (w as string[]).includes(x))
+    case 'noneIn':
+      return (v as string[]).every((x) => !(w as string[]).includes(x))
+    case 'anyIn':
+      return (v as string[]).some((x) => (w as string[]).includes(x))
   }
 }
 

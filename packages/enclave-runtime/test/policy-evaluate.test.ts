@@ -315,6 +315,20 @@ describe('facts of the wrong type are refused, naming the fact', () => {
   ] as const)('%s = %s', (fact, value) => {
     expect(refusal(() => evaluate(policy, { ...MATRIX_SAMPLES.transaction, [fact]: value } as unknown as PolicyFacts))).toMatchObject({ field: `facts.${fact}` })
   })
+  const chainPolicy: SigningPolicyInput = {
+    rules: [{ id: 'chains', effect: 'allow', when: { outputAddresses: { noneIn: ['script:6a00'] }, programIds: { noneIn: ['11111111111111111111111111111111'] }, feePayer: { notIn: ['11111111111111111111111111111111'] } } }],
+  }
+  it.each([
+    ['outputAddresses', 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', 'facts.outputAddresses'],
+    ['outputAddresses', ['bc1q w508'], 'facts.outputAddresses[0]'],
+    ['outputAddresses', ['script:6a0'], 'facts.outputAddresses[0]'],
+    ['programIds', [7], 'facts.programIds[0]'],
+    ['programIds', ['0OIl'.repeat(8)], 'facts.programIds[0]'],
+    ['programIds', ['lookup:11111111111111111111111111111111:256'], 'facts.programIds[0]'],
+    ['feePayer', 'lookup:11111111111111111111111111111111:0', 'facts.feePayer'],
+  ] as const)('%s = %j', (fact, value, field) => {
+    expect(refusal(() => evaluate(chainPolicy, { ...MATRIX_SAMPLES.psbt, ...MATRIX_SAMPLES.solanaTransaction, [fact]: value } as unknown as PolicyFacts))).toMatchObject({ field })
+  })
   it('facts that are not an object', () => {
     expect(refusal(() => evaluate(policy, null as unknown as PolicyFacts))).toMatchObject({ field: 'facts' })
   })
@@ -348,9 +362,24 @@ describe('the schema refuses what the evaluator could not mean (at set time, nam
       bytes4: ['0xa9059c', 'a9059cbb', 0xa9059cbb, null],
       bool: ['true', 1, null],
       apiKey: ['0x1234', `0x04${'11'.repeat(64)}`, `0x05${'11'.repeat(32)}`, 7, null],
+      bitcoinAddress: ['bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5', 'script:0014751e76e8199196d454941c45d1b3a323f1433bd6', 'script:', 1, null],
+      solanaAddress: ['1111111111111111111111111111111', '0x1234', 'lookup:11111111111111111111111111111111:0', 1, null],
     }
+    wrong['bitcoinAddress[]'] = wrong.bitcoinAddress!
+    wrong['solanaAddress[]'] = wrong.solanaAddress!
     for (const fact of FACT_NAMES) {
       const type = POLICY_FACTS[fact].type
+      if (type.endsWith('[]')) {
+        // List-valued facts: every operator takes a list of element values.
+        for (const op of OPERATORS_BY_TYPE[type]) {
+          for (const value of wrong[type]!) {
+            expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { [op]: [value] } }))), `${fact} ${op} ${String(value)}`).toMatchObject({ field: `policy.rules[0].when.${fact}.${op}[0]` })
+          }
+          expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { [op]: [] } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.${op}` })
+          expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { [op]: 'x' } })))).toMatchObject({ field: `policy.rules[0].when.${fact}.${op}` })
+        }
+        continue
+      }
       for (const value of wrong[type]!) {
         expect(refusal(() => normalizeSigningPolicy(one({ [fact]: { eq: value } }))), `${fact} = ${String(value)}`).toMatchObject({ field: `policy.rules[0].when.${fact}.eq` })
       }

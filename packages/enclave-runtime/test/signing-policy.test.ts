@@ -324,12 +324,13 @@ describe('rolling limits over the real handler', () => {
     expect(signed).toBe(max)
   })
 
-  it('a naive check-then-increment limiter in the same place overshoots (the test above can fail)', async () => {
+  it('a naive check-then-increment limiter whose increment lands later overshoots (the test above can fail)', async () => {
     const committed = new Map<string, bigint>()
+    // What a limiter that counts only once a write completes (e.g. a remote counter) does.
     const naive: RollingLimits = {
       reserve(bucket, l, amount): LimitReservation | { refused: string } {
         if ((committed.get(bucket) ?? 0n) + amount > BigInt(l.max)) return { refused: 'over the limit' }
-        return { commit: () => void committed.set(bucket, (committed.get(bucket) ?? 0n) + amount), release: () => {} }
+        return { commit: () => void setTimeout(() => committed.set(bucket, (committed.get(bucket) ?? 0n) + amount), 15), release: () => {} }
       },
     }
     const { signed, max } = await concurrentTotal(naive)

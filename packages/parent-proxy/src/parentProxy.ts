@@ -150,6 +150,8 @@ export async function startParentProxy({
   }
 
   type Answer = { status: number; body: unknown; sig?: unknown }
+  /** Operations that create a record: answered 201. */
+  const CREATING_OPERATIONS: ReadonlySet<Operation> = new Set(['key.import', 'key.generate', 'wallet.create', 'wallet.importSealed', 'account.create'])
 
   async function forward(op: Operation, params: unknown, stamps: Stamps | undefined, context?: UnsealContext): Promise<Answer> {
     const auth = stamps?.auth
@@ -165,7 +167,7 @@ export async function startParentProxy({
     }
     collect(response)
     const sig = response.sig === undefined ? {} : { sig: response.sig }
-    if (response.ok) return { status: op === 'key.import' || op === 'key.generate' ? 201 : 200, body: response.result, ...sig }
+    if (response.ok) return { status: CREATING_OPERATIONS.has(op) ? 201 : 200, body: response.result, ...sig }
     const code = response.error.code in httpStatusOf ? response.error.code : ErrorCode.INTERNAL
     return { status: httpStatusOf[code], body: { error: response.error }, ...sig }
   }
@@ -238,15 +240,16 @@ export async function startParentProxy({
       case 'key.get':
       case 'policy.set':
       case 'policy.get':
-      case 'sign.eip1559':
-      case 'sign.transaction':
-      case 'sign.authorization':
-      case 'sign.message':
-      case 'sign.typedData':
-      case 'sign.digest':
         return forward(op, params, auth, { ...creds, ...(await record()) })
+      case 'account.create': {
+        // The wallet's record (its seed unseals in the enclave), and the listed records: the next default index.
+        const walletId = (params as { walletId?: unknown }).walletId
+        const wallet = typeof walletId === 'string' && KEY_ID_PATTERN.test(walletId) ? await source.get(walletId) : undefined
+        return forward(op, params, auth, { ...creds, ...(wallet ? { record: wallet } : {}), records: (await source.list()).slice(0, MAX_LISTED_RECORDS) })
+      }
       default:
-        return forward(op, params, auth, creds)
+        // Every signing operation, of every chain family, names the key whose record it needs.
+        return forward(op, params, auth, op.startsWith('sign.') ? { ...creds, ...(await record()) } : creds)
     }
   }
 

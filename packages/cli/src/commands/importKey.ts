@@ -17,11 +17,11 @@ export type ImportKeyCommandParameters = ReadPrivateKeyParameters & { keyId?: st
  * @throws UsageError for a missing or malformed key; CustodyError from the SDK
  */
 export async function importKey(
-  { keyId, allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization, ...source }: ImportKeyCommandParameters & KeyPolicyFlags,
+  { keyId, allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization, allowUnprovenBitcoinAmounts, allowBitcoinSighashTypes, ...source }: ImportKeyCommandParameters & KeyPolicyFlags,
   { client, io }: { client: CustodyClient; io: CliIo },
 ): Promise<KeyInfo> {
   const privateKey = await readPrivateKey(source, io)
-  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }), ...policyOf({ allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization }) })
+  return client.importKey({ privateKey, ...(keyId === undefined ? {} : { keyId }), ...policyOf({ allowRawDigest, allowReplayableLegacy, allowAnyChainAuthorization, allowUnprovenBitcoinAmounts, allowBitcoinSighashTypes }) })
 }
 
 export const importKeyCommand = defineCommand({
@@ -42,7 +42,13 @@ export const importKeyCommand = defineCommand({
   async run({ options: o, io, devEnv }) {
     const { client, close } = await connect({ proxy: o, importer: o, credentials: credentialsOf(devEnv), io })
     try {
-      const policy = { allowRawDigest: o.allowRawDigest, allowReplayableLegacy: o.allowReplayableLegacy, allowAnyChainAuthorization: o.allowAnyChainAuthorization }
+      const policy = {
+        allowRawDigest: o.allowRawDigest,
+        allowReplayableLegacy: o.allowReplayableLegacy,
+        allowAnyChainAuthorization: o.allowAnyChainAuthorization,
+        allowUnprovenBitcoinAmounts: o.allowUnprovenBitcoinAmounts,
+        allowBitcoinSighashTypes: o.allowBitcoinSighashTypes,
+      }
       printKey(io, await importKey({ file: o.privateKeyFile, envName: o.privateKeyEnv, keyId: o.keyId, ...policy }, { client, io }), o.json)
       return 0
     } finally {

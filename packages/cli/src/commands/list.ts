@@ -2,6 +2,7 @@ import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import { connect, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
+import { keyJson } from './keyCommands.js'
 
 /** Every key the enclave deployment serves. */
 export function listKeys({ client }: { client: CustodyClient }): Promise<KeyInfo[]> {
@@ -28,7 +29,7 @@ export const listCommand = defineCommand({
     const { client, close } = await connect({ proxy: o, io })
     try {
       const keys = await listKeys({ client })
-      if (o.json) io.stdout(`${JSON.stringify(keys.map((k) => ({ keyId: k.keyId, address: k.address, curve: k.curve, createdAt: k.createdAt.toISOString(), policy: k.policy })))}\n`)
+      if (o.json) io.stdout(`${JSON.stringify(keys.map(keyJson))}\n`)
       else if (keys.length === 0) io.stderr('no keys\n')
       else io.stdout(formatKeyTable(keys))
       return 0

@@ -15,7 +15,7 @@ import type { CliIo } from './cliIo.js'
 import { CommandFailure, type OptionSpec, UsageError } from './cliOptions.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, type ProxySettings, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
-import { apiKeyArgument, type PolicyFile, readPayloadFile, readPolicyFile } from './policyFiles.js'
+import { apiKeyArgument, type PolicyFile, readPayloadFile, readPolicyFile, secp256k1PublicKeyArgument } from './policyFiles.js'
 import { testSigningPolicy } from './policyTest.js'
 
 const ACTIONS = ['get', 'set', 'test'] as const
@@ -46,6 +46,12 @@ const policyOptions = {
   payload: { flag: 'payload', value: 'payload.json', help: 'test: the signing request, { "op": "sign.…", "params": {…} } as on the wire', schema: z.string().min(1).optional() },
   signer: { flag: 'signer', value: 'apiKey', help: 'test: API public key that stamps the request (the "signer" fact; counts towards a quorum)', schema: z.string().min(1).optional() },
   approver: { flag: 'approver', value: 'apiKey', help: 'test: API public key whose approval stamp is on the request', multiple: true, schema: z.array(z.string().min(1)).default([]) },
+  publicKey: {
+    flag: 'public-key',
+    value: 'hex',
+    help: "test: secp256k1 public key of the signing key (33 or 65 bytes of hex), needed for a PSBT: its own outputs are change",
+    schema: z.string().min(1).optional(),
+  },
   freshBoot: {
     flag: 'fresh-boot',
     boolean: true,
@@ -78,6 +84,7 @@ const ONLY_FOR: Partial<Record<keyof PolicyOptions, readonly Action[]>> = {
   payload: ['test'],
   signer: ['test'],
   approver: ['test'],
+  publicKey: ['test'],
   freshBoot: ['test'],
 }
 
@@ -243,9 +250,13 @@ async function runTest(o: PolicyOptions, io: CliIo): Promise<number> {
   const { request } = await readPayloadFile(o.payload, io)
   const signer = o.signer === undefined ? undefined : apiKeyArgument(o.signer, '--signer')
   const approvers = o.approver.map((a) => apiKeyArgument(a, '--approver'))
+  const publicKey = o.publicKey === undefined ? undefined : secp256k1PublicKeyArgument(o.publicKey, '--public-key')
+  if (request.op === 'sign.bitcoinPsbt' && publicKey === undefined) {
+    throw new UsageError(`--public-key is required for a sign.bitcoinPsbt payload: the Bitcoin facts tell the key's change outputs from payments by its public key (\`custody list --json\` shows it)`)
+  }
   let result: ReturnType<typeof testSigningPolicy>
   try {
-    result = testSigningPolicy({ policy, request, signer, approvers, freshBoot: o.freshBoot })
+    result = testSigningPolicy({ policy, request, signer, approvers, publicKey, freshBoot: o.freshBoot })
   } catch (e) {
     // A payload whose facts cannot be extracted (ERC-20 arguments that do not decode strictly): never signed.
     const { field, rule } = (isCustodyError(e, 'INVALID_ARGUMENT') ? (e.details ?? {}) : {}) as { field?: string; rule?: string }
@@ -267,7 +278,7 @@ export const policyCommand = defineCommand({
     `custody policy get <keyId> [--json] ${PROXY_USAGE}`,
     `       custody policy set <keyId> --file <policy.json> [--version <n>] [--approver-key-file <path>]… [--json] ${PROXY_USAGE}`,
     '       [--kms-key-id <id> [--aws-endpoint <url>] [--region <region>]]',
-    '       custody policy test --file <policy.json> --payload <payload.json> [--signer <apiKey>] [--approver <apiKey>]… [--fresh-boot] [--json]',
+    '       custody policy test --file <policy.json> --payload <payload.json> [--signer <apiKey>] [--approver <apiKey>]… [--public-key <hex>]\n         [--fresh-boot] [--json]',
   ].join('\n'),
   description: [
     "A signing policy is a key's rules over the facts of what it signs (docs/policies.md).",
@@ -276,7 +287,9 @@ export const policyCommand = defineCommand({
     "      next version and has it approved by the --api-key-file key when it is an owner and by each",
     "      --approver-key-file; or sends an approved { document, approvals } (and the approvals it lacks).",
     'test  evaluates --payload against --file offline, with the enclave\'s own fact extractors and evaluator, and prints',
-    '      the decision and the rule; exit 0 allowed, 1 denied, 2 bad input. Rolling limits start empty.',
+    '      the decision and the rule; exit 0 allowed, 1 denied, 2 bad input. Rolling limits start empty. Payloads:',
+    '      sign.eip1559 … sign.digest (EVM), sign.bitcoinPsbt { psbt: base64, network } (needs --public-key),',
+    '      sign.solanaTransaction { message: base64 } and sign.solanaMessage { message: base64 }.',
     PROXY_HELP,
   ].join('\n'),
   positionals: [

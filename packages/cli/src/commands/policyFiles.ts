@@ -11,6 +11,7 @@ import {
   type SignedSigningPolicy,
   type SigningPolicy,
 } from '@enclave-custody/sdk'
+import { SigningKey } from 'ethers'
 import { operationNames, type ParsedRequest, parseParams } from '@enclave-custody/sdk/protocol'
 import type { CliIo } from './cliIo.js'
 import { UsageError } from './cliOptions.js'
@@ -161,5 +162,23 @@ export function apiKeyArgument(value: string, flag: string): Hex {
     return canonicalApiKey(value.trim(), flag)
   } catch {
     throw new UsageError(`${flag} must be 0x-hex of an API public key (a SEC1 P-256 point, 33 or 65 bytes)`)
+  }
+}
+
+/**
+ * A secp256k1 public key given as a flag (`--public-key`): 33 or 65 bytes of hex, `0x` optional, on the curve.
+ * A private key given by mistake (32 bytes) is refused without being echoed.
+ *
+ * @returns the key, compressed (33 bytes)
+ * @throws UsageError naming the flag
+ */
+export function secp256k1PublicKeyArgument(value: string, flag: string): Uint8Array {
+  const hex = value.trim().replace(/^0x/i, '')
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError(`${flag} takes a public key (33 or 65 bytes), never a private key`)
+  if (!/^(?:0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/.test(hex)) throw new UsageError(`${flag} must be hex of a secp256k1 public key (33 bytes compressed or 65 uncompressed)`)
+  try {
+    return Uint8Array.from(Buffer.from(SigningKey.computePublicKey(`0x${hex}`, true).slice(2), 'hex'))
+  } catch {
+    throw new UsageError(`${flag} is not a point of secp256k1`)
   }
 }

@@ -1,6 +1,6 @@
-import { canonicalApiKey, type Hex, MAX_WINDOW_MS, type PolicyFacts, type SigningPolicy } from '@enclave-custody/sdk'
+import { canonicalApiKey, type Hex, InvalidArgumentError, MAX_WINDOW_MS, type PolicyFacts, type SigningPolicy } from '@enclave-custody/sdk'
 import type { ParsedRequest } from '@enclave-custody/sdk/protocol'
-import { compileSigningPolicy, createRollingLimits, evaluateSigningPolicy, extractFacts } from './policyEngine.js'
+import { compileSigningPolicy, createRollingLimits, evaluateSigningPolicy, extractFacts, type PolicySigningKey, signingOperationOf } from './policyEngine.js'
 
 /** Parameters of {@link testSigningPolicy}. */
 export type TestSigningPolicyParameters = {
@@ -18,6 +18,11 @@ export type TestSigningPolicyParameters = {
    * @default false
    */
   freshBoot?: boolean | undefined
+  /**
+   * The public key of the key that would sign (secp256k1, compressed, 33 bytes): Bitcoin facts need it to tell the
+   * key's own change outputs from payments. Required for a `sign.bitcoinPsbt` request; other families ignore it.
+   */
+  publicKey?: Uint8Array | undefined
   /** The clock, in milliseconds. @default Date.now */
   now?: (() => number) | undefined
 }
@@ -32,7 +37,7 @@ export type TestSigningPolicyReturnType = {
   /** One line: `allowed by rule "…"`, or the enclave's POLICY_DENIED message (`denied: rule "…": …`, `denied: no rule allows`). */
   message: string
   /** The payload's facts as the enclave extracts them (integers as decimal strings), with `signer` when given. */
-  facts: Record<string, string | boolean>
+  facts: Record<string, string | boolean | string[]>
   /** What the offline evaluation cannot know and the enclave also checks (sealed flags, owners, limits' history). */
   notes: string[]
 }
@@ -47,12 +52,42 @@ function sealedFlagNote(request: ParsedRequest): string | undefined {
   if (request.op === 'sign.authorization' && request.params.authorization.authorization.chainId === 0n) {
     return `the enclave signs an authorization for every chain (chainId 0) only with a key sealed with allowAnyChainAuthorization (${ceiling})`
   }
+  if (request.op === 'sign.bitcoinPsbt') {
+    const { allow } = request.params
+    if (allow?.unprovenSegwitAmounts) return `the enclave signs segwit v0 inputs whose amount only a witnessUtxo states only with a key sealed with allowUnprovenBitcoinAmounts (${ceiling})`
+    if ((allow?.sighashTypes ?? []).some((t) => t !== 0x01)) return `the enclave signs with sighash types other than ALL only with a key sealed with allowBitcoinSighashTypes (${ceiling})`
+  }
   return undefined
 }
 
-/** Facts as JSON: integers as decimal strings. */
-function factsJson(facts: PolicyFacts): Record<string, string | boolean> {
-  return Object.fromEntries(Object.entries(facts).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : (v as string | boolean)]))
+/** Facts as JSON: integers as decimal strings, lists (Bitcoin outputs, Solana programs…) as arrays of strings. */
+function factsJson(facts: PolicyFacts): Record<string, string | boolean | string[]> {
+  return Object.fromEntries(
+    Object.entries(facts).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : Array.isArray(v) ? v.map(String) : (v as string | boolean)]),
+  )
+}
+
+/**
+ * The key the offline extractors read, by the operation's family: for Bitcoin a plain secp256k1 key with
+ * `publicKey` (compressed; its own outputs are change), for Solana an ed25519 key (its facts read only the curve),
+ * none for EVM (its facts read the payload alone).
+ */
+function offlineKey(request: ParsedRequest, keyId: string, publicKey: Uint8Array | undefined): PolicySigningKey | undefined {
+  const family = signingOperationOf(request.op)?.family
+  if (family === 'solana') {
+    return {
+      keyId,
+      curve: 'ed25519',
+      families: ['solana'],
+      address: '',
+      publicKey: () => {
+        throw new TypeError('the public key of a Solana key is not known offline')
+      },
+    }
+  }
+  if (publicKey === undefined) return undefined
+  const bytes = Uint8Array.from(publicKey)
+  return { keyId, curve: 'secp256k1', families: ['evm', 'bitcoin'], address: '', publicKey: () => Uint8Array.from(bytes) }
 }
 
 /**
@@ -72,14 +107,18 @@ function factsJson(facts: PolicyFacts): Record<string, string | boolean> {
  * const request = parseParams({ id: 't', op: 'sign.eip1559', params: { keyId: 'k', tx: { chainId: '1', nonce: '0', to, value: '50', gas: '21000', maxFeePerGas: '2', maxPriorityFeePerGas: '1' } } })
  * testSigningPolicy({ policy, request }) // { allowed: true, rule: 'small', message: 'allowed by rule "small"', … }
  */
-export function testSigningPolicy({ policy, request, signer, approvers = [], freshBoot = false, now = Date.now }: TestSigningPolicyParameters): TestSigningPolicyReturnType {
+export function testSigningPolicy({ policy, request, signer, approvers = [], freshBoot = false, publicKey, now = Date.now }: TestSigningPolicyParameters): TestSigningPolicyReturnType {
   const compiled = compileSigningPolicy(policy)
-  const extracted = extractFacts(request)
+  const keyId = 'keyId' in request.params ? String(request.params.keyId) : 'policy-test'
+  if (request.op === 'sign.bitcoinPsbt' && publicKey === undefined) {
+    throw new InvalidArgumentError({ field: 'publicKey', rule: "is required for a PSBT: the Bitcoin facts tell the key's change outputs from payments by its public key" })
+  }
+  if (publicKey !== undefined && publicKey.length !== 33) throw new InvalidArgumentError({ field: 'publicKey', rule: 'must be a compressed secp256k1 public key (33 bytes)' })
+  const extracted = extractFacts(request, offlineKey(request, keyId, publicKey))
   if (extracted === undefined) throw new TypeError(`${request.op} signs nothing: it has no facts`)
   const facts: PolicyFacts = { ...extracted, ...(signer === undefined ? {} : { signer: canonicalApiKey(signer, 'signer') }) }
   const start = now()
   const limits = createRollingLimits({ now, bootTime: freshBoot ? start : start - MAX_WINDOW_MS })
-  const keyId = 'keyId' in request.params ? String(request.params.keyId) : 'policy-test'
   const decision = evaluateSigningPolicy(compiled, facts, { keyId, approvers: new Set(approvers.map((k, i) => canonicalApiKey(k, `approvers[${i}]`))), limits })
   if (decision.allowed) decision.reservation?.release()
 

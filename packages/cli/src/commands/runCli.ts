@@ -15,6 +15,9 @@ import { listCommand } from './list.js'
 import { pcr0Command } from './pcr0.js'
 import { policyCommand } from './policy.js'
 import { signCommand } from './sign.js'
+import { signPsbtCommand } from './signPsbt.js'
+import { signSolanaCommand } from './signSolana.js'
+import { walletCommand } from './wallet.js'
 
 /** Every `custody` command, in help order. */
 export const commands: readonly CommandDefinition[] = [
@@ -24,7 +27,10 @@ export const commands: readonly CommandDefinition[] = [
   generateKeyCommand,
   addressCommand,
   listCommand,
+  walletCommand,
   signCommand,
+  signPsbtCommand,
+  signSolanaCommand,
   auditCommand,
   pcr0Command,
   keyPolicyCommand,

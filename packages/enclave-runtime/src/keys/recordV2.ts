@@ -14,10 +14,17 @@ import type { SealedSecret } from './types.js'
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
+/** The kind of a v2 record and the header fields that describe its key (see `SealedKeyRecordV2Schema`). */
+export type RecordV2Kind = Pick<SealedKeyRecordV2, 'kind' | 'address' | 'publicKey' | 'fingerprint' | 'walletId' | 'walletPublicKey' | 'family' | 'path' | 'network' | 'format'>
+
+/** Bytes of a record kind's key material: an HD wallet's BIP-39 seed is 64, every key 32. */
+export const materialLength = (kind: SealedKeyRecordV2['kind']): number => (kind === 'hd-wallet' ? 64 : 32)
+
 export type CreateRecordV2Parameters = {
   keyId: string
-  address: string
-  /** The key material (32 bytes for secp256k1). Not kept. */
+  /** The kind and its header fields (an address, a wallet's master key, an account's wallet and path…). */
+  key: RecordV2Kind
+  /** The key material (32 bytes; 64 for an HD wallet's seed). Not kept. */
   material: Uint8Array
   /**
    * A fresh 32-byte data key and its sealing (KMS GenerateDataKey with Recipient, or the local sealer), under
@@ -38,12 +45,13 @@ export type CreateRecordV2Parameters = {
  * associated data, then the enclave's signature (response key) over the whole record. A sealer's `unseal`
  * takes the v2 record itself and returns its data key (its `dataKey` under the v2 context, `record: 'v2'`).
  */
-export function createRecordV2({ keyId, address, material, dataKey, sealed, policy, owners, createdAt, creator, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
+export function createRecordV2({ keyId, key, material, dataKey, sealed, policy, owners, createdAt, creator, identity }: CreateRecordV2Parameters): SealedKeyRecordV2 {
+  if (material.length !== materialLength(key.kind)) throw new IntegrityError({ reason: `a ${key.kind} record holds ${materialLength(key.kind)} bytes of key material` })
+  const defined = Object.fromEntries(Object.entries(key).filter(([, v]) => v !== undefined)) as RecordV2Kind
   const header = {
     version: 2 as const,
-    kind: 'secp256k1' as const,
+    ...defined,
     keyId,
-    address,
     sealing: sealed.sealing,
     ...(sealed.kmsKeyId === undefined ? {} : { kmsKeyId: sealed.kmsKeyId }),
     encryptionContext: sealed.encryptionContext,
@@ -67,13 +75,14 @@ export function createRecordV2({ keyId, address, material, dataKey, sealed, poli
  */
 export function openRecordV2(record: SealedKeyRecordV2, dataKey: Uint8Array): Uint8Array {
   const blob = Buffer.from(record.ciphertext, 'base64')
-  if (blob.length !== IV_BYTES + 32 + TAG_BYTES) throw new IntegrityError({ reason: 'the record\'s key material has the wrong length' })
+  const length = materialLength(record.kind)
+  if (blob.length !== IV_BYTES + length + TAG_BYTES) throw new IntegrityError({ reason: 'the record\'s key material has the wrong length' })
   try {
     const decipher = createDecipheriv('aes-256-gcm', dataKey, blob.subarray(0, IV_BYTES))
     decipher.setAAD(recordHeaderBytes(record))
-    decipher.setAuthTag(blob.subarray(IV_BYTES + 32))
-    const out = new Uint8Array(32)
-    const a = decipher.update(blob.subarray(IV_BYTES, IV_BYTES + 32))
+    decipher.setAuthTag(blob.subarray(IV_BYTES + length))
+    const out = new Uint8Array(length)
+    const a = decipher.update(blob.subarray(IV_BYTES, IV_BYTES + length))
     const b = decipher.final()
     out.set(a, 0)
     a.fill(0)

@@ -12,8 +12,11 @@ import {
   type SigningPolicy,
 } from '@enclave-custody/sdk'
 
-/** A fact as a compiled condition compares it: uint as bigint, addresses/selectors lower-case, API keys compressed. */
-export type FactValue = bigint | string | boolean
+/**
+ * A fact as a compiled condition compares it: uint as bigint, EVM addresses/selectors lower-case, API keys
+ * compressed, Bitcoin segwit addresses lower-case, list-valued facts as arrays of such strings.
+ */
+export type FactValue = bigint | string | boolean | readonly string[]
 
 /** One rule, ready to evaluate: its conditions as predicates over the facts read by `CompiledSigningPolicy.readFacts`. */
 export type CompiledPolicyRule = {
@@ -46,6 +49,19 @@ export type CompiledSigningPolicy = {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const BYTES4 = /^0x[0-9a-fA-F]{8}$/
 const COMPRESSED_API_KEY = /^0x0[23][0-9a-f]{64}$/
+/** The shapes of Bitcoin / Solana entries (extractors encode them; a policy's values were decoded strictly). */
+const BITCOIN_ENTRY = /^(?:[A-Za-z0-9]{14,90}|script:(?:[0-9a-fA-F]{2})+)$/
+const BECH32_PREFIX = /^(?:bc|tb|bcrt)1/i
+const BASE58_32 = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/
+const SOLANA_ENTRY = /^(?:[1-9A-HJ-NP-Za-km-z]{32,44}|lookup:[1-9A-HJ-NP-Za-km-z]{32,44}:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|unchecked:(?:0|[1-9][0-9]{0,3}))$/
+/** Most elements a list-valued fact may have (a Solana message has at most 256 accounts; a PSBT is bounded by its size). */
+const MAX_LIST_FACT = 100_000
+
+/** A Bitcoin entry in its compared form (segwit addresses and scripts lower-case), or `undefined` for a malformed one. */
+function bitcoinEntry(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !BITCOIN_ENTRY.test(value)) return undefined
+  return BECH32_PREFIX.test(value) || value.startsWith('script:') ? value.toLowerCase() : value
+}
 
 /** An API key in its canonical form (the compressed point); the usual compressed input costs no point decoding. */
 export function canonicalApiKeyFast(value: unknown, field: string): Hex {
@@ -77,6 +93,25 @@ function factValue(name: FactName, type: FactType, value: unknown): FactValue {
     case 'string':
       if (typeof value !== 'string') badFact(name, 'must be a string')
       return value
+    case 'bitcoinAddress': {
+      const v = bitcoinEntry(value)
+      if (v === undefined) badFact(name, 'must be a Bitcoin address or script:<hex>')
+      return v
+    }
+    case 'solanaAddress':
+      if (typeof value !== 'string' || !BASE58_32.test(value)) badFact(name, 'must be a base58 Solana address')
+      return value
+    case 'bitcoinAddress[]':
+    case 'solanaAddress[]': {
+      if (!Array.isArray(value) || value.length > MAX_LIST_FACT) badFact(name, `must be an array of at most ${MAX_LIST_FACT} entries`)
+      const out: string[] = []
+      for (const [i, entry] of (value as unknown[]).entries()) {
+        const v = type === 'bitcoinAddress[]' ? bitcoinEntry(entry) : typeof entry === 'string' && SOLANA_ENTRY.test(entry) ? entry : undefined
+        if (v === undefined) badFact(`${name}[${i}]`, type === 'bitcoinAddress[]' ? 'must be a Bitcoin address or script:<hex>' : 'must be a base58 Solana address, lookup:<table>:<index> or unchecked:<instruction>')
+        out.push(v)
+      }
+      return out
+    }
   }
 }
 
@@ -96,6 +131,14 @@ function ruleValue(type: FactType, value: unknown): FactValue {
 type Test = (v: FactValue) => boolean
 
 function operatorTest(type: FactType, op: Operator, written: unknown): Test {
+  if (op === 'allIn' || op === 'noneIn' || op === 'anyIn') {
+    // List-valued facts: the written values are canonical strings, compared exactly (the fact's were put in the
+    // same form by `factValue`). `lookup:` / `unchecked:` entries are never written in a rule, so they are never in.
+    const set = new Set(written as string[])
+    if (op === 'allIn') return (v) => (v as readonly string[]).every((x) => set.has(x))
+    if (op === 'noneIn') return (v) => !(v as readonly string[]).some((x) => set.has(x))
+    return (v) => (v as readonly string[]).some((x) => set.has(x))
+  }
   if (op === 'in' || op === 'notIn') {
     const set = new Set((written as unknown[]).map((x) => ruleValue(type, x)))
     return op === 'in' ? (v) => set.has(v) : (v) => !set.has(v)
@@ -118,8 +161,9 @@ function operatorTest(type: FactType, op: Operator, written: unknown): Test {
 /**
  * Compile a signing policy into predicates, once per document (never per request): the policy is put through
  * `normalizeSigningPolicy` (so an unknown fact, operator or value type is refused here, not at signing time),
- * then integers are parsed to bigints, `in` / `notIn` lists become Sets, addresses and selectors are compared
- * lower-case (EIP-55 case never matters), API keys as compressed points.
+ * then integers are parsed to bigints, `in` / `notIn` / `allIn` / `noneIn` / `anyIn` lists become Sets, EVM
+ * addresses and selectors are compared lower-case (EIP-55 case never matters), API keys as compressed points,
+ * Bitcoin addresses in their canonical form (segwit lower-case, Base58Check as is), Solana addresses exactly.
  *
  * @param policy The key's signing policy (rules and signers), canonical or not.
  * @returns The compiled policy for {@link evaluateSigningPolicy}.
@@ -158,8 +202,8 @@ export function compileSigningPolicy(policy: SigningPolicy): CompiledSigningPoli
     }
     ;(rule.effect === 'deny' ? deny : allow).push(compiled)
   }
-  // Limits add up value / amount / worstCaseFee and per-signer limits read the signer: read them too.
-  // and so does the quorum (the requester counts as an approver).
+  // Limits add up value / amount / worstCaseFee / spendAmount / lamports, and per-signer limits read the signer:
+  // read them too, and so does the quorum (the requester counts as an approver).
   for (const rule of allow) {
     if (rule.limit && rule.limit.sum !== 'count') facts.set(rule.limit.sum, 'uint')
     if (rule.limit?.per === 'signer' || rule.approvals) facts.set('signer', 'apiKey')

@@ -26,7 +26,6 @@ export type PolicyEvaluation = { allowed: true; rule?: string; reservation?: Lim
 /** The reason when no allow rule matches. */
 export const NO_RULE_ALLOWS = 'no rule allows'
 
-
 function limitAmount(rule: CompiledPolicyRule, facts: ReadonlyMap<string, FactValue>): bigint {
   const sum = rule.limit!.sum
   return sum === 'count' ? 1n : ((facts.get(sum) as bigint | undefined) ?? 0n)
@@ -58,14 +57,17 @@ function approvalsOf(from: ReadonlySet<Hex>, approvers: ReadonlySet<Hex>): numbe
  * - A rule matches when every condition of its `when` holds (`{}` matches everything). A condition on a fact the
  *   payload does not have is false, whatever its operators (`notIn` included). Every operator of one condition
  *   must hold (`{ gte, lte }` is a range). uint facts compare as bigints, `lt`/`gt` strict, `lte`/`gte`
- *   inclusive; addresses and selectors regardless of case; API keys as compressed points.
+ *   inclusive; addresses and selectors regardless of case; API keys as compressed points. List-valued facts
+ *   (Bitcoin `outputAddresses`, Solana `programIds`, `solRecipients`, …): `allIn` holds when every element is
+ *   listed (an empty list holds), `noneIn` when none is, `anyIn` when one is; entries that name no address
+ *   (`script:<hex>` unless listed, `lookup:…`, `unchecked:…`) are in no list.
  * - Any matching deny rule denies, naming the first in document order (deny beats allow; it needs no quorum
  *   and takes no limit).
  * - A policy without any allow rule allows what no deny rule denies (`rule` undefined).
  * - Otherwise the matching allow rules are tried in document order; the first whose quorum is met (at least
  *   `threshold` distinct keys of `approvals.from` among `ctx.approvers` and the requester `facts.signer`) and
- *   whose limit, if any, reserves the request's amount (`value`, `amount`, `worstCaseFee` — absent counts 0 —
- *   or 1 for `count`; bucket per key and rule, plus the signer for `per: 'signer'`) allows, with its
+ *   whose limit, if any, reserves the request's amount (`value`, `amount`, `worstCaseFee`, `spendAmount`,
+ *   `lamports` — absent counts 0, so a limit sums only the payloads that have its fact — or 1 for `count`; bucket per key and rule, plus the signer for `per: 'signer'`) allows, with its
  *   reservation. Only that rule reserves: a rule whose quorum fails reserves nothing.
  * - No matching allow rule: denied, `rule` undefined, reason {@link NO_RULE_ALLOWS}. Matching allow rules that
  *   all fail: denied, naming the first of them and why (its quorum, or its limit's refusal).

@@ -92,9 +92,9 @@ function positiveInteger(value: number | undefined, fallback: number, field: str
  * synchronous step, and reservations count until they are committed or released, so N concurrent requests
  * never together exceed `max`, whatever latency sits between reserve and commit.
  *
- * - **Sum.** The caller computes the amount (`value`, `amount`, `worstCaseFee` in wei or base units, `1` for
- *   `count`). The state of a bucket is kept apart for each `sum` and `window`, so a policy that changes what a
- *   rule adds up never mixes units.
+ * - **Sum.** The caller computes the amount (`value`, `amount`, `worstCaseFee` in wei or base units,
+ *   `spendAmount` in satoshis, `lamports`, `1` for `count`). The state of a bucket is kept apart for each `sum`
+ *   and `window`, so a policy that changes what a rule adds up never mixes units.
  * - **Window.** `windowMs(limit.window)`. Commits are added up in time slots of `window / slotsPerWindow` ms
  *   (at most `slotsPerWindow + 1` live slots per bucket); a slot leaves the window only once its newest
  *   possible entry has (`slotEnd + window <= now`), so the count is never under the truth. A commit counts

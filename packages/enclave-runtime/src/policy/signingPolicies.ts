@@ -1,3 +1,4 @@
+import { base58 } from '@scure/base'
 import {
   type Hex,
   hexToBytes,
@@ -53,7 +54,11 @@ export type SigningPolicies = {
   readonly store: PolicyStore
 }
 
-const addressOfPublicKey = (publicKey: Hex): string => publicKeyToAddress(hexToBytes(publicKey))
+/** The address a document's key has: EIP-55 of a secp256k1 key (65 bytes), base58 of an ed25519 key (32 bytes). */
+const addressOfPublicKey = (publicKey: Hex): string => {
+  const bytes = hexToBytes(publicKey)
+  return bytes.length === 32 ? base58.encode(bytes) : publicKeyToAddress(bytes)
+}
 
 /** A store kept in memory: the default of a handler given none (tests, the in-process enclave). */
 export function createMemoryPolicyStore(): PolicyStore {

@@ -32,11 +32,32 @@ export const MATRIX_ADDRESSES = {
   other: addr('0f'),
   third: addr('a1'),
 } as const
+/** Bitcoin addresses of the PSBT sample (mainnet: P2TR, P2PKH, P2WSH, P2WPKH) and a script-only output. */
+export const MATRIX_BITCOIN = {
+  payee: 'bc1p5e6v9v2j5wp3y6c79gaqdqltq7jdv45fswnnm7exmmp2020mqepsmcx06p',
+  other: '1DT2gvYPiSGvzmZqCJj9mMs5q3K3GGm6rR',
+  third: 'bc1qqh6eca3mn0mzppf69l3xz8wmpzut6xdm004asdeyfx9cg9jus0ws5qcc5r',
+  fourth: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4',
+  script: 'script:6a03c0ffee',
+} as const
+/** Solana addresses of the transaction sample (base58 of 32 bytes). */
+export const MATRIX_SOLANA = {
+  system: '11111111111111111111111111111111',
+  token: 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA',
+  payer: 'DwiiKAQ7MXWDnCQiZcH81bF1pMyf6mYBLSKNKAxSEWzd',
+  recipient: 'AKnL4NNf3DGWZJS6cPknBuEGnVsV4A4m5tgebLHaRSZ9',
+  mint: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v',
+  destination: 'So11111111111111111111111111111111111111112',
+  delegate: 'Vote111111111111111111111111111111111111111',
+  other: 'ComputeBudget111111111111111111111111111111',
+  third: 'SysvarRent111111111111111111111111111111111',
+  lookup: 'lookup:AddressLookupTab1e1111111111111111111111111:3',
+} as const
 export const MATRIX_SIGNER = testApiKey(1)
 export const MATRIX_OTHER_SIGNER = testApiKey(2)
 
 /** The payloads the matrix describes, as their facts. */
-export type MatrixSample = 'transaction' | 'erc20Transfer' | 'erc20Approve' | 'permit' | 'authorization'
+export type MatrixSample = 'transaction' | 'erc20Transfer' | 'erc20Approve' | 'permit' | 'authorization' | 'psbt' | 'solanaTransaction'
 
 const GWEI = 1_000_000_000n
 /** The facts of each sample payload, as the extractors produce them (the requester is `MATRIX_SIGNER`). */
@@ -105,6 +126,32 @@ export const MATRIX_SAMPLES: Readonly<Record<MatrixSample, PolicyFacts>> = {
     signer: MATRIX_SIGNER.compressed,
   },
   authorization: { family: 'evm', kind: 'authorization', chainId: 1n, delegate: MATRIX_ADDRESSES.delegate, signer: MATRIX_SIGNER.compressed },
+  psbt: {
+    family: 'bitcoin',
+    kind: 'psbt',
+    network: 'mainnet',
+    fee: 1_410n,
+    feeRate: 10n,
+    spendAmount: 120_000n,
+    outputAddresses: [MATRIX_BITCOIN.payee],
+    amountsProven: true,
+    signer: MATRIX_SIGNER.compressed,
+  },
+  solanaTransaction: {
+    family: 'solana',
+    kind: 'solanaTransaction',
+    programIds: [MATRIX_SOLANA.system],
+    lamports: 3_500n,
+    solRecipients: [MATRIX_SOLANA.recipient],
+    tokenMints: [MATRIX_SOLANA.mint],
+    tokenDestinations: [MATRIX_SOLANA.destination],
+    tokenDelegates: [MATRIX_SOLANA.delegate],
+    tokenAmount: 5_000n,
+    feePayer: MATRIX_SOLANA.payer,
+    usesLookupAccounts: false,
+    undecodedInstructions: 1n,
+    signer: MATRIX_SIGNER.compressed,
+  },
 }
 
 /** Which sample carries each fact, and the fact's pivot (the value rules compare with) and another value. */
@@ -132,6 +179,22 @@ const PIVOTS: Readonly<Record<FactName, Pivot>> = {
   primaryType: { sample: 'permit', pivot: 'Permit', other: 'Transfer' },
   delegate: { sample: 'authorization', pivot: MATRIX_ADDRESSES.delegate, other: MATRIX_ADDRESSES.other },
   signer: { sample: 'transaction', pivot: MATRIX_SIGNER.compressed, other: MATRIX_OTHER_SIGNER.compressed },
+  network: { sample: 'psbt', pivot: 'mainnet', other: 'testnet' },
+  fee: { sample: 'psbt', pivot: 1_410n },
+  feeRate: { sample: 'psbt', pivot: 10n },
+  spendAmount: { sample: 'psbt', pivot: 120_000n },
+  outputAddresses: { sample: 'psbt', pivot: MATRIX_BITCOIN.payee, other: MATRIX_BITCOIN.other },
+  amountsProven: { sample: 'psbt', pivot: true, other: false },
+  programIds: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.system, other: MATRIX_SOLANA.token },
+  lamports: { sample: 'solanaTransaction', pivot: 3_500n },
+  solRecipients: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.recipient, other: MATRIX_SOLANA.other },
+  tokenMints: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.mint, other: MATRIX_SOLANA.other },
+  tokenDestinations: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.destination, other: MATRIX_SOLANA.other },
+  tokenDelegates: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.delegate, other: MATRIX_SOLANA.other },
+  tokenAmount: { sample: 'solanaTransaction', pivot: 5_000n },
+  feePayer: { sample: 'solanaTransaction', pivot: MATRIX_SOLANA.payer, other: MATRIX_SOLANA.other },
+  usesLookupAccounts: { sample: 'solanaTransaction', pivot: true, other: false },
+  undecodedInstructions: { sample: 'solanaTransaction', pivot: 1n },
 }
 
 /** A value a probe gives the fact (`undefined`: the fact is absent) and, per operator, whether the condition holds. */
@@ -147,6 +210,35 @@ const membership = (pivotProbes: Probe[], other: unknown | undefined): Probe[] =
   absent,
 ]
 const hit = { eq: true, in: true, notIn: false }
+
+/**
+ * List-valued facts: the rule lists the pivot (in a non-canonical spelling where one exists) and a third value;
+ * the probes are lists of the pivot, the other value, an entry that names no address, and the empty list.
+ */
+const listTable = (written: (pivot: string) => string, third: string, unlisted: string, inFact: (pivot: string) => string = (p) => p): TypeTable => ({
+  operands: ({ pivot }) => {
+    const list = [written(pivot as string), third]
+    return { allIn: list, noneIn: list, anyIn: list }
+  },
+  probes: ({ pivot, other }) => [
+    { label: 'only the listed one', value: [inFact(pivot as string)], holds: { allIn: true, noneIn: false, anyIn: true } },
+    { label: 'listed and other', value: [pivot, other], holds: { allIn: false, noneIn: false, anyIn: true } },
+    { label: 'only other', value: [other], holds: { allIn: false, noneIn: true, anyIn: false } },
+    { label: 'an entry without an address', value: [unlisted], holds: { allIn: false, noneIn: true, anyIn: false } },
+    { label: 'listed twice', value: [pivot, pivot], holds: { allIn: true, noneIn: false, anyIn: true } },
+    { label: 'empty', value: [], holds: { allIn: true, noneIn: true, anyIn: false } },
+    { label: 'absent', value: undefined, holds: { allIn: false, noneIn: false, anyIn: false } },
+  ],
+})
+/** Scalar chain addresses: eq / in / notIn, written as `written` spells the pivot. */
+const chainAddressTable = (written: (pivot: string) => string, third: string): TypeTable => ({
+  operands: ({ pivot }) => {
+    const p = written(pivot as string)
+    return { eq: p, in: [third, p], notIn: [p, third] }
+  },
+  probes: ({ pivot, other }) => membership([{ label: 'same', value: pivot, holds: hit }], other),
+})
+const upperIfBech32 = (a: string) => (/^(bc|tb|bcrt)1/.test(a) ? a.toUpperCase() : a)
 
 /** Operands as a caller writes them (in a non-canonical spelling where one exists) and the probes, per fact type. */
 const TYPES: Readonly<Record<FactType, TypeTable>> = {
@@ -209,6 +301,12 @@ const TYPES: Readonly<Record<FactType, TypeTable>> = {
       absent,
     ],
   },
+  // Bitcoin: bech32 written upper-case (the schema lower-cases it); the fact is read in either case.
+  bitcoinAddress: chainAddressTable(upperIfBech32, MATRIX_BITCOIN.third),
+  'bitcoinAddress[]': listTable(upperIfBech32, MATRIX_BITCOIN.third, MATRIX_BITCOIN.script, upperIfBech32),
+  // Solana: base58 has one spelling; an account loaded through a lookup table is in no list.
+  solanaAddress: chainAddressTable((p) => p, MATRIX_SOLANA.third),
+  'solanaAddress[]': listTable((p) => p, MATRIX_SOLANA.third, MATRIX_SOLANA.lookup),
   apiKey: {
     // Written uncompressed: the schema compresses it.
     operands: () => ({ eq: MATRIX_SIGNER.uncompressed, in: [MATRIX_SIGNER.uncompressed], notIn: [MATRIX_SIGNER.uncompressed] }),

@@ -3,7 +3,15 @@ import { AttestationError, errorFromWire, InvalidArgumentError, isCustodyError, 
 import { stampRequest } from '../auth/stampRequest.js'
 import type { RequestStamp, Stamper } from '../auth/types.js'
 import { type ApprovalRequest } from '../auth/approveRequest.js'
+import { bitcoinSignRequests, type SignBitcoinPsbtParameters, type SignBitcoinPsbtReturnType } from '../families/bitcoin/client.js'
 import { evmSignRequests, type SignedTransaction, type SignMessageParameters, type SignMessageReturnType, type SignTransactionReturnType } from '../families/evm/client.js'
+import {
+  type SignSolanaMessageParameters,
+  type SignSolanaMessageReturnType,
+  type SignSolanaTransactionParameters,
+  type SignSolanaTransactionReturnType,
+  solanaSignRequests,
+} from '../families/solana/client.js'
 import {
   approveSigningPolicy,
   normalizeSigningPolicyDocument,
@@ -32,7 +40,20 @@ import { DEFAULT_MAX_GAS, type Eip1559TransactionRequest } from '../transactions
 import type { KmsImporter } from '../importer/createKmsImporter.js'
 import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicy, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { p256 } from '@noble/curves/nist.js'
-import { keyInfoOfRecord, keyPolicyOfRecord, recordSigningBytes, type SealedKeyRecord, type SealedKeyRecordV2 } from '../keys/sealedKeyRecord.js'
+import {
+  type AccountFamily,
+  type BITCOIN_ADDRESS_FORMATS,
+  type BITCOIN_NETWORK_NAMES,
+  keyInfoOfRecord,
+  keyPolicyOfRecord,
+  type RecordKind,
+  recordSigningBytes,
+  type SealedKeyRecord,
+  type SealedKeyRecordV2,
+} from '../keys/sealedKeyRecord.js'
+
+type BitcoinNetworkName = (typeof BITCOIN_NETWORK_NAMES)[number]
+type BitcoinAddressFormat = (typeof BITCOIN_ADDRESS_FORMATS)[number]
 import { canonicalApiKey, normalizeOwners, type Owners, type OwnersInput } from '../keys/owners.js'
 import { importAad, sealImport } from '../session/sealedImport.js'
 import type { TypedDataDefinition } from '../messages/typedData.js'
@@ -40,27 +61,53 @@ import type { AuthorizationRequest, SignedAuthorization } from '../transactions/
 import type { TransactionRequest } from '../transactions/transaction.js'
 import type { Transport } from '../transports/types.js'
 import { assertObject, fail } from '../utils/assert.js'
+import { base58 } from '@scure/base'
+import { ed25519 } from '@noble/curves/ed25519.js'
 import type { Address } from '../utils/address.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
 
-/** Public description of a custody key. */
+/** Public description of a custody key, an HD wallet or an HD account. */
 export type KeyInfo = {
   keyId: string
+  /** What the key is: a plain `secp256k1` or `ed25519` key, an `hd-wallet` (whose accounts sign) or an `hd-account`. */
+  kind: RecordKind
+  /**
+   * The key's primary address: EIP-55 for EVM keys and accounts (then a checked `Address`), base58 for Solana keys
+   * and accounts, a Bitcoin address (the first receive address) for a Bitcoin account; `''` for an HD wallet, which
+   * has none. Narrow with `family` (see {@link EvmKeyInfo}).
+   */
   address: Address
-  curve: 'secp256k1'
+  curve: 'secp256k1' | 'ed25519'
+  /** The family the key serves first (a secp256k1 key `evm`, and it signs Bitcoin PSBTs too; an ed25519 key `solana`); absent for an HD wallet. */
+  family?: AccountFamily
+  /** HD accounts: the wallet they belong to and their derivation path. */
+  walletId?: string
+  path?: string
+  /** Bitcoin accounts: network, address format of `address`, and the account's extended public key. */
+  network?: BitcoinNetworkName
+  format?: BitcoinAddressFormat
+  xpub?: string
+  /** HD wallets and accounts: the wallet's BIP-32 master fingerprint (what PSBT derivation records name). */
+  fingerprint?: Hex
   createdAt: Date
   /** What the key may sign beyond structured payloads, as sealed with it. */
   policy: KeyPolicy
   /** Who may use the key (as bound to its sealing); absent for a record sealed before owners existed. */
   owners?: Owners
-  /** The key's secp256k1 public key, uncompressed (0x04…), as the enclave derived it from the unsealed key. */
+  /**
+   * The key's public key as the enclave derived it from the unsealed key: secp256k1 uncompressed (0x04…; for an HD
+   * wallet its BIP-32 master key), ed25519 32 bytes.
+   */
   publicKey?: Hex
   /** The API key whose request created the key in the enclave; absent for a key sealed by the offline importer. */
   creator?: Hex
   /** The signing policy in force (`getKey` only), as the enclave read it itself; absent when none is set. */
   signingPolicy?: SigningPolicyRef
 }
+
+/** An EVM key (a secp256k1 key, or an HD account of family `evm`): its `address` is EIP-55. */
+export type EvmKeyInfo = KeyInfo & { family: 'evm'; curve: 'secp256k1' }
 
 /**
  * `importKey` parameters: an existing private key, or `generate: true`. `policy` widens what the key may
@@ -72,6 +119,8 @@ export type ImportKeyParameters =
       privateKey: string
       keyId?: string
       generate?: undefined
+      /** `secp256k1` (EVM, Bitcoin) or `ed25519` (Solana: `privateKey` is the 32-byte seed). @default 'secp256k1' */
+      kind?: PlainKeyKind
       policy?: KeyPolicyInput
       owners?: OwnersInput
       /** Seal with KMS Encrypt by the importer role (`importer`) instead of sealing to the enclave: the importer sees the key. */
@@ -79,9 +128,50 @@ export type ImportKeyParameters =
       /** INSECURE: send the key in plaintext through the transport (tests and the local enclave only). */
       insecurePlaintextImport?: true
     }
-  | { generate: true; keyId?: string; privateKey?: undefined; policy?: KeyPolicyInput; owners?: OwnersInput }
+  | { generate: true; keyId?: string; kind?: PlainKeyKind; privateKey?: undefined; policy?: KeyPolicyInput; owners?: OwnersInput }
+
+/** The kinds of plain keys: `secp256k1` (EVM and Bitcoin) and `ed25519` (Solana). */
+export type PlainKeyKind = 'secp256k1' | 'ed25519'
+
+/** `createWallet` parameters. The wallet's owners and sealed policy flags pass to every account made from it. */
+export type CreateWalletParameters = {
+  walletId?: string
+  /** Mnemonic length of the BIP-39 entropy drawn in the enclave. @default 24 */
+  words?: 12 | 15 | 18 | 21 | 24
+  policy?: KeyPolicyInput
+  owners?: OwnersInput
+}
+
+/** `importWallet` parameters: a BIP-39 mnemonic (English), sealed to the attested enclave before it leaves this process. */
+export type ImportWalletParameters = {
+  mnemonic: string
+  /** The BIP-39 passphrase ("25th word"). @default '' */
+  passphrase?: string
+  walletId?: string
+  policy?: KeyPolicyInput
+  owners?: OwnersInput
+}
+
+/**
+ * `createAccount` parameters: the family, and a path or the index of the family's default path (EVM
+ * `m/44'/60'/0'/0/n`, Bitcoin `m/purpose'/coin'/n'/0/0` — purpose 44' P2PKH, 49' P2SH-P2WPKH, 84' P2WPKH, 86' P2TR;
+ * coin 0' mainnet, 1' otherwise —, Solana `m/44'/501'/n'/0'`). The index defaults to the number of the wallet's
+ * accounts of that family the key store lists.
+ */
+export type CreateAccountParameters = {
+  family: AccountFamily
+  keyId?: string
+  path?: string
+  index?: number
+  /** Bitcoin: the network. @default 'mainnet' */
+  network?: BitcoinNetworkName
+  /** Bitcoin: the address format of the account's address. @default 'p2wpkh' */
+  format?: BitcoinAddressFormat
+}
 
 export type { SignedTransaction, SignMessageParameters, SignMessageReturnType, SignTransactionReturnType } from '../families/evm/client.js'
+export type { SignBitcoinPsbtParameters, SignBitcoinPsbtReturnType } from '../families/bitcoin/client.js'
+export type { SignSolanaMessageParameters, SignSolanaMessageReturnType, SignSolanaTransactionParameters, SignSolanaTransactionReturnType } from '../families/solana/client.js'
 
 /**
  * Options of every sign method. `idempotencyKey` (1-64 of [A-Za-z0-9._:-]) makes a retry safe: the enclave
@@ -125,6 +215,9 @@ export type ApprovalRequests = {
   signMessage(keyId: string, params: SignMessageParameters, options?: SignOptions): Promise<ApprovalRequest>
   signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<ApprovalRequest>
   signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<ApprovalRequest>
+  signBitcoinPsbt(keyId: string, params: SignBitcoinPsbtParameters, options?: SignOptions): Promise<ApprovalRequest>
+  signSolanaTransaction(keyId: string, params: SignSolanaTransactionParameters, options?: SignOptions): Promise<ApprovalRequest>
+  signSolanaMessage(keyId: string, params: SignSolanaMessageParameters, options?: SignOptions): Promise<ApprovalRequest>
 }
 
 /** The audit receipt of one verified response: where the enclave's audit chain stood after the request. */
@@ -168,6 +261,17 @@ export type CreateCustodyClientParameters = {
 export type CustodyClient = {
   /** Import an existing private key, or `{ generate: true }` to have the enclave create one. */
   importKey(params: ImportKeyParameters): Promise<KeyInfo>
+  /** Create an HD wallet: its BIP-39 entropy is drawn in the enclave and its mnemonic never leaves it. */
+  createWallet(params?: CreateWalletParameters): Promise<KeyInfo>
+  /** Import an HD wallet from a BIP-39 mnemonic, sealed with HPKE to the attested enclave (never in plaintext on any transport). */
+  importWallet(params: ImportWalletParameters): Promise<KeyInfo>
+  /**
+   * Derive an account of an HD wallet in the enclave (needs the wallet owners' threshold of stamps: pass the other
+   * owners as `options.approvers` or their stamps as `options.approvals`). The account is a key of its own
+   * (`keyId`), usable with every sign method of its family and the adapters; its signing policy and rolling limits
+   * are the wallet's.
+   */
+  createAccount(walletId: string, params: CreateAccountParameters, options?: Pick<SignOptions, 'approvals' | 'approvers'>): Promise<KeyInfo>
   /**
    * A key's identity (address, public key, owners, policy) as the enclave reports it after unsealing its record,
    * in an answer it signed. `FORBIDDEN` unless this client's API key is an owner.
@@ -200,6 +304,19 @@ export type CustodyClient = {
   signTypedData(keyId: string, typedData: TypedDataDefinition, options?: SignOptions): Promise<SignMessageReturnType>
   /** Sign a raw 32-byte digest: only keys imported or generated with `policy: { allowRawDigest: true }`. */
   signDigest(keyId: string, digest: Hex | Uint8Array, options?: SignOptions): Promise<SignMessageReturnType>
+  /**
+   * Sign the inputs of a PSBT v0 (BIP-174) that the key owns (P2PKH, P2SH-P2WPKH, P2WPKH, P2TR key path; an HD
+   * account's by their derivation records), and with `finalize` extract the transaction. The answer is verified:
+   * the PSBT unchanged but for the key's signatures, each checked over the sighash computed here.
+   */
+  signBitcoinPsbt(keyId: string, params: SignBitcoinPsbtParameters, options?: SignOptions): Promise<SignBitcoinPsbtReturnType>
+  /**
+   * Sign a Solana transaction (legacy or v0) with an ed25519 key: `transaction` is the compiled message or a whole
+   * wire transaction. Returns the verified signature and the wire transaction with it in the key's slot.
+   */
+  signSolanaTransaction(keyId: string, params: SignSolanaTransactionParameters, options?: SignOptions): Promise<SignSolanaTransactionReturnType>
+  /** Sign a Solana off-chain message (version 0, preamble included) with an ed25519 key; the signature is verified. */
+  signSolanaMessage(keyId: string, params: SignSolanaMessageParameters, options?: SignOptions): Promise<SignSolanaMessageReturnType>
   /**
    * The exact request a sign method would send, for approvers on other machines to stamp with
    * `approveRequest(stamper, request)`; pass their stamps as `options.approvals` to the same call (with the same
@@ -379,11 +496,19 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     if (!trusted(k)) {
       throw new IntegrityError({ reason: `key "${k.keyId}" was created by an API key this client does not trust (a key planted under its id?); add the creator to trustedCreators if it is yours` })
     }
-    addresses.set(k.keyId, k.address as Address)
+    if (k.family === 'evm') addresses.set(k.keyId, k.address as Address)
     return {
       keyId: k.keyId,
-      address: k.address as Address,
+      kind: k.kind,
+      address: (k.address ?? '') as Address,
       curve: k.curve,
+      ...(k.family ? { family: k.family } : {}),
+      ...(k.walletId ? { walletId: k.walletId } : {}),
+      ...(k.path ? { path: k.path } : {}),
+      ...(k.network ? { network: k.network } : {}),
+      ...(k.format ? { format: k.format } : {}),
+      ...(k.xpub ? { xpub: k.xpub } : {}),
+      ...(k.fingerprint ? { fingerprint: k.fingerprint as Hex } : {}),
       createdAt: new Date(k.createdAt),
       policy: normalizeKeyPolicy(k.policy ?? {}),
       ...(k.owners ? { owners: k.owners as Owners } : {}),
@@ -394,7 +519,11 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   }
 
   async function addressOf(keyId: string): Promise<Address> {
-    return addresses.get(keyId) ?? (await client.getKey(keyId)).address
+    const known = addresses.get(keyId)
+    if (known) return known
+    const key = await client.getKey(keyId)
+    if (key.family !== 'evm') throw new InvalidArgumentError({ field: 'keyId', rule: `names a ${key.kind}${key.family ? ` ${key.family}` : ''} key, not an EVM key` })
+    return key.address
   }
 
   /**
@@ -421,6 +550,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
 
   /** The EVM family's requests and result checks (families/evm/client.ts), built once per call and per approval request. */
   const evm = evmSignRequests({ maxGas })
+  /** The Bitcoin and Solana families' requests and result checks: they read the key's public side from its signed key info. */
+  const bitcoin = bitcoinSignRequests({ keyOf: (keyId) => client.getKey(keyId) })
+  const solana = solanaSignRequests({ keyOf: (keyId) => client.getKey(keyId) })
 
   /** Send a prepared sign request (stamped, with its quorum) and check its result against what was asked and the key's address. */
   async function signWith<O extends Operation, R>(keyId: string, prepared: { request: { op: O; params: OperationParamsWire<O> }; verify(result: OperationResult<O>, expected: Address): R }, options: SignOptions | undefined): Promise<R> {
@@ -443,10 +575,47 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     return { v: PROTOCOL_VERSION, op: request.op, params: JSON.parse(JSON.stringify(request.params)) as unknown, aud, requester: ownKey }
   }
 
+  /**
+   * Send a request whose params seal something to the attested enclave's HPKE key (a sealed import). Another
+   * instance (behind a load balancer) or a restarted enclave says so, signed (`sealed.to`): attest whoever answers
+   * now and seal to that key; the ciphertext for the other one is useless to it.
+   */
+  async function sealedCall<O extends 'key.importSealed' | 'wallet.importSealed'>(op: O, build: (enclave: AttestedEnclave, nonce: Hex) => Promise<OperationParamsWire<O>>): Promise<OperationResult<O>> {
+    for (let attempt = 1, recipient = importTarget; ; attempt++) {
+      try {
+        const answer = await call(op, ({ enclave, nonce }) => build(recipient ?? enclave, nonce))
+        importTarget = recipient
+        return answer
+      } catch (e) {
+        if (attempt >= IMPORT_ATTEMPTS || !isCustodyError(e, 'INVALID_ARGUMENT') || e.details?.field !== 'sealed.to') throw e
+        recipient = await attest()
+      }
+    }
+  }
+
+  /** The owners and sealed policy of a new wallet, and how they travel (defaults do not). */
+  function creationOf(p: { policy?: unknown; owners?: unknown }) {
+    const policy = normalizeKeyPolicy(p.policy, 'policy')
+    const owners = p.owners === undefined ? normalizeOwners({ publicKeys: [stamper.publicKey] }) : normalizeOwners(p.owners, 'owners')
+    return { policy, owners, params: { ...(isDefaultKeyPolicy(policy) ? {} : { policy }), ...(p.owners === undefined ? {} : { owners }) } }
+  }
+
+  /** Check a new wallet's answer and store its record when the enclave does not. */
+  async function walletCreated(answer: OperationResult<'wallet.create'>, walletId: string | undefined, policy: KeyPolicy, owners: Owners): Promise<KeyInfo> {
+    const { record, ...info } = answer
+    if (info.kind !== 'hd-wallet' || (walletId !== undefined && info.keyId !== walletId)) throw new IntegrityError({ reason: 'the enclave did not answer with the wallet asked for' })
+    if (record) await storeEnclaveRecord(record, policy, owners, info)
+    return toKeyInfo(info)
+  }
+
   const client: CustodyClient = {
     async importKey(params) {
-      const p = assertObject(params, 'params', ['privateKey', 'keyId', 'generate', 'policy', 'owners', 'insecurePlaintextImport', 'offline'])
+      const p = assertObject(params, 'params', ['privateKey', 'keyId', 'kind', 'generate', 'policy', 'owners', 'insecurePlaintextImport', 'offline'])
       const keyId = p.keyId === undefined ? {} : { keyId: p.keyId as string }
+      if (p.kind !== undefined && p.kind !== 'secp256k1' && p.kind !== 'ed25519') throw new InvalidArgumentError({ field: 'kind', rule: 'must be secp256k1 or ed25519' })
+      const kind: PlainKeyKind = (p.kind as PlainKeyKind | undefined) ?? 'secp256k1'
+      // Only a non-default kind travels: secp256k1 requests stay what they always were.
+      const kindParam = kind === 'secp256k1' ? {} : { kind }
       const policy = normalizeKeyPolicy(p.policy, 'policy')
       // Only a widened policy travels: default-policy requests stay what they always were.
       const policyParam = isDefaultKeyPolicy(policy) ? {} : { policy }
@@ -456,7 +625,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       if (p.generate !== undefined) {
         if (p.generate !== true) throw new InvalidArgumentError({ field: 'generate', rule: 'must be true when present' })
         if (p.privateKey !== undefined) throw new InvalidArgumentError({ field: 'privateKey', rule: 'must be absent when generate is true' })
-        const { record, ...info } = await call('key.generate', { ...keyId, ...policyParam, ...ownersParam })
+        const { record, ...info } = await call('key.generate', { ...keyId, ...kindParam, ...policyParam, ...ownersParam })
+        if (info.kind !== kind) throw new IntegrityError({ reason: `the enclave generated a ${info.kind} key, not ${kind}` })
         if (record) await storeEnclaveRecord(record, policy, owners, info)
         return toKeyInfo(info)
       }
@@ -465,48 +635,77 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       if (p.offline !== undefined && p.offline !== true) throw new InvalidArgumentError({ field: 'offline', rule: 'must be true when present' })
       if (p.offline === true) {
         if (!importer) throw new InvalidArgumentError({ field: 'importer', rule: 'is required for an offline import (KMS Encrypt by the importer role)' })
+        if (kind !== 'secp256k1') throw new InvalidArgumentError({ field: 'offline', rule: 'imports secp256k1 keys only' })
         return toKeyInfo(keyInfoOfRecord(await importer.importPrivateKey({ privateKey, ...keyId, ...policyParam, owners })))
       }
       if (p.insecurePlaintextImport !== true) {
         // Sealed to the attested enclave's HPKE key: the key is never in plaintext on any transport.
         const id = (p.keyId as string | undefined) ?? `key-${randomBytes(10).toString('hex')}`
-        const sealTo = (recipient: AttestedEnclave | undefined) => async ({ enclave, nonce }: { enclave: AttestedEnclave; nonce: Hex }) => {
+        const answer = await sealedCall('key.importSealed', async (enclave, nonce) => {
           const bytes = hexToBytes(privateKey)
           try {
-            const sealed = await sealImport((recipient ?? enclave).hpkePublicKey, bytes, importAad({ apiKey: ownKey, keyId: id, nonce, owners }))
-            return { keyId: id, ...policyParam, owners, sealed }
+            const sealed = await sealImport(enclave.hpkePublicKey, bytes, importAad({ apiKey: ownKey, keyId: id, nonce, owners, kind }))
+            return { keyId: id, ...kindParam, ...policyParam, owners, sealed }
           } finally {
             bytes.fill(0)
           }
-        }
-        let answer: OperationResult<'key.importSealed'>
-        for (let attempt = 1, recipient = importTarget; ; attempt++) {
-          try {
-            answer = await call('key.importSealed', sealTo(recipient))
-            importTarget = recipient
-            break
-          } catch (e) {
-            // Another instance (behind a load balancer) or a restarted enclave answered: it says so, signed.
-            // Attest whoever answers now and seal to that key; the ciphertext for the other one is useless to it.
-            if (attempt >= IMPORT_ATTEMPTS || !isCustodyError(e, 'INVALID_ARGUMENT') || e.details?.field !== 'sealed.to') throw e
-            recipient = await attest()
-          }
-        }
+        })
         const { record, ...info } = answer
         const bytes = hexToBytes(privateKey)
-        let expected: Address
+        let expected: string
         try {
-          expected = privateKeyToAddress(bytes)
+          expected = kind === 'ed25519' ? base58.encode(ed25519.getPublicKey(bytes)) : privateKeyToAddress(bytes)
         } finally {
           bytes.fill(0)
         }
-        if (info.keyId !== id || info.address !== expected) throw new IntegrityError({ reason: 'the imported key is not the key that was sealed' })
+        if (info.keyId !== id || info.address !== expected || info.kind !== kind) throw new IntegrityError({ reason: 'the imported key is not the key that was sealed' })
         if (record) await storeEnclaveRecord(record, policy, owners, info)
         return toKeyInfo(info)
       }
       // Plaintext on the wire: only with the loud flag.
-      const { record, ...info } = await call('key.import', { privateKey, ...keyId, ...policyParam, ...ownersParam })
+      const { record, ...info } = await call('key.import', { privateKey, ...keyId, ...kindParam, ...policyParam, ...ownersParam })
+      if (info.kind !== kind) throw new IntegrityError({ reason: `the enclave imported a ${info.kind} key, not ${kind}` })
       if (record) await storeEnclaveRecord(record, policy, owners, info)
+      return toKeyInfo(info)
+    },
+    async createWallet(params = {}) {
+      const p = assertObject(params, 'params', ['walletId', 'words', 'policy', 'owners'])
+      if (p.words !== undefined && ![12, 15, 18, 21, 24].includes(p.words as number)) throw new InvalidArgumentError({ field: 'words', rule: 'must be 12, 15, 18, 21 or 24' })
+      const { policy, owners, params: created } = creationOf(p)
+      const walletId = p.walletId as string | undefined
+      const answer = await call('wallet.create', { ...(walletId === undefined ? {} : { walletId }), ...(p.words === undefined ? {} : { words: p.words as 24 }), ...created })
+      return walletCreated(answer, walletId, policy, owners)
+    },
+    async importWallet(params) {
+      const p = assertObject(params, 'params', ['mnemonic', 'passphrase', 'walletId', 'policy', 'owners'])
+      if (typeof p.mnemonic !== 'string' || p.mnemonic.trim().split(/\s+/).length < 12) throw new InvalidArgumentError({ field: 'mnemonic', rule: 'must be a BIP-39 mnemonic of 12 to 24 words' })
+      if (p.passphrase !== undefined && typeof p.passphrase !== 'string') throw new InvalidArgumentError({ field: 'passphrase', rule: 'must be a string' })
+      const { policy, owners, params: created } = creationOf(p)
+      const walletId = (p.walletId as string | undefined) ?? `wallet-${randomBytes(10).toString('hex')}`
+      // The words are checked by the enclave (checksum, word list); the error names the field, never a word.
+      const plaintext = new TextEncoder().encode(JSON.stringify({ mnemonic: p.mnemonic, ...(p.passphrase ? { passphrase: p.passphrase } : {}) }))
+      try {
+        const answer = await sealedCall('wallet.importSealed', async (enclave, nonce) => ({
+          walletId,
+          ...created,
+          owners,
+          sealed: await sealImport(enclave.hpkePublicKey, plaintext, importAad({ apiKey: ownKey, keyId: walletId, nonce, owners, kind: 'hd-wallet' })),
+        }))
+        return await walletCreated(answer, walletId, policy, owners)
+      } finally {
+        plaintext.fill(0)
+      }
+    },
+    async createAccount(walletId, params, options) {
+      const p = assertObject(params, 'params', ['family', 'keyId', 'path', 'index', 'network', 'format'])
+      const wallet = await client.getKey(walletId)
+      if (wallet.kind !== 'hd-wallet') throw new InvalidArgumentError({ field: 'walletId', rule: `must name an HD wallet (it names a ${wallet.kind} key)` })
+      const request = { walletId, ...(p as CreateAccountParameters) }
+      const { record, ...info } = await call('account.create', JSON.parse(JSON.stringify(request)) as OperationParamsWire<'account.create'>, quorumOf(options))
+      const same = info.kind === 'hd-account' && info.walletId === walletId && info.family === p.family && (p.keyId === undefined || info.keyId === p.keyId) && (p.path === undefined || info.path === p.path)
+      if (!same || info.fingerprint !== wallet.fingerprint) throw new IntegrityError({ reason: 'the enclave did not answer with the account asked for' })
+      // An account carries its wallet's owners and sealed policy flags.
+      if (record) await storeEnclaveRecord(record, wallet.policy, wallet.owners, info)
       return toKeyInfo(info)
     },
     async getKey(keyId) {
@@ -524,6 +723,19 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     signMessage: async (keyId, params, options) => signWith(keyId, evm.signMessage(keyId, params, idempotency(options)), options),
     signTypedData: async (keyId, typedData, options) => signWith(keyId, evm.signTypedData(keyId, typedData, idempotency(options)), options),
     signDigest: async (keyId, digest, options) => signWith(keyId, evm.signDigest(keyId, digest, idempotency(options)), options),
+    // Bitcoin and Solana: the prepared request read the key's public side itself (no EVM address to expect).
+    signBitcoinPsbt: async (keyId, params, options) => {
+      const { request, verify } = await bitcoin.signBitcoinPsbt(keyId, params, idempotency(options))
+      return verify(await call(request.op, request.params, quorumOf(options)))
+    },
+    signSolanaTransaction: async (keyId, params, options) => {
+      const { request, verify } = await solana.signSolanaTransaction(keyId, params, idempotency(options))
+      return verify(await call(request.op, request.params, quorumOf(options)))
+    },
+    signSolanaMessage: async (keyId, params, options) => {
+      const { request, verify } = await solana.signSolanaMessage(keyId, params, idempotency(options))
+      return verify(await call(request.op, request.params, quorumOf(options)))
+    },
     approvalRequest: {
       signEip1559: async (keyId, tx, options) => approvalRequestOf(evm.signEip1559(keyId, tx, idempotency(options)).request),
       signTransaction: async (keyId, tx, options) => approvalRequestOf(evm.signTransaction(keyId, tx, idempotency(options)).request),
@@ -531,6 +743,9 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       signMessage: async (keyId, params, options) => approvalRequestOf(evm.signMessage(keyId, params, idempotency(options)).request),
       signTypedData: async (keyId, typedData, options) => approvalRequestOf(evm.signTypedData(keyId, typedData, idempotency(options)).request),
       signDigest: async (keyId, digest, options) => approvalRequestOf(evm.signDigest(keyId, digest, idempotency(options)).request),
+      signBitcoinPsbt: async (keyId, params, options) => approvalRequestOf(bitcoin.signBitcoinPsbtRequest(keyId, params, idempotency(options))),
+      signSolanaTransaction: async (keyId, params, options) => approvalRequestOf(solana.signSolanaTransactionRequest(keyId, params, idempotency(options))),
+      signSolanaMessage: async (keyId, params, options) => approvalRequestOf(solana.signSolanaMessageRequest(keyId, params, idempotency(options))),
     },
     signingPolicyDocument: async (keyId, policy) => documentFor(keyId, policy, await client.getKey(keyId)),
     async setSigningPolicy(keyId, policy, options) {

@@ -44,7 +44,7 @@ function fakeCustody(tamper: Tamper = {}) {
   const client: EnclaveSignerClient = {
     async getKey(keyId) {
       calls.push({ op: 'getKey', params: keyId })
-      return { keyId, address: wallet.address as Hex, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }
+      return { keyId, kind: 'secp256k1', family: 'evm', address: wallet.address as Hex, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }
     },
     async signTransaction(_keyId, request) {
       calls.push({ op: 'signTransaction', params: request })
@@ -128,7 +128,7 @@ describe('EnclaveSigner: identity', () => {
     const { client } = fakeCustody()
     expect(() => new EnclaveSigner(null as never, KEY_ID)).toThrowErrorMatchingInlineSnapshot(`[InvalidArgumentError: "custody" must be a custody client from createCustodyClient (got null)]`)
     expect(() => new EnclaveSigner(client, '')).toThrowErrorMatchingInlineSnapshot(`[InvalidArgumentError: "keyId" must be a non-empty string (got string)]`)
-    const liar: EnclaveSignerClient = { ...client, getKey: async () => ({ keyId: 'other', address: wallet.address as Hex, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }) }
+    const liar: EnclaveSignerClient = { ...client, getKey: async () => ({ keyId: 'other', kind: 'secp256k1', family: 'evm', address: wallet.address as Hex, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }) }
     await expect(EnclaveSigner.create(liar, KEY_ID)).rejects.toThrowErrorMatchingInlineSnapshot(`[IntegrityError: integrity check failed: getKey answered for another key]`)
   })
 })

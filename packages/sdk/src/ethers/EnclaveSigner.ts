@@ -20,6 +20,7 @@ import { CustodyError, ErrorCode, IntegrityError, InvalidArgumentError } from '.
 import type { TypedDataDomainInput } from '../messages/typedData.js'
 import type { TransactionRequest as CustodyTransactionRequest } from '../transactions/transaction.js'
 import { fail, typeName } from '../utils/assert.js'
+import { assertEvmKey } from '../keys/assertEvmKey.js'
 import { assertSignedMatches } from './assertSignedMatches.js'
 import { type CopiedRequest, toCustodyTransaction } from './toCustodyTransaction.js'
 import type { EnclaveSignerClient } from './types.js'
@@ -118,6 +119,7 @@ export class EnclaveSigner extends AbstractSigner {
     this.#loading ??= this.#custody.getKey(this.keyId).then(
       (info) => {
         if (info.keyId !== this.keyId) throw new IntegrityError({ reason: 'getKey answered for another key' })
+        assertEvmKey(info)
         this.#address = getAddress(info.address)
         return this.#address
       },

@@ -18,9 +18,9 @@ function failure(input: unknown): string {
 
 describe('key policy', () => {
   it('defaults every permission to false', () => {
-    expect(normalizeKeyPolicy(undefined)).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect(normalizeKeyPolicy({})).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect(normalizeKeyPolicy({ allowRawDigest: true })).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(normalizeKeyPolicy(undefined)).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
+    expect(normalizeKeyPolicy({})).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
+    expect(normalizeKeyPolicy({ allowRawDigest: true })).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
   })
 
   it.each([
@@ -76,8 +76,8 @@ describe('key policy', () => {
       encryptionContext: { keyId: 'k' },
       createdAt: '2026-01-01T00:00:00.000Z',
     } as const
-    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse(record))).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
-    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse({ ...record, policy: { allowRawDigest: true } }))).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse(record))).toEqual({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
+    expect(keyPolicyOfRecord(SealedKeyRecordSchema.parse({ ...record, policy: { allowRawDigest: true } }))).toEqual({ allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false, allowUnprovenBitcoinAmounts: false, allowBitcoinSighashTypes: false })
     expect(SealedKeyRecordSchema.safeParse({ ...record, policy: { allowRawDigest: 'yes' } }).success).toBe(false)
     expect(SealedKeyRecordSchema.safeParse({ ...record, policy: { allowAll: true } }).success).toBe(false)
   })

@@ -19,6 +19,16 @@ export type KeyPolicy = {
    * same replay class as a legacy transaction without chainId. The request must opt in too (`allowAnyChain`).
    */
   allowAnyChainAuthorization: boolean
+  /**
+   * Sign Bitcoin segwit v0 inputs whose amount only their `witnessUtxo` states (no `nonWitnessUtxo` proves it):
+   * the PSBT's author could then lie about the fee. The request must opt in too (`allow.unprovenSegwitAmounts`).
+   */
+  allowUnprovenBitcoinAmounts: boolean
+  /**
+   * Sign Bitcoin inputs with sighash types other than ALL (and DEFAULT on taproot): NONE, SINGLE and
+   * ANYONECANPAY let others change what the signature covers. The request must name them (`allow.sighashTypes`).
+   */
+  allowBitcoinSighashTypes: boolean
 }
 
 /** What callers pass as `policy`: omitted fields are `false`. */
@@ -26,30 +36,41 @@ export type KeyPolicyInput = {
   allowRawDigest?: boolean | undefined
   allowReplayableLegacy?: boolean | undefined
   allowAnyChainAuthorization?: boolean | undefined
+  allowUnprovenBitcoinAmounts?: boolean | undefined
+  allowBitcoinSighashTypes?: boolean | undefined
 }
 
 /** The policy of keys imported or generated without one: nothing beyond structured signing. */
-export const DEFAULT_KEY_POLICY: Readonly<KeyPolicy> = Object.freeze({ allowRawDigest: false, allowReplayableLegacy: false, allowAnyChainAuthorization: false })
+export const DEFAULT_KEY_POLICY: Readonly<KeyPolicy> = Object.freeze({
+  allowRawDigest: false,
+  allowReplayableLegacy: false,
+  allowAnyChainAuthorization: false,
+  allowUnprovenBitcoinAmounts: false,
+  allowBitcoinSighashTypes: false,
+})
 
-const POLICY_FIELDS = ['allowRawDigest', 'allowReplayableLegacy', 'allowAnyChainAuthorization'] as const
+const POLICY_FIELDS = ['allowRawDigest', 'allowReplayableLegacy', 'allowAnyChainAuthorization', 'allowUnprovenBitcoinAmounts', 'allowBitcoinSighashTypes'] as const
 
 /** The policy as it appears in sealed records and on the wire (fields optional, default `false`). */
 export const KeyPolicySchema = z.strictObject({
   allowRawDigest: z.boolean().optional(),
   allowReplayableLegacy: z.boolean().optional(),
   allowAnyChainAuthorization: z.boolean().optional(),
+  allowUnprovenBitcoinAmounts: z.boolean().optional(),
+  allowBitcoinSighashTypes: z.boolean().optional(),
 })
 
 /**
- * Validate a key policy: a plain object whose only fields are `allowRawDigest`, `allowReplayableLegacy` and
- * `allowAnyChainAuthorization`, each a boolean when present.
+ * Validate a key policy: a plain object whose only fields are `allowRawDigest`, `allowReplayableLegacy`,
+ * `allowAnyChainAuthorization`, `allowUnprovenBitcoinAmounts` and `allowBitcoinSighashTypes`, each a boolean when
+ * present.
  *
  * @param value - The caller's policy (`undefined` means the default).
  * @param field - Field name for error messages. @default 'policy'
  * @returns The policy with every field present.
  * @throws InvalidArgumentError naming the field.
  * @example
- * normalizeKeyPolicy({ allowRawDigest: true }) // { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false }
+ * normalizeKeyPolicy({ allowRawDigest: true }) // { allowRawDigest: true, allowReplayableLegacy: false, allowAnyChainAuthorization: false, … }
  */
 export function normalizeKeyPolicy(value: unknown, field = 'policy'): KeyPolicy {
   if (value === undefined) return { ...DEFAULT_KEY_POLICY }
@@ -60,12 +81,12 @@ export function normalizeKeyPolicy(value: unknown, field = 'policy'): KeyPolicy 
     if (typeof v !== 'boolean') fail(`${field}.${name}`, `must be a boolean (got ${typeName(v)})`)
     return v
   }
-  return { allowRawDigest: flag('allowRawDigest'), allowReplayableLegacy: flag('allowReplayableLegacy'), allowAnyChainAuthorization: flag('allowAnyChainAuthorization') }
+  return Object.fromEntries(POLICY_FIELDS.map((name) => [name, flag(name)])) as KeyPolicy
 }
 
 /** Whether a policy grants nothing beyond the default. */
 export function isDefaultKeyPolicy(policy: KeyPolicy): boolean {
-  return !policy.allowRawDigest && !policy.allowReplayableLegacy && !policy.allowAnyChainAuthorization
+  return POLICY_FIELDS.every((name) => !policy[name])
 }
 
 /**
@@ -80,8 +101,10 @@ export function isDefaultKeyPolicy(policy: KeyPolicy): boolean {
 export function canonicalKeyPolicyJson(policy: KeyPolicy): string {
   return JSON.stringify({
     ...(policy.allowAnyChainAuthorization === true ? { allowAnyChainAuthorization: true } : {}),
+    ...(policy.allowBitcoinSighashTypes === true ? { allowBitcoinSighashTypes: true } : {}),
     allowRawDigest: policy.allowRawDigest === true,
     allowReplayableLegacy: policy.allowReplayableLegacy === true,
+    ...(policy.allowUnprovenBitcoinAmounts === true ? { allowUnprovenBitcoinAmounts: true } : {}),
   })
 }
 

@@ -45,6 +45,13 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'POST', path: '/v1/keys', body: { generate: true, ...params } }
     case 'key.importSealed':
       return { method: 'POST', path: '/v1/keys', body: params }
+    case 'wallet.create':
+    case 'wallet.importSealed':
+      return { method: 'POST', path: '/v1/wallets', body: params }
+    case 'account.create': {
+      const { walletId, ...account } = params as { walletId?: string }
+      return { method: 'POST', path: `/v1/wallets/${encodeURIComponent(String(walletId))}/accounts`, body: account }
+    }
     case 'key.get':
       return { method: 'GET', path: `/v1/keys/${k}` }
     case 'key.list':
@@ -72,6 +79,12 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
 export function routeToOperation(method: string, pathname: string, body: unknown, search?: URLSearchParams): { op: Operation; params: unknown } | undefined {
   const parts = pathname.split('/').filter(Boolean)
   if (pathname === '/v1/attestation' && method === 'GET') return { op: 'system.attestation', params: { nonce: search?.get('nonce') ?? '' } }
+  if (parts[0] === 'v1' && parts[1] === 'wallets' && method === 'POST') {
+    const wallet = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>
+    if (parts.length === 2) return { op: wallet.sealed === undefined ? 'wallet.create' : 'wallet.importSealed', params: wallet }
+    if (parts.length === 4 && parts[3] === 'accounts') return { op: 'account.create', params: { ...wallet, walletId: safeDecode(parts[2]!) } }
+    return undefined
+  }
   if (parts[0] !== 'v1' || parts[1] !== 'keys') return undefined
   const keyId = parts[2] === undefined ? undefined : safeDecode(parts[2])
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>

@@ -80,7 +80,7 @@ describe('parseResponse / parseResult', () => {
 
   it('refuses malformed responses and results', () => {
     expect(code(() => parseResponse({ v: 1, id: 'a', ok: 'yes' }))).toBe('INVALID_FRAME: invalid frame: malformed response message')
-    expect(code(() => parseResult('key.get', { keyId: 'k', address: '0x1', curve: 'secp256k1', createdAt: 'now' }))).toMatch(
+    expect(code(() => parseResult('key.get', { keyId: 'k', kind: 'secp256k1', address: '0x1', curve: 'secp256k1', createdAt: '2026-01-01T00:00:00Z' }))).toMatch(
       /^INVALID_FRAME: invalid frame: malformed key.get result at "address"/,
     )
   })
@@ -102,6 +102,12 @@ describe('HTTP route table', () => {
     'key.importSealed': { keyId: 's', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
     'policy.set': { keyId: 'p', policy: { document: { keyId: 'p' }, approvals: [] } },
     'policy.get': { keyId: 'p' },
+    'sign.bitcoinPsbt': { keyId: 'k', psbt: 'cHNidP8BAA==', network: 'regtest' },
+    'sign.solanaTransaction': { keyId: 'k', message: 'AQAB' },
+    'sign.solanaMessage': { keyId: 'k', message: 'AQAB' },
+    'wallet.create': { walletId: 'w', words: 12 },
+    'wallet.importSealed': { walletId: 'w', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
+    'account.create': { walletId: 'w/1', family: 'evm', index: 2 },
   }
 
   it('has a route for every operation but the health check and the parent-internal audit read', () => {
@@ -111,7 +117,7 @@ describe('HTTP route table', () => {
 
   it.each(Object.entries(paramsOf))('maps %s to a route and back', (op, params) => {
     const route = operationToRoute(op as Operation, params)
-    expect(route.path.startsWith(op === 'system.attestation' ? '/v1/attestation?nonce=' : '/v1/keys')).toBe(true)
+    expect(route.path.startsWith(op === 'system.attestation' ? '/v1/attestation?nonce=' : op.startsWith('wallet.') || op.startsWith('account.') ? '/v1/wallets' : '/v1/keys')).toBe(true)
     const url = new URL(route.path, 'http://proxy')
     expect(routeToOperation(route.method, url.pathname, route.body, url.searchParams)).toEqual({ op, params })
   })

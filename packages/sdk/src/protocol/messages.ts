@@ -9,12 +9,12 @@ import {
 } from '../errors/CustodyError.js'
 import { normalizeKeyPolicy } from '../keys/keyPolicy.js'
 import { KeyPolicySchema } from '../keys/keyPolicy.js'
-import { SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
+import { ACCOUNT_FAMILIES, BITCOIN_ADDRESS_FORMATS, BITCOIN_NETWORK_NAMES, RECORD_KINDS, SealedKeyRecordSchema } from '../keys/sealedKeyRecord.js'
 import { normalizeOwners, OwnersSchema } from '../keys/owners.js'
 import { SIGNING_OPERATION_SCHEMAS } from '../families/index.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
-import { addressSchema, hexSchema, keyIdSchema } from './schemas.js'
+import { hexSchema, keyIdSchema } from './schemas.js'
 import type { RequestStamp } from '../auth/types.js'
 
 import { PROTOCOL_VERSION } from './version.js'
@@ -37,31 +37,59 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
 
 const keyId = keyIdSchema
 const hex = hexSchema
-const address = addressSchema
 
-/** Public description of a key. Never carries key material. */
-export const KeyInfoSchema = z.strictObject({
-  keyId,
-  address,
-  curve: z.literal('secp256k1'),
-  createdAt: z.iso.datetime(),
-  /** What the key may sign beyond structured payloads, as sealed with it; absent = nothing more. */
-  policy: KeyPolicySchema.optional(),
-  /** The key's public key, uncompressed SEC1 (65 bytes): reported by the enclave from the unsealed key. */
-  publicKey: hex(65).optional(),
-  /** Who may use the key, as bound to its sealing; absent for a legacy record (the image's legacyOwners). */
-  owners: OwnersSchema.optional(),
-  /** The API key that created the key in the enclave (v2 records); absent for a key sealed by the offline importer. */
-  creator: z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be a compressed P-256 public key').optional(),
-  /** The signing policy in force for this key, as the enclave read it (absent: none set). */
-  signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }).optional(),
+/** Public description of a key, an HD wallet or an HD account. Never carries key material. */
+const KeyInfoObject = z.strictObject({
+    keyId,
+    /** What the record holds: a plain key, an HD wallet's seed, or an HD account's derived key. */
+    kind: z.enum(RECORD_KINDS),
+    /** The key's primary address (EIP-55, base58 for Solana, a Bitcoin address); absent for an HD wallet. */
+    address: z.string().max(100).optional(),
+    curve: z.enum(['secp256k1', 'ed25519']),
+    /** The chain family the key serves first: a secp256k1 key `evm` (it signs Bitcoin PSBTs too), an ed25519 key `solana`, an account its own. */
+    family: z.enum(ACCOUNT_FAMILIES).optional(),
+    /** HD accounts: the wallet, the derivation path, and (Bitcoin) the network, address format and account xpub. */
+    walletId: keyId.optional(),
+    path: z.string().max(120).optional(),
+    network: z.enum(BITCOIN_NETWORK_NAMES).optional(),
+    format: z.enum(BITCOIN_ADDRESS_FORMATS).optional(),
+    /** HD wallets and accounts: the wallet's BIP-32 master fingerprint. */
+    fingerprint: hex(4).optional(),
+    /** Bitcoin accounts: the account node's extended public key (BIP-32 serialization of the account's network). */
+    xpub: z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{100,120}$/).optional(),
+    createdAt: z.iso.datetime(),
+    /** What the key may sign beyond structured payloads, as sealed with it; absent = nothing more. */
+    policy: KeyPolicySchema.optional(),
+    /**
+     * The key's public key, reported by the enclave from the unsealed key: secp256k1 uncompressed SEC1 (65 bytes;
+     * for an HD wallet its BIP-32 master key), ed25519 32 bytes.
+     */
+    publicKey: z.union([hex(65), hex(32)]).optional(),
+    /** Who may use the key, as bound to its sealing; absent for a legacy record (the image's legacyOwners). */
+    owners: OwnersSchema.optional(),
+    /** The API key that created the key in the enclave (v2 records); absent for a key sealed by the offline importer. */
+    creator: z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be a compressed P-256 public key').optional(),
+    /** The signing policy in force for this key (for an HD account: its wallet's), as the enclave read it (absent: none set). */
+    signingPolicy: z.strictObject({ version: z.number().int().min(1), digest: hex(32) }).optional(),
 })
+
+/** An EVM key's address is EIP-55; every key but an HD wallet has an address. */
+function checkKeyInfo(k: z.infer<typeof KeyInfoObject>, ctx: z.RefinementCtx): void {
+    const evm = k.kind === 'secp256k1' || (k.kind === 'hd-account' && k.family === 'evm')
+    if (evm && (k.address === undefined || !/^0x[0-9a-fA-F]{40}$/.test(k.address))) ctx.addIssue({ code: 'custom', path: ['address'], message: 'must be an EIP-55 address' })
+    if (k.kind !== 'hd-wallet' && k.address === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'is required' })
+}
+export const KeyInfoSchema = KeyInfoObject.superRefine(checkKeyInfo)
+/** A key just created: its info, and its record when the enclave does not persist records (the caller stores it). */
+const CreatedKeySchema = KeyInfoObject.extend({ record: SealedKeyRecordSchema.optional() }).superRefine(checkKeyInfo)
 export type KeyInfoWire = z.infer<typeof KeyInfoSchema>
 
 const policy = z
   .unknown()
   .transform((v) => normalizeKeyPolicy(v, 'policy'))
   .optional()
+/** What a plain key is: secp256k1 (EVM, Bitcoin) or ed25519 (Solana); absent = secp256k1. */
+const keyKind = z.enum(['secp256k1', 'ed25519']).optional()
 /** Who may use a new key; absent = the stamping API key alone. */
 const owners = z
   .unknown()
@@ -74,15 +102,16 @@ export const operations = {
     params: z.strictObject({
       privateKey: z.unknown().transform((v) => assertPrivateKeyHex(v, 'privateKey')),
       keyId: keyId.optional(),
+      kind: keyKind,
       policy,
       owners,
     }),
-    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
+    result: CreatedKeySchema,
   },
   'key.generate': {
-    params: z.strictObject({ keyId: keyId.optional(), policy, owners }),
+    params: z.strictObject({ keyId: keyId.optional(), kind: keyKind, policy, owners }),
     /** `record` is present when the enclave does not persist records itself: the caller must store it. */
-    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
+    result: CreatedKeySchema,
   },
   /**
    * Import a private key sealed with HPKE to this enclave's attested HPKE key (`sealImport`); the associated
@@ -91,11 +120,52 @@ export const operations = {
   'key.importSealed': {
     params: z.strictObject({
       keyId,
+      kind: keyKind,
       policy,
       owners,
       sealed: z.strictObject({ to: hex(32), enc: hex(65), ciphertext: hex(48) }),
     }),
-    result: KeyInfoSchema.extend({ record: SealedKeyRecordSchema.optional() }),
+    result: CreatedKeySchema,
+  },
+  /**
+   * Create an HD wallet: BIP-39 entropy of `words` words (default 24) drawn in the enclave, kept as its seed. The
+   * mnemonic never leaves the enclave. The wallet signs nothing itself: its accounts do (`account.create`).
+   */
+  'wallet.create': {
+    params: z.strictObject({ walletId: keyId.optional(), words: z.union([z.literal(12), z.literal(15), z.literal(18), z.literal(21), z.literal(24)]).optional(), policy, owners }),
+    result: CreatedKeySchema,
+  },
+  /**
+   * Import an HD wallet from a BIP-39 mnemonic sealed with HPKE to this enclave's attested key: the plaintext is
+   * UTF-8 JSON `{ mnemonic, passphrase? }`, the associated data `importAad({ …, kind: 'hd-wallet' })`.
+   */
+  'wallet.importSealed': {
+    params: z.strictObject({
+      walletId: keyId,
+      policy,
+      owners,
+      sealed: z.strictObject({ to: hex(32), enc: hex(65), ciphertext: z.string().regex(/^0x(?:[0-9a-f]{2}){17,2048}$/, 'must be 17 to 2048 bytes of lower-case 0x-hex') }),
+    }),
+    result: CreatedKeySchema,
+  },
+  /**
+   * Derive an account of an HD wallet in the enclave (its owners' threshold of stamps): `family`, and `path` or
+   * `index` of the family's default path (EVM `m/44'/60'/0'/0/n`, Bitcoin `m/purpose'/coin'/n'/0/0` by `format`
+   * and `network`, Solana `m/44'/501'/n'/0'`). The account shares the wallet's owners, signing policy and limits.
+   */
+  'account.create': {
+    params: z
+      .strictObject({
+        walletId: keyId,
+        keyId: keyId.optional(),
+        family: z.enum(ACCOUNT_FAMILIES),
+        path: z.string().max(120).optional(),
+        index: z.number().int().min(0).max(0x7fffffff).optional(),
+        network: z.enum(BITCOIN_NETWORK_NAMES).optional(),
+        format: z.enum(BITCOIN_ADDRESS_FORMATS).optional(),
+      })
+      .refine((p) => p.path === undefined || p.index === undefined, { message: 'give path or index, not both', path: ['index'] }),
+    result: CreatedKeySchema,
   },
   'key.get': { params: z.strictObject({ keyId }), result: KeyInfoSchema },
   /**

@@ -21,11 +21,12 @@ export type SealedImport = {
 /**
  * The HPKE associated data of a sealed import: `enclave-custody/import/v1` ‖ 0x00 ‖ canonical JSON of
  * `{ apiKey, keyId, nonce, owners }` — the stamping API key (compressed), the key's id, the request stamp's
- * nonce and the owners' hash. A parent that re-stamps a captured ciphertext under its own API key (or with
- * another nonce, keyId or owners) makes the enclave's open fail.
+ * nonce and the owners' hash, and `kind` for anything but a secp256k1 key (`ed25519`, or `hd-wallet` for a
+ * mnemonic). A parent that re-stamps a captured ciphertext under its own API key (or with another nonce, keyId,
+ * owners or kind) makes the enclave's open fail.
  */
-export function importAad({ apiKey, keyId, nonce, owners }: { apiKey: Hex; keyId: string; nonce: Hex; owners: Owners }): Uint8Array {
-  return contextBytes(IMPORT_CONTEXT, { apiKey, keyId, nonce, owners: ownersHash(owners) })
+export function importAad({ apiKey, keyId, nonce, owners, kind = 'secp256k1' }: { apiKey: Hex; keyId: string; nonce: Hex; owners: Owners; kind?: 'secp256k1' | 'ed25519' | 'hd-wallet' }): Uint8Array {
+  return contextBytes(IMPORT_CONTEXT, { apiKey, keyId, nonce, owners: ownersHash(owners), ...(kind === 'secp256k1' ? {} : { kind }) })
 }
 
 /** The id of an HPKE public key: SHA-256 of its bytes, 0x-hex. */
@@ -39,8 +40,8 @@ export function importHpkeSuite(): CipherSuite {
 }
 
 /**
- * Seal a 32-byte private key to an enclave's HPKE public key (RFC 9180 base mode, one-shot) with the import
- * associated data. Only that enclave's process can open it.
+ * Seal a 32-byte private key (or a wallet import's JSON) to an enclave's HPKE public key (RFC 9180 base mode,
+ * one-shot) with the import associated data. Only that enclave's process can open it.
  */
 export async function sealImport(recipient: Hex, privateKey: Uint8Array, aad: Uint8Array): Promise<SealedImport> {
   const suite = importHpkeSuite()

@@ -33,7 +33,7 @@ export const MAX_POLICY_DOCUMENT_BYTES = 32 * 1024
 
 /**
  * Check a signing-policy document and return its canonical form (rules and signers through
- * `normalizeSigningPolicy`, the key's public key uncompressed lower-case hex).
+ * `normalizeSigningPolicy`, the key's public key lower-case hex: secp256k1 uncompressed, or ed25519).
  * @throws InvalidArgumentError naming the field.
  */
 export function normalizeSigningPolicyDocument(value: unknown, field = 'document'): SigningPolicyDocument {
@@ -47,7 +47,9 @@ export function normalizeSigningPolicyDocument(value: unknown, field = 'document
   }
   if (size > 2 * MAX_POLICY_DOCUMENT_BYTES) fail(field, `must be at most ${MAX_POLICY_DOCUMENT_BYTES / 1024} KiB as canonical JSON`)
   if (typeof d.keyId !== 'string' || !KEY_ID_PATTERN.test(d.keyId)) fail(`${field}.keyId`, KEY_ID_RULE)
-  if (typeof d.keyPublicKey !== 'string' || !/^0x04[0-9a-fA-F]{128}$/.test(d.keyPublicKey)) fail(`${field}.keyPublicKey`, 'must be the key\'s uncompressed secp256k1 public key (65 bytes, 0x-hex)')
+  if (typeof d.keyPublicKey !== 'string' || !/^0x(?:04[0-9a-fA-F]{128}|[0-9a-fA-F]{64})$/.test(d.keyPublicKey)) {
+    fail(`${field}.keyPublicKey`, 'must be the key\'s public key: uncompressed secp256k1 (65 bytes; an HD wallet\'s master key) or ed25519 (32 bytes), 0x-hex')
+  }
   if (typeof d.version !== 'number' || !Number.isSafeInteger(d.version) || d.version < 1) fail(`${field}.version`, 'must be an integer of at least 1')
   const { rules, signers } = normalizeSigningPolicy({ rules: d.rules, signers: d.signers }, field)
   const document = { keyId: d.keyId, keyPublicKey: d.keyPublicKey.toLowerCase() as Hex, version: d.version, rules, signers }

@@ -2,11 +2,12 @@ import type { Address } from '../utils/address.js'
 import type { Hex } from '../utils/hex.js'
 
 /**
- * What a payload is, as a policy sees it. `legacy` … `eip7702` are transactions of type 0, 1, 2 and 4;
+ * What a payload is, as a policy sees it. EVM: `legacy` … `eip7702` are transactions of type 0, 1, 2 and 4;
  * `authorization` an EIP-7702 authorization; `message` EIP-191 personal_sign; `typedData` EIP-712; `digest`
- * a raw 32-byte digest (only for keys sealed with `allowRawDigest`).
+ * a raw 32-byte digest (only for keys sealed with `allowRawDigest`). Bitcoin: `psbt` a BIP-174 PSBT. Solana:
+ * `solanaTransaction` a transaction message (legacy or v0), `solanaMessage` an off-chain message.
  */
-export const PAYLOAD_KINDS = ['legacy', 'eip2930', 'eip1559', 'eip7702', 'authorization', 'message', 'typedData', 'digest'] as const
+export const PAYLOAD_KINDS = ['legacy', 'eip2930', 'eip1559', 'eip7702', 'authorization', 'message', 'typedData', 'digest', 'psbt', 'solanaTransaction', 'solanaMessage'] as const
 export type PayloadKind = (typeof PAYLOAD_KINDS)[number]
 
 /**
@@ -17,8 +18,12 @@ export type PayloadKind = (typeof PAYLOAD_KINDS)[number]
 export const CALL_KINDS = ['none', 'transfer', 'approve', 'transferFrom', 'unknown'] as const
 export type CallKind = (typeof CALL_KINDS)[number]
 
-export const CHAIN_FAMILIES = ['evm'] as const
+export const CHAIN_FAMILIES = ['evm', 'bitcoin', 'solana'] as const
 export type ChainFamily = (typeof CHAIN_FAMILIES)[number]
+
+/** The Bitcoin networks a PSBT is signed for (the `network` fact). */
+export const POLICY_BITCOIN_NETWORKS = ['mainnet', 'testnet', 'signet', 'regtest'] as const
+export type PolicyBitcoinNetwork = (typeof POLICY_BITCOIN_NETWORKS)[number]
 
 /**
  * The typed facts the enclave extracts from a payload before it signs it; a policy's conditions name them.
@@ -26,6 +31,10 @@ export type ChainFamily = (typeof CHAIN_FAMILIES)[number]
  * false: `{ to: { notIn: [...] } }` does not match a message.
  *
  * Addresses are EIP-55 checksummed; API keys compressed P-256 points, lower-case 0x-hex; amounts bigints.
+ * Bitcoin addresses as `@scure/btc-signer` encodes them (bech32 lower-case, Base58Check); Solana addresses base58.
+ *
+ * The EVM facts (`chainId` … `delegate`) are absent from Bitcoin and Solana payloads, and the Bitcoin and Solana
+ * facts from every other family's: `amount`, `recipient`, `to` and `value` mean EVM only.
  */
 export type PolicyFacts = {
   family: ChainFamily
@@ -67,15 +76,63 @@ export type PolicyFacts = {
   delegate?: Address
   /** The API key that stamped the request (set by the handler, not by an extractor). */
   signer?: Hex
+
+  // ---- Bitcoin (family `bitcoin`, kind `psbt`) ----
+  /** The network the PSBT is signed for. */
+  network?: PolicyBitcoinNetwork
+  /** inputs − outputs, in satoshis. */
+  fee?: bigint
+  /** ceil(fee / estimated vsize), sat/vB. */
+  feeRate?: bigint
+  /** Sum of the outputs that are not change (what leaves the key), in satoshis. */
+  spendAmount?: bigint
+  /**
+   * The non-change outputs, each by its address, or `script:<hex>` (its output script) for an output without one
+   * (OP_RETURN, bare multisig, P2PK, …): an allowlist of addresses never passes it silently.
+   */
+  outputAddresses?: readonly string[]
+  /** Whether every input amount is proven (a `nonWitnessUtxo`, or a taproot signature committing to all amounts). */
+  amountsProven?: boolean
+
+  // ---- Solana (family `solana`, kind `solanaTransaction`; an off-chain message has only family and kind) ----
+  /** Every top-level program the transaction invokes (always static keys). */
+  programIds?: readonly string[]
+  /** Sum of the lamports of all System Program transfers. */
+  lamports?: bigint
+  /** The recipients of System Program transfers; one loaded through a lookup table is `lookup:<table>:<index>`. */
+  solRecipients?: readonly string[]
+  /** The mints of token transfers and approvals: `unchecked:<instruction>` for `transfer` / `approve` (which name none), `lookup:<table>:<index>` for one loaded through a table. */
+  tokenMints?: readonly string[]
+  /** The destination token accounts of token transfers (`lookup:<table>:<index>` when loaded through a table). */
+  tokenDestinations?: readonly string[]
+  /** The delegates of token approvals (`lookup:<table>:<index>` when loaded through a table). */
+  tokenDelegates?: readonly string[]
+  /** Sum of the amounts of all token transfers and approvals, in base units (whatever their mints). */
+  tokenAmount?: bigint
+  /** The fee payer (the first static key). */
+  feePayer?: string
+  /** Whether any instruction names an account loaded through a v0 lookup table. */
+  usesLookupAccounts?: boolean
+  /** How many instructions the enclave does not decode (anything but System transfers and token transfers / approvals). */
+  undecodedInstructions?: bigint
 }
 
 export type FactName = keyof PolicyFacts
 
-/** How a fact's values are written in a rule and compared. */
-export type FactType = 'uint' | 'address' | 'enum' | 'string' | 'bytes4' | 'bool' | 'apiKey'
+/**
+ * How a fact's values are written in a rule and compared. `bitcoinAddress[]` and `solanaAddress[]` are lists (a
+ * payload's outputs, programs, recipients…), compared with the list operators `allIn`, `noneIn` and `anyIn`.
+ */
+export type FactType = 'uint' | 'address' | 'enum' | 'string' | 'bytes4' | 'bool' | 'apiKey' | 'bitcoinAddress' | 'solanaAddress' | 'bitcoinAddress[]' | 'solanaAddress[]'
 
-export const OPERATORS = ['eq', 'in', 'notIn', 'lt', 'lte', 'gt', 'gte'] as const
+/**
+ * `eq` … `gte` compare one value; `allIn` (every element of the fact is listed; an empty fact holds), `noneIn` (no
+ * element is listed) and `anyIn` (some element is) compare a list-valued fact with a list.
+ */
+export const OPERATORS = ['eq', 'in', 'notIn', 'lt', 'lte', 'gt', 'gte', 'allIn', 'noneIn', 'anyIn'] as const
 export type Operator = (typeof OPERATORS)[number]
+/** The operators that take a list of values. */
+export const LIST_VALUE_OPERATORS: readonly Operator[] = ['in', 'notIn', 'allIn', 'noneIn', 'anyIn']
 
 /** The operators each fact type accepts. */
 export const OPERATORS_BY_TYPE: Readonly<Record<FactType, readonly Operator[]>> = {
@@ -86,6 +143,10 @@ export const OPERATORS_BY_TYPE: Readonly<Record<FactType, readonly Operator[]>> 
   bytes4: ['eq', 'in', 'notIn'],
   bool: ['eq'],
   apiKey: ['eq', 'in', 'notIn'],
+  bitcoinAddress: ['eq', 'in', 'notIn'],
+  solanaAddress: ['eq', 'in', 'notIn'],
+  'bitcoinAddress[]': ['allIn', 'noneIn', 'anyIn'],
+  'solanaAddress[]': ['allIn', 'noneIn', 'anyIn'],
 }
 
 export type FactSpec = { type: FactType; values?: readonly string[]; help: string }
@@ -93,7 +154,7 @@ export type FactSpec = { type: FactType; values?: readonly string[]; help: strin
 /** Every fact a rule may name: its type, its values (enums) and what it means. */
 export const POLICY_FACTS: Readonly<Record<FactName, FactSpec>> = {
   family: { type: 'enum', values: CHAIN_FAMILIES, help: 'chain family of the payload' },
-  kind: { type: 'enum', values: PAYLOAD_KINDS, help: 'what is signed: a transaction type, an authorization, a message, typed data or a digest' },
+  kind: { type: 'enum', values: PAYLOAD_KINDS, help: 'what is signed: a transaction type, an authorization, a message, typed data, a digest, a PSBT or a Solana transaction or message' },
   chainId: { type: 'uint', help: 'chain id of the transaction, authorization (0 = every chain) or EIP-712 domain' },
   to: { type: 'address', help: 'destination of a transaction' },
   value: { type: 'uint', help: 'native value of a transaction, in wei' },
@@ -114,6 +175,22 @@ export const POLICY_FACTS: Readonly<Record<FactName, FactSpec>> = {
   primaryType: { type: 'string', help: 'EIP-712 primary type' },
   delegate: { type: 'address', help: 'address an EIP-7702 authorization delegates to' },
   signer: { type: 'apiKey', help: 'API key that stamped the request' },
+  network: { type: 'enum', values: POLICY_BITCOIN_NETWORKS, help: 'Bitcoin: network the PSBT is signed for' },
+  fee: { type: 'uint', help: 'Bitcoin: inputs − outputs, in satoshis' },
+  feeRate: { type: 'uint', help: 'Bitcoin: fee ÷ estimated vsize, rounded up, in sat/vB' },
+  spendAmount: { type: 'uint', help: 'Bitcoin: sum of the non-change outputs, in satoshis' },
+  outputAddresses: { type: 'bitcoinAddress[]', help: 'Bitcoin: addresses of the non-change outputs (script:<hex> for an output without one)' },
+  amountsProven: { type: 'bool', help: 'Bitcoin: whether every input amount is proven (nonWitnessUtxo, or a taproot sighash over all amounts)' },
+  programIds: { type: 'solanaAddress[]', help: 'Solana: every top-level program the transaction invokes' },
+  lamports: { type: 'uint', help: 'Solana: sum of the lamports of all System Program transfers' },
+  solRecipients: { type: 'solanaAddress[]', help: 'Solana: recipients of System Program transfers (lookup:<table>:<index> when loaded through a lookup table)' },
+  tokenMints: { type: 'solanaAddress[]', help: 'Solana: mints of token transfers and approvals (unchecked:<instruction> for transfer/approve, which name none)' },
+  tokenDestinations: { type: 'solanaAddress[]', help: 'Solana: destination token accounts of token transfers' },
+  tokenDelegates: { type: 'solanaAddress[]', help: 'Solana: delegates of token approvals' },
+  tokenAmount: { type: 'uint', help: 'Solana: sum of the amounts of token transfers and approvals, in base units of any mint' },
+  feePayer: { type: 'solanaAddress', help: 'Solana: fee payer of the transaction' },
+  usesLookupAccounts: { type: 'bool', help: 'Solana: whether any instruction names an account loaded through a lookup table' },
+  undecodedInstructions: { type: 'uint', help: 'Solana: number of instructions that are not System transfers or token transfers/approvals' },
 }
 
 export const FACT_NAMES = Object.keys(POLICY_FACTS) as FactName[]

@@ -13,6 +13,7 @@ export {
   PAYLOAD_KINDS,
   type PayloadKind,
   POLICY_FACTS,
+  type PolicyBitcoinNetwork,
   type PolicyFacts,
 } from './facts.js'
 export {

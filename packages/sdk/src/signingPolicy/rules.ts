@@ -2,15 +2,20 @@ import { canonicalApiKey, MAX_OWNERS } from '../keys/owners.js'
 import { assertAddress } from '../utils/address.js'
 import { assertObject, fail, typeName } from '../utils/assert.js'
 import type { Hex } from '../utils/hex.js'
-import { type FactName, type FactSpec, OPERATORS_BY_TYPE, type Operator, POLICY_FACTS } from './facts.js'
+import { canonicalBitcoinAddress, canonicalSolanaAddress } from './chainAddresses.js'
+import { type FactName, type FactSpec, LIST_VALUE_OPERATORS, OPERATORS_BY_TYPE, type Operator, POLICY_FACTS } from './facts.js'
 
 /** A value a condition compares a fact with, as written in a policy (canonical form). */
 export type ConditionValue = string | boolean
 /** A condition on one fact: every operator given must hold (`{ gte: '1', lte: '10' }` is a range). */
 export type Condition = Partial<Record<Operator, ConditionValue | ConditionValue[]>>
 
-/** What a rolling limit adds up over its window. `count` counts signatures. */
-export const LIMIT_SUMS = ['value', 'amount', 'worstCaseFee', 'count'] as const
+/**
+ * What a rolling limit adds up over its window: an EVM fact (`value`, `amount`, `worstCaseFee`, in wei or token
+ * base units), Bitcoin's `spendAmount` (satoshis), Solana's `lamports`, or `count` (signatures). A payload without
+ * the fact adds 0, so units never mix: a `spendAmount` limit sums only PSBTs.
+ */
+export const LIMIT_SUMS = ['value', 'amount', 'worstCaseFee', 'count', 'spendAmount', 'lamports'] as const
 export type LimitSum = (typeof LIMIT_SUMS)[number]
 export const AFTER_RESTART = ['deny-until-window-end', 'reset'] as const
 export type AfterRestart = (typeof AFTER_RESTART)[number]
@@ -101,6 +106,12 @@ function scalar(spec: FactSpec, value: unknown, field: string): ConditionValue {
     case 'string':
       if (typeof value !== 'string' || value.length > 256) fail(field, 'must be a string of at most 256 characters')
       return value
+    case 'bitcoinAddress':
+    case 'bitcoinAddress[]':
+      return canonicalBitcoinAddress(value, field)
+    case 'solanaAddress':
+    case 'solanaAddress[]':
+      return canonicalSolanaAddress(value, field)
   }
 }
 
@@ -114,7 +125,8 @@ function condition(fact: FactName, value: unknown, field: string): Condition {
   for (const op of ops) {
     if (!(allowed as readonly string[]).includes(op)) fail(`${field}.${op}`, `is not an operator of ${spec.type} fact "${fact}" (use ${allowed.join(', ')})`)
     const v = (value as Record<string, unknown>)[op]
-    if (op === 'in' || op === 'notIn') {
+    // Lists: `in` / `notIn` of a scalar fact, and every operator of a list-valued fact (values of its element type).
+    if (LIST_VALUE_OPERATORS.includes(op as Operator)) {
       if (!Array.isArray(v) || v.length === 0 || v.length > MAX_CONDITION_VALUES) fail(`${field}.${op}`, `must be a list of 1 to ${MAX_CONDITION_VALUES} values`)
       const list = v.map((x, i) => scalar(spec, x, `${field}.${op}[${i}]`))
       // Canonical: sorted, no duplicates (so that one meaning has one digest).
@@ -176,7 +188,8 @@ function rule(value: unknown, field: string): PolicyRule {
 
 /**
  * Check a signing policy and return its canonical form: every fact name, operator and value validated
- * (unknown facts or operators are refused here, never at signing time), addresses EIP-55 checksummed, API
+ * (unknown facts or operators are refused here, never at signing time), addresses EIP-55 checksummed, Bitcoin
+ * addresses decoded (checksum, network, type) with segwit ones lower-cased, Solana addresses decoded to 32 bytes, API
  * keys compressed, integers as decimal strings, lists sorted and deduplicated, defaults written out. The
  * enclave accepts only documents already in this form, so one meaning has one digest.
  *

@@ -48,7 +48,7 @@ function fakeCustody(tamper: Tamper = {}) {
   const client: EnclaveAccountClient = {
     async getKey(keyId) {
       calls.push({ op: 'getKey', params: keyId })
-      return { keyId, address: local.address, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }
+      return { keyId, kind: 'secp256k1', family: 'evm', address: local.address, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }
     },
     async signTransaction(_keyId, request) {
       calls.push({ op: 'signTransaction', params: request })
@@ -103,7 +103,7 @@ describe('toEnclaveAccount', () => {
     const { client } = fakeCustody()
     expect(await invalid(toEnclaveAccount(undefined as never, KEY_ID))).toMatchInlineSnapshot(`""custody" must be a custody client from createCustodyClient (got undefined)"`)
     expect(await invalid(toEnclaveAccount(client, 7 as never))).toMatchInlineSnapshot(`""keyId" must be a non-empty string (got number)"`)
-    await expect(toEnclaveAccount({ ...client, getKey: async () => ({ keyId: 'x', address: local.address, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }) }, KEY_ID)).rejects.toThrow(/getKey answered for another key/)
+    await expect(toEnclaveAccount({ ...client, getKey: async () => ({ keyId: 'x', kind: 'secp256k1', family: 'evm', address: local.address, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }) }, KEY_ID)).rejects.toThrow(/getKey answered for another key/)
   })
 })
 

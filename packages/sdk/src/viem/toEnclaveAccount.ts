@@ -19,6 +19,7 @@ import { IntegrityError, InvalidArgumentError } from '../errors/CustodyError.js'
 import type { TypedDataDefinition as CustodyTypedData } from '../messages/typedData.js'
 import type { TransactionRequest as CustodyTransactionRequest } from '../transactions/transaction.js'
 import { fail, typeName } from '../utils/assert.js'
+import { assertEvmKey } from '../keys/assertEvmKey.js'
 import { toCustodyViemTransaction, type ViemTransaction } from './toCustodyViemTransaction.js'
 import type { EnclaveAccountClient } from './types.js'
 
@@ -78,6 +79,7 @@ export async function toEnclaveAccount(custody: EnclaveAccountClient, keyId: str
   if (typeof keyId !== 'string' || keyId.length === 0) fail('keyId', `must be a non-empty string (got ${typeName(keyId)})`)
   const info = await custody.getKey(keyId)
   if (info.keyId !== keyId) throw new IntegrityError({ reason: 'getKey answered for another key' })
+  assertEvmKey(info)
   const address = getAddress(info.address)
 
   async function signTransaction(transaction: ViemTransaction, options?: { serializer?: SerializeTransactionFn<TransactionSerializable> | undefined }): Promise<Hex> {

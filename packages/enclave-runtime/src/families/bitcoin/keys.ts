@@ -19,25 +19,78 @@ export type BitcoinHdSource = {
  */
 export type BitcoinSigningKeys = Uint8Array | BitcoinHdSource
 
+/**
+ * The public side of the keys: enough to inspect a PSBT (its facts, the inputs the key would sign) but not to
+ * sign it. One compressed public key (33 bytes), or an HD account's master fingerprint and a derivation of the
+ * compressed public key at a full path (`m/84'/0'/0'/0/1`; a path the account cannot derive throws).
+ */
+export type BitcoinPublicKeys = { publicKey: Uint8Array } | { fingerprint: Uint8Array; derivePublicKey(path: string): Uint8Array }
+
+/** What {@link inspectBitcoinPsbt} takes: the signing keys, or their public side. */
+export type BitcoinInspectionKeys = BitcoinSigningKeys | BitcoinPublicKeys
+
+/** The checked keys: one public key, or an HD account's fingerprint and its public derivation (with the private source when given). */
+export type CheckedBitcoinKeys =
+  | { kind: 'single'; publicKey: Uint8Array }
+  | { kind: 'hd'; fingerprint: number; publicAt(path: string, field: string): Uint8Array; source?: BitcoinHdSource }
+
+const fingerprintNumber = (fingerprint: unknown): number => {
+  if (!(fingerprint instanceof Uint8Array) || fingerprint.length !== 4) throw new InvalidArgumentError({ field: 'keys.fingerprint', rule: 'must be 4 bytes' })
+  return ((fingerprint[0]! << 24) | (fingerprint[1]! << 16) | (fingerprint[2]! << 8) | fingerprint[3]!) >>> 0
+}
+
 /** BIP-32 path notation of a derivation record's indices (`m/84'/0'/0'/0/1`). */
 export function formatBip32Path(path: readonly number[]): string {
   return ['m', ...path.map((i) => (i >= 0x80000000 ? `${i - 0x80000000}'` : String(i)))].join('/')
 }
 
-/** Checks the keys argument's shape; returns the fingerprint as a number for an HD source. */
-export function checkSigningKeys(keys: unknown): { kind: 'single'; publicKey: Uint8Array } | { kind: 'hd'; fingerprint: number; source: BitcoinHdSource } {
+/** Checks the keys argument's shape (private keys, or their public side). */
+export function checkSigningKeys(keys: unknown): CheckedBitcoinKeys {
   if (keys instanceof Uint8Array) {
     if (keys.length !== 32 || !secp256k1.utils.isValidSecretKey(keys)) throw new InvalidArgumentError({ field: 'keys', rule: 'must be a 32-byte secp256k1 private key or an HD account source' })
     return { kind: 'single', publicKey: secp256k1.getPublicKey(keys, true) }
   }
   if (typeof keys === 'object' && keys !== null && Object.hasOwn(keys, 'fingerprint') && Object.hasOwn(keys, 'derive')) {
     const { fingerprint, derive } = keys as BitcoinHdSource
-    if (!(fingerprint instanceof Uint8Array) || fingerprint.length !== 4) throw new InvalidArgumentError({ field: 'keys.fingerprint', rule: 'must be 4 bytes' })
+    const fp = fingerprintNumber(fingerprint)
     if (typeof derive !== 'function') throw new InvalidArgumentError({ field: 'keys.derive', rule: 'must be a function' })
-    const fp = ((fingerprint[0]! << 24) | (fingerprint[1]! << 16) | (fingerprint[2]! << 8) | fingerprint[3]!) >>> 0
-    return { kind: 'hd', fingerprint: fp, source: keys as BitcoinHdSource }
+    const source = keys as BitcoinHdSource
+    return { kind: 'hd', fingerprint: fp, source, publicAt: (path, field) => derivePublicKey(source, path, field) }
+  }
+  if (typeof keys === 'object' && keys !== null && Object.hasOwn(keys, 'fingerprint') && Object.hasOwn(keys, 'derivePublicKey')) {
+    const { fingerprint, derivePublicKey: derivePublic } = keys as { fingerprint: Uint8Array; derivePublicKey(path: string): Uint8Array }
+    const fp = fingerprintNumber(fingerprint)
+    if (typeof derivePublic !== 'function') throw new InvalidArgumentError({ field: 'keys.derivePublicKey', rule: 'must be a function' })
+    return {
+      kind: 'hd',
+      fingerprint: fp,
+      publicAt: (path, field) => {
+        let key: unknown
+        try {
+          key = derivePublic(path)
+        } catch (cause) {
+          throw new InvalidArgumentError({ field, rule: `names a path the HD account cannot derive (${path})`, cause })
+        }
+        if (!(key instanceof Uint8Array) || key.length !== 33 || !isPoint(key)) throw new InvalidArgumentError({ field: 'keys.derivePublicKey', rule: 'must return a compressed secp256k1 public key' })
+        return key
+      },
+    }
+  }
+  if (typeof keys === 'object' && keys !== null && Object.hasOwn(keys, 'publicKey')) {
+    const { publicKey } = keys as { publicKey: unknown }
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33 || !isPoint(publicKey)) throw new InvalidArgumentError({ field: 'keys.publicKey', rule: 'must be a compressed secp256k1 public key (33 bytes)' })
+    return { kind: 'single', publicKey: Uint8Array.from(publicKey) }
   }
   throw new InvalidArgumentError({ field: 'keys', rule: 'must be a 32-byte secp256k1 private key or an HD account source' })
+}
+
+function isPoint(bytes: Uint8Array): boolean {
+  try {
+    secp256k1.Point.fromBytes(bytes)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The private key at `path`, checked; the caller zeroes it. */

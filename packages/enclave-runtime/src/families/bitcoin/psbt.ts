@@ -7,7 +7,7 @@ import { RawOldTx } from '@scure/btc-signer/script.js'
 import { equalBytes, sha256x2, taprootTweakPrivKey } from '@scure/btc-signer/utils.js'
 import { type BitcoinNetwork, bitcoinNetworkParams, keyScripts, taprootScript } from './addresses.js'
 import { type BitcoinFacts, bitcoinFacts } from './facts.js'
-import { type BitcoinSigningKeys, checkSigningKeys, deriveChecked, derivePublicKey, formatBip32Path } from './keys.js'
+import { type BitcoinInspectionKeys, type BitcoinSigningKeys, checkSigningKeys, deriveChecked, formatBip32Path } from './keys.js'
 
 /** Script types the enclave signs: P2PKH, P2SH-P2WPKH, P2WPKH (BIP-143) and P2TR key path (BIP-341). */
 export type BitcoinInputType = 'p2pkh' | 'p2sh-p2wpkh' | 'p2wpkh' | 'p2tr'
@@ -35,6 +35,9 @@ export type SignBitcoinPsbtParameters = {
   auxRand?: Uint8Array
 }
 
+/** What {@link inspectBitcoinPsbt} takes: as {@link SignBitcoinPsbtParameters}, with the keys' public side enough. */
+export type InspectBitcoinPsbtParameters = Omit<SignBitcoinPsbtParameters, 'keys' | 'auxRand'> & { keys: BitcoinInspectionKeys }
+
 export type SignBitcoinPsbtReturnType = {
   /** The PSBT with the signatures (finalized inputs when `finalize`), base64. */
   psbt: string
@@ -42,6 +45,8 @@ export type SignBitcoinPsbtReturnType = {
   signedInputs: number[]
   /** The network serialization of the final transaction, lower-case hex (only with `finalize`). */
   transaction?: string
+  /** The final transaction's id (display order: the reversed double SHA-256 of its serialization without witnesses), lower-case hex (only with `finalize`). */
+  txid?: string
   facts: BitcoinFacts
 }
 
@@ -210,13 +215,14 @@ function ownedType(scriptsOf: ScriptsOf, publicKey: Uint8Array, script: Uint8Arr
  * type other than ALL (and DEFAULT on taproot) unless allowed; outputs above inputs; `finalize` with inputs the
  * key does not sign; no input the key signs.
  *
- * @param params - As {@link signBitcoinPsbt} takes them.
+ * @param params - As {@link signBitcoinPsbt} takes them; the keys' public side (a compressed public key, or an HD
+ *   account's fingerprint and public derivation) is enough.
  * @returns The plan (the parsed transaction, inputs, outputs, facts).
  * @throws InvalidArgumentError naming the field and the rule.
  * @example
  * const { facts } = inspectBitcoinPsbt({ psbt, network: 'mainnet', keys: hdSource })
  */
-export function inspectBitcoinPsbt(params: SignBitcoinPsbtParameters): BitcoinPsbtPlan {
+export function inspectBitcoinPsbt(params: InspectBitcoinPsbtParameters): BitcoinPsbtPlan {
   if (typeof params !== 'object' || params === null) fail('params', 'must be an object')
   const { network, allow = {}, finalize = false } = params
   bitcoinNetworkParams(network)
@@ -256,7 +262,7 @@ export function inspectBitcoinPsbt(params: SignBitcoinPsbtParameters): BitcoinPs
     if (keys.kind !== 'hd') throw new Error('unreachable')
     let pub = derived.get(path)
     if (pub === undefined) {
-      pub = derivePublicKey(keys.source, path, field)
+      pub = keys.publicAt(path, field)
       derived.set(path, pub)
     }
     return pub
@@ -411,7 +417,7 @@ export function inspectBitcoinPsbt(params: SignBitcoinPsbtParameters): BitcoinPs
  * {@link inspectBitcoinPsbt}): a refused PSBT gets no signature.
  *
  * @param params - The PSBT, its network, the keys, and options.
- * @returns The signed PSBT (base64), the indices signed, the final transaction (with `finalize`), the facts.
+ * @returns The signed PSBT (base64), the indices signed, the final transaction and its txid (with `finalize`), the facts.
  * @throws InvalidArgumentError naming the field and the rule (nothing signed).
  * @example
  * import { HDKey } from '@scure/bip32'
@@ -422,6 +428,10 @@ export function inspectBitcoinPsbt(params: SignBitcoinPsbtParameters): BitcoinPs
 export function signBitcoinPsbt(params: SignBitcoinPsbtParameters): SignBitcoinPsbtReturnType {
   const auxRand = params?.auxRand
   if (auxRand !== undefined && (!(auxRand instanceof Uint8Array) || auxRand.length !== 32)) fail('auxRand', 'must be 32 bytes')
+  const keys = params?.keys
+  if (!(keys instanceof Uint8Array) && !(typeof keys === 'object' && keys !== null && Object.hasOwn(keys, 'derive'))) {
+    fail('keys', 'must be a 32-byte secp256k1 private key or an HD account source')
+  }
   const plan = inspectBitcoinPsbt(params)
   const { tx } = plan
   const single = params.keys instanceof Uint8Array ? params.keys : undefined
@@ -454,7 +464,7 @@ export function signBitcoinPsbt(params: SignBitcoinPsbtParameters): SignBitcoinP
   const facts = { ...plan.facts, inputsSigned: signedInputs.length }
   if (params.finalize === true) {
     for (const i of signedInputs) tx.finalizeIdx(i)
-    return { psbt: base64.encode(tx.toPSBT(0)), signedInputs, transaction: tx.hex, facts }
+    return { psbt: base64.encode(tx.toPSBT(0)), signedInputs, transaction: tx.hex, txid: tx.id, facts }
   }
   return { psbt: base64.encode(tx.toPSBT(0)), signedInputs, facts }
 }
