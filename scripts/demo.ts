@@ -7,6 +7,9 @@
  * attests the enclave (the stack's PCR0, the software NSM's root) before its first request, stamps every
  * request with a fresh API key and accepts only answers the attested enclave signed; it keeps each answer's
  * audit receipt, and at the end the enclave's audit log (as the proxy stored it) is verified against them.
+ * Last, a short multi-chain part on an in-process enclave (the same runtime, no proxy; the audit log above stays
+ * the EVM flow's): an HD wallet, one EVM, one Bitcoin (regtest) and one Solana account, one signature each, each
+ * verified by a library other than the SDK.
  *
  * Usage: pnpm demo [--keep-data] [--help]
  */
@@ -18,8 +21,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type DevStack, describeAuditBreak, startDevStack, verifyAuditLogText } from '@enclave-custody/cli'
+import { createPublicKey, verify } from 'node:crypto'
+import { localEnclave } from '@enclave-custody/enclave-runtime'
 import { type AuditReceipt, apiKeyStamper, createCustodyClient, formatEther, generateApiKey, isCustodyError, nitroEnclave, parseEther } from '@enclave-custody/sdk'
-import { JsonRpcProvider } from 'ethers'
+import { address, getAddressEncoder, getBase58Encoder, getOffchainMessageV0Codec, type OffchainMessageV0 } from '@solana/kit'
+import * as bitcoin from 'bitcoinjs-lib'
+import { JsonRpcProvider, SigningKey, Transaction } from 'ethers'
 
 const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, 'keep-data': { type: 'boolean' } } })
 if (values.help) {
@@ -128,6 +135,7 @@ status        ${receipt?.status === 1 ? '1 (success)' : String(receipt?.status)}
 gas used      ${receipt?.gasUsed}
 block         ${receipt?.blockNumber}
 balance now   ${formatEther(balance)} ETH`)
+  await multiChain()
   await cleanup(receipt?.status === 1 ? 0 : 1)
 } catch (e) {
   if (!exiting) {
@@ -135,4 +143,60 @@ balance now   ${formatEther(balance)} ETH`)
     console.error(`demo failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`)
   }
   await cleanup(1)
+}
+
+/**
+ * One HD wallet, an account of each family, one signature each: EVM recovered by ethers, Bitcoin checked over
+ * bitcoinjs-lib's BIP-143 sighash (ethers' secp256k1 recovers the witness key), Solana by node:crypto's ed25519.
+ * On an in-process enclave, after the stack's audit log was verified (it stays the EVM flow's).
+ */
+async function multiChain(): Promise<void> {
+  const custody = createCustodyClient({ transport: localEnclave(), stamper: apiKeyStamper({ privateKey: generateApiKey().privateKey }) })
+  try {
+    const wallet = await custody.createWallet()
+    const evm = await custody.createAccount(wallet.keyId, { family: 'evm' })
+    const btc = await custody.createAccount(wallet.keyId, { family: 'bitcoin', network: 'regtest' })
+    const sol = await custody.createAccount(wallet.keyId, { family: 'solana' })
+    step(`multi-chain (in-process enclave): HD wallet ${wallet.fingerprint}, its mnemonic drawn in the enclave; accounts ${evm.path}, ${btc.path}, ${sol.path}`)
+
+    const signedTx = await custody.signEip1559(evm.keyId, { chainId: 11155111n, nonce: 0n, to: evm.address, value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n })
+    const evmOk = Transaction.from(signedTx.rawTransaction).from === evm.address
+
+    // A made-up regtest coin of the account (no bitcoind here), spent back to the account itself.
+    const network = bitcoin.networks.regtest
+    const script = bitcoin.address.toOutputScript(btc.address, network)
+    const coin = new bitcoin.Transaction()
+    coin.addInput(new Uint8Array(32).fill(1), 0)
+    coin.addOutput(script, 10_000n)
+    const psbt = new bitcoin.Psbt({ network })
+    psbt.addInput({ hash: coin.getHash(), index: 0, nonWitnessUtxo: coin.toBuffer(), witnessUtxo: { script, value: 10_000n } })
+    psbt.addOutput({ address: btc.address, value: 9_000n })
+    const signedPsbt = await custody.signBitcoinPsbt(btc.keyId, { psbt: psbt.toBase64(), network: 'regtest', finalize: true })
+    const tx = bitcoin.Transaction.fromHex(signedPsbt.transaction!)
+    const [der, witnessKey] = tx.ins[0]!.witness
+    const { signature } = bitcoin.script.signature.decode(der!)
+    const sighash = tx.hashForWitnessV0(0, bitcoin.payments.p2pkh({ pubkey: witnessKey! }).output!, 10_000n, bitcoin.Transaction.SIGHASH_ALL)
+    const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`
+    const recovered = [27, 28].map((v) => SigningKey.computePublicKey(SigningKey.recoverPublicKey(sighash, { r: hex(signature.subarray(0, 32)), s: hex(signature.subarray(32)), v }), true))
+    const btcOk = recovered.includes(hex(witnessKey!)) && bitcoin.payments.p2wpkh({ pubkey: witnessKey!, network }).address === btc.address
+
+    const message = new Uint8Array(
+      getOffchainMessageV0Codec().encode({
+        version: 0,
+        applicationDomain: address(sol.address),
+        requiredSignatories: [{ address: address(sol.address) }],
+        content: { format: 0, text: 'hello from the enclave' },
+      } as unknown as OffchainMessageV0),
+    )
+    const signedMessage = await custody.signSolanaMessage(sol.keyId, { message })
+    const solKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(getAddressEncoder().encode(address(sol.address))).toString('base64url') }, format: 'jwk' })
+    const solOk = verify(null, message, solKey, new Uint8Array(getBase58Encoder().encode(signedMessage.signature)))
+
+    step(`EVM ${evm.address}: EIP-1559 transaction signed; ethers recovers the account: ${evmOk}`)
+    step(`Bitcoin ${btc.address}: PSBT signed and finalized, txid ${signedPsbt.txid!.slice(0, 16)}…; signature over bitcoinjs-lib's sighash is the account's: ${btcOk}`)
+    step(`Solana ${sol.address}: off-chain message signed; node:crypto ed25519 verifies it: ${solOk}`)
+    if (!evmOk || !btcOk || !solOk) throw new Error('a multi-chain signature did not verify')
+  } finally {
+    await custody.close()
+  }
 }

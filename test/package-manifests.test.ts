@@ -130,9 +130,9 @@ describe('dependencies of the published packages', () => {
     })
   }
 
-  it('ethers and viem are optional peers of the SDK, never its dependencies', () => {
+  it('ethers, viem and @solana/kit are optional peers of the SDK, never its dependencies', () => {
     const sdk = manifestOf(join(repoRoot, 'packages', 'sdk'))
-    for (const peer of ['ethers', 'viem']) {
+    for (const peer of ['ethers', 'viem', '@solana/kit']) {
       expect(sdk.dependencies?.[peer], peer).toBeUndefined()
       expect(sdk.peerDependencies?.[peer], peer).toMatch(/^\^\d/)
       expect(sdk.peerDependenciesMeta?.[peer]?.optional, peer).toBe(true)
@@ -141,14 +141,20 @@ describe('dependencies of the published packages', () => {
     }
   })
 
-  it("nothing the SDK's main entry and ./protocol import reaches ethers or viem (only ./ethers and ./viem do)", () => {
+  it("nothing the SDK's main entry and ./protocol import reaches ethers, viem or @solana/kit (only ./ethers, ./viem and ./solana do)", () => {
     const sdk = join(repoRoot, 'packages', 'sdk', 'src')
+    const hosts = ['ethers', 'viem', '@solana/kit', 'bitcoinjs-lib']
     for (const entry of ['index.ts', 'protocol/index.ts']) {
       const files = reachable(join(sdk, entry))
       expect(files.length, entry).toBeGreaterThan(20)
-      const offending = files.flatMap((f) => bareImports(f).filter((i) => i.name === 'ethers' || i.name === 'viem').map((i) => `${relative(sdk, f)} → ${i.name}`))
+      const offending = files.flatMap((f) => bareImports(f).filter((i) => hosts.includes(i.name)).map((i) => `${relative(sdk, f)} → ${i.name}`))
       expect(offending, entry).toEqual([])
     }
+    // ./solana uses @solana/kit for its types only (nothing of it at run time); ./bitcoin reads bitcoinjs-lib and scure objects structurally.
+    const solana = reachable(join(sdk, 'solana', 'index.ts')).flatMap((f) => bareImports(f).filter((i) => i.name === '@solana/kit'))
+    expect(solana.length).toBeGreaterThan(0)
+    expect(solana.every((i) => i.typeOnly)).toBe(true)
+    expect(reachable(join(sdk, 'bitcoin', 'index.ts')).flatMap((f) => bareImports(f).filter((i) => hosts.includes(i.name)))).toEqual([])
     // The detector sees the adapters' imports (a broken one would make the check above pass vacuously).
     expect(reachable(join(sdk, 'ethers', 'index.ts')).some((f) => bareImports(f).some((i) => i.name === 'ethers'))).toBe(true)
     expect(reachable(join(sdk, 'viem', 'index.ts')).some((f) => bareImports(f).some((i) => i.name === 'viem'))).toBe(true)

@@ -8,8 +8,10 @@ export default defineConfig(
       'protocol/index': 'src/protocol/index.ts',
       'ethers/index': 'src/ethers/index.ts',
       'viem/index': 'src/viem/index.ts',
+      'solana/index': 'src/solana/index.ts',
+      'bitcoin/index': 'src/bitcoin/index.ts',
     },
     // The adapters' host libraries are peer dependencies: never bundled.
-    { external: ['ethers', 'viem'] },
+    { external: ['ethers', 'viem', '@solana/kit'] },
   ),
 )

@@ -22,7 +22,7 @@ const conn = [...sign, '--kms-key-id', 'k']
 const PSBT = psbtBase64({ outputs: [[MATRIX_BITCOIN.payee, 120_000n]], fee: 1_410n })
 beforeAll(async () => {
   await createApiKeyFile(API_KEY_FILE)
-  await writeFile(join(dir, 'policy.json'), JSON.stringify({ rules: [{ id: 'payee', effect: 'allow', when: { outputAddresses: { allIn: [MATRIX_BITCOIN.payee] }, fee: { lte: '2000' } } }] }))
+  await writeFile(join(dir, 'policy.json'), JSON.stringify({ rules: [{ id: 'payee', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { allIn: [MATRIX_BITCOIN.payee] }, fee: { lte: '2000' } } }] }))
   await writeFile(join(dir, 'psbt.json'), JSON.stringify(bitcoinPayload(PSBT)))
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
@@ -101,7 +101,7 @@ describe('custody policy test over Bitcoin and Solana payloads', () => {
     expect(JSON.parse(out)).toMatchObject({
       allowed: true,
       rule: 'payee',
-      facts: { family: 'bitcoin', kind: 'psbt', network: 'mainnet', fee: '1410', spendAmount: '120000', outputAddresses: [MATRIX_BITCOIN.payee], amountsProven: true },
+      facts: { family: 'bitcoin', kind: 'psbt', fee: '1410', spendAmount: '120000', outputAddresses: [MATRIX_BITCOIN.payee], amountsProven: true },
     })
     // The uncompressed key is the same key.
     const uncompressed = await cli(['policy', 'test', '--file', 'policy.json', '--payload', 'psbt.json', '--public-key', '0x04' + (await import('ethers')).SigningKey.computePublicKey(BTC_TEST_PUBLIC_KEY, false).slice(4), '--json'])

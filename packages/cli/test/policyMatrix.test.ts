@@ -60,9 +60,12 @@ const PAYEE_AMOUNT = 120_000n
 
 /**
  * Cases of the chain facts no payload can express: a transaction's program ids are static keys (never a lookup
- * entry), each listed once.
+ * entry), each listed once; `network` is the network a Bitcoin account's key was sealed with, and the key
+ * `custody policy test` builds offline from `--public-key` is a plain key, whose PSBT has no `network` fact (a PSBT
+ * proves no network). Its absent probe (an EVM message) runs.
  */
-const CHAIN_INEXPRESSIBLE = (c: PolicyMatrixCase) => c.fact === 'programIds' && (c.probe.label === 'listed twice' || c.probe.label === 'an entry without an address')
+const CHAIN_INEXPRESSIBLE = (c: PolicyMatrixCase) =>
+  (c.fact === 'programIds' && (c.probe.label === 'listed twice' || c.probe.label === 'an entry without an address')) || (c.fact === 'network' && c.probe.value !== undefined)
 
 /** A PSBT or Solana payload whose fact `fact` is `value` (absent: an EVM message, which has none of these facts). */
 function chainPayloadFor(fact: string, value: unknown): Payload | undefined {
@@ -179,17 +182,40 @@ describe('every payload kind, through every signing operation', () => {
     solanaMessage: [{ op: 'sign.solanaMessage', params: { message: solanaOffchainMessageBase64('hello from custody') } }],
   }
 
-  it('a rule on `kind` allows exactly its kind; each payload reports its kind', { timeout: 60_000 }, async () => {
+  /** The family of each kind that is not EVM's (an allow rule must name it to allow such a payload). */
+  const KIND_FAMILY: Partial<Record<PayloadKind, 'bitcoin' | 'solana'>> = { psbt: 'bitcoin', solanaTransaction: 'solana', solanaMessage: 'solana' }
+
+  it('a rule on `kind` allows exactly its kind (naming the family outside EVM); each payload reports its kind and family', { timeout: 60_000 }, async () => {
     expect(Object.keys(KIND_PAYLOADS).sort()).toEqual([...PAYLOAD_KINDS].sort())
     for (const kind of PAYLOAD_KINDS) {
-      const policy = { rules: [{ id: `only-${kind}`, effect: 'allow', when: { kind: { eq: kind } } }] }
+      const family = KIND_FAMILY[kind]
+      const when = family === undefined ? { kind: { eq: kind } } : { kind: { eq: kind }, family: { eq: family } }
+      const policy = { rules: [{ id: `only-${kind}`, effect: 'allow', when }] }
       for (const [other, payloads] of Object.entries(KIND_PAYLOADS)) {
         for (const payload of payloads) {
           const { code, result } = await policyTest(policy, payload)
           expect(result.facts.kind, `${payload.op} of kind ${other}`).toBe(other)
+          expect(result.facts.family, `${payload.op} of kind ${other}`).toBe(KIND_FAMILY[other as PayloadKind] ?? 'evm')
           expect({ code, rule: result.rule }, `${kind} rule, ${other} payload (${payload.op})`).toEqual(other === kind ? { code: 0, rule: `only-${kind}` } : { code: 1, rule: undefined })
         }
       }
     }
+  })
+
+  it('a rule on a Bitcoin or Solana kind that names no family allows nothing: it is an EVM rule', { timeout: 60_000 }, async () => {
+    for (const [kind, family] of Object.entries(KIND_FAMILY) as [PayloadKind, string][]) {
+      const policy = { rules: [{ id: `only-${kind}`, effect: 'allow', when: { kind: { eq: kind } } }] }
+      for (const payload of KIND_PAYLOADS[kind]) {
+        const { code, result } = await policyTest(policy, payload)
+        expect({ code, allowed: result.allowed, rule: result.rule, family: result.facts.family }, `${kind} rule without family, ${payload.op}`).toEqual({ code: 1, allowed: false, rule: undefined, family })
+      }
+    }
+  })
+
+  it("a plain key's PSBT has no `network` fact (a PSBT proves no network): a rule on it does not hold", async () => {
+    const psbt = KIND_PAYLOADS.psbt[0]!
+    const { code, result } = await policyTest({ rules: [{ id: 'mainnet', effect: 'allow', when: { family: { eq: 'bitcoin' }, network: { eq: 'mainnet' } } }] }, psbt)
+    expect(result.facts).not.toHaveProperty('network')
+    expect({ code, rule: result.rule }).toEqual({ code: 1, rule: undefined })
   })
 })

@@ -223,11 +223,18 @@ export function createRequestHandler({
     }
   }
 
-  /** The next default account index of a wallet's family: how many such accounts the key store lists (0 without a list). */
-  async function nextAccountIndex(walletId: string, family: string, context: UnsealContext | undefined): Promise<number> {
+  /**
+   * The next default account index of a wallet's family (for Bitcoin, of its network and format: each has its own
+   * purpose and coin type): how many such accounts the key store lists, 0 without a list. The list is the parent's:
+   * one that hides accounts gets a second record of an existing account (same key, same wallet limits), nothing more.
+   */
+  async function nextAccountIndex(walletId: string, spec: { family: string; network?: string | undefined; format?: string | undefined }, context: UnsealContext | undefined): Promise<number> {
     if (!keyStore.list) return 0
     const records = await keyStore.list(context)
-    return records.filter((r) => r.version === 2 && r.kind === 'hd-account' && r.walletId === walletId && r.family === family).length
+    const same = (r: SealedKeyRecord) =>
+      r.version === 2 && r.kind === 'hd-account' && r.walletId === walletId && r.family === spec.family &&
+      (spec.family !== 'bitcoin' || (r.network === (spec.network ?? 'mainnet') && r.format === (spec.format ?? 'p2wpkh')))
+    return records.filter(same).length
   }
 
   async function recordOf(keyId: string, context: UnsealContext | undefined): Promise<SealedKeyRecord> {
@@ -263,7 +270,9 @@ export function createRequestHandler({
       read.remember()
       // Facts come from the payload and the unsealed key's public side (a Bitcoin key's own outputs are change).
       const facts: PolicyFacts = spec.facts(params, key)
-      const reservation = policy ? decide(policy, facts, caller, subject.keyId) : undefined
+      // Limits are counted per policy subject: its keyId and its address (a record the parent made under the same
+      // keyId, with a policy of its own, draws on another bucket).
+      const reservation = policy ? decide(policy, facts, caller, `${subject.keyId}@${subject.address}`) : undefined
       // Evaluation, signing and the limit's commit run in one synchronous step: no other request interleaves.
       let out: unknown
       try {
@@ -446,10 +455,15 @@ export function createRequestHandler({
         const keyId = req.params.keyId ?? newKeyId('account')
         const wallet = await recordOf(walletId, context)
         if (wallet.version !== 2 || wallet.kind !== 'hd-wallet') throw new InvalidArgumentError({ field: 'walletId', rule: 'must name an HD wallet' })
+        // The caller names the wallet by its master key too: a wallet the parent made under the same id (from a seed it
+        // knows, naming the caller's owners) is refused, not derived from. The header is proven by the unsealing below.
+        if (wallet.publicKey !== req.params.walletPublicKey) {
+          throw new IntegrityError({ reason: `the forwarded record of wallet "${walletId}" is not the wallet whose master key the request names` })
+        }
         // Accounts are the wallet owners' to make (their threshold of stamps): a delegate cannot add one.
         authorize(wallet, who, 'create')
         if (await keyStore.get(keyId, context)) throw new KeyExistsError({ keyId })
-        const at = path === undefined ? { index: index ?? (await nextAccountIndex(walletId, family, context)) } : { path }
+        const at = path === undefined ? { index: index ?? (await nextAccountIndex(walletId, { family, network, format }, context)) } : { path }
         const derived = await withRecord(wallet, context, ({ privateKey: seed }) =>
           deriveAccount(seed, { walletId, publicKey: wallet.publicKey as Hex, fingerprint: wallet.fingerprint as Hex }, {
             family,

@@ -1,15 +1,36 @@
 /**
  * Property: for random policies and random facts, `evaluateSigningPolicy` decides as a small reference evaluator
  * written here, independently (it reads the canonical rules as written, with no compilation, no Sets and no
- * fact normalisation of its own beyond what the contract states).
+ * fact normalisation of its own beyond what the contract states: EVM addresses compared without case, Bitcoin
+ * addresses by their output script — computed here with bitcoinjs-lib, not the SDK — an allow rule that names no
+ * `family` matching EVM payloads only, and a policy without allow rules allowing only EVM payloads).
  */
 import { type FactName, normalizeSigningPolicy, OPERATORS_BY_TYPE, type Operator, POLICY_FACTS, type PolicyFacts, type PolicyRule, type SigningPolicy, windowMs } from '@enclave-custody/sdk'
+import * as bitcoin from 'bitcoinjs-lib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compileSigningPolicy } from '../src/policy/compileSigningPolicy.js'
 import { evaluateSigningPolicy } from '../src/policy/evaluateSigningPolicy.js'
 import { createRollingLimits } from '../src/policy/rollingLimits.js'
+import { nobleEcc } from './bitcoinFixtures.js'
 import { MATRIX_ADDRESSES, MATRIX_BITCOIN, MATRIX_SOLANA, testApiKey } from './support/policyMatrix.js'
+
+bitcoin.initEccLib(nobleEcc)
+const BITCOIN_NETWORKS = [bitcoin.networks.bitcoin, bitcoin.networks.testnet, bitcoin.networks.regtest]
+/** The output script of a Bitcoin address of any network, or of a `script:<hex>` entry, as `script:<hex>` (bitcoinjs-lib). */
+function outputScriptOf(entry: string): string {
+  if (entry.startsWith('script:')) return entry.toLowerCase()
+  for (const network of BITCOIN_NETWORKS) {
+    try {
+      return `script:${Buffer.from(bitcoin.address.toOutputScript(entry, network)).toString('hex')}`
+    } catch {
+      // Another network's address: try the next.
+    }
+  }
+  throw new Error(`not a Bitcoin address: ${entry}`)
+}
+/** The same output as a mainnet address, spelt for testnet (so that rules and facts disagree on the network). */
+const onTestnet = (address: string) => bitcoin.address.fromOutputScript(bitcoin.address.toOutputScript(address, bitcoin.networks.bitcoin), bitcoin.networks.testnet)
 
 const KEYS = [testApiKey(40), testApiKey(41), testApiKey(42), testApiKey(43)]
 const GENEROUS = ((1n << 256n) - 1n).toString()
@@ -23,7 +44,8 @@ const POOLS: Record<string, readonly unknown[]> = {
   bool: [true, false],
   apiKey: KEYS.slice(0, 3).map((k) => k.compressed),
   // Chain addresses (and, for facts, entries no rule can list: a script-only output, a lookup-table account).
-  bitcoinAddress: [MATRIX_BITCOIN.payee, MATRIX_BITCOIN.other, MATRIX_BITCOIN.third],
+  // Two of them also spelt for testnet: the same outputs, which a rule of the mainnet spelling matches.
+  bitcoinAddress: [MATRIX_BITCOIN.payee, MATRIX_BITCOIN.other, MATRIX_BITCOIN.third, onTestnet(MATRIX_BITCOIN.payee), onTestnet(MATRIX_BITCOIN.other)],
   solanaAddress: [MATRIX_SOLANA.payer, MATRIX_SOLANA.recipient, MATRIX_SOLANA.system],
 }
 /** Entries a list-valued fact may hold besides addresses (never in a rule). */
@@ -96,8 +118,13 @@ const factsArb = (facts: FactName[]) =>
 // ---- The reference evaluator -------------------------------------------------------------------------
 
 /** Whether one operator holds, comparing the fact (typed) with the canonical written value. */
-function holds(fact: FactName, op: Operator, w: unknown, v: unknown): boolean {
+function holds(fact: FactName, op: Operator, written: unknown, value: unknown): boolean {
   const type = POLICY_FACTS[fact].type
+  // Bitcoin addresses, written and in the fact, are compared as the output scripts they stand for.
+  const bitcoinish = type === 'bitcoinAddress' || type === 'bitcoinAddress[]'
+  const script = (x: unknown): unknown => (Array.isArray(x) ? x.map(script) : outputScriptOf(x as string))
+  const w = bitcoinish ? script(written) : written
+  const v = bitcoinish ? script(value) : value
   const same = (x: unknown): boolean => {
     if (type === 'uint') return BigInt(x as string) === v
     if (type === 'address') return (x as string).toLowerCase() === (v as string).toLowerCase()
@@ -128,6 +155,8 @@ function holds(fact: FactName, op: Operator, w: unknown, v: unknown): boolean {
 }
 
 function ruleMatches(rule: PolicyRule, facts: PolicyFacts): boolean {
+  // An allow rule that does not name the family was written for EVM: it matches EVM payloads only.
+  if (rule.effect === 'allow' && rule.when.family === undefined && facts.family !== 'evm') return false
   return Object.entries(rule.when).every(([fact, cond]) => {
     const v = facts[fact as FactName]
     return v !== undefined && Object.entries(cond!).every(([op, w]) => holds(fact as FactName, op as Operator, w, v))
@@ -139,7 +168,8 @@ function reference(policy: SigningPolicy, facts: PolicyFacts, approvers: Set<str
   const deny = policy.rules.find((r) => r.effect === 'deny' && ruleMatches(r, facts))
   if (deny) return { allowed: false, rule: deny.id }
   const allows = policy.rules.filter((r) => r.effect === 'allow')
-  if (allows.length === 0) return { allowed: true, rule: undefined }
+  // No allow rule: what no deny rule matches is allowed if it is an EVM payload, and refused otherwise.
+  if (allows.length === 0) return { allowed: facts.family === 'evm', rule: undefined }
   const matching = allows.filter((r) => ruleMatches(r, facts))
   for (const r of matching) {
     if (r.approvals) {
@@ -177,7 +207,10 @@ describe('property: the evaluator decides as the reference evaluator', () => {
           const got = evaluateSigningPolicy(compileSigningPolicy(policy), facts, { keyId: 'k', approvers: new Set(approvers), limits })
           const want = reference(policy, facts, new Set(approvers), now, bootTime)
           expect({ allowed: got.allowed, rule: got.rule }).toEqual(want)
-          if (!got.allowed && got.rule === undefined) expect(got.reason).toBe('no rule allows')
+          if (!got.allowed && got.rule === undefined) {
+            const hasAllow = policy.rules.some((r) => r.effect === 'allow')
+            expect(got.reason).toBe(hasAllow ? 'no rule allows' : `no rule allows ${facts.family} payloads (an allow rule must name the family)`)
+          }
           if (got.allowed && got.rule !== undefined) expect(got.reservation !== undefined).toBe(policy.rules.find((r) => r.id === got.rule)!.limit !== undefined)
         },
       ),
@@ -199,10 +232,15 @@ describe('property: the evaluator decides as the reference evaluator', () => {
           const effect = got.rule === undefined ? 'none' : policy.rules.find((r) => r.id === got.rule)!.effect
           seen.add(`${got.allowed}/${effect}`)
           if (!got.allowed && effect === 'allow') seen.add(got.reason.split(' ').slice(0, 2).join(' '))
+          // A payload of another family than EVM that a policy without allow rules refuses.
+          if (!got.allowed && got.rule === undefined && got.reason.endsWith('(an allow rule must name the family)')) seen.add('family refused')
+          // An allow rule that names no family, whose conditions hold (it would match the payload were it EVM's), does not
+          // allow another family's payload.
+          if (!got.allowed && facts.family !== 'evm' && policy.rules.some((r) => r.effect === 'allow' && Object.keys(r.when).length > 0 && ruleMatches(r, { ...facts, family: 'evm' }))) seen.add('evm-only rule')
         },
       ),
       { numRuns: 2000, seed: 12 },
     )
-    expect([...seen].sort()).toEqual(['false/allow', 'false/deny', 'false/none', 'has a', 'needs 1', 'needs 2', 'needs 3', 'the enclave', 'this request', 'true/allow', 'true/none'])
+    expect([...seen].sort()).toEqual(['evm-only rule', 'false/allow', 'false/deny', 'false/none', 'family refused', 'has a', 'needs 1', 'needs 2', 'needs 3', 'the enclave', 'this request', 'true/allow', 'true/none'])
   })
 })

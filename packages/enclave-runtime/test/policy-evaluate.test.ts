@@ -11,12 +11,16 @@ import {
   type RollingLimit,
   type SigningPolicyInput,
 } from '@enclave-custody/sdk'
+import * as bitcoin from 'bitcoinjs-lib'
 import { getAddress } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { compileSigningPolicy } from '../src/policy/compileSigningPolicy.js'
 import { evaluateSigningPolicy, NO_RULE_ALLOWS, type PolicyEvaluation } from '../src/policy/evaluateSigningPolicy.js'
 import { createRollingLimits, type RollingLimits } from '../src/policy/rollingLimits.js'
-import { MATRIX_ADDRESSES, MATRIX_SAMPLES, MATRIX_SIGNER, policyMatrixCases, testApiKey } from './support/policyMatrix.js'
+import { nobleEcc } from './bitcoinFixtures.js'
+import { MATRIX_ADDRESSES, MATRIX_BITCOIN, MATRIX_SAMPLES, MATRIX_SIGNER, policyMatrixCases, testApiKey } from './support/policyMatrix.js'
+
+bitcoin.initEccLib(nobleEcc)
 
 const evaluate = (policy: SigningPolicyInput, facts: PolicyFacts, ctx: Partial<Parameters<typeof evaluateSigningPolicy>[2]> = {}): PolicyEvaluation =>
   evaluateSigningPolicy(compileSigningPolicy(normalizeSigningPolicy(policy)), facts, { keyId: 'treasury', approvers: new Set(), ...ctx })
@@ -127,7 +131,7 @@ describe('rule order and effects', () => {
     expect(decision(evaluate(policy, { ...tx, chainId: 5n, value: 0n }))).toEqual({ allowed: true, rule: 'allow-all' })
   })
 
-  it('no allow rule at all: what no deny rule denies is allowed, naming no rule; the empty policy allows', () => {
+  it('no allow rule at all: what no deny rule denies is allowed (an EVM payload), naming no rule; the empty policy allows', () => {
     expect(evaluate({ rules: [{ id: 'no-7702', effect: 'deny', when: { kind: { eq: 'authorization' } } }] }, tx)).toEqual({ allowed: true })
     expect(evaluate({}, tx)).toEqual({ allowed: true })
   })
@@ -153,6 +157,111 @@ describe('rule order and effects', () => {
     for (let v = 0n; v < 20n; v++) {
       expect(evaluateSigningPolicy(compiled, { ...tx, value: v }, { keyId: 'k', approvers: new Set() }).allowed).toBe(v <= 10n)
     }
+  })
+})
+
+describe('families: an allow rule that names no family is an EVM rule', () => {
+  const { transaction: tx, psbt, solanaTransaction: sol } = MATRIX_SAMPLES
+  const familyReason = (family: string) => `${NO_RULE_ALLOWS} ${family} payloads (an allow rule must name the family)`
+
+  it('an EVM-era policy { allow, when: { signer } } allows the EVM transaction, not a PSBT or a Solana transaction of the same signer', () => {
+    const policy: SigningPolicyInput = { rules: [{ id: 'treasurer', effect: 'allow', when: { signer: { eq: MATRIX_SIGNER.uncompressed } } }] }
+    expect(psbt.signer).toBe(tx.signer)
+    expect(sol.signer).toBe(tx.signer)
+    expect(evaluate(policy, tx)).toEqual({ allowed: true, rule: 'treasurer' })
+    expect(evaluate(policy, psbt)).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+    expect(evaluate(policy, sol)).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+    // An allow rule without conditions is an EVM allow-everything too.
+    const all: SigningPolicyInput = { rules: [{ id: 'all', effect: 'allow' }] }
+    expect(decision(evaluate(all, tx))).toEqual({ allowed: true, rule: 'all' })
+    expect(decision(evaluate(all, psbt))).toEqual({ allowed: false, rule: undefined })
+    expect(decision(evaluate(all, sol))).toEqual({ allowed: false, rule: undefined })
+    // Facts without a family (no extractor makes them) are no EVM payload's.
+    const { family: _, ...noFamily } = tx
+    expect(decision(evaluate(policy, noFamily as unknown as PolicyFacts))).toEqual({ allowed: false, rule: undefined })
+  })
+
+  it('naming the family allows that family only; naming several allows each', () => {
+    const bitcoinOnly: SigningPolicyInput = { rules: [{ id: 'btc', effect: 'allow', when: { family: { eq: 'bitcoin' }, signer: { eq: MATRIX_SIGNER.uncompressed } } }] }
+    expect(evaluate(bitcoinOnly, psbt)).toEqual({ allowed: true, rule: 'btc' })
+    expect(decision(evaluate(bitcoinOnly, sol))).toEqual({ allowed: false, rule: undefined })
+    expect(decision(evaluate(bitcoinOnly, tx))).toEqual({ allowed: false, rule: undefined })
+    const every: SigningPolicyInput = { rules: [{ id: 'every', effect: 'allow', when: { family: { in: ['evm', 'bitcoin', 'solana'] } } }] }
+    for (const facts of [tx, psbt, sol]) expect(decision(evaluate(every, facts))).toEqual({ allowed: true, rule: 'every' })
+    // notIn names the family too: it is not an EVM-only rule.
+    const notEvm: SigningPolicyInput = { rules: [{ id: 'not-evm', effect: 'allow', when: { family: { notIn: ['evm'] } } }] }
+    expect(decision(evaluate(notEvm, psbt))).toEqual({ allowed: true, rule: 'not-evm' })
+    expect(decision(evaluate(notEvm, tx))).toEqual({ allowed: false, rule: undefined })
+  })
+
+  it('deny rules apply to every family, named or not', () => {
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'not-this-signer', effect: 'deny', when: { signer: { eq: MATRIX_SIGNER.uncompressed } } },
+        { id: 'every', effect: 'allow', when: { family: { in: ['evm', 'bitcoin', 'solana'] } } },
+      ],
+    }
+    for (const facts of [tx, psbt, sol]) expect(evaluate(policy, facts)).toEqual({ allowed: false, rule: 'not-this-signer', reason: 'a deny rule matches' })
+    for (const facts of [tx, psbt, sol]) expect(decision(evaluate(policy, { ...facts, signer: testApiKey(9).compressed }))).toEqual({ allowed: true, rule: 'every' })
+  })
+
+  it('a deny-only policy refuses a PSBT and a Solana transaction: "no rule allows <family> payloads", no rule; naming family bitcoin allows the PSBT', () => {
+    const denyOnly: SigningPolicyInput = { rules: [{ id: 'no-7702', effect: 'deny', when: { kind: { eq: 'authorization' } } }] }
+    expect(evaluate(denyOnly, tx)).toEqual({ allowed: true })
+    expect(evaluate(denyOnly, psbt)).toEqual({ allowed: false, reason: familyReason('bitcoin') })
+    expect(evaluate(denyOnly, sol)).toEqual({ allowed: false, reason: familyReason('solana') })
+    // The empty policy alike: it allows EVM payloads only.
+    expect(evaluate({}, psbt)).toEqual({ allowed: false, reason: 'no rule allows bitcoin payloads (an allow rule must name the family)' })
+    expect(evaluate({}, sol)).toEqual({ allowed: false, reason: familyReason('solana') })
+    // With an allow rule naming family bitcoin, the PSBT is allowed by it; EVM payloads now need an allow rule too.
+    const withBitcoin: SigningPolicyInput = { rules: [...(denyOnly.rules ?? []), { id: 'btc', effect: 'allow', when: { family: { eq: 'bitcoin' } } }] }
+    expect(evaluate(withBitcoin, psbt)).toEqual({ allowed: true, rule: 'btc' })
+    expect(evaluate(withBitcoin, sol)).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+    expect(evaluate(withBitcoin, tx)).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+  })
+})
+
+describe('Bitcoin addresses compare by their output script, whatever network the request declared', () => {
+  const { psbt } = MATRIX_SAMPLES
+  /** `address` (mainnet) spelt for `network`, by bitcoinjs-lib: the same output script. */
+  const spelt = (address: string, network: bitcoin.networks.Network) => bitcoin.address.fromOutputScript(bitcoin.address.toOutputScript(address, bitcoin.networks.bitcoin), network)
+  const payeeTestnet = spelt(MATRIX_BITCOIN.payee, bitcoin.networks.testnet)
+  const otherTestnet = spelt(MATRIX_BITCOIN.other, bitcoin.networks.testnet)
+  const onTestnet = (outputAddresses: string[]): PolicyFacts => ({ ...psbt, network: 'testnet', outputAddresses })
+
+  it('the testnet spellings are other strings of the same outputs (cross-checked with bitcoinjs-lib)', () => {
+    expect(payeeTestnet).toMatch(/^tb1p/)
+    expect(otherTestnet).toMatch(/^[mn]/)
+    expect(bitcoin.address.toOutputScript(payeeTestnet, bitcoin.networks.testnet)).toEqual(bitcoin.address.toOutputScript(MATRIX_BITCOIN.payee, bitcoin.networks.bitcoin))
+  })
+
+  it('a mainnet address in an allowlist matches the same output declared on testnet (bech32m and base58)', () => {
+    const policy: SigningPolicyInput = { rules: [{ id: 'payees', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { allIn: [MATRIX_BITCOIN.payee, MATRIX_BITCOIN.other] } } }] }
+    expect(evaluate(policy, psbt)).toEqual({ allowed: true, rule: 'payees' })
+    expect(evaluate(policy, onTestnet([payeeTestnet]))).toEqual({ allowed: true, rule: 'payees' })
+    expect(evaluate(policy, onTestnet([payeeTestnet, otherTestnet]))).toEqual({ allowed: true, rule: 'payees' })
+    expect(evaluate(policy, { ...psbt, network: 'regtest', outputAddresses: [spelt(MATRIX_BITCOIN.payee, bitcoin.networks.regtest)] })).toEqual({ allowed: true, rule: 'payees' })
+    // Another output is still not listed, on any network.
+    expect(evaluate(policy, onTestnet([payeeTestnet, spelt(MATRIX_BITCOIN.third, bitcoin.networks.testnet)]))).toEqual({ allowed: false, reason: NO_RULE_ALLOWS })
+    // And a testnet address written in the rule matches the mainnet fact.
+    const written: SigningPolicyInput = { rules: [{ id: 'tb', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { anyIn: [payeeTestnet] } } }] }
+    expect(decision(evaluate(written, psbt))).toEqual({ allowed: true, rule: 'tb' })
+  })
+
+  it('a denylist of a mainnet address refuses the same output declared on testnet', () => {
+    const policy: SigningPolicyInput = {
+      rules: [
+        { id: 'sanctioned', effect: 'deny', when: { outputAddresses: { anyIn: [MATRIX_BITCOIN.payee] } } },
+        { id: 'btc', effect: 'allow', when: { family: { eq: 'bitcoin' } } },
+      ],
+    }
+    expect(evaluate(policy, psbt)).toEqual({ allowed: false, rule: 'sanctioned', reason: 'a deny rule matches' })
+    expect(evaluate(policy, onTestnet([payeeTestnet]))).toEqual({ allowed: false, rule: 'sanctioned', reason: 'a deny rule matches' })
+    expect(evaluate(policy, onTestnet([otherTestnet]))).toEqual({ allowed: true, rule: 'btc' })
+    // noneIn as an allow condition alike.
+    const clean: SigningPolicyInput = { rules: [{ id: 'clean', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { noneIn: [MATRIX_BITCOIN.payee] } } }] }
+    expect(decision(evaluate(clean, onTestnet([payeeTestnet])))).toEqual({ allowed: false, rule: undefined })
+    expect(decision(evaluate(clean, onTestnet([otherTestnet])))).toEqual({ allowed: true, rule: 'clean' })
   })
 })
 

@@ -136,14 +136,16 @@ describe('Bitcoin policy facts', () => {
     const facts = psbtFacts(psbtPaying([{ address: payee.tr }, { address: payee.pkh }], [100_000n, 20_000n], 75_000n))
     const deny = { rules: [{ id: 'blocked', effect: 'deny' as const, when: { outputAddresses: { anyIn: [payee.pkh] } } }] }
     expect(decide(deny, facts)).toEqual({ allowed: false, rule: 'blocked', reason: 'a deny rule matches' })
-    expect(decide({ rules: [{ id: 'clean', effect: 'allow', when: { outputAddresses: { noneIn: [payee.wpkh, payee.wsh] } } }] }, facts)).toEqual({ allowed: true, rule: 'clean' })
-    expect(decide({ rules: [{ id: 'clean', effect: 'allow', when: { outputAddresses: { noneIn: [payee.pkh] } } }] }, facts)).toMatchObject({ allowed: false })
+    expect(decide({ rules: [{ id: 'clean', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { noneIn: [payee.wpkh, payee.wsh] } } }] }, facts)).toEqual({ allowed: true, rule: 'clean' })
+    expect(decide({ rules: [{ id: 'clean', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { noneIn: [payee.pkh] } } }] }, facts)).toMatchObject({ allowed: false })
+    // Without the family, an allow rule is an EVM rule: it does not allow the PSBT, whatever its conditions.
+    expect(decide({ rules: [{ id: 'clean', effect: 'allow', when: { outputAddresses: { noneIn: [payee.wpkh, payee.wsh] } } }] }, facts)).toMatchObject({ allowed: false, reason: 'no rule allows' })
   })
 
   it('property: for random outputs, the facts list exactly the non-change outputs and an allowlist allows iff it lists them all', () => {
     const choices = [{ address: payee.tr }, { address: payee.wpkh }, { address: payee.pkh }, { address: payee.wsh }, { script: OP_RETURN }, { script: btc.Script.encode(['RETURN']) }] as const
     const allowlist = [payee.tr, payee.wsh, `script:${Buffer.from(OP_RETURN).toString('hex')}`]
-    const compiled = compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'listed', effect: 'allow', when: { outputAddresses: { allIn: allowlist } } }] }))
+    const compiled = compileSigningPolicy(normalizeSigningPolicy({ rules: [{ id: 'listed', effect: 'allow', when: { family: { eq: 'bitcoin' }, outputAddresses: { allIn: allowlist } } }] }))
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom(...choices), fc.bigInt({ min: 0n, max: 30_000n })), { maxLength: 5 }), fc.boolean(), (outs, withChange) => {
         const spend = outs.reduce((a, [, v]) => a + v, 0n)
@@ -318,7 +320,10 @@ describe('Solana policy facts', () => {
     expect(facts).toMatchObject({ solRecipients: [`lookup:${table}:1`], usesLookupAccounts: true })
     expect(decide(policy, facts)).toMatchObject({ allowed: false, reason: 'no rule allows' })
     // A denylist does not see it: close that by denying lookup accounts.
-    expect(decide({ rules: [{ id: 'deny-alice', effect: 'deny', when: { solRecipients: { anyIn: [alice!] } } }] }, facts)).toEqual({ allowed: true })
+    const solana = { id: 'solana', effect: 'allow' as const, when: { family: { eq: 'solana' } } }
+    expect(decide({ rules: [{ id: 'deny-alice', effect: 'deny', when: { solRecipients: { anyIn: [alice!] } } }, solana] }, facts)).toEqual({ allowed: true, rule: 'solana' })
+    // (Deny rules alone allow EVM payloads only.)
+    expect(decide({ rules: [{ id: 'deny-alice', effect: 'deny', when: { solRecipients: { anyIn: [alice!] } } }] }, facts)).toMatchObject({ allowed: false, reason: 'no rule allows solana payloads (an allow rule must name the family)' })
     expect(decide({ rules: [{ id: 'no-lookups', effect: 'deny', when: { usesLookupAccounts: { eq: true } } }] }, facts)).toMatchObject({ allowed: false, rule: 'no-lookups' })
   })
 
@@ -340,7 +345,7 @@ describe('Solana policy facts', () => {
   })
 
   it('an unchecked token transfer has no mint: a mint allowlist refuses it, transferChecked of the mint passes', () => {
-    const mintPolicy: SigningPolicyInput = { rules: [{ id: 'usdc', effect: 'allow', when: { tokenMints: { allIn: [mint!] }, tokenDestinations: { allIn: [tokenDest!] }, tokenAmount: { lte: '5000' } } }] }
+    const mintPolicy: SigningPolicyInput = { rules: [{ id: 'usdc', effect: 'allow', when: { family: { eq: 'solana' }, tokenMints: { allIn: [mint!] }, tokenDestinations: { allIn: [tokenDest!] }, tokenAmount: { lte: '5000' } } }] }
     const checked = { programAddress: token, accounts: [w(tokenSource!), r(mint!), w(tokenDest!), s(owner.address)], data: tokenAmountData(12, 5_000n, 6) }
     const unchecked = { programAddress: token, accounts: [w(tokenSource!), w(tokenDest!), s(owner.address)], data: tokenAmountData(3, 5_000n) }
     expect(decide(mintPolicy, solFacts(message([checked])))).toEqual({ allowed: true, rule: 'usdc' })
@@ -348,7 +353,7 @@ describe('Solana policy facts', () => {
   })
 
   it('the off-chain message kind matches only kind/family conditions', () => {
-    expect(decide({ rules: [{ id: 'msgs', effect: 'allow', when: { kind: { eq: 'solanaMessage' } } }] }, solanaMessagePolicyFacts())).toEqual({ allowed: true, rule: 'msgs' })
+    expect(decide({ rules: [{ id: 'msgs', effect: 'allow', when: { family: { eq: 'solana' }, kind: { eq: 'solanaMessage' } } }] }, solanaMessagePolicyFacts())).toEqual({ allowed: true, rule: 'msgs' })
     expect(decide(policy, solanaMessagePolicyFacts())).toMatchObject({ allowed: false })
   })
 
@@ -394,7 +399,7 @@ describe('rolling limits over spendAmount and lamports', () => {
   it('a lamports limit sums Solana transfers; payloads without the fact (EVM, off-chain messages) add nothing', () => {
     const t = { now: 2 * window }
     const limits = limitsAt(t)
-    const policy: SigningPolicyInput = { rules: [{ id: 'sol-daily', effect: 'allow', limit: { sum: 'lamports', max: '10000', window: '24h', afterRestart: 'reset' } }] }
+    const policy: SigningPolicyInput = { rules: [{ id: 'sol-daily', effect: 'allow', when: { family: { in: ['evm', 'solana'] } }, limit: { sum: 'lamports', max: '10000', window: '24h', afterRestart: 'reset' } }] }
     const compiled = compileSigningPolicy(normalizeSigningPolicy(policy))
     const run = (facts: PolicyFacts) => {
       const d = evaluateSigningPolicy(compiled, facts, { keyId: 'k', approvers: new Set(), limits })

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { type CustodyClient, createCustodyClient, isCustodyError, type SealedKeyRecord, type Transport } from '@enclave-custody/sdk'
 import { EnclaveSigner } from '@enclave-custody/sdk/ethers'
 import { ed25519 } from '@noble/curves/ed25519.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { base58, base64 } from '@scure/base'
 import * as bitcoin from 'bitcoinjs-lib'
 import { HDNodeWallet } from 'ethers'
@@ -184,3 +185,60 @@ describe('a parent that edits account records', () => {
     await fresh.close()
   })
 })
+
+describe('policies written for EVM do not widen to the other families (red-team findings)', () => {
+  const KEY = Buffer.from('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80', 'hex')
+  const psbtFor = (pub: Uint8Array) => {
+    const { script } = scriptOf(pub, 'p2wpkh')
+    const prev = new bitcoin.Transaction()
+    prev.addInput(new Uint8Array(32).fill(5), 0)
+    prev.addOutput(script, 500_000_000n)
+    const psbt = new bitcoin.Psbt({ network: bitcoin.networks.bitcoin })
+    psbt.addInput({ hash: prev.getHash(), index: 0, nonWitnessUtxo: prev.toBuffer(), witnessUtxo: { script, value: 500_000_000n } })
+    psbt.addOutput({ address: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4', value: 499_990_000n })
+    return psbt.toBase64()
+  }
+
+  it("an EVM-era delegate rule (no family named) lets the delegate sign EVM transactions, not the key's Bitcoin", async () => {
+    const { keyId, publicKey } = await custody.importKey({ privateKey: `0x${KEY.toString('hex')}`, keyId: 'evm-era' })
+    await custody.setSigningPolicy(keyId, { rules: [{ id: 'service', effect: 'allow', when: { signer: { eq: delegate.publicKey } } }], signers: [delegate.publicKey] })
+    const service = createCustodyClient({ transport, stamper: delegate, trustedCreators: [owner.publicKey] })
+    expect(await codeOf(service.signEip1559(keyId, tx(1n)))).toBe('ok')
+    const pub = Buffer.from(secp256k1Compressed(publicKey as string), 'hex')
+    expect(await codeOf(service.signBitcoinPsbt(keyId, { psbt: psbtFor(pub), network: 'mainnet' }))).toBe('POLICY_DENIED')
+    // Naming the family allows it.
+    await custody.setSigningPolicy(keyId, { rules: [{ id: 'service', effect: 'allow', when: { family: { in: ['evm', 'bitcoin'] }, signer: { eq: delegate.publicKey } } }], signers: [delegate.publicKey] })
+    expect(await codeOf(service.signBitcoinPsbt(keyId, { psbt: psbtFor(pub), network: 'mainnet' }))).toBe('ok')
+    await service.close()
+  })
+
+  it("a plain key's PSBT has no network fact (it proves none): a testnet-only rule does not sign a mainnet spend declared as testnet", async () => {
+    const { keyId, publicKey } = await custody.importKey({ generate: true, keyId: 'testnet-only' })
+    await custody.setSigningPolicy(keyId, { rules: [{ id: 'qa', effect: 'allow', when: { family: { eq: 'bitcoin' }, network: { eq: 'testnet' } } }] })
+    const pub = Buffer.from(secp256k1Compressed(publicKey as string), 'hex')
+    expect(await codeOf(custody.signBitcoinPsbt(keyId, { psbt: psbtFor(pub), network: 'testnet' }))).toBe('POLICY_DENIED')
+    // A Bitcoin account's network is sealed with it: there the fact holds.
+    const account = await custody.createAccount(walletId, { family: 'bitcoin', network: 'testnet', index: 11 })
+    await custody.setSigningPolicy(walletId, { rules: [{ id: 'qa', effect: 'allow', when: { family: { eq: 'bitcoin' }, network: { eq: 'testnet' } } }] })
+    const accountPub = Buffer.from(secp256k1Compressed(HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/84'/1'/11'/0/0").signingKey.publicKey), 'hex')
+    expect(await codeOf(custody.signBitcoinPsbt(account.keyId, { psbt: psbtFor(accountPub), network: 'testnet' }))).toBe('ok')
+  })
+
+  it('an output address matches its output whatever network is declared: a mainnet denylist holds for a spend declared as regtest', async () => {
+    const { keyId, publicKey } = await custody.importKey({ generate: true, keyId: 'denylist' })
+    await custody.setSigningPolicy(keyId, {
+      rules: [
+        { id: 'blocked', effect: 'deny', when: { outputAddresses: { anyIn: ['bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4'] } } },
+        { id: 'btc', effect: 'allow', when: { family: { eq: 'bitcoin' } } },
+      ],
+    })
+    const pub = Buffer.from(secp256k1Compressed(publicKey as string), 'hex')
+    const refused = await custody.signBitcoinPsbt(keyId, { psbt: psbtFor(pub), network: 'regtest' }).catch((e: unknown) => e)
+    expect(isCustodyError(refused, 'POLICY_DENIED') && refused.details?.rule).toBe('blocked')
+  })
+})
+
+/** The compressed form of a 0x-hex secp256k1 public key (uncompressed or compressed), as hex without 0x. */
+function secp256k1Compressed(publicKey: string): string {
+  return Buffer.from(secp256k1.Point.fromHex(publicKey.slice(2)).toBytes(true)).toString('hex')
+}

@@ -79,6 +79,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "auditEventHash",
         "authorizationToWire",
         "base",
+        "bitcoinEntryScript",
         "buildKeyPolicy",
         "bytesToHex",
         "canonicalApiKey",

@@ -61,6 +61,15 @@ export const pcr0List = z
  */
 export const pcr0Allowlist = pcr0List.refine((values) => !values.includes(DEBUG_PCR0), 'must not be the all-zero PCR0 of a debug-mode enclave (it attests any code)')
 
+/** The sign commands' approvers: each file's API key stamps an approval of the request (a rule's quorum, the owners' threshold). */
+export const approverKeyFileOption = {
+  flag: 'approver-key-file',
+  value: 'path',
+  help: "an approver's API key file: its approval stamp goes on the request (a policy rule's quorum, or the owners' threshold)",
+  multiple: true,
+  schema: z.array(z.string().min(1)).default([]),
+} as const
+
 /** Where the parent proxy is, and what the CLI requires of the enclave behind it and stamps its requests with. */
 export const proxyOptions = {
   url: { flag: 'url', env: 'CUSTODY_URL', value: 'url', help: 'parent proxy URL', schema: httpUrl, required: true },

@@ -3,7 +3,7 @@ import { parseUnits } from 'ethers'
 import { z } from 'zod'
 import { approverStampers } from './apiKeyFile.js'
 import { UsageError } from './cliOptions.js'
-import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
+import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, approverKeyFileOption, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 
 const integer = z
@@ -43,13 +43,7 @@ export const signCommand = defineCommand({
     maxPriorityGwei: { flag: 'max-priority-gwei', value: 'decimal', help: 'max priority fee per gas in gwei', schema: gwei, required: true },
     chainId: { flag: 'chain-id', env: 'CUSTODY_CHAIN_ID', value: 'n', help: 'chain id, e.g. 1 or 11155111', schema: integer, required: true },
     data: { flag: 'data', value: 'hex', help: 'call data', schema: z.string().regex(/^0x(?:[0-9a-fA-F]{2})*$/, 'must be 0x-prefixed hex bytes').optional() },
-    approverKeyFile: {
-      flag: 'approver-key-file',
-      value: 'path',
-      help: "an approver's API key file: its approval stamp goes on the request (a policy rule's quorum, or the owners' threshold)",
-      multiple: true,
-      schema: z.array(z.string().min(1)).default([]),
-    },
+    approverKeyFile: approverKeyFileOption,
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
     ...proxyOptions,
   },

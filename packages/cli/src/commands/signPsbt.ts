@@ -1,7 +1,7 @@
 import type { CustodyClient, SignBitcoinPsbtParameters, SignBitcoinPsbtReturnType } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import { approverStampers } from './apiKeyFile.js'
-import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
+import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, approverKeyFileOption, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { readPayloadArgument } from './readPayloadArgument.js'
 import { BITCOIN_NETWORK_NAMES } from './wallet.js'
@@ -39,13 +39,7 @@ export const signPsbtCommand = defineCommand({
       help: 'sign segwit v0 inputs whose amount only a witnessUtxo states (needs a key sealed with allowUnprovenBitcoinAmounts)',
       schema: z.boolean().default(false),
     },
-    approverKeyFile: {
-      flag: 'approver-key-file',
-      value: 'path',
-      help: "an approver's API key file: its approval stamp goes on the request",
-      multiple: true,
-      schema: z.array(z.string().min(1)).default([]),
-    },
+    approverKeyFile: approverKeyFileOption,
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
     ...proxyOptions,
   },

@@ -2,7 +2,7 @@ import type { CustodyClient, SignSolanaMessageReturnType, SignSolanaTransactionR
 import { z } from 'zod'
 import { approverStampers } from './apiKeyFile.js'
 import { UsageError } from './cliOptions.js'
-import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
+import { connect, keyIdSchema, PROXY_HELP, PROXY_USAGE, approverKeyFileOption, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { readPayloadArgument } from './readPayloadArgument.js'
 
@@ -32,13 +32,7 @@ export const signSolanaCommand = defineCommand({
   options: {
     transaction: { flag: 'transaction', value: 'base64|@file', help: 'the transaction message or wire transaction: base64, or @path of a file holding it', schema: z.string().optional() },
     message: { flag: 'message', value: 'base64|@file', help: 'an off-chain message (version 0): base64, or @path of a file holding it', schema: z.string().optional() },
-    approverKeyFile: {
-      flag: 'approver-key-file',
-      value: 'path',
-      help: "an approver's API key file: its approval stamp goes on the request",
-      multiple: true,
-      schema: z.array(z.string().min(1)).default([]),
-    },
+    approverKeyFile: approverKeyFileOption,
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
     ...proxyOptions,
   },

@@ -1,4 +1,5 @@
 import {
+  bitcoinEntryScript,
   canonicalApiKey,
   type FactName,
   type FactType,
@@ -14,7 +15,7 @@ import {
 
 /**
  * A fact as a compiled condition compares it: uint as bigint, EVM addresses/selectors lower-case, API keys
- * compressed, Bitcoin segwit addresses lower-case, list-valued facts as arrays of such strings.
+ * compressed, Bitcoin addresses as `script:<hex>` of their output, list-valued facts as arrays of such strings.
  */
 export type FactValue = bigint | string | boolean | readonly string[]
 
@@ -60,7 +61,8 @@ const MAX_LIST_FACT = 100_000
 /** A Bitcoin entry in its compared form (segwit addresses and scripts lower-case), or `undefined` for a malformed one. */
 function bitcoinEntry(value: unknown): string | undefined {
   if (typeof value !== 'string' || !BITCOIN_ENTRY.test(value)) return undefined
-  return BECH32_PREFIX.test(value) || value.startsWith('script:') ? value.toLowerCase() : value
+  // Compared as output scripts: an address matches its output whatever network the request declared.
+  return bitcoinEntryScript(BECH32_PREFIX.test(value) || value.startsWith('script:') ? value.toLowerCase() : value)
 }
 
 /** An API key in its canonical form (the compressed point); the usual compressed input costs no point decoding. */
@@ -123,6 +125,8 @@ function ruleValue(type: FactType, value: unknown): FactValue {
     case 'address':
     case 'bytes4':
       return (value as string).toLowerCase()
+    case 'bitcoinAddress':
+      return bitcoinEntryScript(value as string) as string
     default:
       return value as string | boolean
   }
@@ -134,7 +138,7 @@ function operatorTest(type: FactType, op: Operator, written: unknown): Test {
   if (op === 'allIn' || op === 'noneIn' || op === 'anyIn') {
     // List-valued facts: the written values are canonical strings, compared exactly (the fact's were put in the
     // same form by `factValue`). `lookup:` / `unchecked:` entries are never written in a rule, so they are never in.
-    const set = new Set(written as string[])
+    const set = new Set(type === 'bitcoinAddress[]' ? (written as string[]).map((x) => bitcoinEntryScript(x)) : (written as string[]))
     if (op === 'allIn') return (v) => (v as readonly string[]).every((x) => set.has(x))
     if (op === 'noneIn') return (v) => !(v as readonly string[]).some((x) => set.has(x))
     return (v) => (v as readonly string[]).some((x) => set.has(x))
@@ -185,7 +189,11 @@ export function compileSigningPolicy(policy: SigningPolicy): CompiledSigningPoli
       facts.set(name, type)
       conditions.push({ name, tests: (Object.entries(condition) as [Operator, unknown][]).map(([op, written]) => operatorTest(type, op, written)) })
     }
+    // An allow rule that names no family allows EVM payloads only: every rule written before the other families
+    // existed meant EVM, and an allowance must not widen to Bitcoin or Solana because a key can now sign them.
+    const evmOnly = rule.effect === 'allow' && !Object.hasOwn(rule.when, 'family')
     const matches = (values: ReadonlyMap<FactName, FactValue>): boolean => {
+      if (evmOnly && values.get('family') !== 'evm') return false
       for (const c of conditions) {
         const v = values.get(c.name)
         if (v === undefined) return false
@@ -208,6 +216,7 @@ export function compileSigningPolicy(policy: SigningPolicy): CompiledSigningPoli
     if (rule.limit && rule.limit.sum !== 'count') facts.set(rule.limit.sum, 'uint')
     if (rule.limit?.per === 'signer' || rule.approvals) facts.set('signer', 'apiKey')
   }
+  facts.set('family', 'enum')
   const readFacts = (input: PolicyFacts): Map<FactName, FactValue> => {
     const out = new Map<FactName, FactValue>()
     for (const [name, type] of facts) {

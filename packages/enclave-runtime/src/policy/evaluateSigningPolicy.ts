@@ -94,7 +94,12 @@ export function evaluateSigningPolicy(compiled: CompiledSigningPolicy, facts: Po
   for (const rule of compiled.deny) {
     if (rule.matches(values)) return { allowed: false, rule: rule.id, reason: 'a deny rule matches' }
   }
-  if (compiled.allow.length === 0) return { allowed: true }
+  if (compiled.allow.length === 0) {
+    // Without allow rules, what no deny rule matches is allowed — for EVM payloads, what such policies were written
+    // for; another family's payload needs an allow rule that names its family.
+    if (facts.family === 'evm') return { allowed: true }
+    return { allowed: false, reason: `${NO_RULE_ALLOWS} ${facts.family} payloads (an allow rule must name the family)` }
+  }
 
   let failed: { rule: string; reason: string } | undefined
   let approvers: Set<Hex> | undefined

@@ -348,7 +348,9 @@ export const MATRIX_CATCH_ALL = 'everything-else'
  * Every case: for each fact of `POLICY_FACTS`, each operator `OPERATORS_BY_TYPE` gives its type, each effect,
  * each probe. An allow case's policy is the one allow rule (so what it does not match is denied: "no rule
  * allows"); a deny case's is the deny rule followed by an allow-everything rule (so what it does not match is
- * allowed by that one).
+ * allowed by that one). An allow rule that names no `family` allows EVM payloads only: over a Bitcoin or Solana
+ * sample, the allow rule under test also names the sample's family, and the catch-all names it and `evm`; a payload
+ * without the `family` fact is allowed by no rule.
  *
  * @throws Error when a fact or an operator has no entry here (the contract grew: extend the tables).
  */
@@ -369,10 +371,26 @@ export function policyMatrixCases(): PolicyMatrixCase[] {
           const facts = { ...MATRIX_SAMPLES[pivot.sample] } as Record<string, unknown>
           if (probe.value === undefined) delete facts[fact]
           else facts[fact] = probe.value
-          const rule = { id: MATRIX_RULE, effect, when: { [fact]: { [operator]: operands[operator] } } }
-          const policy: SigningPolicyInput = { rules: effect === 'allow' ? [rule] : [rule, { id: MATRIX_CATCH_ALL, effect: 'allow' }] }
+          // An allow rule that names no family allows EVM payloads only: over another family's sample, the rule
+          // under test and the catch-all name it (the catch-all also EVM, the payload of an absent chain fact).
+          const family = MATRIX_SAMPLES[pivot.sample].family as 'evm' | 'bitcoin' | 'solana'
+          const named = family !== 'evm' && fact !== 'family'
+          const condition = { [fact]: { [operator]: operands[operator] } }
+          const rule = { id: MATRIX_RULE, effect, when: effect === 'allow' && named ? { ...condition, family: { eq: family } } : condition }
+          const catchAll = named ? { id: MATRIX_CATCH_ALL, effect: 'allow' as const, when: { family: { in: ['evm', family] } } } : { id: MATRIX_CATCH_ALL, effect: 'allow' as const }
+          const policy: SigningPolicyInput = { rules: effect === 'allow' ? [rule] : [rule, catchAll] }
+          // The catch-all matches a payload of its families; one without a family (the `family` fact absent) none.
+          const caughtAll = (facts as PolicyFacts).family !== undefined
           const expected =
-            effect === 'allow' ? (holds ? { allowed: true, rule: MATRIX_RULE } : { allowed: false, rule: undefined }) : holds ? { allowed: false, rule: MATRIX_RULE } : { allowed: true, rule: MATRIX_CATCH_ALL }
+            effect === 'allow'
+              ? holds
+                ? { allowed: true, rule: MATRIX_RULE }
+                : { allowed: false, rule: undefined }
+              : holds
+                ? { allowed: false, rule: MATRIX_RULE }
+                : caughtAll
+                  ? { allowed: true, rule: MATRIX_CATCH_ALL }
+                  : { allowed: false, rule: undefined }
           cases.push({
             name: `${fact} ${operator} (${effect}), ${probe.label} → ${expected.allowed ? 'allowed' : 'denied'}`,
             fact,

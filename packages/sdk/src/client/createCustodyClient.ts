@@ -63,6 +63,7 @@ import type { Transport } from '../transports/types.js'
 import { assertObject, fail } from '../utils/assert.js'
 import { base58 } from '@scure/base'
 import { ed25519 } from '@noble/curves/ed25519.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import type { Address } from '../utils/address.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { assertPrivateKeyHex, privateKeyToAddress } from '../utils/privateKey.js'
@@ -700,10 +701,15 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       const p = assertObject(params, 'params', ['family', 'keyId', 'path', 'index', 'network', 'format'])
       const wallet = await client.getKey(walletId)
       if (wallet.kind !== 'hd-wallet') throw new InvalidArgumentError({ field: 'walletId', rule: `must name an HD wallet (it names a ${wallet.kind} key)` })
-      const request = { walletId, ...(p as CreateAccountParameters) }
+      // The master key from a wallet this client trusts (its creator): the enclave derives only from that wallet.
+      if (!wallet.publicKey) throw new IntegrityError({ reason: `the enclave did not report the master key of wallet "${walletId}"` })
+      const walletPublicKey = bytesToHex(secp256k1.Point.fromHex(wallet.publicKey.slice(2)).toBytes(true))
+      const request = { walletId, walletPublicKey, ...(p as CreateAccountParameters) }
       const { record, ...info } = await call('account.create', JSON.parse(JSON.stringify(request)) as OperationParamsWire<'account.create'>, quorumOf(options))
       const same = info.kind === 'hd-account' && info.walletId === walletId && info.family === p.family && (p.keyId === undefined || info.keyId === p.keyId) && (p.path === undefined || info.path === p.path)
-      if (!same || info.fingerprint !== wallet.fingerprint) throw new IntegrityError({ reason: 'the enclave did not answer with the account asked for' })
+      if (!same || info.fingerprint !== wallet.fingerprint || (record?.version === 2 && record.walletPublicKey !== walletPublicKey)) {
+        throw new IntegrityError({ reason: 'the enclave did not answer with the account asked for' })
+      }
       // An account carries its wallet's owners and sealed policy flags.
       if (record) await storeEnclaveRecord(record, wallet.policy, wallet.owners, info)
       return toKeyInfo(info)

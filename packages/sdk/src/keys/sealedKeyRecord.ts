@@ -82,10 +82,10 @@ const hexOf = (bytes: number) => new RegExp(`^0x[0-9a-f]{${bytes * 2}}$`)
  * - `ed25519`: a 32-byte seed (RFC 8032); `address` its base58 public key (signs Solana payloads).
  * - `hd-wallet`: a 64-byte BIP-39 seed; no address; `publicKey` the BIP-32 master public key (compressed) and
  *   `fingerprint` its BIP-32 fingerprint. Its accounts sign; the wallet itself does not.
- * - `hd-account`: the key derived from wallet `walletId` at `path` (BIP-32 for secp256k1, SLIP-0010 for
- *   ed25519) for one `family`: 32 bytes, or 64 (key ‖ chain code) for a Bitcoin account, whose `path` is the
- *   BIP-44 account node and whose inputs and change sit below it. `walletPublicKey` names the wallet whose
- *   signing policy and rolling limits govern the account; its owners and sealed policy are the wallet's.
+ * - `hd-account`: the 32-byte key derived from wallet `walletId` at `path` (BIP-32 for secp256k1, SLIP-0010 for
+ *   ed25519) for one `family` (a Bitcoin account is one leaf key, `…/0/0` by default, with its `network` and the
+ *   `format` of its address). `walletPublicKey` names the wallet whose signing policy and rolling limits govern the
+ *   account; its owners and sealed policy are the wallet's.
  */
 export const SealedKeyRecordV2Schema = z
   .strictObject({
@@ -154,7 +154,9 @@ export const SealedKeyRecordV2Schema = z
         only(['address', 'publicKey', 'fingerprint', 'walletId', 'walletPublicKey', 'family', 'path', ...(bitcoin ? ['network', 'format'] : [])])
         const pattern = r.family === 'evm' ? EVM_ADDRESS : r.family === 'solana' ? BASE58_32 : BITCOIN_ADDRESS
         if (r.address !== undefined && !pattern.test(r.address)) issue('address', `must be a ${r.family} address`)
-        if (r.publicKey !== undefined && (r.family === 'solana') !== !r.publicKey.startsWith('0x0')) issue('publicKey', `must be a${r.family === 'solana' ? 'n ed25519' : ' compressed secp256k1'} public key`)
+        // By length: an ed25519 key is 32 bytes (it may well start with 0x02 or 0x03), a compressed secp256k1 key 33.
+        const ed25519Key = r.publicKey !== undefined && r.publicKey.length === 66
+        if (r.publicKey !== undefined && (r.family === 'solana') !== ed25519Key) issue('publicKey', `must be a${r.family === 'solana' ? 'n ed25519' : ' compressed secp256k1'} public key`)
         return
       }
     }

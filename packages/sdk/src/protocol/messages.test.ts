@@ -107,7 +107,7 @@ describe('HTTP route table', () => {
     'sign.solanaMessage': { keyId: 'k', message: 'AQAB' },
     'wallet.create': { walletId: 'w', words: 12 },
     'wallet.importSealed': { walletId: 'w', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
-    'account.create': { walletId: 'w/1', family: 'evm', index: 2 },
+    'account.create': { walletId: 'w/1', walletPublicKey: `0x02${'11'.repeat(32)}`, family: 'evm', index: 2 },
   }
 
   it('has a route for every operation but the health check and the parent-internal audit read', () => {

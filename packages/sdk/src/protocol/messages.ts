@@ -144,7 +144,7 @@ export const operations = {
       walletId: keyId,
       policy,
       owners,
-      sealed: z.strictObject({ to: hex(32), enc: hex(65), ciphertext: z.string().regex(/^0x(?:[0-9a-f]{2}){17,2048}$/, 'must be 17 to 2048 bytes of lower-case 0x-hex') }),
+      sealed: z.strictObject({ to: hex(32), enc: hex(65), ciphertext: z.string().regex(/^0x(?:[0-9a-f]{2}){17,8192}$/, 'must be 17 to 8192 bytes of lower-case 0x-hex') }),
     }),
     result: CreatedKeySchema,
   },
@@ -157,6 +157,12 @@ export const operations = {
     params: z
       .strictObject({
         walletId: keyId,
+        /**
+         * The wallet's master public key (compressed) as the caller knows it (from `key.get` of a wallet it trusts):
+         * the enclave derives only from a forwarded wallet record with exactly this key, so a parent cannot make it
+         * derive the account from a wallet of its own under the same id.
+         */
+        walletPublicKey: z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be the wallet\'s compressed master public key'),
         keyId: keyId.optional(),
         family: z.enum(ACCOUNT_FAMILIES),
         path: z.string().max(120).optional(),

@@ -4,7 +4,7 @@
  * extractors encode them with.
  */
 import { base58 } from '@scure/base'
-import { Address, NETWORK, TEST_NETWORK } from '@scure/btc-signer'
+import { Address, NETWORK, OutScript, TEST_NETWORK } from '@scure/btc-signer'
 import { fail, typeName } from '../utils/assert.js'
 
 /** Address parameters of mainnet, testnet / signet, and regtest (testnet's Base58Check versions, `bcrt` bech32). */
@@ -17,6 +17,28 @@ function bitcoinAddressType(address: string): string | undefined {
   for (const network of BITCOIN_ADDRESS_NETWORKS) {
     try {
       return Address(network).decode(address).type
+    } catch {
+      // Not an address of this network: try the next.
+    }
+  }
+  return undefined
+}
+
+/**
+ * The output script an address (of any network) or `script:<hex>` entry stands for, as `script:<hex>`: what a policy
+ * compares, so that an address matches its output whatever network a request declares (a plain key's PSBT does not
+ * prove its network: its outputs' scripts are the same on every network).
+ *
+ * @param entry - A canonical entry (see {@link canonicalBitcoinAddress}) or a fact's address.
+ * @returns `script:` and the lower-case hex of the output script, or `undefined` when `entry` is neither.
+ * @example
+ * bitcoinEntryScript('bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4') // 'script:0014751e76e8199196d454941c45d1b3a323f1433bd6'
+ */
+export function bitcoinEntryScript(entry: string): string | undefined {
+  if (entry.startsWith('script:')) return /^script:(?:[0-9a-f]{2})+$/.test(entry) ? entry : undefined
+  for (const network of BITCOIN_ADDRESS_NETWORKS) {
+    try {
+      return `script:${Buffer.from(OutScript.encode(Address(network).decode(entry))).toString('hex')}`
     } catch {
       // Not an address of this network: try the next.
     }

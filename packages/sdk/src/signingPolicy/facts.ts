@@ -175,7 +175,7 @@ export const POLICY_FACTS: Readonly<Record<FactName, FactSpec>> = {
   primaryType: { type: 'string', help: 'EIP-712 primary type' },
   delegate: { type: 'address', help: 'address an EIP-7702 authorization delegates to' },
   signer: { type: 'apiKey', help: 'API key that stamped the request' },
-  network: { type: 'enum', values: POLICY_BITCOIN_NETWORKS, help: 'Bitcoin: network the PSBT is signed for' },
+  network: { type: 'enum', values: POLICY_BITCOIN_NETWORKS, help: "Bitcoin: the signing account's sealed network (absent for a plain key: a PSBT proves none)" },
   fee: { type: 'uint', help: 'Bitcoin: inputs − outputs, in satoshis' },
   feeRate: { type: 'uint', help: 'Bitcoin: fee ÷ estimated vsize, rounded up, in sat/vB' },
   spendAmount: { type: 'uint', help: 'Bitcoin: sum of the non-change outputs, in satoshis' },

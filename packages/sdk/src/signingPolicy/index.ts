@@ -1,3 +1,4 @@
+export { bitcoinEntryScript } from './chainAddresses.js'
 export {
   CALL_KINDS,
   CHAIN_FAMILIES,

@@ -109,7 +109,11 @@ export const BITCOIN_OPERATIONS: SigningOperations<'sign.bitcoinPsbt'> = {
     facts: (params, key) => {
       const { psbt, network, finalize = false, allow } = params
       const plan = inspectBitcoinPsbt({ psbt, network, finalize, keys: publicKeysOf(key, network), ...(allow === undefined ? {} : { allow }) })
-      return bitcoinPolicyFacts(plan.facts)
+      const facts = bitcoinPolicyFacts(plan.facts)
+      // A PSBT proves no network (its scripts are the same on all of them): the fact is the key's sealed network (a
+      // Bitcoin account's), never what the request declares. A plain key's payload has no network fact.
+      if (key.bitcoinNetwork === undefined && key.bitcoinAccount === undefined) delete facts.network
+      return facts
     },
     sign: (secret, params, { policy, key }) => {
       const { psbt, network, finalize = false } = params
