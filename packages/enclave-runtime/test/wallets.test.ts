@@ -242,3 +242,34 @@ describe('policies written for EVM do not widen to the other families (red-team 
 function secp256k1Compressed(publicKey: string): string {
   return Buffer.from(secp256k1.Point.fromHex(publicKey.slice(2)).toBytes(true)).toString('hex')
 }
+
+describe("a parent's own record under a victim's keyId (red-team finding P2)", () => {
+  it("draws on its own limit bucket: exhausting it leaves the victim's limit whole", async () => {
+    const parent = newStamper()
+    const limit = { sum: 'count' as const, max: '3', window: '24h', afterRestart: 'reset' as const }
+    const rules = (signer: string) => [{ id: 'daily', effect: 'allow' as const, when: { signer: { eq: signer } }, limit }]
+    const { keyId } = await custody.importKey({ generate: true, keyId: 'victim-limit' })
+    await custody.setSigningPolicy(keyId, { rules: rules(delegate.publicKey), signers: [delegate.publicKey] })
+    const service = createCustodyClient({ transport, stamper: delegate, trustedCreators: [owner.publicKey] })
+    expect(await codeOf(service.signEip1559(keyId, tx(1n)))).toBe('ok')
+    // The parent hides the victim's record and policy, has the enclave make a key of its own under the same id with a
+    // policy of its own (same rule id and window), and spends that rule's limit.
+    const victimRecord = await readRecord(keyId)
+    const policyPath = join(dataDir, 'policies', `${keyId}.json`)
+    const victimPolicy = await readFile(policyPath, 'utf8')
+    await rm(recordPath(keyId))
+    await rm(policyPath)
+    const attacker = createCustodyClient({ transport, stamper: parent })
+    await attacker.importKey({ generate: true, keyId })
+    await attacker.setSigningPolicy(keyId, { rules: rules(parent.publicKey) })
+    for (let i = 0; i < 3; i++) expect(await codeOf(attacker.signEip1559(keyId, tx(1n)))).toBe('ok')
+    expect(await codeOf(attacker.signEip1559(keyId, tx(1n)))).toBe('POLICY_DENIED')
+    // Back to the victim's record and policy: its limit (3, one used) is untouched by the parent's spending.
+    await writeRecord(victimRecord)
+    await writeFile(policyPath, victimPolicy)
+    expect(await codeOf(service.signEip1559(keyId, tx(1n)))).toBe('ok')
+    expect(await codeOf(service.signEip1559(keyId, tx(1n)))).toBe('ok')
+    expect(await codeOf(service.signEip1559(keyId, tx(1n)))).toBe('POLICY_DENIED')
+    await Promise.all([service.close(), attacker.close()])
+  })
+})
