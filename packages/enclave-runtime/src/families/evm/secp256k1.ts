@@ -1,18 +1,23 @@
 import { type Hex, privateKeyToAddress } from '@enclave-custody/sdk'
-import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { selectSecp256k1Backend } from '../../crypto/selectSecp256k1Backend.js'
+import type { Secp256k1Backend } from '../../crypto/secp256k1Backend.js'
 
 export type RecoverableSignature = { r: Hex; s: Hex; yParity: 0 | 1 }
 
 /** The Ethereum address of a private key (EIP-55). */
 export const deriveAddress = privateKeyToAddress
 
+/** The signer, chosen once: libsecp256k1 where its binding loads and passes its self-test, else @noble/curves. */
+let backend: Secp256k1Backend | undefined
+
 /**
- * Sign a 32-byte digest: RFC 6979 deterministic nonce, low-s, with the recovery bit as yParity.
- * The key bytes are only read, never copied into a string.
+ * Sign a 32-byte digest: RFC 6979 deterministic nonce, low-s, with the recovery bit as yParity. Both backends give
+ * byte-identical signatures (test/secp256k1Backend.test.ts). The key bytes are only read, never copied into a string.
  */
 export function signDigest(privateKey: Uint8Array, digest: Uint8Array): RecoverableSignature {
   if (digest.length !== 32) throw new RangeError('digest must be 32 bytes')
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(digest, privateKey, { prehash: false, lowS: true, format: 'recovered' }), 'recovered')
-  const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}` as Hex
-  return { r: hex32(sig.r), s: hex32(sig.s), yParity: sig.recovery === 1 ? 1 : 0 }
+  backend ??= selectSecp256k1Backend()
+  const { r, s, recovery } = backend.sign(digest, privateKey)
+  const hex32 = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString('hex')}` as Hex
+  return { r: hex32(r), s: hex32(s), yParity: (recovery & 1) as 0 | 1 }
 }
