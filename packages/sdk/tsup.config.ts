@@ -10,6 +10,7 @@ export default defineConfig(
       'viem/index': 'src/viem/index.ts',
       'solana/index': 'src/solana/index.ts',
       'bitcoin/index': 'src/bitcoin/index.ts',
+      'server/index': 'src/server/index.ts',
     },
     // The adapters' host libraries are peer dependencies: never bundled.
     { external: ['ethers', 'viem', '@solana/kit'] },

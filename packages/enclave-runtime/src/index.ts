@@ -17,7 +17,7 @@ export type {
   UnsealContext,
 } from './keys/types.js'
 export { createLocalRuntime, createRuntime, type LocalEnclaveOptions, type LocalRuntime, loadDevSealingKey, localEnclave } from './localEnclave.js'
-export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
+export { type Logger, REDACT_PATHS, silentLogger } from '@enclave-custody/sdk/server'
 export { type EnclaveServer, type EnclaveServerOptions, startEnclaveServer } from './server/enclaveServer.js'
 export { signEip1559Transaction } from './families/evm/eip1559.js'
 export { deriveAddress, signDigest } from './families/evm/secp256k1.js'

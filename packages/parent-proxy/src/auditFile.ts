@@ -1,5 +1,5 @@
 import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 
 export type AuditFileSink = {
   /** Append events, one JSON line each (as the enclave signed them). */

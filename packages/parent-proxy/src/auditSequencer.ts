@@ -1,5 +1,5 @@
 import { AUDIT_GENESIS, type AuditEvent, auditEventHash } from '@enclave-custody/sdk/protocol'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 
 export type AuditSequencerOptions = {
   /** Where the events go: each boot's events in seq order (one call per run of consecutive events). */

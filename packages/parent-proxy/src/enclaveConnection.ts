@@ -10,7 +10,7 @@ import {
   UnavailableError,
 } from '@enclave-custody/sdk/protocol'
 import type { UnsealContext } from './types.js'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 
 export type EnclaveConnectionOptions = {
   host: string

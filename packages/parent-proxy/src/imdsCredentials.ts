@@ -1,6 +1,6 @@
 import { UnavailableError } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials } from './types.js'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 
 export type ImdsCredentialsOptions = {
   /** @default 'http://169.254.169.254' */

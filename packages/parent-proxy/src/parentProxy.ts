@@ -25,7 +25,7 @@ import {
 } from '@enclave-custody/sdk/protocol'
 import type { AwsCredentials, UnsealContext } from './types.js'
 import type { SealedKeyRecord } from '@enclave-custody/sdk'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 import { createEnclavePool, type EnclaveConnection } from './enclaveConnection.js'
 import type { RecordSource } from './recordSource.js'
 import { type AuditSequencer, createAuditSequencer } from './auditSequencer.js'

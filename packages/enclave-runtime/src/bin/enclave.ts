@@ -11,11 +11,11 @@ import { selectAttestationProvider } from '../attestation/nsm/selectAttestationP
 import { createAttestedRuntime } from '../attestedRuntime.js'
 import { checkEnclaveServerConfig, enclaveServerOptions, helpText, parseConfig } from '../config.js'
 import { createRuntime } from '../localEnclave.js'
-import { REDACT_PATHS } from '../logger.js'
+import { REDACT_PATHS } from '@enclave-custody/sdk/server'
 import { createLogChannel } from '../logging/createLogChannel.js'
 import { startEnclaveServer } from '../server/enclaveServer.js'
 import { parseCaBundle } from '../trust/parseCaBundle.js'
-import { configOrExit, runUntilSignal } from './process.js'
+import { configOrExit, runUntilSignal } from '@enclave-custody/sdk/server'
 
 const config = configOrExit(() => {
   const c = parseConfig(enclaveServerOptions, process.argv.slice(2), process.env)

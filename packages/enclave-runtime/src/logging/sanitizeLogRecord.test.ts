@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { REDACT_PATHS } from '../logger.js'
+import { REDACT_PATHS } from '@enclave-custody/sdk/server'
 import { LOG_CHANNEL_FIELDS, MAX_LOG_STRING_CHARS, sanitizeLogRecord } from './sanitizeLogRecord.js'
 
 const KEY = `0x${'4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'}`

@@ -12,7 +12,7 @@ import {
 } from '@enclave-custody/sdk/protocol'
 import type { RequestHandler } from '../handler.js'
 import type { UnsealContext } from '../keys/types.js'
-import { type Logger, silentLogger } from '../logger.js'
+import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
 
 /**
  * What one peer, or all of them together, may hold of the enclave. Whoever reaches the socket (the parent,

@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import { helpText, type OptionSpec, parseConfig } from '../config.js'
 import { startLogReceiver } from '../startLogReceiver.js'
-import { configOrExit } from './process.js'
+import { configOrExit } from '@enclave-custody/sdk/server'
 
 const options = {
   port: {

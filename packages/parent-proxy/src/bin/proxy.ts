@@ -5,12 +5,12 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import pino from 'pino'
 import { helpText, parentProxyOptions, parseConfig } from '../config.js'
 import type { AwsCredentials } from '../types.js'
-import { REDACT_PATHS } from '../logger.js'
+import { REDACT_PATHS } from '@enclave-custody/sdk/server'
 import { createImdsCredentialsProvider } from '../imdsCredentials.js'
 import { createAuditFileSink } from '../auditFile.js'
 import { startParentProxy } from '../parentProxy.js'
 import { createSecretsManagerRecordSource } from '../recordSource.js'
-import { configOrExit, runUntilSignal } from './process.js'
+import { configOrExit, runUntilSignal } from '@enclave-custody/sdk/server'
 
 const config = configOrExit(() => {
   const c = parseConfig(parentProxyOptions, process.argv.slice(2), process.env)

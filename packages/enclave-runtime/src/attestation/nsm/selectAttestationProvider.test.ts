@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AttestationError, InvalidArgumentError } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Logger } from '../../logger.js'
+import type { Logger } from '@enclave-custody/sdk/server'
 import type { NsmAttestationProvider } from './createNsmAttestationProvider.js'
 import { selectAttestationProvider } from './selectAttestationProvider.js'
 

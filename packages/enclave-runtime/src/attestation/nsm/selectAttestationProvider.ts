@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { AttestationError, InvalidArgumentError } from '@enclave-custody/sdk'
 import type { AttestationProvider } from '../../keys/types.js'
-import type { Logger } from '../../logger.js'
+import type { Logger } from '@enclave-custody/sdk/server'
 import { type CreateSoftwareNsmParameters, createSoftwareNsm } from '../softwareNsm.js'
 import { createNsmAttestationProvider } from './createNsmAttestationProvider.js'
 import { NSM_DEVICE_PATH } from './nsmConstants.js'

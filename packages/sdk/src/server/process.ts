@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js'
+import type { Logger } from './logger.js'
 
 /** Stop gracefully on SIGTERM/SIGINT (second signal or 10 s: exit at once). */
 export function runUntilSignal(logger: Logger, stop: () => Promise<void>): void {

@@ -1,4 +1,4 @@
-/** The subset of pino's API the runtime uses; pass a pino logger or anything shaped like it. */
+/** The subset of pino's API the servers use; pass a pino logger or anything shaped like it. */
 export type Logger = {
   debug(obj: object, msg?: string): void
   info(obj: object, msg?: string): void
