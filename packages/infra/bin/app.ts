@@ -15,6 +15,9 @@
  *   lockKeyPolicy=true            IRREVERSIBLE: nobody can ever change the key policy again
  *   allowDebugEnclave=true        accept a debug-mode enclave (PCR0 = 0…0) — development only
  *   adminArn                      key administrators, comma-separated (default: the account root)
+ *   importerPrincipalArn          who may assume the offline importer role (custody import-key), comma-separated
+ *                                 IAM ARNs (default: the account root, i.e. IAM policies in the account decide)
+ *   importerRequireMfa=false      let them assume it without MFA (default true; for a pipeline principal only)
  *   alarmEmail                    subscribed to the key-alarm topic
  *   certificateArn, domainName    the NLB's ACM certificate and the name it covers
  *                                 (else CloudFormation parameters CertificateArn / ProxyDomainName)

@@ -1,7 +1,8 @@
 /**
  * The signing Lambda: the AWS sample's operations (`set_key`, `get_address`, `sign_transaction`), plus
- * `generate_key`, on top of `@enclave-custody/sdk`. Keys are sealed by KMS Encrypt on import and only ever unsealed inside the
- * attested enclave, which signs behind the parent proxies' load balancer. Every request to the enclave is
+ * `generate_key`, on top of `@enclave-custody/sdk`. Keys are sealed with HPKE to the attested enclave on import (no KMS
+ * call here: the function's role has no permission on the sealing key; offline KMS imports are the importer role's) and only
+ * ever unsealed inside the attested enclave, which signs behind the parent proxies' load balancer. Every request to the enclave is
  * stamped with the function's API key (derived from its Secrets Manager secret), and the client accepts only
  * answers signed by an enclave it attested against the stack's PCR0 allowlist.
  */

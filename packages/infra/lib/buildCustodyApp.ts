@@ -14,7 +14,7 @@ export type BuildCustodyAppParameters = {
 }
 
 export type BuildCustodyAppReturnType = {
-  /** `<stackName>-Keys`: the sealing key and its policy, the roles it names, the alarm. Always built. */
+  /** `<stackName>-Keys`: the sealing key and its policy, the roles it names (instance, offline importer), the alarm. Always built. */
   keysStack: CustodyKeysStack
   /** `<stackName>`: the fleet. Absent with `-c bootstrapKeys=true` (no image yet). */
   stack: CustodyStack | undefined
@@ -42,6 +42,8 @@ export function buildCustodyApp(app: App, { cwd, overrides = {}, warn = console.
   const keysProps = {
     ...(config.adminArns ? { adminArns: config.adminArns } : {}),
     ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    ...(config.importerPrincipalArns ? { importerPrincipalArns: config.importerPrincipalArns } : {}),
+    importerRequireMfa: config.importerRequireMfa,
     aliasName: `alias/${config.stackName}/sealing`,
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }))

@@ -7,7 +7,7 @@ import type { IConstruct } from 'constructs'
 import { afterAll, describe, expect, test } from 'vitest'
 import { ALARMING_KMS_EVENTS } from '../lib/constructs/KeyAlarms.js'
 import { CustodyKeysStack } from '../lib/stacks/CustodyKeysStack.js'
-import { buildAnyTestApp, buildTestApp, FIXTURE_PCRS } from './support/fixtures.js'
+import { buildAnyTestApp, buildTestApp, CDK_JSON_CONTEXT, FIXTURE_PCRS } from './support/fixtures.js'
 
 const outdirs: string[] = []
 afterAll(() => {
@@ -83,6 +83,37 @@ describe('the deploy with an image: the attested policy is buildKeyPolicy (point
     ])
   })
 
+  test('Encrypt: one statement, allowed to the importer role alone (not the signing Lambda, not the instance role, not the account)', () => {
+    const { statements } = sealingStatements(keysStack)
+    const encrypting = statements.filter((s) => s.Effect === 'Allow' && [s.Action].flat().some((a) => /^kms:(Encrypt|\*)/.test(a)))
+    expect(encrypting).toEqual([
+      {
+        Sid: 'ImporterEncryptsKeyRecords',
+        Effect: 'Allow',
+        Principal: { AWS: arnOf(keysStack, keysStack.importerRole) },
+        Action: 'kms:Encrypt',
+        Resource: '*',
+        Condition: { StringLike: { 'kms:EncryptionContext:keyId': '?*' } },
+      },
+    ])
+    // Every principal any use of the key is allowed to: the two roles of this stack, nothing else.
+    const use = statements.filter((s) => s.Effect === 'Allow' && [s.Action].flat().some((a) => /^kms:(Encrypt|Decrypt|GenerateDataKey|ReEncrypt|CreateGrant|\*)/.test(a)))
+    expect(use.flatMap((s) => [(s.Principal as { AWS: unknown }).AWS].flat()).map((p) => JSON.stringify(p)).sort()).toEqual(
+      [arnOf(keysStack, keysStack.importerRole), arnOf(keysStack, keysStack.instanceRole)].map((p) => JSON.stringify(p)).sort(),
+    )
+  })
+
+  test('the importer role: the OFFLINE importer, not assumable by Lambda or any service; by default the account root with MFA', () => {
+    const role = Template.fromStack(keysStack).toJSON().Resources[idOf(keysStack, keysStack.importerRole)]
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }],
+    })
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).not.toMatch(/Service|lambda\.amazonaws/)
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined()
+    template.hasOutput('ImporterRoleArn', { Value: arnOf(keysStack, keysStack.importerRole), Description: Match.stringLikeRegexp('offline importer') })
+  })
+
   test('the key: symmetric, rotated, retained, roles created first; its alias; outputs', () => {
     const { key } = sealingStatements(keysStack)
     expect(key.Properties).toMatchObject({ EnableKeyRotation: true, KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', PendingWindowInDays: 30 })
@@ -101,6 +132,45 @@ describe('the deploy with an image: the attested policy is buildKeyPolicy (point
       ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
     })
     template.resourceCountIs('AWS::IAM::Policy', 0)
+  })
+})
+
+describe('who may assume the importer role (importerPrincipalArns, importerRequireMfa)', () => {
+  const trustOf = (keysStack: CustodyKeysStack) => Template.fromStack(keysStack).toJSON().Resources[idOf(keysStack, keysStack.importerRole)].Properties.AssumeRolePolicyDocument
+  const alice = 'arn:aws:iam::111122223333:user/alice'
+  const ops = 'arn:aws:iam::111122223333:role/KeyImportOperators'
+
+  test('named principals: exactly them, still with MFA', () => {
+    // cdk.json's feature flags (as `cdk synth`): one statement for both principals.
+    const keysStack = new CustodyKeysStack(new App({ context: CDK_JSON_CONTEXT }), 'K', { importerPrincipalArns: [ops, alice] })
+    expect(trustOf(keysStack)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: [ops, alice] }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }],
+    })
+    Annotations.fromStack(keysStack).hasNoWarning('*', Match.stringLikeRegexp('importerRequireMfa'))
+  })
+
+  test('importerRequireMfa=false: no condition, and a stack warning', () => {
+    const keysStack = new CustodyKeysStack(new App(), 'K', { importerPrincipalArns: [ops], importerRequireMfa: false })
+    expect(trustOf(keysStack)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: ops }, Action: 'sts:AssumeRole' }] })
+    Annotations.fromStack(keysStack).hasWarning('/K', Match.stringLikeRegexp('importerRequireMfa=false: the importer role'))
+  })
+
+  test('from context (-c importerPrincipalArn, comma-separated), as bin/app.ts builds it', () => {
+    const { app, keysStack } = buildTestApp({ eifPath: 'test/fixtures/eif/custody.eif', importerPrincipalArn: `${ops}, ${alice}` })
+    outdirs.push(app.outdir)
+    expect(trustOf(keysStack).Statement).toEqual([
+      { Effect: 'Allow', Principal: { AWS: [ops, alice] }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } },
+    ])
+    expect(new AwsSolutionsChecks().validateScope(app).violations).toEqual([])
+  })
+
+  test.each([
+    [['lambda.amazonaws.com'], /importerPrincipalArns\[0\] must be an IAM role, user or account root ARN \(no service principal\)/],
+    [[ops, 'arn:aws:iam::111122223333:group/ops'], /importerPrincipalArns\[1\] must be an IAM role, user or account root ARN/],
+    [[], /importerPrincipalArns must name at least one principal/],
+  ])('refuses %o', (arns, message) => {
+    expect(() => new CustodyKeysStack(new App(), 'K', { importerPrincipalArns: arns })).toThrow(message)
   })
 })
 
@@ -257,6 +327,13 @@ describe('bootstrapKeys=true: the first deploy, before the image exists (point 6
   test('warned: deployed over an attested policy it cuts every enclave off', () => {
     expect(warnings.join('\n')).toMatch(/bootstrapKeys=true: the keys stack gets the BOOTSTRAP key policy/)
     Annotations.fromStack(keysStack).hasWarning('/EnclaveCustody-Keys', Match.stringLikeRegexp('Bootstrap key policy: nobody can use the sealing key'))
+  })
+
+  test('the importer role exists from the start, with the same trust (account root with MFA, no service)', () => {
+    const role = Template.fromStack(keysStack).toJSON().Resources[idOf(keysStack, keysStack.importerRole)]
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } },
+    ])
   })
 
   test('cdk-nag: zero findings', () => {

@@ -79,6 +79,22 @@ const importedArnOf = (role: IConstruct) => {
   return { 'Fn::GetStackOutput': { StackName: keysStack.stackName, Region: { Ref: 'AWS::Region' }, OutputName: output[0] } }
 }
 
+/** The keys stack's sealing key ARN as the fleet stack sees it (Fn::GetStackOutput of its published output). */
+const importedArnOfKey = () => {
+  const keyArn = { 'Fn::GetAtt': [keysStack.getLogicalId(keysStack.sealingKey.key), 'Arn'] }
+  const output = Object.entries(Template.fromStack(keysStack).toJSON().Outputs as Record<string, { Value: unknown }>).find(
+    ([name, o]) => name.startsWith('PublishOutput') && JSON.stringify(o.Value) === JSON.stringify(keyArn),
+  )
+  if (!output) throw new Error('no published output for the sealing key ARN')
+  return { 'Fn::GetStackOutput': { StackName: keysStack.stackName, Region: { Ref: 'AWS::Region' }, OutputName: output[0] } }
+}
+/** Statements of every policy attached (here) to a role. */
+const statementsOfImported = (role: IConstruct) =>
+  role.node
+    .findAll()
+    .filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy)
+    .flatMap((p) => statementsOf(resources[idOf(p)]!.Properties.PolicyDocument))
+
 /** Whether packages/parent-proxy/host has the log shipper unit (the fleet adapts; stackVariants tests both ways). */
 const SHIPS_LOGS = existsSync(join(DEFAULT_HOST_FILES_PATH, HOST_FILES.logUnit))
 
@@ -89,24 +105,28 @@ describe('keys from the keys stack (point 6)', () => {
     expect(JSON.stringify(Template.fromStack(keysStack).toJSON())).not.toContain('EnclaveCustody"')
   })
 
-  test('no KMS key and no key policy for the sealing key here: the keys stack owns both', () => {
+  test('no KMS key and no key policy for the sealing key here: the keys stack owns both; no IAM Allow here names it', () => {
     const sealing = JSON.stringify(FIXTURE_KMS_KEY_ARN)
     expect(ofType('AWS::KMS::Key').map(([id]) => id).sort()).toEqual([idOf(stack.logsKey.key), idOf(stack.records.recordsKey)].sort())
-    for (const [, p] of ofType('AWS::IAM::Policy')) expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain(sealing.slice(1, -1))
+    // The only statement naming the sealing key is the signing Lambda's explicit Deny.
+    const naming = ofType('AWS::IAM::Policy').flatMap(([, p]) => statementsOf(p.Properties.PolicyDocument).filter((s) => JSON.stringify(s).includes(sealing.slice(1, -1))))
+    expect(naming.map((s) => `${s.Sid} ${s.Effect}`)).toEqual(['DenySealingKeyUse Deny'])
   })
 
   test('every KMS key rotates', () => {
     template.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true })
   })
 
-  test('the roles are the keys stack\'s, imported: the instance profile and the Lambda use them', () => {
-    // The only roles here are CDK's own (flow logs, the default-security-group custom resource).
-    expect(ofType('AWS::IAM::Role').map(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument)).filter((d) => /ec2\.amazonaws|"lambda\.amazonaws/.test(d) && !d.includes('Custom'))).toHaveLength(
-      ofType('AWS::IAM::Role').filter(([id]) => id.startsWith('CustomVpcRestrictDefaultSG')).length,
-    )
+  test('the instance role is the keys stack\'s, imported; the signing Lambda has its own role, created here (not the importer role)', () => {
+    // Roles EC2 or Lambda assume here: the signing Lambda's and CDK's own (the default-security-group custom resource).
+    const assumedByComputeHere = ofType('AWS::IAM::Role')
+      .filter(([, r]) => /ec2\.amazonaws|"lambda\.amazonaws/.test(JSON.stringify(r.Properties.AssumeRolePolicyDocument)))
+      .map(([id]) => id)
+    expect(assumedByComputeHere.sort()).toEqual([idOf(stack.signingRole), ...ofType('AWS::IAM::Role').filter(([id]) => id.startsWith('CustomVpcRestrictDefaultSG')).map(([id]) => id)].sort())
     const roleName = (role: IConstruct) => ({ 'Fn::Select': [1, { 'Fn::Split': ['/', { 'Fn::Select': [5, { 'Fn::Split': [':', importedArnOf(role)] }] }] }] })
     template.hasResourceProperties('AWS::IAM::InstanceProfile', { Roles: [roleName(keysStack.instanceRole)] })
-    template.hasResourceProperties('AWS::Lambda::Function', { Role: importedArnOf(keysStack.importerRole) })
+    template.hasResourceProperties('AWS::Lambda::Function', { Role: arnOf(stack.signingRole) })
+    expect(JSON.stringify(resources[idOf(stack.signing.function)]!.Properties.Role)).not.toContain('Fn::GetStackOutput')
   })
 })
 
@@ -434,9 +454,15 @@ describe('least privilege', () => {
     return ids.flatMap((id) => statementsOf(resources[id]!.Properties.PolicyDocument))
   }
 
-  test('no wildcard actions anywhere', () => {
+  test('no wildcard actions in any Allow (only the signing Lambda\'s Deny on the sealing key uses them, to cover every variant)', () => {
     for (const [, p] of ofType('AWS::IAM::Policy')) {
-      for (const s of statementsOf(p.Properties.PolicyDocument)) for (const a of asList(s.Action as string | string[])) expect(a).not.toContain('*')
+      for (const s of statementsOf(p.Properties.PolicyDocument)) {
+        if (s.Effect === 'Deny') {
+          expect(s.Sid).toBe('DenySealingKeyUse')
+          continue
+        }
+        for (const a of asList(s.Action as string | string[])) expect(a).not.toContain('*')
+      }
     }
   })
 
@@ -510,9 +536,95 @@ describe('least privilege', () => {
   })
 
   test('signing policies: no other principal of the stack is granted anything on them', () => {
-    const owners = new Set([...policyIdOf(stack.instanceRole), ...policyIdOf(stack.importerRole)])
+    const owners = new Set([...policyIdOf(stack.instanceRole), ...policyIdOf(stack.importerRole), ...policyIdOf(stack.signingRole)])
     expect(policyStatements().filter((s) => !owners.has(s.id))).toEqual([])
-    expect(policyStatements().map((s) => s.Sid).sort()).toEqual(['ReadSigningPolicies', 'StoreSigningPolicies'])
+    expect(policyStatements().map((s) => s.Sid).sort()).toEqual(['ReadSigningPolicies', 'StoreSigningPolicies', 'StoreSigningPolicies'])
+  })
+})
+
+describe('the signing Lambda\'s role: no use of the sealing key (least privilege)', () => {
+  const sealingArn = FIXTURE_KMS_KEY_ARN
+  const keyUse = /^kms:(\*|Encrypt|Decrypt|GenerateDataKey|ReEncrypt|CreateGrant)/
+  const lambdaStatements = () =>
+    stack.signingRole.node
+      .findAll()
+      .filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy)
+      .flatMap((p) => statementsOf(resources[idOf(p)]!.Properties.PolicyDocument))
+  const role = () => resources[idOf(stack.signingRole)]!
+
+  test('assumed by lambda.amazonaws.com alone; no managed policies, no inline policies besides its own', () => {
+    expect(role().Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    })
+    expect(role().Properties.ManagedPolicyArns).toBeUndefined()
+    expect(role().Properties.Policies).toBeUndefined()
+  })
+
+  test('exactly: write key records and signing policies, read its two secrets, VPC ENIs, its own logs', () => {
+    const allowed = lambdaStatements().filter((s) => s.Effect === 'Allow')
+    expect(allowed.map((s) => s.Sid ?? `(${asList(s.Action as string | string[]).join(',')})`).sort()).toEqual(
+      [
+        'DecryptOwnApiKey',
+        'EncryptKeyRecords',
+        'ReadOwnApiKey',
+        'StoreSigningPolicies',
+        'VpcNetworkInterfaces',
+        'WriteKeyRecords',
+        'WriteOwnLogs',
+        // The proxy bearer token: ISecret.grantRead (no Sid) on that one secret.
+        '(secretsmanager:DescribeSecret,secretsmanager:GetSecretValue)',
+      ].sort(),
+    )
+    const token = allowed.find((s) => s.Sid === undefined)!
+    expect(token.Resource).toEqual({ Ref: idOf(stack.fleet.authTokenSecret) })
+    expect(allowed.find((s) => s.Sid === 'WriteOwnLogs')!.Resource).toEqual({ 'Fn::Join': ['', [arnOf(stack.signing.logGroup), ':*']] })
+  })
+
+  test('no Allow grants any KMS use on the sealing key: its only KMS actions are on the records key, via Secrets Manager', () => {
+    const kmsAllows = lambdaStatements().filter((s) => s.Effect === 'Allow' && asList(s.Action as string | string[]).some((a) => a.startsWith('kms:')))
+    expect(kmsAllows.map((s) => s.Sid).sort()).toEqual(['DecryptOwnApiKey', 'EncryptKeyRecords'])
+    for (const s of kmsAllows) {
+      expect(s.Resource).toEqual(arnOf(stack.records.recordsKey))
+      expect(asList(s.Action as string | string[]).filter((a) => /^kms:(Encrypt|\*|ReEncrypt|CreateGrant)/.test(a))).toEqual([])
+      expect(JSON.stringify((s.Condition as { StringEquals: Record<string, unknown> }).StringEquals['kms:ViaService'])).toContain('secretsmanager.')
+    }
+    for (const s of lambdaStatements().filter((x) => x.Effect === 'Allow')) {
+      expect(JSON.stringify(s.Resource)).not.toContain(sealingArn)
+      // "*" only for actions without resource-level permissions (the ENI actions), never a KMS action.
+      if (asList(s.Resource as unknown).includes('*')) expect(asList(s.Action as string | string[]).filter((a) => a.startsWith('kms:'))).toEqual([])
+    }
+  })
+
+  test('its own policy denies every KMS use of the sealing key (the ARN the image pins and the deployed key): Encrypt, Decrypt, GenerateDataKey*, ReEncrypt*, CreateGrant', () => {
+    const deny = lambdaStatements().filter((s) => s.Effect === 'Deny')
+    expect(deny).toEqual([
+      {
+        Sid: 'DenySealingKeyUse',
+        Effect: 'Deny',
+        Action: ['kms:CreateGrant', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'], // CDK sorts them
+        Resource: [sealingArn, importedArnOfKey()],
+      },
+    ])
+  })
+
+  test('the sealing key policy names neither this role nor anything of this stack; Encrypt/Decrypt/GenerateDataKey go to the keys stack\'s roles only', () => {
+    const keyResource = Template.fromStack(keysStack).toJSON().Resources[keysStack.getLogicalId(keysStack.sealingKey.key)]
+    const policy = keyResource.Properties.KeyPolicy as { Statement: Record<string, unknown>[] }
+    expect(JSON.stringify(policy)).not.toMatch(/SigningFunctionRole|Fn::GetStackOutput|Fn::ImportValue/)
+    const using = policy.Statement.filter((s) => s.Effect === 'Allow' && asList(s.Action as string | string[]).some((a) => keyUse.test(a)))
+    const principals = using.flatMap((s) => asList((s.Principal as { AWS: unknown }).AWS))
+    const keysRoleArn = (r: IConstruct) => ({ 'Fn::GetAtt': [keysStack.getLogicalId((r as iam.Role).node.defaultChild as CfnElement), 'Arn'] })
+    const sorted = (list: unknown[]) => list.map((p) => JSON.stringify(p)).sort()
+    expect(sorted(principals)).toEqual(sorted([keysRoleArn(keysStack.instanceRole), keysRoleArn(keysStack.importerRole)]))
+    // The Lambda role is a different role from both.
+    expect(idOf(stack.signingRole)).not.toBe(keysStack.getLogicalId(keysStack.importerRole.node.defaultChild as CfnElement))
+  })
+
+  test('the offline importer role keeps the record and policy writes here, and nothing else (its Encrypt comes from the key policy)', () => {
+    const statements = statementsOfImported(stack.importerRole)
+    expect(statements.map((s) => s.Sid).sort()).toEqual(['EncryptKeyRecords', 'StoreSigningPolicies', 'WriteKeyRecords'])
+    expect(JSON.stringify(statements)).not.toContain(sealingArn)
   })
 })
 
@@ -521,7 +633,7 @@ describe('signing Lambda', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
-      Role: importedArnOf(keysStack.importerRole),
+      Role: arnOf(stack.signingRole),
       VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.signing.securityGroup), 'GroupId'] }], SubnetIds: Match.anyValue() },
       Environment: {
         Variables: {
@@ -557,7 +669,7 @@ describe('signing Lambda', () => {
   test('least privilege on the API key: GetSecretValue on that secret alone, KMS Decrypt only via Secrets Manager for it; nobody else reads it', () => {
     const secret = { Ref: idOf(stack.signing.apiKeySecret) }
     const mentions = (s: Record<string, unknown>) => JSON.stringify(s).includes(JSON.stringify(secret))
-    const policies = stack.importerRole.node.findAll().filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy)
+    const policies = stack.signingRole.node.findAll().filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy)
     const statements = policies.flatMap((p) => statementsOf(resources[idOf(p)]!.Properties.PolicyDocument))
     expect(statements.filter(mentions)).toEqual([
       { Sid: 'ReadOwnApiKey', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret },
@@ -597,7 +709,7 @@ test('outputs', () => {
   for (const name of ['ASGGroupName', 'EC2InstanceRoleARN', 'KMSKeyID', 'LambdaExecutionRoleARN', 'LoadBalancerDNS']) template.hasOutput(name, {})
   template.hasOutput('KMSKeyID', { Value: FIXTURE_KMS_KEY_ARN })
   template.hasOutput('EC2InstanceRoleARN', { Value: importedArnOf(keysStack.instanceRole) })
-  template.hasOutput('LambdaExecutionRoleARN', { Value: importedArnOf(keysStack.importerRole) })
+  template.hasOutput('LambdaExecutionRoleARN', { Value: arnOf(stack.signingRole) })
   template.hasOutput('ExpectedPCR0', { Value: FIXTURE_PCRS.PCR0 })
   template.hasOutput('SigningApiKeySecretARN', { Value: { Ref: idOf(stack.signing.apiKeySecret) } })
 })
@@ -629,8 +741,6 @@ describe('cdk-nag AwsSolutions', () => {
         "Fleet/AccessLogs: AwsSolutions-S1",
         "Fleet/Group: AwsSolutions-AS3",
         "Fleet/ProxyAuthToken: AwsSolutions-SMG4",
-        "ImporterRole: AwsSolutions-IAM5[Resource::*]",
-        "ImporterRole: AwsSolutions-IAM5[Resource::<SigningLogs6DED6561.Arn>:*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
         "ImporterRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/policies/*]",
         "InstanceRole: AwsSolutions-IAM5[Resource::*]",
@@ -640,6 +750,10 @@ describe('cdk-nag AwsSolutions', () => {
         "Network/Vpc/FlowLog: CloudFormation-Validate::F3003",
         "Signing/ApiKey: AwsSolutions-SMG4",
         "Signing/Function: AwsSolutions-L1",
+        "SigningFunctionRole: AwsSolutions-IAM5[Resource::*]",
+        "SigningFunctionRole: AwsSolutions-IAM5[Resource::<SigningLogs6DED6561.Arn>:*]",
+        "SigningFunctionRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/keys/*]",
+        "SigningFunctionRole: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:enclave-custody/policies/*]",
       ]
     `)
   })

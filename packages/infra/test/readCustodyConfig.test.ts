@@ -114,6 +114,8 @@ describe('other context', () => {
       kmsKeyArnSource: 'context',
       alarmEmail: undefined,
       adminArns: undefined,
+      importerPrincipalArns: undefined,
+      importerRequireMfa: true,
       instanceType: 'm6i.xlarge',
       minCapacity: 2,
       maxCapacity: 2,
@@ -128,10 +130,17 @@ describe('other context', () => {
     })
   })
 
+  test('importerRequireMfa=false: carried, and warned loudly (the importer role seals under the sealing key)', () => {
+    const config = read({ ...base, importerPrincipalArn: 'arn:aws:iam::111122223333:role/ImportPipeline', importerRequireMfa: 'false' })
+    expect(config).toMatchObject({ importerPrincipalArns: ['arn:aws:iam::111122223333:role/ImportPipeline'], importerRequireMfa: false })
+    expect(config.warnings).toEqual([expect.stringMatching(/^importerRequireMfa=false: the importer role \(kms:Encrypt on the sealing key\) can be assumed without MFA/)])
+  })
+
   test('valid values are parsed', () => {
     const config = read({
       ...base,
       adminArn: 'arn:aws:iam::111122223333:role/KeyAdmin, arn:aws:iam::111122223333:user/alice',
+      importerPrincipalArn: 'arn:aws:iam::111122223333:role/KeyImportOperators',
       instanceType: 'c6a.2xlarge',
       minCapacity: '1',
       maxCapacity: 4,
@@ -143,6 +152,8 @@ describe('other context', () => {
     })
     expect(config).toMatchObject({
       adminArns: ['arn:aws:iam::111122223333:role/KeyAdmin', 'arn:aws:iam::111122223333:user/alice'],
+      importerPrincipalArns: ['arn:aws:iam::111122223333:role/KeyImportOperators'],
+      importerRequireMfa: true,
       instanceType: 'c6a.2xlarge',
       minCapacity: 1,
       desiredCapacity: 1,
@@ -162,6 +173,8 @@ describe('other context', () => {
     [{ allowDebugEnclave: 'yes' }, /-c allowDebugEnclave: must be true or false/],
     [{ enableNat: 1 }, /-c enableNat: must be true or false/],
     [{ adminArn: 'alice' }, /-c adminArn: entry 1 must be an IAM role/],
+    [{ importerPrincipalArn: 'arn:aws:iam::111122223333:root,lambda.amazonaws.com' }, /-c importerPrincipalArn: entry 2 must be an IAM role, user or account root ARN .*no service principal/],
+    [{ importerRequireMfa: 'no' }, /-c importerRequireMfa: must be true or false/],
     [{ instanceType: 't3.xlarge' }, /-c instanceType: t3\.xlarge cannot run a Nitro Enclave/],
     [{ instanceType: 'm6i.large' }, /-c instanceType: m6i\.large has 2 vCPUs/],
     [{ instanceType: 'm6i.metal' }, /cannot run a Nitro Enclave/],
@@ -191,6 +204,8 @@ describe('deployment order: bootstrapKeys, then the image with its key ARN (poin
       stackName: 'EnclaveCustody',
       keysStackName: 'EnclaveCustody-Keys',
       adminArns: ['arn:aws:iam::111122223333:role/KeyAdmin'],
+      importerPrincipalArns: undefined,
+      importerRequireMfa: true,
       alarmEmail: 'ops@example.com',
       lockKeyPolicy: false,
       warnings: [expect.stringMatching(/^bootstrapKeys=true: the keys stack gets the BOOTSTRAP key policy, under which nobody can unseal anything/)],

@@ -62,6 +62,7 @@ describe('allowDebugEnclave=true without pcr0', () => {
 
 describe('production context: admins, PCR1/PCR2, certificate, NAT, client networks, capacities', () => {
   const admin = 'arn:aws:iam::111122223333:role/KeyAdmin'
+  const importers = 'arn:aws:iam::111122223333:role/KeyImportOperators'
   const certificateArn = 'arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012'
   const { app, stack, keysStack } = buildTestApp({
     eifPath: 'test/fixtures/eif/custody.eif',
@@ -69,6 +70,7 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
     pcr1: FIXTURE_PCRS.PCR1,
     pcr2: FIXTURE_PCRS.PCR2,
     adminArn: admin,
+    importerPrincipalArn: importers,
     certificateArn,
     domainName: 'custody.example.com',
     enableNat: 'true',
@@ -105,6 +107,18 @@ describe('production context: admins, PCR1/PCR2, certificate, NAT, client networ
     expect(key.Properties.KeyPolicy.Statement[0]!.Principal).toEqual({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
       AWS: [admin, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' }],
+    })
+  })
+
+  test('the importer role: assumed by the named operators with MFA, never by Lambda; the signing Lambda runs as its own role', () => {
+    const importer = Template.fromStack(keysStack).toJSON().Resources[keysStack.getLogicalId(keysStack.importerRole.node.defaultChild as CfnElement)]
+    expect(importer.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { AWS: importers }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } },
+    ])
+    template.hasResourceProperties('AWS::Lambda::Function', { Role: { 'Fn::GetAtt': [stack.getLogicalId(stack.signingRole.node.defaultChild as CfnElement), 'Arn'] } })
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+      Description: Match.stringLikeRegexp('signing Lambda.*no use of the sealing key'),
     })
   })
 

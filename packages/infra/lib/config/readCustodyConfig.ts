@@ -18,6 +18,13 @@ export type CustodyKeysConfig = {
   /** Key administrators; absent means the account root (IAM policies decide). */
   readonly adminArns: readonly string[] | undefined
   /**
+   * Who may assume the OFFLINE importer role (`custody import-key`; kms:Encrypt on the sealing key): IAM role,
+   * user or account root ARNs; absent means the account root (IAM policies decide).
+   */
+  readonly importerPrincipalArns: readonly string[] | undefined
+  /** Assuming the importer role requires MFA. @default true */
+  readonly importerRequireMfa: boolean
+  /**
    * Nobody may ever change the key policy again (`BypassPolicyLockoutSafetyCheck`). IRREVERSIBLE: the
    * accepted PCR0 becomes final for this key. @default false
    */
@@ -172,7 +179,23 @@ export function readCustodyConfig({ context, cwd = process.cwd() }: ReadCustodyC
   }
   const alarmEmail = str('alarmEmail')
   if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) throw new CustodyConfigError('alarmEmail', 'must be one e-mail address')
-  const keys = { stackName, keysStackName: `${stackName}-Keys`, adminArns: adminList.length > 0 ? adminList : undefined, alarmEmail }
+  // The offline importer role's trust (both modes: the role is in the keys stack).
+  const importerList = list('importerPrincipalArn')
+  for (const [i, arn] of importerList.entries()) {
+    if (!IAM_ARN.test(arn)) throw new CustodyConfigError('importerPrincipalArn', `entry ${i + 1} must be an IAM role, user or account root ARN (comma-separated list; no service principal)`)
+  }
+  const importerRequireMfa = bool('importerRequireMfa', true)
+  if (!importerRequireMfa) {
+    warnings.push('importerRequireMfa=false: the importer role (kms:Encrypt on the sealing key) can be assumed without MFA. Only for a pipeline principal that cannot present MFA.')
+  }
+  const keys = {
+    stackName,
+    keysStackName: `${stackName}-Keys`,
+    adminArns: adminList.length > 0 ? adminList : undefined,
+    importerPrincipalArns: importerList.length > 0 ? importerList : undefined,
+    importerRequireMfa,
+    alarmEmail,
+  }
 
   // Mode 1: the keys stack alone, before any image exists.
   if (bool('bootstrapKeys', false)) {

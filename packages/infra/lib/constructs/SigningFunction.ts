@@ -21,7 +21,10 @@ export interface SigningFunctionProps {
   readonly vpc: ec2.IVpc
   /** @default CDK's default selection (the private subnets) */
   readonly subnets?: ec2.SubnetSelection
-  /** Execution role: the importer role of the key policy (kms:Encrypt). Logging and VPC permissions are added here. */
+  /**
+   * Execution role: the function's own (the fleet stack's `SigningFunctionRole`), which the sealing key's policy does
+   * not name. Logging, VPC and its secrets' permissions are added here; record writes by the caller (`KeyRecords.grantWrite`).
+   */
   readonly role: iam.IRole
   /** `https://…` of the parent proxies' load balancer. */
   readonly proxyUrl: string
@@ -41,7 +44,10 @@ export interface SigningFunctionProps {
   readonly apiKeySecret?: secretsmanager.ISecret
   /** Encrypts the generated API-key secret. @default the account's aws/secretsmanager key */
   readonly apiKeySecretKey?: kms.IKey
-  /** The attested sealing key (Encrypt on import). */
+  /**
+   * The attested sealing key's ARN (`CUSTODY_KMS_KEY_ID`): the handler's record store is configured with it, but
+   * the function never calls KMS with it (HPKE imports to the enclave) and its role has no permission on it.
+   */
   readonly sealingKeyId: string
   /** The key Secrets Manager encrypts records with. */
   readonly recordsKeyArn: string
@@ -63,8 +69,9 @@ export interface SigningFunctionProps {
 
 /**
  * The sample's signing Lambda (Node.js 22, in the VPC, one esbuild bundle built locally without
- * Docker): `set_key` seals with KMS Encrypt as the importer role, `get_address` and
- * `sign_transaction` go to the enclave through the internal load balancer with the bearer token.
+ * Docker): `set_key` seals the key with HPKE to the attested enclave and stores the enclave's signed record
+ * (no KMS: its role cannot use the sealing key), `get_address` and `sign_transaction` go to the enclave
+ * through the internal load balancer with the bearer token.
  * Every request is stamped with the function's API key, derived from its own secret (`apiKeySecret`,
  * GetSecretValue on that secret only), and the function's client accepts only answers signed by an enclave
  * attested against `pcr0`. Its security group only opens HTTPS out (load balancer, VPC endpoints).

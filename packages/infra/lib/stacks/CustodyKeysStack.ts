@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib'
+import { Annotations, CfnOutput, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type { Construct } from 'constructs'
 import { KeyAlarms } from '../constructs/KeyAlarms.js'
@@ -19,17 +19,36 @@ export interface CustodyKeysStackProps extends StackProps {
   readonly alarmEmail?: string
   /** Alias of the sealing key. @default `alias/<stack name>/sealing` */
   readonly aliasName?: string
+  /**
+   * Who may assume the importer role (the OFFLINE importer, `custody import-key`): IAM role, user or account
+   * root ARNs. Never a service: in particular not `lambda.amazonaws.com` — the signing Lambda has its own role,
+   * which the sealing key's policy does not name.
+   * @default the account root: IAM policies in this account decide who may assume it (with `importerRequireMfa`)
+   */
+  readonly importerPrincipalArns?: readonly string[]
+  /**
+   * Assuming the importer role requires MFA (`aws:MultiFactorAuthPresent` = true in its trust policy). The role can
+   * seal keys under the attested sealing key, and offline imports are run by people: MFA is the standard guard on
+   * a privileged, human-assumed role. Set false only for a principal that cannot present MFA (a pipeline role).
+   * @default true
+   */
+  readonly importerRequireMfa?: boolean
 }
+
+/** An IAM role, user or account root ARN; CloudFormation tokens are accepted as they are. */
+const IMPORTER_PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(?:root|role\/[\w+=,.@/-]{1,512}|user\/[\w+=,.@/-]{1,512})$/
 
 /**
  * The long-lived half of the deployment, deployed first: the attested sealing key, the two roles its policy
- * names (parent instances, importer), and the alarm on changes to the key. Its `SealingKeyArn` output is the
+ * names (parent instances, the offline importer), and the alarm on changes to the key. Its `SealingKeyArn` output is the
  * ARN the enclave image is built with (`build-eif.sh --kms-key-arn`); the fleet stack (`CustodyStack`) uses
  * the roles and runs that image. Deployed again with the image's PCR0 (`attestation`), it replaces the
  * bootstrap policy with the attested one, in the same `cdk deploy --all` that then updates the fleet.
  *
  * The roles live here, not in the fleet stack, so that the key policy never references another stack: no
- * circular dependency, and tearing down the fleet leaves the policy's principals intact.
+ * circular dependency, and tearing down the fleet leaves the policy's principals intact. The signing Lambda's
+ * role is NOT one of them: the Lambda imports keys by HPKE to the attested enclave and only stores the
+ * enclave's signed records, so the key policy does not name it and it lives in the fleet stack.
  */
 export class CustodyKeysStack extends Stack {
   public readonly sealingKey: SealingKey
@@ -52,8 +71,8 @@ export class CustodyKeysStack extends Stack {
       reason: 'The SSM agent needs exactly this AWS-maintained policy (no wildcard actions) for Run Command — `custody pcr0` reads PCRs through it — and Session Manager instead of SSH.',
     })
     this.importerRole = new iam.Role(this, 'ImporterRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'enclave-custody importer (the signing Lambda): KMS Encrypt on the sealing key, create key records',
+      assumedBy: importerTrust(this, props.importerPrincipalArns, props.importerRequireMfa ?? true),
+      description: 'enclave-custody OFFLINE importer (custody import-key): KMS Encrypt on the sealing key, create key records',
     })
 
     this.sealingKey = new SealingKey(this, 'Sealing', {
@@ -91,6 +110,33 @@ export class CustodyKeysStack extends Stack {
     new CfnOutput(this, 'AcceptedPCR0s', { value: pcr0List.length > 0 ? pcr0List.join(',') : 'none', description: 'PCR0 values the key policy accepts (two during a rotation)' })
     new CfnOutput(this, 'KeyAlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'SNS topic: PutKeyPolicy, CreateGrant, ScheduleKeyDeletion, DisableKey on the sealing key' })
     new CfnOutput(this, 'InstanceRoleArn', { value: this.instanceRole.roleArn, description: 'Role of the parent instances (the key policy instance role)' })
-    new CfnOutput(this, 'ImporterRoleArn', { value: this.importerRole.roleArn, description: 'Role of the signing Lambda (the key policy importer role)' })
+    new CfnOutput(this, 'ImporterRoleArn', {
+      value: this.importerRole.roleArn,
+      description: 'Role of the offline importer, custody import-key (the key policy importer role: kms:Encrypt); not the signing Lambda\'s',
+    })
   }
+}
+
+/**
+ * The importer role's trust: the named IAM principals (default: the account root, i.e. whoever IAM policies in
+ * the account allow to call sts:AssumeRole on it), with `aws:MultiFactorAuthPresent` unless told otherwise.
+ * (How STS evaluates the MFA condition for each kind of caller is AWS behaviour, not verified here.)
+ */
+function importerTrust(scope: Construct, arns: readonly string[] | undefined, requireMfa: boolean): iam.IPrincipal {
+  if (arns && arns.length === 0) throw new Error('CustodyKeysStack: importerPrincipalArns must name at least one principal (omit it for the account root)')
+  for (const [i, arn] of (arns ?? []).entries()) {
+    if (!Token.isUnresolved(arn) && !IMPORTER_PRINCIPAL_ARN.test(arn)) {
+      throw new Error(`CustodyKeysStack: importerPrincipalArns[${i}] must be an IAM role, user or account root ARN (no service principal)`)
+    }
+  }
+  const principals = arns ? arns.map((arn) => new iam.ArnPrincipal(arn)) : [new iam.AccountRootPrincipal()]
+  const principal = principals.length === 1 ? principals[0]! : new iam.CompositePrincipal(...principals)
+  if (!requireMfa) {
+    Annotations.of(scope).addWarningV2(
+      '@enclave-custody/infra:importerWithoutMfa',
+      'importerRequireMfa=false: the importer role (kms:Encrypt on the sealing key) can be assumed without MFA. Only for a pipeline principal that cannot present MFA.',
+    )
+    return principal
+  }
+  return new iam.PrincipalWithConditions(principal, { Bool: { 'aws:MultiFactorAuthPresent': 'true' } })
 }

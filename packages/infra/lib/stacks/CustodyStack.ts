@@ -17,7 +17,10 @@ import { SigningFunction } from '../constructs/SigningFunction.js'
 export interface CustodyStackKeys {
   /** Role of the parent instances, named by the sealing key's attested Decrypt statement. */
   readonly instanceRoleArn: string
-  /** Role of the signing Lambda, named by the key's Encrypt statement. */
+  /**
+   * Role of the OFFLINE importer (`custody import-key`), named by the key's Encrypt statement: this stack lets it
+   * write key records and signing policies. Not the signing Lambda's role (`CustodyStack.signingRole`).
+   */
   readonly importerRoleArn: string
   /** ARN of the key the attested policy is on; every instance checks it equals `kmsKeyArn` at boot. */
   readonly sealingKeyArn: string
@@ -38,8 +41,8 @@ export interface CustodyStackProps extends StackProps {
   /** Debug-mode enclave: the boot check only logs the EIF's PCR0. @default false */
   readonly allowDebugEnclave?: boolean
   /**
-   * The sealing key's full ARN as measured into the image (`build-eif.sh --kms-key-arn`): the Lambda seals
-   * under it. Refused unless `arn:<partition>:kms:<region>:<account>:key/<id>` (no alias, no bare key id).
+   * The sealing key's full ARN as measured into the image (`build-eif.sh --kms-key-arn`): every instance checks
+   * it at boot; the Lambda's record store is configured with it, and its role is denied any use of it. Refused unless `arn:<partition>:kms:<region>:<account>:key/<id>` (no alias, no bare key id).
    */
   readonly kmsKeyArn: string
   /** The roles and the key of the keys stack. */
@@ -68,6 +71,9 @@ export interface CustodyStackProps extends StackProps {
   readonly proxyEntry?: string
 }
 
+/** Every KMS operation that seals, unseals or re-wraps under a key, or delegates that (grants): denied to the signing Lambda on the sealing key. */
+export const SEALING_KEY_USE_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*', 'kms:CreateGrant'] as const
+
 const ACM_ARN_PATTERN = '^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:certificate/[0-9a-f-]{36}$'
 const HOSTNAME_PATTERN = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$'
 
@@ -75,8 +81,14 @@ const HOSTNAME_PATTERN = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-
  * The fleet half of the custody deployment, deployed after the keys stack (`CustodyKeysStack`), whose
  * sealing key and roles it uses: LogsKey → Network → KeyRecords (Secrets Manager records, second key) →
  * EnclaveFleet (launch template, Auto Scaling group with resource signals, internal NLB) → SigningFunction
- * (the sample's Lambda). It never touches the sealing key's policy (the keys stack owns it), so the two
- * stacks reference each other in one direction only.
+ * (the sample's Lambda, with its own role `SigningFunctionRole`). It never touches the sealing key's policy
+ * (the keys stack owns it), so the two stacks reference each other in one direction only.
+ *
+ * Least privilege for the Lambda: it imports keys by HPKE to the attested enclave and stores the enclave's
+ * signed records, so its role writes records and policies, reads its two secrets, manages its ENIs and writes
+ * its logs — and has no permission on the sealing key. The key policy does not name it (only the instance
+ * role and the offline importer role), and its own policy denies every KMS use of the sealing key besides, so
+ * a compromised function can neither seal (kms:Encrypt) nor unseal anything under it.
  */
 export class CustodyStack extends Stack {
   public readonly network: Network
@@ -86,8 +98,10 @@ export class CustodyStack extends Stack {
   public readonly signing: SigningFunction
   /** The keys stack's instance role, imported (policies added here live in this stack). */
   public readonly instanceRole: iam.IRole
-  /** The keys stack's importer role, imported. */
+  /** The keys stack's (offline) importer role, imported: it gets the record and policy writes here. */
   public readonly importerRole: iam.IRole
+  /** The signing Lambda's execution role: no permission on the sealing key (see the class comment). */
+  public readonly signingRole: iam.Role
 
   constructor(scope: Construct, id: string, props: CustodyStackProps) {
     super(scope, id, { description: 'enclave-custody: keys usable only inside attested AWS Nitro Enclaves', ...props })
@@ -115,6 +129,18 @@ export class CustodyStack extends Stack {
     this.records = new KeyRecords(this, 'KeyRecords')
     this.records.grantRead(this.instanceRole)
     this.records.grantWrite(this.importerRole)
+
+    this.signingRole = new iam.Role(this, 'SigningFunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'enclave-custody signing Lambda: store enclave-signed key records and policies; no use of the sealing key',
+    })
+    this.records.grantWrite(this.signingRole)
+    // Belt and braces: the key policy already grants this role nothing, and an explicit Deny here keeps it so
+    // even if a later key policy named it or trusted the account for use. (IAM evaluation: unverified here.)
+    const sealingKeyArns = [...new Set([props.kmsKeyArn, props.keys.sealingKeyArn])]
+    this.signingRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DenySealingKeyUse', effect: iam.Effect.DENY, actions: [...SEALING_KEY_USE_ACTIONS], resources: sealingKeyArns }),
+    )
 
     const certificateArn =
       props.certificateArn ??
@@ -157,7 +183,7 @@ export class CustodyStack extends Stack {
     this.signing = new SigningFunction(this, 'Signing', {
       vpc: this.network.vpc,
       subnets: this.network.privateSubnets,
-      role: this.importerRole,
+      role: this.signingRole,
       proxyUrl: this.fleet.proxyUrl,
       authTokenSecret: this.fleet.authTokenSecret,
       sealingKeyId: props.kmsKeyArn,
@@ -175,7 +201,7 @@ export class CustodyStack extends Stack {
     new CfnOutput(this, 'ASGGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName, description: 'Auto Scaling group of the parent instances (custody pcr0 --asg)' })
     new CfnOutput(this, 'EC2InstanceRoleARN', { value: this.instanceRole.roleArn, description: 'Role of the parent instances (the key policy instance role)' })
     new CfnOutput(this, 'KMSKeyID', { value: props.kmsKeyArn, description: 'The attested sealing key (full ARN, as measured into the image)' })
-    new CfnOutput(this, 'LambdaExecutionRoleARN', { value: this.importerRole.roleArn, description: 'Role of the signing Lambda (the key policy importer role)' })
+    new CfnOutput(this, 'LambdaExecutionRoleARN', { value: this.signingRole.roleArn, description: 'Role of the signing Lambda (SigningFunctionRole: no use of the sealing key; not the importer role)' })
     new CfnOutput(this, 'LoadBalancerDNS', { value: this.fleet.loadBalancer.loadBalancerDnsName, description: 'Internal NLB in front of the parent proxies' })
     new CfnOutput(this, 'ProxyURL', { value: this.fleet.proxyUrl, description: 'What clients in the VPC call (private DNS name of the NLB)' })
     new CfnOutput(this, 'LambdaFunctionName', { value: this.signing.function.functionName, description: 'aws lambda invoke --function-name …' })
