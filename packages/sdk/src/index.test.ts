@@ -236,6 +236,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "bytesToHex",
         "canonicalJson",
         "checkAttestationPolicy",
+        "compressP256PublicKey",
         "contextBytes",
         "contextDigest",
         "decodeCbor",
@@ -254,6 +255,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "operationNames",
         "operationToRoute",
         "operations",
+        "p256Signer",
         "parseEnvelope",
         "parseParams",
         "parseRequest",
@@ -270,6 +272,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "successResponse",
         "toCustodyError",
         "trustDigest",
+        "verifyP256",
         "verifyResponseSignature",
         "verifyStamp",
       ]

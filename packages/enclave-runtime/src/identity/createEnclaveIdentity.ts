@@ -1,7 +1,7 @@
 import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from '@hpke/core'
 import { p256 } from '@noble/curves/nist.js'
 import { bytesToHex, type Hex } from '@enclave-custody/sdk'
-import { attestationUserData, responseKeyIdOf, type TrustConfiguration, trustDigest } from '@enclave-custody/sdk/protocol'
+import { attestationUserData, p256Signer, responseKeyIdOf, type TrustConfiguration, trustDigest } from '@enclave-custody/sdk/protocol'
 import type { AttestationProvider } from '../keys/types.js'
 
 /** The enclave's HPKE suite (RFC 9180): DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. */
@@ -53,7 +53,9 @@ export type CreateEnclaveIdentityParameters = {
  */
 export async function createEnclaveIdentity({ attestation, trust, now = Date.now }: CreateEnclaveIdentityParameters): Promise<EnclaveIdentity> {
   const secret = p256.utils.randomSecretKey()
-  const responsePublicKey = p256.getPublicKey(secret, false)
+  const signer = p256Signer(secret, false)
+  secret.fill(0)
+  const responsePublicKey = signer.publicKey
   const suite = createHpkeSuite()
   const hpke = await suite.kem.generateKeyPair()
   const hpkePublicKey = bytesToHex(new Uint8Array(await suite.kem.serializePublicKey(hpke.publicKey)))
@@ -70,7 +72,7 @@ export async function createEnclaveIdentity({ attestation, trust, now = Date.now
       return { document: Buffer.from(document).toString('base64'), trust, hpkePublicKey }
     },
     sign(bytes) {
-      return bytesToHex(p256.sign(bytes, secret, { lowS: true, prehash: true }))
+      return bytesToHex(signer.sign(bytes))
     },
     async openHpke(enc, ciphertext, aad) {
       const plain = await suite.open({ recipientKey: hpke, enc: enc.slice().buffer }, ciphertext.slice().buffer, aad.slice().buffer)

@@ -1,4 +1,5 @@
 import { p256 } from '@noble/curves/nist.js'
+import { p256Signer } from './p256.js'
 import { fail } from '../utils/assert.js'
 import { bytesToHex, hexToBytes } from '../utils/hex.js'
 import { P256_STAMP_SCHEME, type Stamper } from './types.js'
@@ -9,7 +10,8 @@ export type ApiKeyStamperParameters = {
 }
 
 /**
- * A stamper holding a P-256 API key in memory: deterministic (RFC 6979) low-s ECDSA over SHA-256.
+ * A stamper holding a P-256 API key in memory: low-s ECDSA over SHA-256 ({@link p256Signer}: OpenSSL where
+ * `node:crypto` exists, @noble/curves elsewhere).
  *
  * @throws InvalidArgumentError when the key is not a valid P-256 private key (the key is never echoed).
  * @example
@@ -22,12 +24,14 @@ export function apiKeyStamper({ privateKey }: ApiKeyStamperParameters): Stamper 
     secret.fill(0)
     fail('privateKey', 'must be a valid P-256 private key (1..n-1)')
   }
-  const publicKey = bytesToHex(p256.getPublicKey(secret, true))
+  const signer = p256Signer(secret)
+  secret.fill(0)
+  const publicKey = bytesToHex(signer.publicKey)
   return {
     publicKey,
     scheme: P256_STAMP_SCHEME,
     async stamp(bytes) {
-      return p256.sign(bytes, secret, { lowS: true, prehash: true })
+      return signer.sign(bytes)
     },
     // Keep the key out of logs and JSON.
     toJSON: () => ({ publicKey, scheme: P256_STAMP_SCHEME }),

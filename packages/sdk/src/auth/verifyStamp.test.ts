@@ -6,6 +6,7 @@ import { bytesToHex, hexToBytes } from '../utils/hex.js'
 import { apiKeyStamper } from './apiKeyStamper.js'
 import { canonicalJson } from './canonicalJson.js'
 import { generateApiKey } from './generateApiKey.js'
+import { verifyP256 } from './p256.js'
 import { REQUEST_STAMP_CONTEXT, stampPayload } from './stampPayload.js'
 import { stampRequest } from './stampRequest.js'
 import { verifyStamp } from './verifyStamp.js'
@@ -138,11 +139,13 @@ describe('API keys', () => {
     expect(text).toContain(key.publicKey)
   })
 
-  it('stamps are deterministic for the same bytes (RFC 6979) and differ by nonce across requests', async () => {
+  it('every stamp of the same bytes verifies (OpenSSL draws a fresh ECDSA nonce each time), and requests differ by nonce', async () => {
     const key = generateApiKey()
     const stamper = apiKeyStamper({ privateKey: key.privateKey })
     const bytes = new TextEncoder().encode('x')
-    expect(bytesToHex(await stamper.stamp(bytes))).toBe(bytesToHex(await stamper.stamp(bytes)))
+    const [one, two] = [await stamper.stamp(bytes), await stamper.stamp(bytes)]
+    expect(verifyP256(one, bytes, hexToBytes(key.publicKey))).toBe(true)
+    expect(verifyP256(two, bytes, hexToBytes(key.publicKey))).toBe(true)
     const a = await stampRequest({ stamper, ...request, aud: AUD, now: NOW })
     const b = await stampRequest({ stamper, ...request, aud: AUD, now: NOW })
     expect(a.nonce).not.toBe(b.nonce)

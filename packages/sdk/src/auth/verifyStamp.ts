@@ -1,4 +1,4 @@
-import { p256 } from '@noble/curves/nist.js'
+import { compressP256PublicKey, verifyP256 } from './p256.js'
 import { UnauthenticatedError } from '../errors/CustodyError.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { stampPayload } from './stampPayload.js'
@@ -53,12 +53,8 @@ export function verifyStamp({ v, op, params, auth, aud, now = Date.now(), notBef
   if (keys.length !== FIELDS.length || !FIELDS.every((f) => Object.hasOwn(a, f))) refuse(`must have exactly the fields ${FIELDS.join(', ')}`)
   if (a.scheme !== P256_STAMP_SCHEME) refuse(`scheme must be ${P256_STAMP_SCHEME}`)
   if (typeof a.publicKey !== 'string' || !/^0x(?:0[23][0-9a-f]{64}|04[0-9a-f]{128})$/i.test(a.publicKey)) refuse('publicKey must be 0x-hex of a SEC1 P-256 point')
-  let point: ReturnType<typeof p256.Point.fromHex>
-  try {
-    point = p256.Point.fromHex((a.publicKey as string).slice(2).toLowerCase())
-  } catch {
-    return refuse('publicKey is not a point on P-256')
-  }
+  const publicKey = compressP256PublicKey((a.publicKey as string).slice(2))
+  if (publicKey === null) return refuse('publicKey is not a point on P-256')
   if (typeof a.timestamp !== 'number' || !Number.isSafeInteger(a.timestamp) || a.timestamp < 0) refuse('timestamp must be milliseconds since the epoch')
   const timestamp = a.timestamp as number
   if (Math.abs(now - timestamp) > maxSkewMs) refuse(`timestamp is outside ±${Math.round(maxSkewMs / 1000)} s of the enclave's clock`)
@@ -71,8 +67,7 @@ export function verifyStamp({ v, op, params, auth, aud, now = Date.now(), notBef
   } catch {
     return refuse('covers params that are not canonical JSON')
   }
-  const publicKey = point.toBytes(true)
-  const ok = p256.verify(hexToBytes(a.signature as string), payload, publicKey, { lowS: true, prehash: true })
+  const ok = verifyP256(hexToBytes(a.signature as string), payload, publicKey)
   if (!ok) refuse('signature does not verify (wrong key, altered request, or another audience)')
   return { publicKey: bytesToHex(publicKey), nonce: a.nonce as Hex, timestamp }
 }

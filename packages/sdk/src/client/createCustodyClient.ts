@@ -1,8 +1,9 @@
+import { verifyP256 } from '../auth/p256.js'
 import { randomBytes } from 'node:crypto'
 import { AttestationError, errorFromWire, InvalidArgumentError, isCustodyError, KeyNotFoundError, UnavailableError } from '../errors/CustodyError.js'
 import { stampRequest } from '../auth/stampRequest.js'
 import type { RequestStamp, Stamper } from '../auth/types.js'
-import { type ApprovalRequest } from '../auth/approveRequest.js'
+import type { ApprovalRequest } from '../auth/approveRequest.js'
 import { bitcoinSignRequests, type SignBitcoinPsbtParameters, type SignBitcoinPsbtReturnType } from '../families/bitcoin/client.js'
 import { evmSignRequests, type SignedTransaction, type SignMessageParameters, type SignMessageReturnType, type SignTransactionReturnType } from '../families/evm/client.js'
 import {
@@ -39,7 +40,6 @@ import { IntegrityError } from '../errors/CustodyError.js'
 import { DEFAULT_MAX_GAS, type Eip1559TransactionRequest } from '../transactions/eip1559.js'
 import type { KmsImporter } from '../importer/createKmsImporter.js'
 import { encryptionContextsEqual, isDefaultKeyPolicy, keyEncryptionContext, type KeyPolicy, type KeyPolicyInput, normalizeKeyPolicy } from '../keys/keyPolicy.js'
-import { p256 } from '@noble/curves/nist.js'
 import {
   type AccountFamily,
   type BITCOIN_ADDRESS_FORMATS,
@@ -346,7 +346,7 @@ const UNATTESTED_KEY_MEMORY_MS = 60_000
 
 function verifyRecordSignature(record: SealedKeyRecordV2, publicKey: Uint8Array): boolean {
   try {
-    return p256.verify(hexToBytes(record.enclaveSignature.signature), recordSigningBytes(record), publicKey, { lowS: true, prehash: true })
+    return verifyP256(hexToBytes(record.enclaveSignature.signature), recordSigningBytes(record), publicKey)
   } catch {
     return false
   }

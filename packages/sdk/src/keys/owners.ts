@@ -1,4 +1,4 @@
-import { p256 } from '@noble/curves/nist.js'
+import { compressP256PublicKey } from '../auth/p256.js'
 import { z } from 'zod'
 import { assertObject, fail, typeName } from '../utils/assert.js'
 import { bytesToHex, type Hex } from '../utils/hex.js'
@@ -27,11 +27,8 @@ export const OwnersSchema = z.strictObject({
 /** An API public key as its one name: the compressed point, lower-case 0x-hex. @throws InvalidArgumentError */
 export function canonicalApiKey(value: unknown, field: string): Hex {
   if (typeof value !== 'string' || !/^0x(?:0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128})$/.test(value)) fail(field, 'must be 0x-hex of a SEC1 P-256 public key (33 or 65 bytes)')
-  try {
-    return bytesToHex(p256.Point.fromHex(value.slice(2).toLowerCase()).toBytes(true))
-  } catch {
-    return fail(field, 'is not a point on P-256')
-  }
+  const key = compressP256PublicKey(value.slice(2))
+  return key === null ? fail(field, 'is not a point on P-256') : bytesToHex(key)
 }
 
 /**

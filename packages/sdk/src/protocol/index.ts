@@ -71,6 +71,7 @@ export {
 export { CborDecodeError, type CborValue, decodeCbor } from '../attestation/cbor.js'
 export { canonicalJson } from '../auth/canonicalJson.js'
 export { APPROVAL_STAMP_CONTEXT, REQUEST_STAMP_CONTEXT, type StampPayloadParameters, stampPayload } from '../auth/stampPayload.js'
+export { compressP256PublicKey, type P256Signer, p256Signer, verifyP256 } from '../auth/p256.js'
 export { P256_STAMP_SCHEME, type RequestStamp, type StampScheme } from '../auth/types.js'
 export { STAMP_MAX_SKEW_MS, type VerifyStampParameters, type VerifyStampReturnType, verifyStamp } from '../auth/verifyStamp.js'
 export { AUDIT_CONTEXT, AUDIT_GENESIS, type AuditEvent, auditEventBytes, auditEventHash } from '../session/auditEvent.js'

@@ -1,4 +1,4 @@
-import { p256 } from '@noble/curves/nist.js'
+import { verifyP256 } from '../auth/p256.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { canonicalApiKey } from '../keys/owners.js'
@@ -99,7 +99,7 @@ export function verifyResponseSignature(sig: ResponseSignature, publicKey: Uint8
     return false
   }
   try {
-    return p256.verify(hexToBytes(sig.signature), payload, publicKey, { lowS: true, prehash: true })
+    return verifyP256(hexToBytes(sig.signature), payload, publicKey)
   } catch {
     return false
   }

@@ -1,4 +1,4 @@
-import { p256 } from '@noble/curves/nist.js'
+import { verifyP256 } from '../auth/p256.js'
 import { verifyAttestationDocument } from '../attestation/verifyAttestationDocument.js'
 import { assertObject, fail } from '../utils/assert.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
@@ -139,7 +139,7 @@ function parseEvent(value: unknown): AuditEvent | string {
 
 function verifySig(event: AuditEvent, publicKey: Uint8Array): boolean {
   try {
-    return p256.verify(hexToBytes(event.sig), auditEventBytes(event), publicKey, { lowS: true, prehash: true })
+    return verifyP256(hexToBytes(event.sig), auditEventBytes(event), publicKey)
   } catch {
     return false
   }

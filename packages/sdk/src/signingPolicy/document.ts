@@ -1,4 +1,4 @@
-import { p256 } from '@noble/curves/nist.js'
+import { verifyP256 } from '../auth/p256.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { type Stamper, P256_STAMP_SCHEME, type StampScheme } from '../auth/types.js'
 import { ForbiddenError } from '../errors/CustodyError.js'
@@ -104,7 +104,7 @@ export function verifySignedSigningPolicy(signed: unknown, owners: Owners, field
     if (typeof o.signature !== 'string' || !/^0x[0-9a-f]{128}$/.test(o.signature)) fail(`${f}.signature`, 'must be 64 bytes of lower-case 0x-hex')
     if (!owners.publicKeys.includes(key)) throw new ForbiddenError({ reason: `${f} is by an API key that is not an owner of key "${document.keyId}"` })
     if (approvers.has(key)) fail(f, 'repeats an owner\'s approval (each owner counts once)')
-    if (!p256.verify(hexToBytes(o.signature), bytes, hexToBytes(key), { lowS: true, prehash: true })) {
+    if (!verifyP256(hexToBytes(o.signature), bytes, hexToBytes(key))) {
       throw new ForbiddenError({ reason: `${f} does not verify over this document (altered after approval, or signed for another)` })
     }
     approvers.add(key)
