@@ -19,7 +19,12 @@ afterEach(async () => {
 const get = { v: 1 as const, id: 'r1', op: 'key.get' as const, params: { keyId: 'k' } }
 const attestation = { pcr0: ['ab'.repeat(48)] }
 
-describe('nitroEnclave reads bounded answers from the proxy', () => {
+// Both exchanges: keep-alive node:http (the default) and an injected fetch.
+describe.each([
+  ['node:http', undefined],
+  ['fetch', globalThis.fetch],
+] as const)('nitroEnclave over %s reads bounded answers from the proxy', (_name, fetch) => {
+  const options = fetch ? { fetch } : {}
   it('refuses a body beyond maxResponseBytes without buffering it (streamed, no content-length)', async () => {
     let sent = 0
     const url = await proxy((_req, res) => {
@@ -35,7 +40,7 @@ describe('nitroEnclave reads bounded answers from the proxy', () => {
       res.write('{"pad":"')
       pump()
     })
-    const transport = nitroEnclave({ url, attestation, maxResponseBytes: 1024 * 1024 })
+    const transport = nitroEnclave({ url, attestation, maxResponseBytes: 1024 * 1024, ...options })
     await expect(transport.request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: "unavailable: the parent proxy's answer exceeds 1048576 bytes" })
     // It stopped reading: far less than the 300 MB the proxy meant to send went out.
     expect(sent).toBeLessThan(64 * 1024 * 1024)
@@ -46,7 +51,7 @@ describe('nitroEnclave reads bounded answers from the proxy', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) })
       res.write('{')
     })
-    await expect(nitroEnclave({ url, attestation, maxResponseBytes: 1024 }).request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+    await expect(nitroEnclave({ url, attestation, maxResponseBytes: 1024, ...options }).request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE' })
   })
 
   it('reads an answer within the limit', async () => {
@@ -54,7 +59,25 @@ describe('nitroEnclave reads bounded answers from the proxy', () => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ keyId: 'k' }))
     })
-    expect(await nitroEnclave({ url, attestation }).request(get)).toEqual({ v: 1, id: 'r1', ok: true, result: { keyId: 'k' } })
+    expect(await nitroEnclave({ url, attestation, ...options }).request(get)).toEqual({ v: 1, id: 'r1', ok: true, result: { keyId: 'k' } })
+  })
+
+  it('a proxy that is not listening is UNAVAILABLE naming its origin; one that never answers is a TIMEOUT', async () => {
+    const closed = await proxy(() => {})
+    server!.close()
+    server = undefined
+    await expect(nitroEnclave({ url: closed, attestation, ...options }).request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`cannot reach the parent proxy at ${closed}`) })
+    const silent = await proxy(() => {})
+    await expect(nitroEnclave({ url: silent, attestation, timeoutMs: 200, ...options }).request(get)).rejects.toMatchObject({ code: 'TIMEOUT' })
+  })
+
+  it('an answer cut off mid-body is UNAVAILABLE, never a result', async () => {
+    const url = await proxy((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+      res.write('{"keyId":')
+      setTimeout(() => res.destroy(), 20)
+    })
+    await expect(nitroEnclave({ url, attestation, ...options }).request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE' })
   })
 })
 
@@ -94,5 +117,26 @@ describe('nitroEnclave carries stamps and response signatures', () => {
     expect(() => nitroEnclave({ url: 'http://127.0.0.1:1', attestation: { pcr0: [] } })).toThrow(/attestation.pcr0/)
     expect(() => nitroEnclave({ url: 'http://127.0.0.1:1', attestation: { pcr0: ['00'.repeat(48)] } })).toThrow(/debug-mode/)
     expect(nitroEnclave({ url: 'http://127.0.0.1:1', attestation: { pcr0: [`0x${'AB'.repeat(48)}`] } }).attestation).toMatchObject({ pcr0: ['ab'.repeat(48)] })
+  })
+})
+
+describe('nitroEnclave keeps connections alive (node:http)', () => {
+  it('100 sequential and 16 concurrent requests reuse a handful of connections; close() releases them', async () => {
+    let connections = 0
+    const url = await proxy((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"keyId":"k"}')
+    })
+    server!.on('connection', () => connections++)
+    const transport = nitroEnclave({ url, attestation })
+    for (let i = 0; i < 100; i++) await transport.request(get)
+    // One, or two when a request is sent before the previous socket is back in the pool (a connection per request: 100).
+    expect(connections).toBeLessThanOrEqual(2)
+    await Promise.all(Array.from({ length: 16 }, () => transport.request(get)))
+    expect(connections).toBeLessThanOrEqual(16)
+    const before = connections
+    await transport.close?.()
+    await transport.request(get)
+    expect(connections).toBe(before + 1)
   })
 })

@@ -1,7 +1,10 @@
-import { ErrorCode, isCustodyError, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
+import type * as NodeHttp from 'node:http'
+import type * as NodeHttps from 'node:https'
+import { ErrorCode, UnavailableError } from '../errors/CustodyError.js'
 import { APPROVALS_HEADER, operationToRoute, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '../protocol/http.js'
 import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
 import { type AttestationPolicy, checkAttestationPolicy } from '../session/attestEnclave.js'
+import { fetchExchange, type HttpExchange, nodeHttpExchange } from './httpExchange.js'
 import type { Transport } from './types.js'
 
 export type NitroEnclaveParameters = {
@@ -17,7 +20,10 @@ export type NitroEnclaveParameters = {
   headers?: Record<string, string>
   /** Per-request timeout in ms. @default 15_000 */
   timeoutMs?: number
-  /** Inject a fetch implementation. @default globalThis.fetch */
+  /**
+   * Inject a fetch implementation (a tap, a runtime without `node:http`). @default `node:http`/`node:https` with
+   * keep-alive connections where they exist, else `globalThis.fetch`
+   */
   fetch?: typeof globalThis.fetch
   /**
    * Largest response body read from the proxy; a larger one is cut off unread (a hostile proxy must not
@@ -33,50 +39,42 @@ export type NitroEnclaveParameters = {
  * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * const custody = createCustodyClient({ transport: nitroEnclave({ url: 'https://custody.internal:8443' }) })
  */
-export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
+export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_000, fetch: fetchImpl, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
   const base = new URL(url)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('nitroEnclave: url must be http(s)')
   const policy = checkAttestationPolicy(attestation, 'attestation')
+  const exchange = fetchImpl ? fetchExchange(fetchImpl) : defaultExchange()
   return {
     name: 'nitro-enclave',
     attestation: policy,
+    async close() {
+      exchange.close()
+    },
     async request(message: RequestMessage): Promise<unknown> {
       const route = operationToRoute(message.op, message.params as Record<string, unknown>)
-      let response: Response
-      try {
-        response = await fetchImpl(new URL(route.path, base), {
-          method: route.method,
-          headers: {
-            ...headers,
-            accept: 'application/json',
-            'x-request-id': message.id,
-            ...(message.auth === undefined ? {} : { [STAMP_HEADER]: JSON.stringify(message.auth) }),
-            ...(message.approvals === undefined ? {} : { [APPROVALS_HEADER]: JSON.stringify(message.approvals) }),
-            ...(route.body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          body: route.body === undefined ? undefined : JSON.stringify(route.body),
-          signal: AbortSignal.timeout(timeoutMs),
-        })
-      } catch (cause) {
-        if (cause instanceof Error && cause.name === 'TimeoutError') throw new TimeoutError({ operation: message.op, ms: timeoutMs })
-        throw new UnavailableError({ reason: `cannot reach the parent proxy at ${base.origin}`, cause })
-      }
-      let text: string
-      try {
-        text = await readBounded(response, maxResponseBytes)
-      } catch (cause) {
-        if (isCustodyError(cause)) throw cause
-        if (cause instanceof Error && cause.name === 'TimeoutError') throw new TimeoutError({ operation: message.op, ms: timeoutMs })
-        throw new UnavailableError({ reason: 'the parent proxy\'s answer broke off', cause })
-      }
+      const response = await exchange.send(new URL(route.path, base), {
+        method: route.method,
+        headers: {
+          ...headers,
+          accept: 'application/json',
+          'x-request-id': message.id,
+          ...(message.auth === undefined ? {} : { [STAMP_HEADER]: JSON.stringify(message.auth) }),
+          ...(message.approvals === undefined ? {} : { [APPROVALS_HEADER]: JSON.stringify(message.approvals) }),
+          ...(route.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
+        timeoutMs,
+        maxResponseBytes,
+        operation: message.op,
+      })
       let body: unknown
       try {
-        body = JSON.parse(text)
+        body = JSON.parse(response.text)
       } catch {
         throw new UnavailableError({ reason: `the parent proxy answered HTTP ${response.status} without a JSON body` })
       }
-      const sig = readSignature(response.headers.get(RESPONSE_SIGNATURE_HEADER))
-      if (response.ok) return { v: PROTOCOL_VERSION, id: message.id, ok: true, result: body, ...sig }
+      const sig = readSignature(response.header(RESPONSE_SIGNATURE_HEADER))
+      if (response.status >= 200 && response.status < 300) return { v: PROTOCOL_VERSION, id: message.id, ok: true, result: body, ...sig }
       const error = (body as { error?: unknown }).error
       if (typeof error !== 'object' || error === null) {
         return { v: PROTOCOL_VERSION, id: message.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `HTTP ${response.status}`, retryable: response.status >= 500 } }
@@ -96,33 +94,10 @@ function readSignature(header: string | null): { sig?: unknown } {
   }
 }
 
-/** The body as text, refused (and the rest left unread) beyond `max` bytes, whatever content-length claims. */
-async function readBounded(response: Response, max: number): Promise<string> {
-  const tooLarge = () => new UnavailableError({ reason: `the parent proxy's answer exceeds ${max} bytes` })
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
-  if (declared > max) {
-    await response.body?.cancel().catch(() => {})
-    throw tooLarge()
-  }
-  if (!response.body) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.length
-    if (total > max) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const c of chunks) {
-    bytes.set(c, offset)
-    offset += c.length
-  }
-  return new TextDecoder().decode(bytes)
+/** Keep-alive `node:http` where the runtime has it (Node, Lambda), else the global `fetch`. */
+function defaultExchange(): HttpExchange {
+  const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule
+  const http = builtin?.('node:http') as typeof NodeHttp | undefined
+  const https = builtin?.('node:https') as typeof NodeHttps | undefined
+  return http && https ? nodeHttpExchange(http, https) : fetchExchange(globalThis.fetch)
 }
