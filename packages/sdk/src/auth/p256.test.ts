@@ -77,6 +77,22 @@ describe('P-256 backends (node:crypto / OpenSSL and @noble/curves)', () => {
     for (const backend of backends) expect(backend.verify(good, message, publicKey)).toBe(true)
   })
 
+  it('the OpenSSL signer leaves no copy of the private key in Node\'s shared Buffer pool (which nobody zeroes)', () => {
+    const slab = () => {
+      const probe = Buffer.from([1, 2, 3])
+      return Buffer.from(probe.buffer, 0, probe.buffer.byteLength)
+    }
+    for (let i = 0; i < 20; i++) {
+      const secret = p256.utils.randomSecretKey()
+      // Buffer.alloc is never pooled: the needle cannot be what is found.
+      const needle = Buffer.alloc(32)
+      needle.set(secret)
+      node.signer(secret).sign(new Uint8Array(1))
+      secret.fill(0)
+      expect(slab().indexOf(needle)).toBe(-1)
+    }
+  })
+
   it('without node:crypto (a browser, a worker without builtins) the module falls back to noble, and still verifies OpenSSL signatures', async () => {
     vi.resetModules()
     const original = process.getBuiltinModule

@@ -129,7 +129,8 @@ export function nodeCryptoP256Backend(crypto: typeof NodeCrypto): P256Backend {
     },
     signer(secret, compressed = true) {
       const der = concat(PKCS8, secret)
-      const key = crypto.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' })
+      // The DER itself, not a Buffer copy: Buffer.from would leave the key in Node's shared pool, never zeroed.
+      const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
       der.fill(0)
       return {
         publicKey: p256.getPublicKey(secret, compressed),
