@@ -8,6 +8,7 @@ export default defineConfig({
     ...base.test,
     include: ['packages/*/test/**/*.slow.test.ts', 'test/**/*.slow.test.ts'],
     exclude: ['**/node_modules/**'],
+    projects: undefined,
     fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 1_800_000,
