@@ -10,9 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { SigningKey, Wallet } from 'ethers'
-import { createNobleSecp256k1Backend } from '../packages/enclave-runtime/src/crypto/nobleSecp256k1Backend.js'
-import type { Secp256k1Backend } from '../packages/enclave-runtime/src/crypto/secp256k1Backend.js'
-import { selectSecp256k1Backend } from '../packages/enclave-runtime/src/crypto/selectSecp256k1Backend.js'
+import { createNobleSecp256k1Backend, type Secp256k1Backend, selectSecp256k1Backend } from '@enclave-custody/sdk/protocol'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, help: { type: 'boolean', short: 'h' } } })
 if (values.help) {

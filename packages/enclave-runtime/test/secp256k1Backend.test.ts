@@ -2,9 +2,7 @@ import { InvalidArgumentError } from '@enclave-custody/sdk'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { SigningKey } from 'ethers'
 import { describe, expect, it } from 'vitest'
-import { createNobleSecp256k1Backend } from '../src/crypto/nobleSecp256k1Backend.js'
-import type { Secp256k1Backend, Secp256k1Signature } from '../src/crypto/secp256k1Backend.js'
-import { selectSecp256k1Backend } from '../src/crypto/selectSecp256k1Backend.js'
+import { createNobleSecp256k1Backend, type Secp256k1Backend, type Secp256k1Signature, selectSecp256k1Backend } from '@enclave-custody/sdk/protocol'
 import { createRng } from './rng.js'
 
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 0x5ec9256)

@@ -129,8 +129,8 @@ export function nodeCryptoP256Backend(crypto: typeof NodeCrypto): P256Backend {
     },
     signer(secret, compressed = true) {
       const der = concat(PKCS8, secret)
-      // The DER itself, not a Buffer copy: Buffer.from would leave the key in Node's shared pool, never zeroed.
-      const key = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+      // A view of the DER itself, not a copy: Buffer.from(der) would leave the key in Node's shared pool, never zeroed.
+      const key = crypto.createPrivateKey({ key: Buffer.from(der.buffer, der.byteOffset, der.length), format: 'der', type: 'pkcs8' })
       der.fill(0)
       return {
         publicKey: p256.getPublicKey(secret, compressed),

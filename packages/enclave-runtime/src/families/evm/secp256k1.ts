@@ -1,6 +1,5 @@
 import { type Hex, privateKeyToAddress } from '@enclave-custody/sdk'
-import { selectSecp256k1Backend } from '../../crypto/selectSecp256k1Backend.js'
-import type { Secp256k1Backend } from '../../crypto/secp256k1Backend.js'
+import { type Secp256k1Backend, selectSecp256k1Backend } from '@enclave-custody/sdk/protocol'
 
 export type RecoverableSignature = { r: Hex; s: Hex; yParity: 0 | 1 }
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@enclave-custody/sdk'
+import { InvalidArgumentError } from '../../errors/CustodyError.js'
 import {
   checkCompressed,
   checkDigest,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@enclave-custody/sdk'
+import { InvalidArgumentError } from '../../errors/CustodyError.js'
 
 /** A recoverable ECDSA signature over secp256k1: 32-byte big-endian `r` and `s`, and the recovery id. */
 export type Secp256k1Signature = {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { InvalidArgumentError } from '@enclave-custody/sdk'
+import { InvalidArgumentError } from '../../errors/CustodyError.js'
 import { createNativeSecp256k1Backend } from './nativeSecp256k1Backend.js'
 import { createNobleSecp256k1Backend } from './nobleSecp256k1Backend.js'
 import type { Secp256k1Backend } from './secp256k1Backend.js'
