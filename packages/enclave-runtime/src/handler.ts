@@ -143,8 +143,21 @@ function policySubjectOf(record: SealedKeyRecord, op?: string): SealedKeyRecord 
   return { ...record, address: masterAddress(record.publicKey as Hex) }
 }
 
-/** The EVM-style address of a wallet's compressed master key: what its policy documents' `keyPublicKey` hashes to. */
-const masterAddress = (publicKey: Hex) => publicKeyToAddress(secp256k1.Point.fromBytes(hexToBytes(publicKey)).toBytes(false))
+/**
+ * The EVM-style address of a wallet's compressed master key: what its policy documents' `keyPublicKey` hashes to.
+ * A pure function of its input, computed once per key (a point decompression and a keccak on every signature of an
+ * HD account otherwise); bounded like the key cache.
+ */
+function masterAddress(publicKey: Hex): ReturnType<typeof publicKeyToAddress> {
+  let address = masterAddresses.get(publicKey)
+  if (address === undefined) {
+    address = publicKeyToAddress(secp256k1.Point.fromBytes(hexToBytes(publicKey)).toBytes(false))
+    if (masterAddresses.size >= 10_000) masterAddresses.delete(masterAddresses.keys().next().value!)
+    masterAddresses.set(publicKey, address)
+  }
+  return address
+}
+const masterAddresses = new Map<Hex, ReturnType<typeof publicKeyToAddress>>()
 
 /** A record's public description, with the public key of the key it unsealed to. */
 const toKeyInfo = (r: SealedKeyRecord, key: SigningKey): KeyInfoWire => ({ ...keyInfoOfRecord(r), publicKey: reportedPublicKey(key) }) as KeyInfoWire
