@@ -8,7 +8,8 @@
  *
  * Prints a table and writes bench/results.json (machine, Node version, date, every figure). Stages, each at
  * concurrency 1, 8 and 64 (throughput, p50, p99): the enclave handler alone (fed stamped messages), the SDK over
- * the in-process enclave, SDK → HTTP proxy → framed socket → enclave on loopback in one process, the attested
+ * the in-process enclave, SDK → HTTP proxy → framed socket → enclave on loopback in one process and in three
+ * processes (the proxy and the enclave runtime as their own executables), the attested
  * stack (local KMS and Secrets Manager, key cache warm). Then: KMS calls per 1,000 signatures with the key cache
  * against decrypt-per-request (local KMS with 15 ms injected latency); cold start (process start → first
  * signature); import latency; throughput with 1, 100 and --keys keys; memory per cached key.
@@ -18,13 +19,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 import { spawn } from 'node:child_process'
 import { createServer, request, type Server } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startDevStack } from '@enclave-custody/cli'
-import { createLocalRuntime, localEnclave, startEnclaveServer } from '@enclave-custody/enclave-runtime'
+import { createLocalRuntime, createSoftwareNsm, localEnclave, SOFTWARE_NSM_ROOT_CERT_FILE, startEnclaveServer } from '@enclave-custody/enclave-runtime'
 import { startParentProxy } from '@enclave-custody/parent-proxy'
 import { apiKeyStamper, createCustodyClient, generateApiKey, nitroEnclave, stampRequest } from '@enclave-custody/sdk'
 import { parseTrustConfiguration, trustDigest } from '@enclave-custody/sdk/protocol'
@@ -62,6 +63,7 @@ if (values['cold-start-child']) {
   process.exit(0)
 }
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const seconds = Number(values.seconds) * (values.quick ? 0.5 : 1)
 const levels = values.quick ? [8] : [1, 8, 64]
 const progress = (line: string) => process.stderr.write(`  ${line}\n`)
@@ -138,6 +140,59 @@ await stage('SDK → HTTP proxy → socket → enclave (loopback, one process)',
 await loopback.close()
 await proxy.close()
 await server.close()
+
+/** A workspace executable in its own Node process; resolves with its output once `ready` matches. */
+async function spawnBin(script: string, args: string[], ready: RegExp): Promise<{ match: RegExpMatchArray; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--conditions=@enclave-custody/source', '--import', 'tsx', join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const stop = () =>
+    new Promise<void>((r) => {
+      if (child.exitCode !== null) return r()
+      child.once('exit', () => r())
+      child.kill('SIGTERM')
+    })
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${output.slice(-500)}`)), 30_000)
+    const onData = (d: Buffer) => {
+      output = (output + d).slice(-4096)
+      const m = output.match(ready)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m)
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${output.slice(-500)}`)))
+  })
+  return { match, stop }
+}
+
+{
+  // SDK here, the parent proxy and the enclave runtime each in its own process, as on an instance.
+  const dir = await mkdtemp(join(tmpdir(), 'custody-bench-procs-'))
+  // Dev sealing keeps the software NSM's CA under <data dir>/nsm: made here first, to know its root and PCR0.
+  const nsmDir = join(dir, 'enclave', 'nsm')
+  const nsm = await createSoftwareNsm({ ca: { dataDir: nsmDir } })
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  const enclavePort = (probe.address() as { port: number }).port
+  await new Promise((r) => probe.close(r))
+  const enclave = await spawnBin(
+    'packages/enclave-runtime/src/bin/enclave.ts',
+    ['--port', String(enclavePort), '--sealing', 'dev', '--data-dir', join(dir, 'enclave'), '--mode', 'development'],
+    /enclave server listening/,
+  )
+  const proxyProcess = await spawnBin('packages/parent-proxy/src/bin/proxy.ts', ['--port', '0', '--enclave-port', String(enclavePort)], /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  const attestation = { pcr0: [nsm.pcrs[0]!], roots: [await readFile(join(nsmDir, SOFTWARE_NSM_ROOT_CERT_FILE), 'utf8')] }
+  const client = createCustodyClient({ transport: nitroEnclave({ url: proxyProcess.match[1]!, attestation }), stamper })
+  await client.importKey({ privateKey: KEY, keyId: 'bench' })
+  await stage('SDK → proxy process → enclave process (loopback, three processes)', (i) => client.signEip1559('bench', tx(i)))
+  await client.close()
+  await proxyProcess.stop()
+  await enclave.stop()
+  await rm(dir, { recursive: true, force: true })
+}
 
 /** The attested stack with a KMS tap: counts Decrypt and GenerateDataKey calls. */
 async function attestedStack(options: { awsLatencyMs?: number; keyCacheTtlMs?: number }) {
@@ -238,8 +293,8 @@ for (const n of keyCounts) {
 
 const fmt = (n: number, d = 0) => n.toFixed(d)
 console.log(`\nsigning (${seconds} s per figure, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'})`)
-console.log(`${'stage'.padEnd(62)} ${'conc'.padStart(4)} ${'ops/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'× ethers'.padStart(8)}`)
-for (const r of rows) console.log(`${r.stage.padEnd(62)} ${String(r.concurrency).padStart(4)} ${fmt(r.opsPerSec).padStart(7)} ${fmt(r.p50Ms, 2).padStart(7)} ${fmt(r.p99Ms, 2).padStart(7)} ${fmt(r.ratio, 2).padStart(8)}`)
+console.log(`${'stage'.padEnd(68)} ${'conc'.padStart(4)} ${'ops/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'× ethers'.padStart(8)}`)
+for (const r of rows) console.log(`${r.stage.padEnd(68)} ${String(r.concurrency).padStart(4)} ${fmt(r.opsPerSec).padStart(7)} ${fmt(r.p50Ms, 2).padStart(7)} ${fmt(r.p99Ms, 2).padStart(7)} ${fmt(r.ratio, 2).padStart(8)}`)
 console.log('\nKMS calls per 1,000 signatures (local KMS, 15 ms latency, concurrency 8)')
 for (const [label, k] of Object.entries(kms)) console.log(`  ${label.padEnd(28)} ${fmt(k.kmsCallsPer1000, 1).padStart(7)} calls  ${fmt(k.opsPerSec).padStart(6)} ops/s`)
 console.log(`\ncold start (process start → first signature, in-process enclave): ${coldStartMs} ms`)
