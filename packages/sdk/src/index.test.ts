@@ -242,6 +242,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "createNativeSecp256k1Backend",
         "createNobleSecp256k1Backend",
         "decodeCbor",
+        "defaultSecp256k1Backend",
         "encodeFrame",
         "errorCodes",
         "errorFromWire",

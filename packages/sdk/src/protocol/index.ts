@@ -102,4 +102,4 @@ export { hpkeKeyIdOf, IMPORT_CONTEXT, importAad, importHpkeSuite, type SealedImp
 export { createNativeSecp256k1Backend, type NativeSecp256k1Binding } from '../crypto/secp256k1/nativeSecp256k1Backend.js'
 export { createNobleSecp256k1Backend } from '../crypto/secp256k1/nobleSecp256k1Backend.js'
 export type { Secp256k1Backend, Secp256k1RecoverOptions, Secp256k1Signature } from '../crypto/secp256k1/secp256k1Backend.js'
-export { type SelectSecp256k1BackendParameters, selectSecp256k1Backend } from '../crypto/secp256k1/selectSecp256k1Backend.js'
+export { defaultSecp256k1Backend, type SelectSecp256k1BackendParameters, selectSecp256k1Backend } from '../crypto/secp256k1/selectSecp256k1Backend.js'

@@ -1,14 +1,9 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { selectSecp256k1Backend } from '../crypto/secp256k1/selectSecp256k1Backend.js'
-import type { Secp256k1Backend } from '../crypto/secp256k1/secp256k1Backend.js'
+import { defaultSecp256k1Backend } from '../crypto/secp256k1/selectSecp256k1Backend.js'
 import { type Address, toChecksumAddress } from '../utils/address.js'
 import { fail, typeName } from '../utils/assert.js'
 import { bytesToHex, type Hex, hexToBytes } from '../utils/hex.js'
 import { SECP256K1_N } from '../utils/privateKey.js'
-
-let backend: Secp256k1Backend | undefined
-/** The verifier, chosen once: libsecp256k1 where its binding loads and passes its self-test, else @noble/curves. */
-const secp256k1Backend = () => (backend ??= selectSecp256k1Backend())
 
 /** A recoverable secp256k1 signature: r and s as 32-byte hex, the recovery bit as yParity. */
 export type RecoverableSignature = { r: Hex; s: Hex; yParity: 0 | 1 }
@@ -54,7 +49,7 @@ export function recoverAddress(hash: Uint8Array, signature: { r: bigint; s: bigi
   if (r <= 0n || r >= SECP256K1_N || s <= 0n) throw new Error('r or s out of range')
   if (s > HALF_N) throw new Error('signature is not low-s')
   if (hash.length !== 32) throw new Error('hash must be 32 bytes')
-  const pub = secp256k1Backend().recover(hash, { r: hexToBytes(toHex32(r)), s: hexToBytes(toHex32(s)), recovery: yParity })
+  const pub = defaultSecp256k1Backend().recover(hash, { r: hexToBytes(toHex32(r)), s: hexToBytes(toHex32(s)), recovery: yParity })
   return toChecksumAddress(bytesToHex(keccak_256(pub.subarray(1)).subarray(12)))
 }
 

@@ -79,3 +79,14 @@ export function selectSecp256k1Backend(parameters: SelectSecp256k1BackendParamet
   }
   return passed ? native : createNobleSecp256k1Backend('the native secp256k1 binding failed its known-answer self-test')
 }
+
+let processBackend: Secp256k1Backend | undefined
+
+/**
+ * The process's secp256k1 backend, selected once with the defaults ({@link selectSecp256k1Backend}) and shared by
+ * every caller: the enclave's signer and the SDK's result checks load and self-test the binding only once.
+ */
+export function defaultSecp256k1Backend(): Secp256k1Backend {
+  processBackend ??= selectSecp256k1Backend()
+  return processBackend
+}
