@@ -145,6 +145,7 @@ export {
   type ReadCustodyEnvironmentReturnType,
   readCustodyEnvironment,
 } from './config/readCustodyEnvironment.js'
+export type { RetryOptions, RetryPolicy } from './transports/retry.js'
 export type { Transport } from './transports/types.js'
 export { canonicalApiKey, isCanonicalOwners, MAX_OWNERS, normalizeOwners, type Owners, type OwnersInput, ownersHash } from './keys/owners.js'
 export { type AttestationPolicy, type AttestedEnclave, attestEnclave, checkAttestationPolicy } from './session/attestEnclave.js'

@@ -59,7 +59,9 @@ import { importAad, sealImport } from '../session/sealedImport.js'
 import type { TypedDataDefinition } from '../messages/typedData.js'
 import type { AuthorizationRequest, SignedAuthorization } from '../transactions/authorization.js'
 import type { TransactionRequest } from '../transactions/transaction.js'
+import { isRepeatable, isRetryableFailure, NO_RETRY, normalizeRetry, type RetryOptions, retryDelay } from '../transports/retry.js'
 import type { Transport } from '../transports/types.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { assertObject, fail } from '../utils/assert.js'
 import { base58 } from '@scure/base'
 import { ed25519 } from '@noble/curves/ed25519.js'
@@ -257,6 +259,11 @@ export type CreateCustodyClientParameters = {
   importer?: KmsImporter
   /** Refuse transactions whose gas exceeds this. @default 30_000_000n */
   maxGas?: bigint
+  /**
+   * Retries of reads and of signs that carry an `idempotencyKey` (never of a sign without one), each stamped anew.
+   * @default the transport's `retry` (none unless set)
+   */
+  retry?: RetryOptions
 }
 
 export type CustodyClient = {
@@ -393,8 +400,9 @@ async function attestationPolicyOf(transport: Transport): Promise<AttestationPol
  * const { signature } = await custody.signMessage(keyId, { message: 'hello world' })
  * @throws CustodyError with a stable `code` for every failure.
  */
-export function createCustodyClient({ transport, stamper, importer, maxGas = DEFAULT_MAX_GAS, onReceipt, trustedCreators = [] }: CreateCustodyClientParameters): CustodyClient {
+export function createCustodyClient({ transport, stamper, importer, maxGas = DEFAULT_MAX_GAS, onReceipt, trustedCreators = [], retry: retryOptions }: CreateCustodyClientParameters): CustodyClient {
   if (!transport || typeof transport.request !== 'function') throw new TypeError('createCustodyClient: a transport is required')
+  const retry = retryOptions === undefined ? (transport.retry ?? NO_RETRY) : normalizeRetry(retryOptions, 'retry')
   if (typeof stamper !== 'object' || stamper === null || typeof stamper.stamp !== 'function' || typeof stamper.publicKey !== 'string') {
     throw new TypeError('createCustodyClient: a stamper is required (apiKeyStamper({ privateKey }) or your own Stamper)')
   }
@@ -453,6 +461,23 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
    * and the stamp's nonce (a sealed import binds both).
    */
   async function call<O extends Operation>(
+    op: O,
+    paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
+    quorum?: Quorum,
+  ): Promise<OperationResult<O>> {
+    // Only a request that is safe to repeat is repeated; each try is stamped anew (a new nonce and time).
+    const repeatable = retry.attempts > 1 && typeof paramsOrBuild !== 'function' && isRepeatable(op, paramsOrBuild)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await callOnce(op, paramsOrBuild, quorum)
+      } catch (e) {
+        if (!repeatable || attempt >= retry.attempts || !isRetryableFailure(e)) throw e
+        await sleep(retryDelay(retry, attempt))
+      }
+    }
+  }
+
+  async function callOnce<O extends Operation>(
     op: O,
     paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
     quorum?: Quorum,

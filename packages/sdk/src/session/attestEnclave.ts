@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { p256 } from '@noble/curves/nist.js'
 import { verifyAttestationDocument } from '../attestation/verifyAttestationDocument.js'
-import { AttestationError, isCustodyError } from '../errors/CustodyError.js'
+import { AttestationError, isCustodyError, UnavailableError } from '../errors/CustodyError.js'
 import { parseResponse, parseResult, PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
 import { assertObject, fail } from '../utils/assert.js'
 import { bytesToHex, type Hex } from '../utils/hex.js'
@@ -85,8 +85,11 @@ export async function attestEnclave(send: (message: RequestMessage) => Promise<u
   const message = { v: PROTOCOL_VERSION, id: `att-${bytesToHex(nonce).slice(2, 14)}`, op: 'system.attestation', params: { nonce: bytesToHex(nonce) } } as RequestMessage
   const response = parseResponse(await send(message))
   if (!response.ok) {
-    // Unsigned, like any answer to an unstamped request: only availability can be read from it.
-    throw new AttestationError({ reason: `the enclave did not attest (${String(response.error.code).slice(0, 32)})` })
+    // Unsigned, like any answer to an unstamped request: only availability can be read from it. An enclave that
+    // is down or restarting (UNAVAILABLE, TIMEOUT) may answer a later try; anything else is a failed attestation.
+    const code = String(response.error.code).slice(0, 32)
+    if (code === 'UNAVAILABLE' || code === 'TIMEOUT') throw new UnavailableError({ reason: `the enclave did not attest (${code})` })
+    throw new AttestationError({ reason: `the enclave did not attest (${code})` })
   }
   const answer = parseResult('system.attestation', response.result)
   const document = Buffer.from(answer.document, 'base64')

@@ -5,6 +5,7 @@ import { APPROVALS_HEADER, operationToRoute, RESPONSE_SIGNATURE_HEADER, STAMP_HE
 import { PROTOCOL_VERSION, type RequestMessage } from '../protocol/messages.js'
 import { type AttestationPolicy, checkAttestationPolicy } from '../session/attestEnclave.js'
 import { fetchExchange, type HttpExchange, nodeHttpExchange } from './httpExchange.js'
+import { normalizeRetry, type RetryOptions } from './retry.js'
 import type { Transport } from './types.js'
 
 export type NitroEnclaveParameters = {
@@ -30,6 +31,12 @@ export type NitroEnclaveParameters = {
    * make the caller buffer and parse without bound). @default 4 MiB
    */
   maxResponseBytes?: number
+  /**
+   * Retry reads, and signs that carry an `idempotencyKey`, when the enclave is unreachable, too slow or says a
+   * failure may pass (`retryable`): e.g. `{ attempts: 4 }` while an enclave restarts. A sign without an
+   * idempotency key is never retried. @default no retries
+   */
+  retry?: RetryOptions
 }
 
 /**
@@ -39,14 +46,16 @@ export type NitroEnclaveParameters = {
  * import { createCustodyClient, nitroEnclave } from '@enclave-custody/sdk'
  * const custody = createCustodyClient({ transport: nitroEnclave({ url: 'https://custody.internal:8443' }) })
  */
-export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_000, fetch: fetchImpl, maxResponseBytes = 4 * 1024 * 1024 }: NitroEnclaveParameters): Transport {
+export function nitroEnclave({ url, attestation, headers = {}, timeoutMs = 15_000, fetch: fetchImpl, maxResponseBytes = 4 * 1024 * 1024, retry }: NitroEnclaveParameters): Transport {
   const base = new URL(url)
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('nitroEnclave: url must be http(s)')
   const policy = checkAttestationPolicy(attestation, 'attestation')
+  const retryPolicy = normalizeRetry(retry, 'retry')
   const exchange = fetchImpl ? fetchExchange(fetchImpl) : defaultExchange()
   return {
     name: 'nitro-enclave',
     attestation: policy,
+    retry: retryPolicy,
     async close() {
       exchange.close()
     },
