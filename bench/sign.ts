@@ -9,7 +9,8 @@
  * Prints a table and writes bench/results.json (machine, Node version, date, every figure). Stages, each at
  * concurrency 1, 8 and 64 (throughput, p50, p99): the enclave handler alone (fed stamped messages), the SDK over
  * the in-process enclave, SDK → HTTP proxy → framed socket → enclave on loopback in one process and in three
- * processes (the proxy and the enclave runtime as their own executables), the attested
+ * processes (the proxy and the enclave runtime as their own executables) — each of these two also with
+ * `signBatch` of 16 transactions at concurrency 1, 8 and 16 (signatures/s, latency per batch) —, the attested
  * stack (local KMS and Secrets Manager, key cache warm). Then: KMS calls per 1,000 signatures with the key cache
  * against decrypt-per-request (local KMS with 15 ms injected latency); cold start (process start → first
  * signature); import latency; throughput with 1, 100 and --keys keys; memory per cached key.
@@ -111,6 +112,27 @@ async function stage(name: string, op: (i: number) => Promise<unknown>) {
   }
 }
 
+/** Items per batch of the batch stages, and their concurrency levels. */
+const BATCH_SIZE = 16
+const batchLevels = values.quick ? [8] : [1, 8, 16]
+
+/**
+ * A `signBatch` stage: batches of {@link BATCH_SIZE} EIP-1559 transactions of key `bench`. Throughput is in
+ * signatures per second (batches × 16, so that the ratio to ethers compares signatures); p50/p99 are per batch.
+ */
+async function batchStage(name: string, client: ReturnType<typeof createCustodyClient>) {
+  const op = async (i: number) => {
+    const out = await client.signBatch('bench', Array.from({ length: BATCH_SIZE }, (_, j) => ({ kind: 'eip1559' as const, tx: tx(i * BATCH_SIZE + j) })))
+    // A refused item would be measured as a fast one: every item must be a signature.
+    if (!out.every((o) => o.ok)) throw new Error('the enclave refused an item of a batch')
+  }
+  for (const c of batchLevels) {
+    progress(`${name} (concurrency ${c})`)
+    const f = await measure(op, c)
+    record(name, c, { ...f, opsPerSec: f.opsPerSec * BATCH_SIZE })
+  }
+}
+
 // One API key stamps every request of the run.
 const stamper = apiKeyStamper({ privateKey: generateApiKey().privateKey })
 
@@ -137,6 +159,7 @@ const server = await startEnclaveServer({ handler, port: 0 })
 const proxy = await startParentProxy({ enclave: { host: server.host, port: server.port } })
 const loopback = createCustodyClient({ transport: nitroEnclave({ url: proxy.url, attestation }), stamper })
 await stage('SDK → HTTP proxy → socket → enclave (loopback, one process)', (i) => loopback.signEip1559('bench', tx(i)))
+await batchStage('signBatch ×16: SDK → HTTP proxy → socket → enclave (one process)', loopback)
 await loopback.close()
 await proxy.close()
 await server.close()
@@ -188,6 +211,7 @@ async function spawnBin(script: string, args: string[], ready: RegExp): Promise<
   const client = createCustodyClient({ transport: nitroEnclave({ url: proxyProcess.match[1]!, attestation }), stamper })
   await client.importKey({ privateKey: KEY, keyId: 'bench' })
   await stage('SDK → proxy process → enclave process (loopback, three processes)', (i) => client.signEip1559('bench', tx(i)))
+  await batchStage('signBatch ×16: SDK → proxy process → enclave process (3 processes)', client)
   await client.close()
   await proxyProcess.stop()
   await enclave.stop()

@@ -32,6 +32,7 @@ import {
   type KeyInfoWire,
   KeyNotFoundError,
   MAX_LISTED_RECORDS,
+  type OperationParams,
   type ParsedRequest,
   ParentContextSchema,
   PROTOCOL_VERSION,
@@ -64,7 +65,8 @@ import { createRollingLimits, type RollingLimits } from './policy/rollingLimits.
 import { createMemoryPolicyStore, createSigningPolicies, type LoadedPolicy, POLICY_REFRESH_MS } from './policy/signingPolicies.js'
 import type { PolicyStore } from './policy/types.js'
 import { type SigningOperation, signingOperationOf } from './families/index.js'
-import type { SigningKey, SigningSecret } from './families/types.js'
+import type { SigningKey, SigningOperationSpec, SigningSecret } from './families/types.js'
+import { signItems } from './families/batch.js'
 import { checkMaterial, deriveAccount, familiesOfRecord, isValidKeyMaterial, type PlainKeyKind, plainKeyHeader, reportedPublicKey, signingKeyOf, walletHeader } from './keys/keyKinds.js'
 import type { RecordV2Kind } from './keys/recordV2.js'
 import { assertMnemonic, BIP39_MAX_PASSPHRASE_LENGTH, entropyToMnemonic, mnemonicToSeed } from './families/hd/mnemonic.js'
@@ -112,7 +114,7 @@ export type RequestHandlerOptions = {
  * verified (the requester's and its approval stamps', as compressed points). `audit` collects what the
  * request's audit event reports besides the outcome.
  */
-type Caller = { key: Hex; nonce: Hex; approvers(): ReadonlySet<Hex>; audit: Partial<AuditRecord> }
+type Caller = { key: Hex; nonce: Hex; approvers(): ReadonlySet<Hex>; audit: Partial<AuditRecord>; /** The digest the answer is signed over (a batch's item events name it). */ requestDigest?: Hex }
 
 /** What an operation needs of its caller: read a key, administer its policy, sign with it, or create an account of a wallet. */
 type Access = 'read' | 'admin' | 'sign' | 'create'
@@ -263,39 +265,115 @@ export function createRequestHandler({
    * committed once the signature exists and released when anything failed.
    */
   async function sign(req: ParsedRequest & { op: SigningOperation }, context: UnsealContext | undefined, caller: Caller): Promise<unknown> {
-    const spec = signingOperationOf(req.op)
-    if (!spec) throw new InternalError({ reason: `no signing operation ${req.op}` })
+    const spec = specOf(req.op)
     const params = req.params as never
     const { keyId } = req.params as { keyId: string }
     spec.check?.(params, { maxGas })
     const record = await recordOf(keyId, context)
+    checkFamily(record, spec, req.op)
+    const access = await signingAccess(record, context, caller)
+    return withRecord(record, context, (secret, keyPolicy, key) => {
+      access.read.remember()
+      return signPayload(spec, params, { secret, keyPolicy, key }, access, caller)
+    })
+  }
+
+  /** The spec of a signing operation (the request's op passed its schema, so one exists). */
+  function specOf(op: SigningOperation): SigningOperationSpec<SigningOperation> {
+    const spec = signingOperationOf(op)
+    if (!spec) throw new InternalError({ reason: `no signing operation ${op}` })
+    return spec
+  }
+
+  /** Refuse an operation of a family the record's key does not sign for. */
+  function checkFamily(record: SealedKeyRecord, spec: SigningOperationSpec<SigningOperation>, op: string): void {
     const families = familiesOfRecord(record)
     if (!families.includes(spec.family)) {
       const what = record.version === 2 && record.kind === 'hd-wallet' ? 'an HD wallet, which signs through its accounts (account.create)' : `a key that signs for ${families.join(' and ')}`
-      throw new InvalidArgumentError({ field: 'keyId', rule: `names ${what}, not ${spec.family} (${req.op})` })
+      throw new InvalidArgumentError({ field: 'keyId', rule: `names ${what}, not ${spec.family} (${op})` })
     }
+  }
+
+  /** Read the signing policy that governs `record` and authorize `caller` to sign with it (once per request). */
+  async function signingAccess(record: SealedKeyRecord, context: UnsealContext | undefined, caller: Caller) {
     // An HD account is governed by its wallet's signing policy and limits (one limit for all the wallet's accounts).
     const subject = policySubjectOf(record)
     const read = await policies.current(subject, ownersOf(record), context)
     const policy = read.loaded
     authorize(record, caller, 'sign', policy)
+    return { read, policy, subject }
+  }
+
+  /**
+   * Facts, policy decision (reserving the rolling limits), signature and the limit's commit of one payload, with
+   * the key already unsealed: the one path of a single sign request and of each item of a batch.
+   */
+  function signPayload(
+    spec: SigningOperationSpec<SigningOperation>,
+    params: never,
+    unsealed: { secret: SigningSecret; keyPolicy: KeyPolicy; key: SigningKey },
+    { policy, subject }: { policy: LoadedPolicy | undefined; subject: SealedKeyRecord },
+    caller: Caller,
+  ): unknown {
+    const { secret, keyPolicy, key } = unsealed
+    // Facts come from the payload and the unsealed key's public side (a Bitcoin key's own outputs are change).
+    const facts: PolicyFacts = spec.facts(params, key)
+    // Limits are counted per policy subject: its keyId and its address (a record the parent made under the same
+    // keyId, with a policy of its own, draws on another bucket).
+    const reservation = policy ? decide(policy, facts, caller, `${subject.keyId}@${subject.address}`) : undefined
+    // Evaluation, signing and the limit's commit run in one synchronous step: no other request interleaves.
+    let out: unknown
+    try {
+      out = spec.sign(secret, params, { policy: keyPolicy, key })
+    } catch (e) {
+      reservation?.release()
+      throw e
+    }
+    reservation?.commit()
+    return out
+  }
+
+  /**
+   * `sign.batch`: one stamp, one owner check, one policy read and one unsealing for every item; then each item,
+   * in order, through the single operation's own checks ({@link signItems}): its schema, the gas cap, its family,
+   * its facts and the policy (each item's limit reservation committed before the next item is evaluated, all in
+   * one synchronous step, so item k sees the spend of items 1..k-1 and no other request interleaves).
+   */
+  async function signBatch(params: OperationParams<'sign.batch'>, context: UnsealContext | undefined, caller: Caller, id: string): Promise<unknown> {
+    const { keyId, items } = params
+    const record = await recordOf(keyId, context)
+    const access = await signingAccess(record, context, caller)
+    if (access.policy) {
+      caller.audit.policyVersion = access.policy.ref.version
+      caller.audit.policyDigest = access.policy.ref.digest
+    }
     return withRecord(record, context, (secret, keyPolicy, key) => {
-      read.remember()
-      // Facts come from the payload and the unsealed key's public side (a Bitcoin key's own outputs are change).
-      const facts: PolicyFacts = spec.facts(params, key)
-      // Limits are counted per policy subject: its keyId and its address (a record the parent made under the same
-      // keyId, with a policy of its own, draws on another bucket).
-      const reservation = policy ? decide(policy, facts, caller, `${subject.keyId}@${subject.address}`) : undefined
-      // Evaluation, signing and the limit's commit run in one synchronous step: no other request interleaves.
-      let out: unknown
-      try {
-        out = spec.sign(secret, params, { policy: keyPolicy, key })
-      } catch (e) {
-        reservation?.release()
-        throw e
-      }
-      reservation?.commit()
-      return out
+      access.read.remember()
+      const results = signItems(items, {
+        sign(item, audit) {
+          // The single operation's params schema, over the item's params under the batch's key.
+          const req = parseParams({ id, op: item.op, params: { ...item.params, keyId } }) as ParsedRequest & { op: SigningOperation }
+          const spec = specOf(req.op)
+          spec.check?.(req.params as never, { maxGas })
+          checkFamily(record, spec, req.op)
+          // Each item reports its own rule in its own event; the approvers are the batch's (stamps over the whole batch).
+          return signPayload(spec, req.params as never, { secret, keyPolicy, key }, access, { ...caller, audit })
+        },
+        audit(item, outcome, fields) {
+          // One audit event per item (the batch's own event follows, as for every request), under the batch's digest.
+          session.audit.record({
+            op: item.op,
+            outcome,
+            keyId,
+            ...(caller.requestDigest ? { requestDigest: caller.requestDigest } : {}),
+            apiKey: caller.key,
+            ...(caller.audit.approvers ? { approvers: caller.audit.approvers } : {}),
+            ...fields,
+          })
+        },
+        publicError,
+      })
+      return { results }
     })
   }
 
@@ -563,6 +641,8 @@ export function createRequestHandler({
         }
         return skipped > 0 ? { keys, skipped } : { keys }
       }
+      case 'sign.batch':
+        return signBatch(req.params, context, who, req.id)
       default:
         // Every signing operation, of every chain family, through its spec (families/index.ts).
         return sign(req as ParsedRequest & { op: SigningOperation }, context, who)
@@ -654,7 +734,7 @@ export function createRequestHandler({
           if (caller && others.length > 0) caller.audit.approvers = others
           return found
         }
-        caller = { key: stamp.publicKey, nonce: stamp.nonce, approvers: approversOf, audit: {} }
+        caller = { key: stamp.publicKey, nonce: stamp.nonce, approvers: approversOf, audit: {}, requestDigest: digest }
         return caller
       }
       const outcome = await serve(envelope, context, authenticate)

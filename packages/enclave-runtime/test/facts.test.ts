@@ -692,7 +692,8 @@ describe('the registry: one extractor per signing operation', () => {
   const wireTx = { chainId: '1', nonce: '0', to: USDC, gas: '100000', maxFeePerGas: String(30n * GWEI), maxPriorityFeePerGas: String(2n * GWEI), data: erc20.transfer(BOB, 7n) }
 
   it('covers exactly the sign.* operations', () => {
-    expect(Object.keys(SIGNING_OPERATIONS).sort()).toEqual(operationNames.filter((op) => op.startsWith('sign.')).sort())
+    // sign.batch carries items of these operations and has no facts of its own.
+    expect(Object.keys(SIGNING_OPERATIONS).sort()).toEqual(operationNames.filter((op) => op.startsWith('sign.') && op !== 'sign.batch').sort())
     expect(Object.isFrozen(SIGNING_OPERATIONS)).toBe(true)
   })
 

@@ -206,6 +206,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "KeyInfoSchema",
         "KeyNotFoundError",
         "MAX_APPROVAL_STAMPS",
+        "MAX_BATCH_ITEMS",
         "MAX_FRAME_BYTES",
         "MAX_LISTED_RECORDS",
         "MessageSignatureSchema",

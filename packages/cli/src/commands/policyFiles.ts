@@ -33,8 +33,8 @@ export type PolicyFile =
 /** A signing request as a payload file gives it: the wire request's `op` and validated `params`. */
 export type PayloadFile = { request: ParsedRequest }
 
-/** The operations `custody policy test` evaluates: every signing operation of the protocol. */
-export const SIGNING_OPERATIONS = operationNames.filter((op) => op.startsWith('sign.'))
+/** The operations `custody policy test` evaluates: every signing operation of the protocol (a batch is its items). */
+export const SIGNING_OPERATIONS = operationNames.filter((op) => op.startsWith('sign.') && op !== 'sign.batch')
 
 /** The keyId a payload gets when it names none (the offline test signs nothing; it only names limit buckets). */
 export const OFFLINE_KEY_ID = 'policy-test'

@@ -2,8 +2,8 @@ import type { KeyPolicy, PolicyFacts } from '@enclave-custody/sdk'
 import type { Operation, OperationParams } from '@enclave-custody/sdk/protocol'
 import type { BitcoinNetwork } from './bitcoin/addresses.js'
 
-/** The operations that sign a payload: every `sign.*` operation of the protocol. */
-export type SigningOperation = Extract<Operation, `sign.${string}`>
+/** The operations that sign a payload: every `sign.*` operation of the protocol (`sign.batch` carries them, it is none). */
+export type SigningOperation = Exclude<Extract<Operation, `sign.${string}`>, 'sign.batch'>
 
 /** The chain families the enclave signs for. */
 export type SigningFamily = 'evm' | 'bitcoin' | 'solana'

@@ -63,6 +63,7 @@ import { isRepeatable, isRetryableFailure, NO_RETRY, normalizeRetry, type RetryO
 import type { Transport } from '../transports/types.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { assertObject, fail } from '../utils/assert.js'
+import { type SignBatchItem, type SignBatchReturnType, signBatch, signBatchRequest } from './signBatch.js'
 import { base58 } from '@scure/base'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
@@ -175,6 +176,7 @@ export type CreateAccountParameters = {
 export type { SignedTransaction, SignMessageParameters, SignMessageReturnType, SignTransactionReturnType } from '../families/evm/client.js'
 export type { SignBitcoinPsbtParameters, SignBitcoinPsbtReturnType } from '../families/bitcoin/client.js'
 export type { SignSolanaMessageParameters, SignSolanaMessageReturnType, SignSolanaTransactionParameters, SignSolanaTransactionReturnType } from '../families/solana/client.js'
+export type { SignBatchItem, SignBatchItemKind, SignBatchItemResult, SignBatchReturnType, SignBatchValue } from './signBatch.js'
 
 /**
  * Options of every sign method. `idempotencyKey` (1-64 of [A-Za-z0-9._:-]) makes a retry safe: the enclave
@@ -221,6 +223,8 @@ export type ApprovalRequests = {
   signBitcoinPsbt(keyId: string, params: SignBitcoinPsbtParameters, options?: SignOptions): Promise<ApprovalRequest>
   signSolanaTransaction(keyId: string, params: SignSolanaTransactionParameters, options?: SignOptions): Promise<ApprovalRequest>
   signSolanaMessage(keyId: string, params: SignSolanaMessageParameters, options?: SignOptions): Promise<ApprovalRequest>
+  /** The whole `sign.batch` request: an approval counts for every item of the batch. */
+  signBatch(keyId: string, items: readonly SignBatchItem[], options?: SignOptions): Promise<ApprovalRequest>
 }
 
 /** The audit receipt of one verified response: where the enclave's audit chain stood after the request. */
@@ -325,6 +329,14 @@ export type CustodyClient = {
   signSolanaTransaction(keyId: string, params: SignSolanaTransactionParameters, options?: SignOptions): Promise<SignSolanaTransactionReturnType>
   /** Sign a Solana off-chain message (version 0, preamble included) with an ed25519 key; the signature is verified. */
   signSolanaMessage(keyId: string, params: SignSolanaMessageParameters, options?: SignOptions): Promise<SignSolanaMessageReturnType>
+  /**
+   * Sign 1 to 64 payloads (EVM kinds, Bitcoin PSBTs, Solana transactions and messages) with one key in one stamped
+   * request (`sign.batch`): each item checked by the enclave's
+   * policy as its own request would be (rolling limits charged item by item), each signed item verified here as its
+   * single method verifies it. Returns `{ ok: true, value } | { ok: false, error }` per item, in order; an answer
+   * that does not verify throws `IntegrityError`. Approvals (`options.approvals`/`approvers`) stamp the whole batch.
+   */
+  signBatch<const I extends readonly SignBatchItem[]>(keyId: string, items: I, options?: SignOptions): Promise<SignBatchReturnType<I>>
   /**
    * The exact request a sign method would send, for approvers on other machines to stamp with
    * `approveRequest(stamper, request)`; pass their stamps as `options.approvals` to the same call (with the same
@@ -767,6 +779,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       const { request, verify } = await solana.signSolanaMessage(keyId, params, idempotency(options))
       return verify(await call(request.op, request.params, quorumOf(options)))
     },
+    signBatch: async (keyId, items, options) => signBatch({ call, addressOf, getKey: (id) => client.getKey(id), evm, idempotency: idempotency(options), quorum: quorumOf(options) }, keyId, items),
     approvalRequest: {
       signEip1559: async (keyId, tx, options) => approvalRequestOf(evm.signEip1559(keyId, tx, idempotency(options)).request),
       signTransaction: async (keyId, tx, options) => approvalRequestOf(evm.signTransaction(keyId, tx, idempotency(options)).request),
@@ -777,6 +790,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       signBitcoinPsbt: async (keyId, params, options) => approvalRequestOf(bitcoin.signBitcoinPsbtRequest(keyId, params, idempotency(options))),
       signSolanaTransaction: async (keyId, params, options) => approvalRequestOf(solana.signSolanaTransactionRequest(keyId, params, idempotency(options))),
       signSolanaMessage: async (keyId, params, options) => approvalRequestOf(solana.signSolanaMessageRequest(keyId, params, idempotency(options))),
+      signBatch: async (keyId, items, options) => approvalRequestOf(signBatchRequest(evm, keyId, items, idempotency(options))),
     },
     signingPolicyDocument: async (keyId, policy) => documentFor(keyId, policy, await client.getKey(keyId)),
     async setSigningPolicy(keyId, policy, options) {

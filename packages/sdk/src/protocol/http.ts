@@ -29,6 +29,9 @@ export const RESPONSE_SIGNATURE_HEADER = 'x-custody-signature'
 
 export type HttpRoute = { method: 'GET' | 'POST'; path: string; body?: unknown }
 
+/** The HTTP action of `sign.batch`: `POST /v1/keys/:keyId/sign-batch`. */
+const SIGN_BATCH_ACTION = 'sign-batch'
+
 const ACTION_OPS = new Map<string, Operation>(Object.entries(SIGN_ACTIONS).map(([op, action]) => [action, op as Operation]))
 
 /**
@@ -66,6 +69,9 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
       return { method: 'GET', path: '/healthz' }
     case 'system.attestation':
       return { method: 'GET', path: `/v1/attestation?nonce=${encodeURIComponent(String((params as { nonce?: unknown }).nonce))}` }
+    case 'sign.batch':
+      // One route for a batch of any signing operations of one key: the items travel as they are stamped.
+      return { method: 'POST', path: `/v1/keys/${k}/${SIGN_BATCH_ACTION}`, body: rest }
     case 'audit.read':
       // Parent-internal: the proxy reads the enclave's audit events itself; there is no HTTP route.
       return { method: 'GET', path: '/v1/audit' }
@@ -106,6 +112,7 @@ export function routeToOperation(method: string, pathname: string, body: unknown
     const { type, ...rest } = b
     if (type === undefined || type === 'eip1559') return { op: 'sign.eip1559', params: { ...rest, keyId } }
   }
+  if (parts.length === 4 && parts[3] === SIGN_BATCH_ACTION && method === 'POST') return { op: 'sign.batch', params: { ...b, keyId } }
   const action = parts.length === 4 && method === 'POST' ? ACTION_OPS.get(parts[3]!) : undefined
   if (action) return { op: action, params: { ...b, keyId } }
   return undefined

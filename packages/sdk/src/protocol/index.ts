@@ -33,6 +33,7 @@ export {
   type ParentContext,
   ParentContextSchema,
   MAX_APPROVAL_STAMPS,
+  MAX_BATCH_ITEMS,
   MAX_LISTED_RECORDS,
   idOf,
   KEY_ID_PATTERN,

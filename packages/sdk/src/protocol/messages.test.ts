@@ -98,6 +98,7 @@ describe('HTTP route table', () => {
     'sign.message': { keyId: 'k', message: { raw: '0x00' } },
     'sign.typedData': { keyId: 'k', typedData: { domain: {}, types: {}, primaryType: 'EIP712Domain', message: {} } },
     'sign.digest': { keyId: 'k', digest: `0x${'11'.repeat(32)}` },
+    'sign.batch': { keyId: 'k/2', items: [{ op: 'sign.message', params: { message: 'hi' } }, { op: 'sign.digest', params: { digest: `0x${'11'.repeat(32)}` } }], idempotencyKey: 'b-1' },
     'system.attestation': { nonce: `0x${'ab'.repeat(32)}` },
     'key.importSealed': { keyId: 's', sealed: { to: `0x${'01'.repeat(32)}`, enc: `0x04${'02'.repeat(64)}`, ciphertext: `0x${'03'.repeat(48)}` } },
     'policy.set': { keyId: 'p', policy: { document: { keyId: 'p' }, approvals: [] } },
@@ -128,6 +129,7 @@ describe('HTTP route table', () => {
     ['sign.message', 'POST /v1/keys/k/sign-message'],
     ['sign.typedData', 'POST /v1/keys/k/sign-typed-data'],
     ['sign.digest', 'POST /v1/keys/k/sign-digest'],
+    ['sign.batch', 'POST /v1/keys/k/sign-batch'],
     ['sign.eip1559', 'POST /v1/keys/k/sign'],
   ] as const)('serves %s at %s, with the path keyId winning over one in the body', (op, route) => {
     const r = operationToRoute(op, { keyId: 'k' })

@@ -14,7 +14,7 @@ import { normalizeOwners, OwnersSchema } from '../keys/owners.js'
 import { SIGNING_OPERATION_SCHEMAS } from '../families/index.js'
 import { assertPrivateKeyHex } from '../utils/privateKey.js'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from './keyId.js'
-import { hexSchema, keyIdSchema } from './schemas.js'
+import { hexSchema, idempotencyKeySchema, keyIdSchema } from './schemas.js'
 import type { RequestStamp } from '../auth/types.js'
 
 import { PROTOCOL_VERSION } from './version.js'
@@ -95,6 +95,41 @@ const owners = z
   .unknown()
   .transform((v) => (v === undefined ? undefined : normalizeOwners(v, 'owners')))
   .optional()
+
+/** Most items one `sign.batch` request carries. */
+export const MAX_BATCH_ITEMS = 64
+
+/** The operations a `sign.batch` item may be: every signing operation of every family (never a batch itself). */
+export const BATCH_ITEM_OPERATIONS = Object.keys(SIGNING_OPERATION_SCHEMAS) as [keyof typeof SIGNING_OPERATION_SCHEMAS, ...(keyof typeof SIGNING_OPERATION_SCHEMAS)[]]
+export type BatchItemOperation = keyof typeof SIGNING_OPERATION_SCHEMAS
+
+/** An error as it travels (a response's `error`, a batch item's). */
+const WireErrorSchema = z.strictObject({
+  code: z.string().max(64),
+  message: z.string().max(2000),
+  retryable: z.boolean(),
+  details: z.record(z.string(), z.unknown()).optional(),
+})
+
+/**
+ * One item of a batch: an operation and its params without `keyId` (the batch names the key once) and without
+ * `idempotencyKey` (the batch has one). The params are validated item by item by the enclave with the operation's
+ * own schema, so that an invalid item fails alone.
+ */
+const BatchItemSchema = z.strictObject({
+  op: z.enum(BATCH_ITEM_OPERATIONS),
+  // Passed on as sent (no copy that would drop an own `__proto__`): the operation's own schema reads every field.
+  params: z
+    .custom<Record<string, unknown>>((p) => typeof p === 'object' && p !== null && !Array.isArray(p), { message: 'must be an object' })
+    .refine((p) => !Object.hasOwn(p, 'keyId'), { message: 'must not name a key: the batch\'s keyId applies to every item', path: ['keyId'] })
+    .refine((p) => !Object.hasOwn(p, 'idempotencyKey'), { message: 'must not carry an idempotency key: the batch\'s applies to all its items', path: ['idempotencyKey'] }),
+})
+
+/** One item's outcome in a `sign.batch` result, in item order. */
+const BatchItemResultSchema = z.union([z.strictObject({ ok: z.literal(true), result: z.unknown() }), z.strictObject({ ok: z.literal(false), error: WireErrorSchema })])
+export type BatchItemResultWire = z.infer<typeof BatchItemResultSchema>
+
+const BATCH_ITEMS_RULE = `must hold 1 to ${MAX_BATCH_ITEMS} items`
 
 /** Every operation: its params schema (validated by the enclave) and its result schema (validated by the SDK). */
 export const operations = {
@@ -224,6 +259,20 @@ export const operations = {
   },
   // Every chain family's signing operations (families/index.ts).
   ...SIGNING_OPERATION_SCHEMAS,
+  /**
+   * Sign up to {@link MAX_BATCH_ITEMS} payloads with one key in one stamped request: each item is validated,
+   * policy-checked and signed like its own operation (rolling limits charged item by item, in order); an item
+   * that fails has `{ ok: false, error }` in its slot and the others are still signed.
+   */
+  'sign.batch': {
+    params: z.strictObject({
+      idempotencyKey: idempotencyKeySchema,
+      keyId,
+      items: z.array(BatchItemSchema).min(1, { message: BATCH_ITEMS_RULE }).max(MAX_BATCH_ITEMS, { message: BATCH_ITEMS_RULE }),
+    }),
+    /** One outcome per item, in item order (the SDK checks the count and each result against its item). */
+    result: z.strictObject({ results: z.array(BatchItemResultSchema).max(MAX_BATCH_ITEMS) }),
+  },
 } as const
 
 export type Operation = keyof typeof operations
@@ -377,12 +426,7 @@ const ResponseSchema = z.union([
     v: z.literal(PROTOCOL_VERSION),
     id: z.string(),
     ok: z.literal(false),
-    error: z.strictObject({
-      code: z.string().max(64),
-      message: z.string().max(2000),
-      retryable: z.boolean(),
-      details: z.record(z.string(), z.unknown()).optional(),
-    }),
+    error: WireErrorSchema,
     sig: z.unknown().optional(),
     audit: z.unknown().optional(),
   }),
