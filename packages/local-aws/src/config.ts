@@ -7,6 +7,7 @@ import { PolicyDocumentError } from './policy/PolicyDocumentError.js'
 import { parseIdentityPolicy } from './policy/parseKeyPolicy.js'
 import type { IdentityPolicyDocument } from './policy/types.js'
 import type { LocalAwsLogEntry } from './server/createRequestHandler.js'
+import type { StateFileSystem } from './store/atomicWriteFile.js'
 
 /** Options of {@link startLocalAws}. */
 export type StartLocalAwsParameters = {
@@ -43,6 +44,8 @@ export type StartLocalAwsParameters = {
   clock?: () => Date
   /** Receives one entry per request (no bodies, no secrets). @default undefined (silent) */
   log?: (entry: LocalAwsLogEntry) => void
+  /** The file-system calls of state writes under `dataDir` (tests inject ENOSPC / EROFS). @default node:fs/promises */
+  stateFileSystem?: StateFileSystem
 }
 
 /** {@link StartLocalAwsParameters} checked and with defaults applied. */
@@ -58,6 +61,7 @@ export type LocalAwsConfig = {
   verifyAttestation: VerifyAttestationFunction | undefined
   clock: () => Date
   log: ((entry: LocalAwsLogEntry) => void) | undefined
+  stateFileSystem: StateFileSystem | undefined
 }
 
 const OPTION_KEYS = new Set([
@@ -72,6 +76,7 @@ const OPTION_KEYS = new Set([
   'verifyAttestation',
   'clock',
   'log',
+  'stateFileSystem',
 ])
 
 /**
@@ -143,7 +148,10 @@ export function resolveLocalAwsConfig(options: StartLocalAwsParameters = {}): Lo
   const log = own('log')
   if (log !== undefined && typeof log !== 'function') fail('log', 'must be a function')
 
-  return { port, host, dataDir, accountId, region, attestationRoots: [...roots], principals, latencyMs, verifyAttestation, clock, log }
+  const stateFileSystem = own('stateFileSystem')
+  if (stateFileSystem !== undefined && (typeof stateFileSystem !== 'object' || stateFileSystem === null)) fail('stateFileSystem', 'must be an object of fs calls')
+
+  return { port, host, dataDir, accountId, region, attestationRoots: [...roots], principals, latencyMs, verifyAttestation, clock, log, stateFileSystem }
 }
 
 /** Parse a principal's identity policies once at start, so a malformed one fails the start, naming it. */

@@ -60,8 +60,9 @@ export async function startLocalAws(options: StartLocalAwsParameters = {}): Prom
     const file = (name: string) => (config.dataDir === undefined ? undefined : join(config.dataDir, name))
     // A writer killed between write and rename leaves a temporary file; with the lock held, none is in use.
     if (config.dataDir !== undefined) await removeStaleTempFiles(config.dataDir, [KMS_FILE, SECRETS_FILE])
-    const kmsStore = await JsonStateStore.open({ file: file(KMS_FILE), initial: initialKmsState, validate: validateKmsState })
-    const secretsStore = await JsonStateStore.open({ file: file(SECRETS_FILE), initial: initialSecretsState, validate: validateSecretsState })
+    const fs = config.stateFileSystem
+    const kmsStore = await JsonStateStore.open({ file: file(KMS_FILE), initial: initialKmsState, validate: validateKmsState, ...(fs ? { fs } : {}) })
+    const secretsStore = await JsonStateStore.open({ file: file(SECRETS_FILE), initial: initialSecretsState, validate: validateSecretsState, ...(fs ? { fs } : {}) })
     const kms = new KmsService({
       store: kmsStore,
       region: config.region,

@@ -1,15 +1,40 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, unlink, link } from 'node:fs/promises'
+import * as nodeFs from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { UnavailableError } from '@enclave-custody/sdk'
 
-/** File-system steps, injectable so that tests can crash a write half-way. */
+/** The open file of an atomic write: the few methods it calls. */
+export type AtomicWriteHandle = {
+  writeFile(data: string | Uint8Array): Promise<void>
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The file-system calls of an atomic write (`node:fs/promises` by default). Injectable so that tests can make a
+ * step fail as a full (ENOSPC) or read-only (EROFS) file system would: everything here runs as root, so
+ * permissions cannot simulate either.
+ */
+export type AtomicWriteFs = {
+  open(path: string, flags: string, mode?: number): Promise<AtomicWriteHandle>
+  rename(from: string, to: string): Promise<void>
+  link(existing: string, path: string): Promise<void>
+  unlink(path: string): Promise<void>
+  mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>
+}
+
+/** File-system steps, injectable so that tests can crash a write half-way or fail one of its calls. */
 export type WriteSteps = {
   /** Called after the temp file is written and fsynced, before it becomes visible. */
   beforeCommit?: (tempPath: string) => Promise<void> | void
+  /** The file-system calls. @default node:fs/promises */
+  fs?: AtomicWriteFs
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
+const defaultFs: AtomicWriteFs = nodeFs
+
+async function fsyncDir(fs: AtomicWriteFs, dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
   try {
     await handle.sync()
   } finally {
@@ -17,50 +42,83 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeTemp(path: string, data: string | Uint8Array, mode: number): Promise<string> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+async function writeTemp(fs: AtomicWriteFs, path: string, data: string | Uint8Array, mode: number): Promise<string> {
+  await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 })
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  const handle = await open(temp, 'wx', mode)
+  const handle = await fs.open(temp, 'wx', mode)
   try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (e) {
+    // A short write (ENOSPC) or a failed fsync must not leave a half temp file behind.
+    await fs.unlink(temp).catch(() => {})
+    throw e
   }
   return temp
 }
 
 /**
  * Atomically replace `path` with `data`: write a temp file, fsync it, rename over the target, fsync
- * the directory. A crash at any point leaves either the old or the new content, never a mix.
+ * the directory. A crash at any point leaves either the old or the new content, never a mix; a failed
+ * step before the rename leaves the old content and no temp file.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, { mode = 0o600, beforeCommit }: { mode?: number } & WriteSteps = {}): Promise<void> {
-  const temp = await writeTemp(path, data, mode)
+export async function writeFileAtomic(path: string, data: string | Uint8Array, { mode = 0o600, beforeCommit, fs = defaultFs }: { mode?: number } & WriteSteps = {}): Promise<void> {
+  const temp = await writeTemp(fs, path, data, mode)
   try {
     await beforeCommit?.(temp)
-    await rename(temp, path)
+    await fs.rename(temp, path)
   } catch (e) {
-    await unlink(temp).catch(() => {})
+    await fs.unlink(temp).catch(() => {})
     throw e
   }
-  await fsyncDir(dirname(path))
+  await fsyncDir(fs, dirname(path))
 }
 
 /**
  * Atomically create `path` only if it does not exist (hard link of a fully written temp file).
  * @returns false when `path` already exists.
  */
-export async function createFileAtomic(path: string, data: string | Uint8Array, { mode = 0o600, beforeCommit }: { mode?: number } & WriteSteps = {}): Promise<boolean> {
-  const temp = await writeTemp(path, data, mode)
+export async function createFileAtomic(path: string, data: string | Uint8Array, { mode = 0o600, beforeCommit, fs = defaultFs }: { mode?: number } & WriteSteps = {}): Promise<boolean> {
+  const temp = await writeTemp(fs, path, data, mode)
   try {
     await beforeCommit?.(temp)
-    await link(temp, path)
+    await fs.link(temp, path)
     return true
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw e
   } finally {
-    await unlink(temp).catch(() => {})
-    await fsyncDir(dirname(path)).catch(() => {})
+    await fs.unlink(temp).catch(() => {})
+    await fsyncDir(fs, dirname(path)).catch(() => {})
   }
+}
+
+const CAUSES: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+}
+
+/**
+ * A failed write of the data directory as the caller should see it: an `UnavailableError` naming the cause and
+ * its errno code (`cannot store the key record: no space left on device (ENOSPC)`) — no path, no stack, no
+ * data; the fs error stays as `cause` for the logs. Anything that is not an fs error (no errno `code`) is
+ * returned unchanged.
+ *
+ * @param e - what the write threw
+ * @param what - what was being written, for the message ("the key record")
+ */
+export function storageWriteError(e: unknown, what: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  if (typeof code !== 'string' || !/^E[A-Z0-9]{1,16}$/.test(code)) return e
+  return new UnavailableError({ reason: `cannot store ${what}: ${CAUSES[code] ?? 'file-system error'} (${code})`, cause: e })
 }

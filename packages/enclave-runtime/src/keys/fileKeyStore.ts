@@ -1,7 +1,7 @@
 import { readdir, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InternalError, KEY_ID_PATTERN, KeyExistsError } from '@enclave-custody/sdk/protocol'
-import { createFileAtomic, type WriteSteps } from './atomicWrite.js'
+import { createFileAtomic, storageWriteError, type WriteSteps } from './atomicWrite.js'
 import type { KeyStore, SealedKeyRecord } from './types.js'
 
 const SUFFIX = '.json'
@@ -34,7 +34,13 @@ export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): P
 
   return {
     async put(record) {
-      const created = await createFileAtomic(pathOf(record.keyId), `${JSON.stringify(record, null, 2)}\n`, steps)
+      let created: boolean
+      try {
+        created = await createFileAtomic(pathOf(record.keyId), `${JSON.stringify(record, null, 2)}\n`, steps)
+      } catch (e) {
+        // A full or read-only data directory: UNAVAILABLE naming the cause, nothing stored.
+        throw storageWriteError(e, 'the key record')
+      }
       if (!created) throw new KeyExistsError({ keyId: record.keyId })
     },
     get: (keyId) => read(pathOf(keyId)),

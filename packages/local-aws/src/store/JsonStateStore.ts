@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { atomicWriteFile } from './atomicWriteFile.js'
+import { basename } from 'node:path'
+import { AwsServiceError } from '../protocol/AwsServiceError.js'
+import { atomicWriteFile, type StateFileSystem } from './atomicWriteFile.js'
 
 export type OpenJsonStateStoreParameters<T> = {
   /** Where the state lives; `undefined` keeps it in memory only. */
@@ -8,6 +10,17 @@ export type OpenJsonStateStoreParameters<T> = {
   initial: () => T
   /** Check a loaded value and return it typed; throw when it is not a valid state. */
   validate: (value: unknown) => T
+  /** The file-system calls of its writes (tests inject ENOSPC / EROFS). @default node:fs/promises */
+  fs?: StateFileSystem
+}
+
+const WRITE_CAUSES: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
 }
 
 /**
@@ -19,10 +32,12 @@ export class JsonStateStore<T> {
   #state: T
   #tail: Promise<unknown> = Promise.resolve()
   readonly #file: string | undefined
+  readonly #fs: StateFileSystem | undefined
 
-  private constructor(file: string | undefined, state: T) {
+  private constructor(file: string | undefined, state: T, fs?: StateFileSystem) {
     this.#file = file
     this.#state = state
+    this.#fs = fs
   }
 
   /**
@@ -30,13 +45,13 @@ export class JsonStateStore<T> {
    *
    * @throws Error when the file exists but is not valid JSON or fails `validate`
    */
-  static async open<T>({ file, initial, validate }: OpenJsonStateStoreParameters<T>): Promise<JsonStateStore<T>> {
+  static async open<T>({ file, initial, validate, fs }: OpenJsonStateStoreParameters<T>): Promise<JsonStateStore<T>> {
     if (file === undefined) return new JsonStateStore(undefined, initial())
     let text: string
     try {
       text = await readFile(file, 'utf8')
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new JsonStateStore(file, initial())
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new JsonStateStore(file, initial(), fs)
       throw e
     }
     let value: unknown
@@ -45,7 +60,7 @@ export class JsonStateStore<T> {
     } catch (cause) {
       throw new Error(`local-aws: ${file} is not valid JSON`, { cause })
     }
-    return new JsonStateStore(file, validate(value))
+    return new JsonStateStore(file, validate(value), fs)
   }
 
   /** The committed state. Treat it as read-only. */
@@ -59,12 +74,20 @@ export class JsonStateStore<T> {
    *
    * @param mutate - changes the draft in place and returns a result; throwing aborts the mutation
    * @returns what `mutate` returned
+   * @throws AwsServiceError `ServiceUnavailableException` (503, retryable for AWS SDKs) when the file cannot be
+   *   written (a full or read-only disk): the message names the cause and its errno code; the state is unchanged
    */
   update<R>(mutate: (draft: T) => R): Promise<R> {
     const run = async (): Promise<R> => {
       const draft = structuredClone(this.#state)
       const result = mutate(draft)
-      if (this.#file !== undefined) await atomicWriteFile(this.#file, `${JSON.stringify(draft, null, 2)}\n`)
+      if (this.#file !== undefined) {
+        try {
+          await atomicWriteFile(this.#file, `${JSON.stringify(draft, null, 2)}\n`, this.#fs)
+        } catch (e) {
+          throw writeFailure(e, this.#file)
+        }
+      }
       this.#state = draft
       return result
     }
@@ -77,4 +100,15 @@ export class JsonStateStore<T> {
   async idle(): Promise<void> {
     await this.#tail
   }
+}
+
+/** An fs error of a state write as the client sees it: 503 naming the cause (no path, no stack); others unchanged. */
+function writeFailure(e: unknown, file: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  if (typeof code !== 'string' || !/^E[A-Z0-9]{1,16}$/.test(code)) return e
+  return new AwsServiceError({
+    code: 'ServiceUnavailableException',
+    statusCode: 503,
+    message: `local-aws cannot write its state (${basename(file)}): ${WRITE_CAUSES[code] ?? 'file-system error'} (${code}); nothing was changed`,
+  })
 }

@@ -2,14 +2,14 @@ import { open, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IntegrityError, InvalidArgumentError, type SignedSigningPolicy, UnavailableError } from '@enclave-custody/sdk'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
-import { writeFileAtomic, type WriteSteps } from '../../keys/atomicWrite.js'
+import { storageWriteError, writeFileAtomic, type WriteSteps } from '../../keys/atomicWrite.js'
 import type { PolicyStore } from '../types.js'
 
 /** Options of {@link createFilePolicyStore}. */
 export type CreateFilePolicyStoreParameters = {
   /** The directory of the policy files, one `<keyId>.json` per key (created on the first write, mode 0700). */
   dir: string
-  /** File-system steps of a write, injectable so that tests can crash a write half-way. @default none */
+  /** File-system steps of a write (a crash half-way, the fs calls), injectable for tests. @default none, node:fs/promises */
   steps?: WriteSteps
 }
 
@@ -112,7 +112,12 @@ export function createFilePolicyStore({ dir, steps = {} }: CreateFilePolicyStore
         throw new InvalidArgumentError({ field: 'signed.document.keyId', rule: 'must be the keyId the policy is stored under' })
       }
       await sweep()
-      await writeFileAtomic(path, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o600, ...steps })
+      try {
+        await writeFileAtomic(path, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o600, ...steps })
+      } catch (e) {
+        // A full or read-only data directory: UNAVAILABLE naming the cause; the previous document stays.
+        throw storageWriteError(e, `the signing policy of "${keyId}"`)
+      }
     },
   }
 }
