@@ -627,15 +627,24 @@ export function createRequestHandler({
         if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list' })
         const keys: KeyInfoWire[] = []
         let skipped = 0
-        for (const record of (await keyStore.list(context)).slice(0, MAX_LISTED_RECORDS)) {
+        // The cap counts this caller's keys: records of other owners are left out first (no unsealing), so that
+        // another owner's keys never push the caller's out of its list.
+        const mine = (await keyStore.list(context)).filter((record) => {
           try {
             // Owners only: a policy's signers are not listed (listing would read every key's policy).
             authorize(record, who, 'read')
+            return true
+          } catch (e) {
+            // Keys this caller may not use are left out of its list, not counted; a record that cannot be read is.
+            if (!isCustodyError(e, 'FORBIDDEN')) skipped++
+            return false
+          }
+        })
+        for (const record of mine.slice(0, MAX_LISTED_RECORDS)) {
+          try {
             keys.push(await withRecord(record, context, (_, __, key) => toKeyInfo(record, key)))
           } catch (e) {
             if (isCustodyError(e, 'UNAVAILABLE') || isCustodyError(e, 'TIMEOUT')) throw e
-            // Keys this caller may not use are left out of its list, not counted.
-            if (isCustodyError(e, 'FORBIDDEN')) continue
             skipped++
           }
         }
