@@ -1,10 +1,12 @@
-import { readdir, readFile, unlink } from 'node:fs/promises'
+import { readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InternalError, KEY_ID_PATTERN, KeyExistsError } from '@enclave-custody/sdk/protocol'
 import { createFileAtomic, storageWriteError, type WriteSteps } from './atomicWrite.js'
 import type { KeyStore, SealedKeyRecord } from './types.js'
 
 const SUFFIX = '.json'
+/** Records whose text is kept in memory (about 1-2 kB each), most recently read first out last. */
+const CACHED_RECORDS = 1_000
 
 /**
  * Sealed records as one JSON file per key under `<dir>`, created atomically (write temp, fsync,
@@ -23,9 +25,33 @@ export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): P
     return join(dir, `${keyId}${SUFFIX}`)
   }
 
+  /**
+   * The text of recently read records, with the file's identity when it was read. A sign reads its key's record:
+   * a `stat` that finds the same file (inode, size, modification time) serves the text from memory rather than
+   * opening and reading the file again; a file replaced, rewritten or removed behind the store is read anew.
+   */
+  const texts = new Map<string, { text: string; ino: number; size: number; mtimeMs: number }>()
+
+  async function readText(path: string): Promise<string> {
+    const { ino, size, mtimeMs } = await stat(path)
+    const known = texts.get(path)
+    texts.delete(path)
+    if (known && known.ino === ino && known.size === size && known.mtimeMs === mtimeMs) {
+      texts.set(path, known)
+      return known.text
+    }
+    const text = await readFile(path, 'utf8')
+    if (Buffer.byteLength(text) === size) {
+      if (texts.size >= CACHED_RECORDS) texts.delete(texts.keys().next().value as string)
+      texts.set(path, { text, ino, size, mtimeMs })
+    }
+    return text
+  }
+
   async function read(path: string): Promise<SealedKeyRecord | undefined> {
     try {
-      return JSON.parse(await readFile(path, 'utf8')) as SealedKeyRecord
+      // Parsed for each caller: nobody shares (or can change) another reader's record.
+      return JSON.parse(await readText(path)) as SealedKeyRecord
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw new InternalError({ reason: 'unreadable key record', cause: e })
