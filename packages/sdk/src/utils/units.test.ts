@@ -1,4 +1,5 @@
-import { formatEther as ethersFormatEther, parseEther as ethersParseEther } from 'ethers'
+import { createHash } from 'node:crypto'
+import { formatEther as ethersFormatEther, getAddress, parseEther as ethersParseEther } from 'ethers'
 import { describe, expect, it } from 'vitest'
 import { toChecksumAddress } from './address.js'
 import { formatEther, parseEther } from './units.js'
@@ -35,5 +36,16 @@ describe('EIP-55', () => {
     '0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb',
   ])('checksums %s', (address) => {
     expect(toChecksumAddress(address.toLowerCase())).toBe(address)
+  })
+
+  it('remembers checksums without mixing them up, in any case, beyond its memory of 4,096 addresses', () => {
+    // ethers computes each checksum independently; 10,000 fresh addresses overflow the memory twice, and each is
+    // asked again (from memory, or computed again) in upper and lower case.
+    const addresses = Array.from({ length: 10_000 }, (_, i) => `0x${createHash('sha256').update(String(i)).digest('hex').slice(0, 40)}`)
+    for (const a of addresses) expect(toChecksumAddress(a)).toBe(getAddress(a))
+    for (const a of addresses.slice(-100)) {
+      expect(toChecksumAddress(`0x${a.slice(2).toUpperCase()}`)).toBe(getAddress(a))
+      expect(toChecksumAddress(a)).toBe(getAddress(a))
+    }
   })
 })
