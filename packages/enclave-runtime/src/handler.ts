@@ -627,9 +627,13 @@ export function createRequestHandler({
         if (!keyStore.list) throw new UnknownOperationError({ op: 'key.list' })
         const keys: KeyInfoWire[] = []
         let skipped = 0
-        // The cap counts this caller's keys: records of other owners are left out first (no unsealing), so that
-        // another owner's keys never push the caller's out of its list.
+        // The cap counts this caller's keys: records of other owners, and (when the caller names the creators it
+        // trusts) records another API key created, are left out first (no unsealing), so that no one else's keys
+        // push the caller's out of its list. Records without a creator (the offline importer's) always count.
+        const creators = req.params.creators ? new Set<string>(req.params.creators) : undefined
         const mine = (await keyStore.list(context)).filter((record) => {
+          const creator = record.version === 2 ? record.creator : undefined
+          if (creators && creator !== undefined && !creators.has(creator)) return false
           try {
             // Owners only: a policy's signers are not listed (listing would read every key's policy).
             authorize(record, who, 'read')

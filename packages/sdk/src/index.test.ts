@@ -209,6 +209,7 @@ describe('@enclave-custody/sdk entry points', () => {
         "MAX_BATCH_ITEMS",
         "MAX_FRAME_BYTES",
         "MAX_LISTED_RECORDS",
+        "MAX_LIST_CREATORS",
         "MessageSignatureSchema",
         "P256_STAMP_SCHEME",
         "PROTOCOL_VERSION",

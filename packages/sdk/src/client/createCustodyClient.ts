@@ -28,6 +28,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_KEY_RULE,
   type KeyInfoWire,
+  MAX_LIST_CREATORS,
   type Operation,
   type OperationParamsWire,
   type OperationResult,
@@ -527,6 +528,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   }
 
   const ownKey = canonicalApiKey(stamper.publicKey, 'stamper.publicKey')
+  if (!Array.isArray(trustedCreators) || trustedCreators.length >= MAX_LIST_CREATORS) throw new InvalidArgumentError({ field: 'trustedCreators', rule: `must be a list of at most ${MAX_LIST_CREATORS - 1} API public keys` })
   const creators = new Set([ownKey, ...trustedCreators.map((k, i) => canonicalApiKey(k, `trustedCreators[${i}]`))])
   const trusted = (k: KeyInfoWire) => k.creator === undefined || creators.has(k.creator as Hex)
 
@@ -758,7 +760,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     },
     async listKeys() {
       // Keys of untrusted creators are left out, like keys of other owners.
-      return (await call('key.list', {})).keys.filter(trusted).map(toKeyInfo)
+      // The enclave leaves out keys of other creators before its cap, so that they cannot crowd this client's out.
+      return (await call('key.list', { creators: [...creators] })).keys.filter(trusted).map(toKeyInfo)
     },
     signEip1559: async (keyId, tx, options) => signWith(keyId, evm.signEip1559(keyId, tx, idempotency(options)), options),
     signTransaction: async (keyId, tx, options) => signWith(keyId, evm.signTransaction(keyId, tx, idempotency(options)), options),

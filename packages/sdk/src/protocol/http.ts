@@ -57,8 +57,11 @@ export function operationToRoute(op: Operation, params: Record<string, unknown>)
     }
     case 'key.get':
       return { method: 'GET', path: `/v1/keys/${k}` }
-    case 'key.list':
-      return { method: 'GET', path: '/v1/keys' }
+    case 'key.list': {
+      // The creators travel as one comma-separated query parameter (compressed keys: hex, no commas).
+      const { creators } = params as { creators?: unknown }
+      return { method: 'GET', path: Array.isArray(creators) ? `/v1/keys?creators=${creators.map((c) => encodeURIComponent(String(c))).join(',')}` : '/v1/keys' }
+    }
     case 'sign.eip1559':
       return { method: 'POST', path: `/v1/keys/${k}/sign`, body: { type: 'eip1559', ...rest } }
     case 'policy.set':
@@ -94,7 +97,10 @@ export function routeToOperation(method: string, pathname: string, body: unknown
   if (parts[0] !== 'v1' || parts[1] !== 'keys') return undefined
   const keyId = parts[2] === undefined ? undefined : safeDecode(parts[2])
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>
-  if (parts.length === 2 && method === 'GET') return { op: 'key.list', params: {} }
+  if (parts.length === 2 && method === 'GET') {
+    const creators = search?.get('creators')
+    return { op: 'key.list', params: creators === null || creators === undefined ? {} : { creators: creators.split(',') } }
+  }
   if (parts.length === 2 && method === 'POST') {
     if (b.generate === true) {
       const { generate: _, ...params } = b

@@ -34,6 +34,7 @@ export {
   ParentContextSchema,
   MAX_APPROVAL_STAMPS,
   MAX_BATCH_ITEMS,
+  MAX_LIST_CREATORS,
   MAX_LISTED_RECORDS,
   idOf,
   KEY_ID_PATTERN,

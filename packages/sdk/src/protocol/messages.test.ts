@@ -123,6 +123,14 @@ describe('HTTP route table', () => {
     expect(routeToOperation(route.method, url.pathname, route.body, url.searchParams)).toEqual({ op, params })
   })
 
+  it('maps key.list with the creators it names to a query and back', () => {
+    const params = { creators: [`0x02${'11'.repeat(32)}`, `0x03${'22'.repeat(32)}`] }
+    const route = operationToRoute('key.list', params)
+    expect(route).toEqual({ method: 'GET', path: `/v1/keys?creators=${params.creators.join(',')}` })
+    const url = new URL(route.path, 'http://proxy')
+    expect(routeToOperation(route.method, url.pathname, route.body, url.searchParams)).toEqual({ op: 'key.list', params })
+  })
+
   it.each([
     ['sign.transaction', 'POST /v1/keys/k/sign-transaction'],
     ['sign.authorization', 'POST /v1/keys/k/sign-authorization'],

@@ -99,6 +99,9 @@ const owners = z
 /** Most items one `sign.batch` request carries. */
 export const MAX_BATCH_ITEMS = 64
 
+/** Most creators one `key.list` call may name (the SDK's own API key and its `trustedCreators`). */
+export const MAX_LIST_CREATORS = 32
+
 /** The operations a `sign.batch` item may be: every signing operation of every family (never a batch itself). */
 export const BATCH_ITEM_OPERATIONS = Object.keys(SIGNING_OPERATION_SCHEMAS) as [keyof typeof SIGNING_OPERATION_SCHEMAS, ...(keyof typeof SIGNING_OPERATION_SCHEMAS)[]]
 export type BatchItemOperation = keyof typeof SIGNING_OPERATION_SCHEMAS
@@ -213,7 +216,15 @@ export const operations = {
    * The keys of the records the parent forwarded that unseal (at most 100 per call): proof of what was
    * forwarded, not that nothing was left out. `skipped` counts forwarded records that did not unseal.
    */
-  'key.list': { params: z.strictObject({}), result: z.strictObject({ keys: z.array(KeyInfoSchema), skipped: z.number().int().min(0).optional() }) },
+  /**
+   * The caller's keys (owned, or of a policy it signs for), at most {@link MAX_LISTED_RECORDS}. `creators` leaves out,
+   * before that cap, keys created by any other API key (keys the offline importer sealed have no creator and stay):
+   * the SDK sends the creators it trusts, so that keys another API key made for this caller cannot crowd its own
+   * out of the list.
+   */
+  'key.list': {
+    params: z.strictObject({ creators: z.array(z.string().regex(/^0x0[23][0-9a-f]{64}$/, 'must be a compressed P-256 public key')).min(1).max(MAX_LIST_CREATORS).optional() }),
+    result: z.strictObject({ keys: z.array(KeyInfoSchema), skipped: z.number().int().min(0).optional() }) },
   /** Liveness of the enclave itself (the parent's health check makes one round trip with it). */
   'system.health': {
     params: z.strictObject({}),
