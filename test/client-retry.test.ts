@@ -5,18 +5,19 @@
  * idempotency key, each stamped anew, and the repeat of a sign returns the same signature; a sign without one is
  * sent exactly once, whatever the retry options say.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { apiKeyStamper, type CustodyClient, createCustodyClient, generateApiKey, isCustodyError, nitroEnclave, type RetryOptions } from '@enclave-custody/sdk'
+import { apiKeyStamper, approveRequest, type CustodyClient, createCustodyClient, generateApiKey, isCustodyError, nitroEnclave, type RetryOptions } from '@enclave-custody/sdk'
 import { createLocalRuntime, type EnclaveServer, type LocalRuntime, startEnclaveServer } from '@enclave-custody/enclave-runtime'
 import { type ParentProxy, startParentProxy } from '@enclave-custody/parent-proxy'
 import { verifyMessage } from 'ethers'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 /** What the faulty hop does with the n-th request (1-based) of a route: pass it, refuse it, or lose its answer. */
-type Fault = 'pass' | 'refuse' | 'lose-answer' | 'flip-result'
+type Fault = 'pass' | 'refuse' | 'refuse-forged-key' | 'lose-answer' | 'flip-result'
 let plan: (path: string, n: number) => Fault = () => 'pass'
 const seen = new Map<string, number>()
 
@@ -51,6 +52,13 @@ beforeAll(async () => {
     seen.set(path, n)
     const body = await read(req)
     const fault = plan(path, n)
+    if (fault === 'refuse-forged-key') {
+      // A refusal "signed" by a response key nobody attested, a fresh one each time: the client hunts for it.
+      const sig = { keyId: `0x${randomBytes(32).toString('hex')}`, auditSeq: 1, auditHead: `0x${'00'.repeat(32)}`, signature: `0x${'11'.repeat(64)}` }
+      res.writeHead(503, { 'content-type': 'application/json', 'x-custody-signature': JSON.stringify(sig) })
+      res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'unavailable: enclave restarting', retryable: true } }))
+      return
+    }
     if (fault === 'refuse') {
       res.writeHead(503, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'unavailable: enclave restarting', retryable: true } }))
@@ -149,6 +157,29 @@ describe('client retries over the loopback stack', () => {
     plan = (path) => (path === signPath() ? 'flip-result' : 'pass')
     await expect(client.signMessage(keyId, { message: 'altered' }, { idempotencyKey: 'order-3' })).rejects.toSatisfy((e) => isCustodyError(e, 'INTEGRITY_ERROR'))
     expect(seen.get(signPath())).toBe(1)
+    await client.close()
+  })
+
+  it('sends a request carrying approvals collected elsewhere once: their stamps cannot be made again', async () => {
+    const client = clientOf(RETRY)
+    await client.getKey(keyId)
+    const params = { message: 'approved' }
+    const approval = await approveRequest(apiKeyStamper({ privateKey: generateApiKey().privateKey }), await client.approvalRequest.signMessage(keyId, params, { idempotencyKey: 'order-4' }))
+    plan = (path) => (path === signPath() ? 'refuse' : 'pass')
+    await expect(client.signMessage(keyId, params, { idempotencyKey: 'order-4', approvals: [approval] })).rejects.toSatisfy((e) => isCustodyError(e, 'UNAVAILABLE'))
+    expect(seen.get(signPath())).toBe(1)
+    await client.close()
+  })
+
+  it('spends no more attestations hunting forged response keys in a retried call than in one try', async () => {
+    const client = clientOf({ attempts: 10, baseDelayMs: 1, maxDelayMs: 2 })
+    await client.getKey(keyId)
+    seen.clear()
+    plan = (path) => (path === `/v1/keys/${keyId}` ? 'refuse-forged-key' : 'pass')
+    await expect(client.getKey(keyId)).rejects.toSatisfy((e) => isCustodyError(e, 'UNAVAILABLE'))
+    expect(seen.get(`/v1/keys/${keyId}`)).toBe(10)
+    // At most the hunt of one try (4 attestations), not one per try.
+    expect(seen.get('/v1/attestation') ?? 0).toBeLessThanOrEqual(4)
     await client.close()
   })
 

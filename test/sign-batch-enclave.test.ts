@@ -124,6 +124,16 @@ describe('sign.batch in the enclave', () => {
     expect(unseals() - before).toBe(1)
   })
 
+  it('unseals nothing for a batch none of whose items the key signs (an HD wallet signs through its accounts)', async () => {
+    const { sealer, unseals } = countingSealer(7)
+    const t = await setup(sealer)
+    expect(await t.send('wallet.create', { walletId: 'w', words: 12 })).toMatchObject({ ok: true })
+    const before = unseals()
+    const answer = await t.send('sign.batch', { keyId: 'w', items: KINDS })
+    expect(answer).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'keyId' } } })
+    expect(unseals() - before).toBe(0)
+  })
+
   it('reports an invalid item in its slot and signs the others', async () => {
     const out = await s.results([{ op: 'sign.eip1559', params: { tx: eip1559(1) } }, { op: 'sign.eip1559', params: { tx: { ...eip1559(1), gas: '30000001' } } }, { op: 'sign.message', params: { message: 'after' } }])
     expect(out.map((o) => o.ok)).toEqual([true, false, true])

@@ -342,6 +342,11 @@ export function createRequestHandler({
   async function signBatch(params: OperationParams<'sign.batch'>, context: UnsealContext | undefined, caller: Caller, id: string): Promise<unknown> {
     const { keyId, items } = params
     const record = await recordOf(keyId, context)
+    // Nothing is unsealed for a batch none of whose items this key signs (an HD wallet signs through its accounts):
+    // the single operation's refusal, before the key's material is opened.
+    const families = familiesOfRecord(record)
+    const first = items[0]!
+    if (!items.some((item) => families.includes(specOf(item.op as SigningOperation).family))) checkFamily(record, specOf(first.op as SigningOperation), first.op)
     const access = await signingAccess(record, context, caller)
     if (access.policy) {
       caller.audit.policyVersion = access.policy.ref.version

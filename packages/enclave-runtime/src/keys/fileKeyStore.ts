@@ -7,6 +7,8 @@ import type { KeyStore, SealedKeyRecord } from './types.js'
 const SUFFIX = '.json'
 /** Records whose text is kept in memory (about 1-2 kB each), most recently read first out last. */
 const CACHED_RECORDS = 1_000
+/** Largest record file kept in memory (a record is 1-2 kB; anything far larger is not one, and is read each time). */
+const MAX_CACHED_RECORD_BYTES = 64 * 1024
 
 /**
  * Sealed records as one JSON file per key under `<dir>`, created atomically (write temp, fsync,
@@ -27,23 +29,25 @@ export async function createFileKeyStore(dir: string, steps: WriteSteps = {}): P
 
   /**
    * The text of recently read records, with the file's identity when it was read. A sign reads its key's record:
-   * a `stat` that finds the same file (inode, size, modification time) serves the text from memory rather than
-   * opening and reading the file again; a file replaced, rewritten or removed behind the store is read anew.
+   * a `stat` that finds the same file (inode, size, modification and change times in nanoseconds; the change time
+   * cannot be set back by `utimes`) serves the text from memory rather than opening and reading the file again; a
+   * file replaced, rewritten or removed behind the store is read anew. Only record-sized files are kept.
    */
-  const texts = new Map<string, { text: string; ino: number; size: number; mtimeMs: number }>()
+  const texts = new Map<string, { text: string; identity: string }>()
 
   async function readText(path: string): Promise<string> {
-    const { ino, size, mtimeMs } = await stat(path)
+    const { ino, size, mtimeNs, ctimeNs } = await stat(path, { bigint: true })
+    const identity = `${ino}:${size}:${mtimeNs}:${ctimeNs}`
     const known = texts.get(path)
     texts.delete(path)
-    if (known && known.ino === ino && known.size === size && known.mtimeMs === mtimeMs) {
+    if (known?.identity === identity) {
       texts.set(path, known)
       return known.text
     }
     const text = await readFile(path, 'utf8')
-    if (Buffer.byteLength(text) === size) {
+    if (size <= BigInt(MAX_CACHED_RECORD_BYTES) && BigInt(Buffer.byteLength(text)) === size) {
       if (texts.size >= CACHED_RECORDS) texts.delete(texts.keys().next().value as string)
-      texts.set(path, { text, ino, size, mtimeMs })
+      texts.set(path, { text, identity })
     }
     return text
   }

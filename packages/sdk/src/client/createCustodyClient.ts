@@ -452,15 +452,22 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     return first
   }
 
-  /** The attested key with this id: attest (a few times, behind a load balancer) until it shows up. */
-  async function responseKey(keyId: Hex): Promise<AttestedEnclave | undefined> {
+  /**
+   * The attested key with this id: attest (a few times, behind a load balancer) until it shows up. `budget` is the
+   * attestations the whole call (all its tries) may still spend hunting keys: a parent that answers every try with
+   * a fresh forged key id gets no more attestations out of a retried call than out of one try.
+   */
+  async function responseKey(keyId: Hex, budget: { attestations: number }): Promise<AttestedEnclave | undefined> {
     const known = enclaves.get(keyId)
     if (known) return known
     // A key id nobody could attest a moment ago is not hunted again at once: a parent that forges ids must not
     // buy attestation round trips with every answer.
     const missed = unattested.get(keyId)
     if (missed !== undefined && Date.now() - missed < UNATTESTED_KEY_MEMORY_MS) return undefined
-    for (let i = 0; i < ATTEST_UNKNOWN_KEY_ATTEMPTS && !enclaves.has(keyId); i++) await attest()
+    for (let i = 0; i < ATTEST_UNKNOWN_KEY_ATTEMPTS && budget.attestations > 0 && !enclaves.has(keyId); i++) {
+      budget.attestations--
+      await attest()
+    }
     const found = enclaves.get(keyId)
     if (!found) {
       if (unattested.size >= MAX_ATTESTED_KEYS) unattested.delete(unattested.keys().next().value!)
@@ -478,11 +485,15 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
     quorum?: Quorum,
   ): Promise<OperationResult<O>> {
-    // Only a request that is safe to repeat is repeated; each try is stamped anew (a new nonce and time).
-    const repeatable = retry.attempts > 1 && typeof paramsOrBuild !== 'function' && isRepeatable(op, paramsOrBuild)
+    // Only a request that is safe to repeat is repeated; each try is stamped anew (a new nonce and time). Approval
+    // stamps collected elsewhere (`approvals`) cannot be made again: the enclave spends their nonces on the first
+    // try, so a request carrying them is sent once (approvers given as stampers stamp each try anew).
+    const collected = (quorum?.approvals?.length ?? 0) > 0
+    const repeatable = retry.attempts > 1 && !collected && typeof paramsOrBuild !== 'function' && isRepeatable(op, paramsOrBuild)
+    const budget = { attestations: ATTEST_UNKNOWN_KEY_ATTEMPTS }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await callOnce(op, paramsOrBuild, quorum)
+        return await callOnce(op, paramsOrBuild, quorum, budget)
       } catch (e) {
         if (!repeatable || attempt >= retry.attempts || !isRetryableFailure(e)) throw e
         await sleep(retryDelay(retry, attempt))
@@ -493,7 +504,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   async function callOnce<O extends Operation>(
     op: O,
     paramsOrBuild: OperationParamsWire<O> | ((s: { enclave: AttestedEnclave; nonce: Hex }) => Promise<OperationParamsWire<O>>),
-    quorum?: Quorum,
+    quorum: Quorum | undefined,
+    budget: { attestations: number },
   ): Promise<OperationResult<O>> {
     const attested = await session()
     const { aud } = attested
@@ -514,7 +526,7 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
       throw new UnavailableError({ reason: 'the enclave\'s answer could not be read', cause: e })
     }
     const sig = parseResponseSignature(response.sig)
-    const enclave = sig ? await responseKey(sig.keyId) : undefined
+    const enclave = sig ? await responseKey(sig.keyId, budget) : undefined
     const value = response.ok ? response.result : response.error
     const signed = sig !== undefined && enclave !== undefined && enclave.aud === aud && verifyResponseSignature(sig, enclave.publicKey, { request: digest, ok: response.ok, value })
     if (!signed) {
