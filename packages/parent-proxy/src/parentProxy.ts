@@ -265,8 +265,14 @@ export async function startParentProxy({
         return { status: httpStatusOf[error.code], body: { error: error.toJSON() } }
       })
       .then(({ status, body, sig }: Answer) => {
-        logger.info({ method: req.method, path: routeLabel(req.url), status, ms: Math.round(performance.now() - started) }, 'http request')
-        send(res, status, body, sig)
+        const ms = Math.round(performance.now() - started)
+        // The answer leaves before the access log line is written: a log destination that writes synchronously
+        // (pino to a pipe or file) is then not on the caller's path.
+        try {
+          send(res, status, body, sig)
+        } finally {
+          logger.info({ method: req.method, path: routeLabel(req.url), status, ms }, 'http request')
+        }
       })
       .finally(() => {
         inFlight--
