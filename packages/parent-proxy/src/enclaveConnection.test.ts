@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net'
 import { encodeFrame, FrameDecoder, type ResponseMessage } from '@enclave-custody/sdk/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createEnclaveConnection } from './enclaveConnection.js'
+import { createEnclaveConnection, createEnclavePool } from './enclaveConnection.js'
 
 /** A peer that accepts frames and never answers: what the parent sees of a stuck or hostile bridge. */
 async function silentPeer(): Promise<{ server: Server; port: number }> {
@@ -64,3 +64,40 @@ describe('parent → enclave connection caps', () => {
     expect(late).toEqual([expect.objectContaining({ id: 'slow', audit: [{ seq: 7 }] })])
   })
 })
+
+/** An enclave that answers every health request at once. */
+function answeringPeer(): Server {
+  return createServer((s) => {
+    const decoder = new FrameDecoder()
+    s.on('data', (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) s.write(encodeFrame({ v: 1, id: (f.message as { id: string }).id, ok: true, result: { status: 'ok', protocolVersion: 1 } }))
+    })
+  })
+}
+
+describe('parent → enclave pool after a restart of the enclave', () => {
+  it('once one connection is back, no request goes to a connection still waiting out its reconnect back-off', async () => {
+    // A port with nothing behind it (the enclave is down), then the enclave on it again; a clock the test moves.
+    const probe = createServer()
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const port = (probe.address() as { port: number }).port
+    await new Promise((r) => probe.close(r))
+    let clock = 0
+    const pool = createEnclavePool({ host: '127.0.0.1', port, size: 2, backoffBaseMs: 1_000, backoffMaxMs: 1_000, now: () => clock, timeoutMs: 5_000 })
+    cleanup.push(() => pool.close())
+    const health = (id: string) => pool.request({ v: 1, id, op: 'system.health', params: {} })
+    // Both connections fail while the enclave is down, at different times: their back-offs end at different times.
+    await expect(health('down-1')).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+    clock = 1_500
+    await expect(health('down-2')).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+    const enclave = answeringPeer()
+    await new Promise<void>((r) => enclave.listen(port, '127.0.0.1', r))
+    cleanup.push(() => enclave.close())
+    // The first connection's back-off is over: it reconnects. The second's is not (it failed at 1,500).
+    clock = 1_600
+    await expect(health('back-1')).resolves.toMatchObject({ ok: true })
+    // The enclave is reachable: every request now succeeds, whichever connection the pool would have picked.
+    for (let i = 0; i < 6; i++) await expect(health(`back-${i + 2}`)).resolves.toMatchObject({ ok: true })
+  })
+})
+

@@ -36,6 +36,8 @@ export type EnclaveConnectionOptions = {
    * audit events, which the enclave hands out only once.
    */
   onUnclaimed?: (response: ResponseMessage) => void
+  /** Called when a connect succeeds (the pool tells the other connections the enclave is reachable again). */
+  onConnect?: () => void
 }
 
 export type EnclaveConnection = {
@@ -43,6 +45,10 @@ export type EnclaveConnection = {
   request(message: RequestMessage, context?: UnsealContext): Promise<ResponseMessage>
   /** Requests waiting for an answer on this connection. */
   readonly pending: number
+  /** Whether requests now fail fast: no socket, and the wait after a failed connect is not over. */
+  readonly backingOff: boolean
+  /** End the wait after failed connects: the next request connects at once (the enclave is known to be back). */
+  resetBackoff(): void
   close(): void
 }
 
@@ -65,6 +71,7 @@ export function createEnclaveConnection({
   now = Date.now,
   maxPending = 256,
   onUnclaimed,
+  onConnect,
 }: EnclaveConnectionOptions): EnclaveConnection {
   let socket: Socket | undefined
   let ready: Promise<Socket> | undefined
@@ -94,8 +101,10 @@ export function createEnclaveConnection({
         clearTimeout(timer)
         if (failures > 0) logger.info({ after: failures }, 'enclave connection re-established')
         failures = 0
+        retryAt = 0
         socket = s
         resolve(s)
+        onConnect?.()
       })
       s.on('data', (chunk) => {
         try {
@@ -167,6 +176,13 @@ export function createEnclaveConnection({
     get pending() {
       return pending.size
     },
+    get backingOff() {
+      return socket === undefined && now() < retryAt
+    },
+    resetBackoff() {
+      failures = 0
+      retryAt = 0
+    },
     close() {
       closed = true
       socket?.destroy()
@@ -186,17 +202,28 @@ export type EnclavePoolOptions = EnclaveConnectionOptions & {
  */
 export function createEnclavePool({ size = 4, ...options }: EnclavePoolOptions): EnclaveConnection {
   if (!Number.isSafeInteger(size) || size < 1 || size > 64) throw new RangeError('enclave pool size must be 1..64')
-  const connections = Array.from({ length: size }, () => createEnclaveConnection(options))
+  // A connection that reaches the enclave again ends the others' waits: they were waiting for this.
+  const connections: EnclaveConnection[] = []
+  for (let i = 0; i < size; i++) connections.push(createEnclaveConnection({ ...options, onConnect: () => connections.forEach((c) => c.resetBackoff()) }))
   let next = 0
   return {
     request(message, context) {
-      // Least pending first; ties rotate so that idle connections share the load.
-      let best = connections[next++ % size]!
-      for (const c of connections) if (c.pending < best.pending) best = c
+      // Least pending first among the connections that may connect now; ties rotate so that idle connections share
+      // the load. Only when every connection waits out a back-off does a request fail fast on one of them.
+      const ready = connections.filter((c) => !c.backingOff)
+      const from = ready.length > 0 ? ready : connections
+      let best = from[next++ % from.length]!
+      for (const c of from) if (c.pending < best.pending) best = c
       return best.request(message, context)
     },
     get pending() {
       return connections.reduce((n, c) => n + c.pending, 0)
+    },
+    get backingOff() {
+      return connections.every((c) => c.backingOff)
+    },
+    resetBackoff() {
+      for (const c of connections) c.resetBackoff()
     },
     close() {
       for (const c of connections) c.close()
