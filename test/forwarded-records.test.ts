@@ -2,6 +2,7 @@ import {
   type AttestationPolicy,
   apiKeyStamper,
   attestEnclave,
+  canonicalApiKey,
   createCustodyClient,
   generateApiKey,
   isCustodyError,
@@ -10,7 +11,7 @@ import {
   type SealedKeyRecord,
   stampRequest,
 } from '@enclave-custody/sdk'
-import { PROTOCOL_VERSION, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '@enclave-custody/sdk/protocol'
+import { MAX_LISTED_RECORDS, PROTOCOL_VERSION, RESPONSE_SIGNATURE_HEADER, STAMP_HEADER } from '@enclave-custody/sdk/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createEnclaveSession,
@@ -103,6 +104,26 @@ describe('records kept by the parent', () => {
     expect(signed.from).toBe(key.address)
     // The enclave got the instance credentials with every call and the record with the sign call.
     expect(contexts.at(-1)).toEqual({ credentials: CREDS, record: records.get('gen-1') })
+  })
+
+  it("forwards the caller's own records for key.list: 100+ records of another owner do not crowd them out", async () => {
+    const c = client(true)
+    const mine = await c.importKey({ generate: true, keyId: 'zz-list-mine' })
+    const own = records.get(mine.keyId)!
+    const other = canonicalApiKey(generateApiKey().publicKey, 'other')
+    // Another tenant's records, listed first by the record source (as a store sorted by key id would).
+    const theirs = Array.from({ length: MAX_LISTED_RECORDS + 5 }, (_, i) => ({ ...own, keyId: `aa-list-other-${i}`, owners: { publicKeys: [other], threshold: 1 } }) as SealedKeyRecord)
+    const saved = [...records.entries()]
+    records.clear()
+    for (const r of [...theirs, ...saved.map(([, r]) => r)]) records.set(r.keyId, r)
+    try {
+      expect((await c.listKeys()).map((k) => k.keyId)).toContain(mine.keyId)
+      const forwarded = contexts.at(-1)?.records ?? []
+      expect(forwarded.map((r) => r.keyId)).toContain(mine.keyId)
+      expect(forwarded.some((r) => r.keyId.startsWith('aa-list-other-'))).toBe(false)
+    } finally {
+      for (const r of theirs) records.delete(r.keyId)
+    }
   })
 
   it('refuses to generate without an importer to store the record', async () => {

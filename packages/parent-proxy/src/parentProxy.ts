@@ -20,6 +20,8 @@ import {
   routeToOperation,
   STAMP_HEADER,
   APPROVALS_HEADER,
+  bytesToHex,
+  compressP256PublicKey,
   UnauthenticatedError,
   UnknownOperationError,
 } from '@enclave-custody/sdk/protocol'
@@ -222,6 +224,24 @@ export async function startParentProxy({
     return withRecords(records, target.op, target.params, stamps)
   }
 
+  /**
+   * Which records a `key.list` forwards: those the stamp's API key owns (or that predate owners), and of those the
+   * ones the creators it names made (or the offline importer, which names none). The enclave checks the same again;
+   * this only keeps other tenants' records from filling the list's cap.
+   */
+  function listedFor(auth: Stamps | undefined, params: unknown): (record: SealedKeyRecord) => boolean {
+    const publicKey = (auth?.auth as { publicKey?: unknown } | undefined)?.publicKey
+    const compressed = typeof publicKey === 'string' && publicKey.startsWith('0x') ? compressP256PublicKey(publicKey.slice(2)) : null
+    const caller = compressed ? bytesToHex(compressed) : undefined
+    const named = (params as { creators?: unknown }).creators
+    const creators = Array.isArray(named) ? new Set(named) : undefined
+    return (record) => {
+      if (record.owners && caller && !record.owners.publicKeys.includes(caller)) return false
+      const creator = record.version === 2 ? record.creator : undefined
+      return !creators || creator === undefined || creators.has(creator)
+    }
+  }
+
   /** Production routing: records come from the record source, credentials go with every enclave call. */
   async function withRecords(source: RecordSource, op: Operation, params: unknown, auth: Stamps | undefined): Promise<Answer> {
     const creds = credentials ? { credentials: forwardable(await credentials()) } : {}
@@ -236,7 +256,8 @@ export async function startParentProxy({
     switch (op) {
       // Key identity comes from the enclave, which reports only records that unseal.
       case 'key.list':
-        return forward(op, params, auth, { ...creds, records: (await source.list()).slice(0, MAX_LISTED_RECORDS) })
+        // The caller's own records first (owners, creators): a cap over everyone's would leave its keys out.
+        return forward(op, params, auth, { ...creds, records: (await source.list()).filter(listedFor(auth, params)).slice(0, MAX_LISTED_RECORDS) })
       case 'key.get':
       case 'policy.set':
       case 'policy.get':
@@ -245,7 +266,9 @@ export async function startParentProxy({
         // The wallet's record (its seed unseals in the enclave), and the listed records: the next default index.
         const walletId = (params as { walletId?: unknown }).walletId
         const wallet = typeof walletId === 'string' && KEY_ID_PATTERN.test(walletId) ? await source.get(walletId) : undefined
-        return forward(op, params, auth, { ...creds, ...(wallet ? { record: wallet } : {}), records: (await source.list()).slice(0, MAX_LISTED_RECORDS) })
+        // The wallet's own accounts only: other records would crowd them out of the capped list.
+        const accounts = (await source.list()).filter((r) => r.version === 2 && r.kind === 'hd-account' && r.walletId === walletId)
+        return forward(op, params, auth, { ...creds, ...(wallet ? { record: wallet } : {}), records: accounts.slice(0, MAX_LISTED_RECORDS) })
       }
       default:
         // Every signing operation, of every chain family, names the key whose record it needs.
