@@ -204,7 +204,10 @@ export function createEnclavePool({ size = 4, ...options }: EnclavePoolOptions):
   if (!Number.isSafeInteger(size) || size < 1 || size > 64) throw new RangeError('enclave pool size must be 1..64')
   // A connection that reaches the enclave again ends the others' waits: they were waiting for this.
   const connections: EnclaveConnection[] = []
-  for (let i = 0; i < size; i++) connections.push(createEnclaveConnection({ ...options, onConnect: () => connections.forEach((c) => c.resetBackoff()) }))
+  const onConnect = () => {
+    for (const c of connections) c.resetBackoff()
+  }
+  for (let i = 0; i < size; i++) connections.push(createEnclaveConnection({ ...options, onConnect }))
   let next = 0
   return {
     request(message, context) {
