@@ -291,6 +291,7 @@ describe('TLS and caller authentication', () => {
   let dir: string
   let enclave: EnclaveServer
   let aud: string
+  let attestation: AttestationPolicy
   const token = 'tok_0123456789abcdef0123456789abcdef'
 
   beforeAll(async () => {
@@ -300,7 +301,7 @@ describe('TLS and caller authentication', () => {
     ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr')
     await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n')
     ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.pem')
-    ;({ server: enclave, aud } = await devEnclave(join(dir, 'enclave')))
+    ;({ server: enclave, aud, attestation } = await devEnclave(join(dir, 'enclave')))
   })
   afterAll(() => enclave?.close())
 
@@ -354,5 +355,57 @@ describe('TLS and caller authentication', () => {
     expect(await get(`${proxy.url}/v1/keys`, { cert: rogue })).toBe(401)
     expect(await get(`${proxy.url}/v1/keys`)).toBe(401)
     await proxy.close()
+  })
+
+  it('the SDK reaches an mTLS proxy with a private CA and a client certificate (nitroEnclave tls), and a bearer-token proxy (token)', async () => {
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=sdk', '-keyout', 'sdk.key', '-out', 'sdk.csr')
+    ssl('x509', '-req', '-in', 'sdk.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'sdk.pem')
+    const ca = await readFile(join(dir, 'ca.pem'), 'utf8')
+    const client = { cert: await readFile(join(dir, 'sdk.pem'), 'utf8'), key: await readFile(join(dir, 'sdk.key'), 'utf8') }
+    const serverTls = { cert: await readFile(join(dir, 'server.pem')), key: await readFile(join(dir, 'server.key')) }
+    const mtls = await startParentProxy({ enclave: { host: '127.0.0.1', port: enclave.port }, tls: { ...serverTls, clientCa: ca }, auth: { mtls: true } })
+    const custody = (transport: ReturnType<typeof nitroEnclave>) => createCustodyClient({ transport, stamper })
+    try {
+      const signer = custody(nitroEnclave({ url: mtls.url, attestation, tls: { ca, ...client } }))
+      const { keyId } = await signer.importKey({ generate: true })
+      expect((await signer.signMessage(keyId, { message: 'over mTLS' })).signature).toMatch(/^0x[0-9a-f]{130}$/)
+      await signer.close()
+      // Without the client certificate the proxy refuses the caller (unsigned: UNAVAILABLE); without the private CA
+      // the SDK does not trust the proxy's certificate and sends nothing.
+      await expect(custody(nitroEnclave({ url: mtls.url, attestation, tls: { ca } })).listKeys()).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+      await expect(custody(nitroEnclave({ url: mtls.url, attestation, tls: client })).listKeys()).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringContaining('cannot reach the parent proxy'),
+      })
+    } finally {
+      await mtls.close()
+    }
+    const bearer = await startParentProxy({ enclave: { host: '127.0.0.1', port: enclave.port }, tls: serverTls, auth: { bearerTokens: [token] } })
+    try {
+      expect(await custody(nitroEnclave({ url: bearer.url, attestation, tls: { ca }, token })).listKeys()).toEqual(expect.any(Array))
+      await expect(custody(nitroEnclave({ url: bearer.url, attestation, tls: { ca }, token: `${token}x` })).listKeys()).rejects.toMatchObject({ code: 'UNAVAILABLE' })
+    } finally {
+      await bearer.close()
+    }
+  })
+
+  it('refuses bad tls and token options, naming the field', () => {
+    const url = 'https://127.0.0.1:1'
+    const cases: [Record<string, unknown>, string][] = [
+      [{ token: 'short' }, 'token'],
+      [{ token: `${'a'.repeat(40)} b` }, 'token'],
+      [{ tls: { cert: 'x' } }, 'tls.key'],
+      [{ tls: { key: 'x' } }, 'tls.cert'],
+      [{ tls: { ca: 1 } }, 'tls.ca'],
+      [{ tls: { ca: 'x', pfx: 'y' } }, 'tls'],
+      [{ tls: { ca: 'x' }, fetch: globalThis.fetch }, 'tls'],
+    ]
+    for (const [options, field] of cases) {
+      expect(() => nitroEnclave({ url, attestation, ...options } as Parameters<typeof nitroEnclave>[0]), field).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: expect.stringContaining(field) }) }),
+      )
+    }
+    expect(() => nitroEnclave({ url: 'http://127.0.0.1:1', attestation, tls: { ca: 'x' } })).toThrow(expect.objectContaining({ details: expect.objectContaining({ field: 'tls' }) }))
   })
 })

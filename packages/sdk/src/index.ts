@@ -143,6 +143,7 @@ export {
   normalizeKeyPolicy,
 } from './keys/keyPolicy.js'
 export { type NitroEnclaveParameters, nitroEnclave } from './transports/nitroEnclave.js'
+export type { HttpsTrust } from './transports/httpExchange.js'
 export {
   type CustodyEnvironmentVariables,
   type ReadCustodyEnvironmentErrorType,

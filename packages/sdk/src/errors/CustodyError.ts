@@ -222,8 +222,9 @@ export class PolicyDeniedError extends CustodyError {
 
 export class UnavailableError extends CustodyError {
   override name = 'UnavailableError'
-  constructor({ reason, cause }: { reason: string; cause?: unknown }) {
-    super(ErrorCode.UNAVAILABLE, { shortMessage: `unavailable: ${reason}`, cause })
+  /** `retryable: false` for a refusal that will not pass by itself (the proxy refusing this caller's credentials). */
+  constructor({ reason, cause, retryable }: { reason: string; cause?: unknown; retryable?: boolean }) {
+    super(ErrorCode.UNAVAILABLE, { shortMessage: `unavailable: ${reason}`, cause, ...(retryable === undefined ? {} : { retryable }) })
   }
 }
 

@@ -89,6 +89,10 @@ export async function attestEnclave(send: (message: RequestMessage) => Promise<u
     // is down or restarting (UNAVAILABLE, TIMEOUT) may answer a later try; anything else is a failed attestation.
     const code = String(response.error.code).slice(0, 32)
     if (code === 'UNAVAILABLE' || code === 'TIMEOUT') throw new UnavailableError({ reason: `the enclave did not attest (${code})` })
+    // The attestation request carries no stamp: an UNAUTHENTICATED answer is the proxy refusing this caller.
+    if (code === 'UNAUTHENTICATED') {
+      throw new UnavailableError({ reason: 'the parent proxy refused this caller (UNAUTHENTICATED): check the token or the client certificate', retryable: false })
+    }
     throw new AttestationError({ reason: `the enclave did not attest (${code})` })
   }
   const answer = parseResult('system.attestation', response.result)

@@ -2,6 +2,12 @@ import type * as NodeHttp from 'node:http'
 import type * as NodeHttps from 'node:https'
 import { isCustodyError, TimeoutError, UnavailableError } from '../errors/CustodyError.js'
 
+/**
+ * TLS settings of the https agent: `ca` the roots the proxy's certificate must chain to (a private CA; default the
+ * system roots), `cert`/`key` a client certificate for mutual TLS.
+ */
+export type HttpsTrust = { ca?: string | Uint8Array | readonly (string | Uint8Array)[]; cert?: string | Uint8Array; key?: string | Uint8Array }
+
 /** One HTTP answer, read whole (within its bound). */
 export type HttpAnswer = { status: number; header(name: string): string | null; text: string }
 
@@ -23,8 +29,14 @@ const brokeOff = (cause: unknown) => new UnavailableError({ reason: 'the parent 
  * gives about a quarter of the round trips per second on loopback). Idle sockets do not keep the process alive,
  * and follow the server's `Keep-Alive: timeout` hint.
  */
-export function nodeHttpExchange(http: typeof NodeHttp, https: typeof NodeHttps): HttpExchange {
-  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) }
+export function nodeHttpExchange(http: typeof NodeHttp, https: typeof NodeHttps, tls: HttpsTrust = {}): HttpExchange {
+  const asPem = (v: string | Uint8Array) => (typeof v === 'string' ? v : Buffer.from(v))
+  const trust = {
+    ...(tls.ca === undefined ? {} : { ca: Array.isArray(tls.ca) ? tls.ca.map(asPem) : asPem(tls.ca as string | Uint8Array) }),
+    ...(tls.cert === undefined ? {} : { cert: asPem(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: asPem(tls.key) }),
+  }
+  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true, ...trust }) }
   return {
     send(url, { method, headers, body, timeoutMs, maxResponseBytes, operation }) {
       return new Promise<HttpAnswer>((resolve, reject) => {
