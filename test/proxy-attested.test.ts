@@ -95,7 +95,8 @@ describe('SDK → proxy → enclave, stamped and attested', () => {
     // Attestation is behind the bearer token too: the proxy's 401 is all the client gets.
     const client = createCustodyClient({ transport: nitroEnclave({ url: guarded.url, attestation: runtime.attestation }), stamper })
     const error = await client.listKeys().catch((e: unknown) => e)
-    expect(isCustodyError(error) && error.code).toBe('ATTESTATION_FAILED')
+    expect(isCustodyError(error) && [error.code, error.retryable]).toEqual(['UNAVAILABLE', false])
+    expect((error as Error).message).toContain('check the token or the client certificate')
     // With the token, attested; a route the proxy does not know is answered by the proxy alone: UNAVAILABLE.
     const authorized = nitroEnclave({ url: guarded.url, attestation: runtime.attestation, headers: { authorization: `Bearer ${TOKEN}` } })
     const ok = createCustodyClient({ transport: authorized, stamper })
