@@ -3,18 +3,12 @@
  * stack, `startDevStack`) → anvil. ethers populates (nonce, gas, fees from the node), the enclave signs,
  * anvil mines: the node, not this code, judges every transaction.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type DevStack, startDevStack } from '@enclave-custody/cli'
 import { Contract, ContractFactory, getCreateAddress, type JsonRpcSigner, JsonRpcProvider, parseEther, verifyMessage, verifyTypedData, Wallet } from 'ethers'
 import { verifyMessage as viemVerifyMessage, verifyTypedData as viemVerifyTypedData } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiKeyStamper } from '../auth/apiKeyStamper.js'
-import { generateApiKey } from '../auth/generateApiKey.js'
-import { type AuditReceipt, type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
+import type { AuditReceipt, CustodyClient } from '../client/createCustodyClient.js'
 import { isCustodyError } from '../errors/CustodyError.js'
-import { nitroEnclave } from '../transports/nitroEnclave.js'
+import { type LocalStack, startLocalStack } from '../../test/localStack.js'
 import { EnclaveSigner } from './EnclaveSigner.js'
 
 const CHAIN_ID = 11155111n
@@ -48,36 +42,28 @@ const INIT_CODE = `0x601a600c600039601a6000f3${RUNTIME_CODE.slice(2)}`
 const ABI = ['function set(uint256 value)', 'function get() view returns (uint256)']
 
 describe('EnclaveSigner on anvil through the local stack', () => {
-  let dataDir: string | undefined
-  let stack: DevStack | undefined
+  let local: LocalStack | undefined
   // cacheTimeout -1: ethers otherwise replays an identical call made in the last 250 ms (stale nonces).
   let provider: JsonRpcProvider
   let custody: CustodyClient
   /** One receipt per answer the client verified (signed by the attested enclave's response key). */
-  const receipts: AuditReceipt[] = []
+  let receipts: AuditReceipt[]
   let funder: JsonRpcSigner
   let signer: EnclaveSigner
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'custody-ethers-'))
-    stack = await startDevStack({ dataDir })
-    provider = new JsonRpcProvider(stack.anvil!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
     // One API key for the suite; the client attests the stack's enclave (its PCR0, the software NSM root).
-    custody = createCustodyClient({
-      transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
-      stamper: apiKeyStamper(generateApiKey()),
-      importer: stack.importer,
-      onReceipt: (r) => receipts.push(r),
-    })
+    local = await startLocalStack('custody-ethers')
+    custody = local.custody
+    receipts = local.receipts
+    provider = new JsonRpcProvider(local.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
     funder = await provider.getSigner(0)
     signer = await newSigner()
   })
 
   afterAll(async () => {
     provider?.destroy()
-    await custody?.close()
-    await stack?.close()
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+    await local?.close()
   })
 
   /** A fresh enclave-generated key, funded from anvil account 0, as a connected signer. */

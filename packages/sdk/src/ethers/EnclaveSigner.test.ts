@@ -23,9 +23,11 @@ import { describe, expect, it } from 'vitest'
 import { isCustodyError } from '../errors/CustodyError.js'
 import { DEFAULT_KEY_POLICY } from '../keys/keyPolicy.js'
 import type { Hex } from '../utils/hex.js'
+import { toEnclaveAccount } from '../viem/toEnclaveAccount.js'
 import { EnclaveSigner } from './EnclaveSigner.js'
 import type { CustodyTransactionFields } from './toCustodyTransaction.js'
 import type { EnclaveSignerClient } from './types.js'
+import type { EnclaveAccountClient } from '../viem/types.js'
 
 const wallet = new Wallet('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const KEY_ID = 'ethers-unit'
@@ -78,6 +80,15 @@ function fakeCustody(tamper: Tamper = {}) {
   return { client, calls }
 }
 
+/** The ethers fake as the viem adapter's client: the same key, its public key reported as the enclave does. */
+const viemClient = (client: EnclaveSignerClient): EnclaveAccountClient => ({
+  ...client,
+  getKey: async (keyId) => ({ ...(await client.getKey(keyId)), publicKey: wallet.signingKey.publicKey as Hex }),
+  signDigest: async () => {
+    throw new Error('not used')
+  },
+})
+
 /** The INVALID_ARGUMENT message of a rejected promise. */
 async function invalid(p: Promise<unknown>): Promise<string> {
   const e = await p.then(
@@ -109,7 +120,7 @@ describe('EnclaveSigner: identity', () => {
     expect(lazy.address).toBe(wallet.address)
   })
 
-  it('a known address needs no round trip; connect() keeps the key and swaps the provider', async () => {
+  it('a known address needs no round trip to construct; connect() keeps the key and swaps the provider', async () => {
     const { client, calls } = fakeCustody()
     const signer = new EnclaveSigner(client, { keyId: KEY_ID, address: wallet.address.toLowerCase() })
     expect(signer.address).toBe(wallet.address)
@@ -128,6 +139,14 @@ describe('EnclaveSigner: identity', () => {
     const { client } = fakeCustody()
     expect(() => new EnclaveSigner(null as never, KEY_ID)).toThrowErrorMatchingInlineSnapshot(`[InvalidArgumentError: "custody" must be a custody client from createCustodyClient (got null)]`)
     expect(() => new EnclaveSigner(client, '')).toThrowErrorMatchingInlineSnapshot(`[InvalidArgumentError: "keyId" must be a non-empty string (got string)]`)
+    expect(() => new EnclaveSigner(client, { keyId: KEY_ID, address: '0x1234' })).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidArgumentError: "address" must be an address: 0x and 40 hex digits, with a valid EIP-55 checksum when mixed case]`,
+    )
+    // A mixed-case address with a wrong checksum is a typo, not an address.
+    const i = [...wallet.address].findIndex((c, k) => k > 1 && /[a-f]/i.test(c))
+    const c = wallet.address[i]!
+    const badChecksum = `${wallet.address.slice(0, i)}${c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()}${wallet.address.slice(i + 1)}`
+    expect(() => new EnclaveSigner(client, { keyId: KEY_ID, address: badChecksum })).toThrow(/"address" must be an address/)
     const liar: EnclaveSignerClient = { ...client, getKey: async () => ({ keyId: 'other', kind: 'secp256k1', family: 'evm', address: wallet.address as Hex, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }) }
     await expect(EnclaveSigner.create(liar, KEY_ID)).rejects.toThrowErrorMatchingInlineSnapshot(`[IntegrityError: integrity check failed: getKey answered for another key]`)
   })
@@ -305,5 +324,114 @@ describe('EnclaveSigner.authorize (EIP-7702)', () => {
     await expect(signer.authorize({ address: TO, chainId: 1n, nonce: 0 })).rejects.toThrowErrorMatchingInlineSnapshot(
       `[IntegrityError: integrity check failed: the enclave signed another authorization tuple than requested]`,
     )
+  })
+})
+
+describe('EnclaveSigner: a known address, checked on first use', () => {
+  const other = Wallet.createRandom().address
+  const tx = { chainId: 1n, nonce: 1, to: TO, gasLimit: 21000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }
+  const typed = {
+    domain: { name: 'Custody', chainId: 1n },
+    types: { Note: [{ name: 'text', type: 'string' }] },
+    value: { text: 'hi' },
+  }
+  const uses: Record<string, (signer: EnclaveSigner) => Promise<unknown>> = {
+    signTransaction: (signer) => signer.signTransaction(tx),
+    signMessage: (signer) => signer.signMessage('hello'),
+    signTypedData: (signer) => signer.signTypedData(typed.domain, typed.types, typed.value),
+    authorize: (signer) => signer.authorize({ address: TO, chainId: 1n, nonce: 0n }),
+  }
+
+  for (const [name, use] of Object.entries(uses)) {
+    it(`${name}: the address is checked once against getKey before the first signature; a mismatch signs nothing`, async () => {
+      const { client, calls } = fakeCustody()
+      const signer = new EnclaveSigner(client, { keyId: KEY_ID, address: wallet.address })
+      expect(signer.address).toBe(wallet.address)
+      await use(signer)
+      await use(signer)
+      expect(calls.map((c) => c.op).filter((op) => op === 'getKey')).toEqual(['getKey'])
+      expect(calls[0]?.op).toBe('getKey')
+
+      const wrong = fakeCustody()
+      const liar = new EnclaveSigner(wrong.client, { keyId: KEY_ID, address: other })
+      expect(liar.address).toBe(other)
+      await expect(use(liar)).rejects.toThrow(`integrity check failed: the key's address is ${wallet.address}, not ${other} as the signer was built with`)
+      await expect(use(liar)).rejects.toSatisfy((e: unknown) => isCustodyError(e, 'INTEGRITY_ERROR'))
+      // Checked again on each use (a failure is never remembered as a pass), and nothing was signed.
+      expect(wrong.calls.map((c) => c.op)).toEqual(['getKey', 'getKey'])
+    })
+  }
+
+  it('connect() keeps a passed check; a failed getKey is retried on the next use', async () => {
+    const { client, calls } = fakeCustody()
+    let fail = true
+    const flaky: EnclaveSignerClient = {
+      ...client,
+      getKey: async (keyId) => {
+        if (fail) {
+          fail = false
+          throw new Error('network down')
+        }
+        return client.getKey(keyId)
+      },
+    }
+    const signer = new EnclaveSigner(flaky, { keyId: KEY_ID, address: wallet.address })
+    await expect(signer.signMessage('x')).rejects.toThrow('network down')
+    expect(await signer.signMessage('x')).toBe(await wallet.signMessage('x'))
+    const connected = signer.connect(null)
+    await connected.signMessage('y')
+    expect(calls.map((c) => c.op)).toEqual(['getKey', 'signMessage', 'signMessage'])
+  })
+})
+
+describe('EnclaveSigner.signTypedData: as strict as the viem adapter', () => {
+  const types = {
+    Person: [
+      { name: 'name', type: 'string' },
+      { name: 'wallet', type: 'address' },
+    ],
+    Mail: [
+      { name: 'from', type: 'Person' },
+      { name: 'to', type: 'Person[]' },
+      { name: 'contents', type: 'string' },
+    ],
+  }
+  const domain = { name: 'Ether Mail', version: '1', chainId: 11155111 }
+  const person = { name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' }
+  const message = { from: person, to: [person], contents: 'hi' }
+  const cases: Record<string, Record<string, unknown>> = {
+    'an unknown member of the message': { ...message, memo: 'dropped by ethers' },
+    'an unknown member of a nested struct': { ...message, from: { ...person, age: 3 } },
+    'an unknown member of an array element': { ...message, to: [person, { ...person, extra: true }] },
+    'a missing member': { from: person, to: [person] },
+    'a struct that is not an object': { ...message, from: 'Bob' },
+  }
+
+  for (const [name, value] of Object.entries(cases)) {
+    it(`refuses ${name} before any request, with the viem adapter's error for the same input`, async () => {
+      const ethersSide = fakeCustody()
+      const signer = await EnclaveSigner.create(ethersSide.client, KEY_ID)
+      const fromEthers = await invalid(signer.signTypedData(domain, types, value))
+      const account = await toEnclaveAccount(viemClient(ethersSide.client), KEY_ID)
+      const fromViem = await invalid(account.signTypedData({ domain, types, primaryType: 'Mail', message: value } as never))
+      expect(fromEthers).toBe(fromViem)
+      expect(ethersSide.calls.map((c) => c.op)).toEqual(['getKey', 'getKey']) // nothing signed by either adapter
+    })
+  }
+
+  it('the errors name the field and the rule', async () => {
+    const signer = await EnclaveSigner.create(fakeCustody().client, KEY_ID)
+    const messages = await Promise.all(Object.values(cases).map((v) => invalid(signer.signTypedData(domain, types, v))))
+    expect(messages).toMatchInlineSnapshot(`
+      [
+        ""typedData.message" has unknown field "memo"",
+        ""typedData.message.from" has unknown field "age"",
+        ""typedData.message.to[1]" has unknown field "extra"",
+        ""typedData.message.contents" is required",
+        ""typedData.message.from" must be an object (got string)",
+      ]
+    `)
+    // The plaintext original signs the first three (dropping the member) and refuses the others with its own error.
+    await expect(wallet.signTypedData(domain, types, cases['an unknown member of the message']!)).resolves.toBe(await wallet.signTypedData(domain, types, message))
   })
 })

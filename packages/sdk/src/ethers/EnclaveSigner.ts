@@ -7,6 +7,7 @@ import {
   getBigInt,
   hashMessage,
   hexlify,
+  isAddress,
   type Provider,
   resolveAddress,
   Signature,
@@ -22,10 +23,14 @@ import type { TransactionRequest as CustodyTransactionRequest } from '../transac
 import { fail, typeName } from '../utils/assert.js'
 import { assertEvmKey } from '../keys/assertEvmKey.js'
 import { assertSignedMatches } from './assertSignedMatches.js'
+import { assertTypedDataMembers } from './assertTypedDataMembers.js'
 import { type CopiedRequest, toCustodyTransaction } from './toCustodyTransaction.js'
 import type { EnclaveSignerClient } from './types.js'
 
-/** A key reference: its id, and its address when already known (saves one round trip). */
+/**
+ * A key reference: its id, or its id and its address when already known (then `signer.address` is set at once,
+ * like `Wallet.address`; the address is checked against the enclave's report before the first signature).
+ */
 export type EnclaveSignerKey = string | { keyId: string; address: string }
 
 /** The serialised ethers signature (65 bytes, v = 27 or 28) of an enclave signature. */
@@ -57,16 +62,28 @@ export class EnclaveSigner extends AbstractSigner {
   /** The custody key this signer signs with. */
   readonly keyId: string
   readonly #custody: EnclaveSignerClient
+  /** The address: as given to the constructor (checked on first use), or as loaded. */
   #address: string | undefined
-  #loading: Promise<string> | undefined
+  /** The address as the attested enclave reported it, checked against `#address` (once; again after a failure). */
+  #verified: Promise<string> | undefined
+  /** Whether `#address` is the enclave's report (a check passed, here or in the signer this one was connected from). */
+  #checked = false
 
   /**
    * @param custody the custody client (`createCustodyClient({ transport, stamper })`): the signer uses it as
    *   is, so the client's stamper authenticates every request and its attestation policy vets every answer.
-   * @param key the key id, or `{ keyId, address }` when the address is known; otherwise the first
-   *   `getAddress()` loads it. Prefer `EnclaveSigner.create`, which loads it up front.
+   * @param key the key id, or `{ keyId, address }` when the address is known: then `signer.address` is set at
+   *   once, with no round trip (this is the synchronous constructor, like `new Wallet(key, provider)`), and
+   *   the first signature (of any kind) is preceded by a check of the address against the key's as the attested
+   *   enclave reports it: a mismatch is an `IntegrityError` and nothing is signed. With a key id alone, the
+   *   first `getAddress()` or signature loads the address. `EnclaveSigner.create` loads it up front.
    * @param provider connect to a provider (needed for `sendTransaction`, ENS names, `authorize`).
-   * @throws InvalidArgumentError for a missing client or an empty key id.
+   * @throws InvalidArgumentError for a missing client, an empty key id or a malformed address.
+   *
+   * @example
+   * // The address from `await custody.getKey(keyId)` (or `custody address --json`), stored with the config.
+   * const signer = new EnclaveSigner(custody, { keyId: 'treasury-hot', address: '0x…' }, provider)
+   * signer.address // at once
    */
   constructor(custody: EnclaveSignerClient, key: EnclaveSignerKey, provider?: null | Provider) {
     super(provider ?? null)
@@ -77,7 +94,11 @@ export class EnclaveSigner extends AbstractSigner {
     if (typeof keyId !== 'string' || keyId.length === 0) fail('keyId', `must be a non-empty string (got ${typeName(keyId)})`)
     this.keyId = keyId
     this.#custody = custody
-    if (typeof key === 'object') this.#address = getAddress(key.address)
+    if (typeof key === 'object' && key !== null) {
+      const { address } = key as { address?: unknown }
+      if (typeof address !== 'string' || !isAddress(address)) fail('address', 'must be an address: 0x and 40 hex digits, with a valid EIP-55 checksum when mixed case')
+      this.#address = getAddress(address)
+    }
   }
 
   /**
@@ -86,7 +107,7 @@ export class EnclaveSigner extends AbstractSigner {
    * @param custody the custody client.
    * @param keyId the key to sign with.
    * @param provider optional provider to connect to.
-   * @returns the signer, with `signer.address` set.
+   * @returns the signer, with `signer.address` set (and checked: the first signature needs no round trip).
    * @throws CustodyError `KEY_NOT_FOUND` when the key does not exist; whatever `getKey` throws otherwise.
    *
    * @example
@@ -100,9 +121,10 @@ export class EnclaveSigner extends AbstractSigner {
   }
 
   /**
-   * The key's checksummed address, like `Wallet.address`.
-   * @throws CustodyError when the address has not been loaded yet (construct with `create`, or await
-   *   `getAddress()` first).
+   * The key's checksummed address, like `Wallet.address`: set right after `create`, and at once when the
+   * constructor was given `{ keyId, address }`.
+   * @throws CustodyError when the address has not been loaded yet (construct with `create` or with the address,
+   *   or await `getAddress()` first).
    */
   get address(): string {
     if (this.#address === undefined) {
@@ -113,27 +135,48 @@ export class EnclaveSigner extends AbstractSigner {
     return this.#address
   }
 
-  /** The key's checksummed address (loaded once from the custody client, then cached). */
+  /**
+   * The key's checksummed address: the one the constructor was given, or loaded once from the custody client
+   * (then cached).
+   */
   async getAddress(): Promise<string> {
     if (this.#address !== undefined) return this.#address
-    this.#loading ??= this.#custody.getKey(this.keyId).then(
-      (info) => {
-        if (info.keyId !== this.keyId) throw new IntegrityError({ reason: 'getKey answered for another key' })
-        assertEvmKey(info)
-        this.#address = getAddress(info.address)
-        return this.#address
-      },
-      (e: unknown) => {
-        this.#loading = undefined
-        throw e
-      },
-    )
-    return this.#loading
+    return this.#identity()
   }
 
-  /** The same key, connected to `provider`. */
+  /**
+   * The key's address as the attested enclave reports it (`getKey`), once: an EVM key of this id, at the address
+   * the signer was built with if it was. Every sign method awaits it first, so nothing is signed for a key whose
+   * identity does not match.
+   */
+  #identity(): Promise<string> {
+    if (this.#checked && this.#address !== undefined) return Promise.resolve(this.#address)
+    this.#verified ??= this.#custody
+      .getKey(this.keyId)
+      .then((info) => {
+        if (info.keyId !== this.keyId) throw new IntegrityError({ reason: 'getKey answered for another key' })
+        assertEvmKey(info)
+        const reported = getAddress(info.address)
+        if (this.#address !== undefined && reported !== this.#address) {
+          throw new IntegrityError({ reason: `the key's address is ${reported}, not ${this.#address} as the signer was built with` })
+        }
+        this.#address = reported
+        this.#checked = true
+        return reported
+      })
+      .catch((e: unknown) => {
+        this.#verified = undefined // a failed check is made again on the next use, never taken as passed
+        throw e
+      })
+    return this.#verified
+  }
+
+  /** The same key, connected to `provider` (its identity, once checked, is not checked again). */
   connect(provider: null | Provider): EnclaveSigner {
-    return new EnclaveSigner(this.#custody, this.#address === undefined ? this.keyId : { keyId: this.keyId, address: this.#address }, provider)
+    const signer = new EnclaveSigner(this.#custody, this.#address === undefined ? this.keyId : { keyId: this.keyId, address: this.#address }, provider)
+    // Only a passed check carries over: one in flight may still fail, and then the new signer checks for itself.
+    if (this.#checked) signer.#checked = true
+    return signer
   }
 
   /**
@@ -151,7 +194,7 @@ export class EnclaveSigner extends AbstractSigner {
   async signTransaction(tx: TransactionRequest): Promise<string> {
     const req = copyRequest(tx) as CopiedRequest & { to?: unknown; from?: unknown }
     const [address, to, from] = await Promise.all([
-      this.getAddress(),
+      this.#identity(),
       req.to == null ? undefined : resolveAddress(req.to as string, this),
       req.from == null ? undefined : resolveAddress(req.from as string, this),
     ])
@@ -171,6 +214,7 @@ export class EnclaveSigner extends AbstractSigner {
    */
   async signMessage(message: string | Uint8Array): Promise<string> {
     if (typeof message !== 'string' && !(message instanceof Uint8Array)) fail('message', `must be a string or a Uint8Array (got ${typeName(message)})`)
+    await this.#identity()
     const res = await this.#custody.signMessage(this.keyId, { message: typeof message === 'string' ? message : message.slice() })
     if (res.hash.toLowerCase() !== hashMessage(message)) throw new IntegrityError({ reason: 'the enclave signed another digest than hashMessage(message)' })
     return serialize(res)
@@ -181,10 +225,18 @@ export class EnclaveSigner extends AbstractSigner {
    * `verifyingContract` and `address` values are resolved through the provider first, quantities may be
    * any BigNumberish, bytes any BytesLike. The enclave receives the whole typed-data object.
    *
+   * Stricter than `Wallet.signTypedData`, as strict as the viem adapter: a value with a member its type does
+   * not declare (which ethers drops silently) or without one it declares is refused, with the error the viem
+   * adapter gives for the same input (`"typedData.message" has unknown field "memo"`).
+   *
    * @returns the 65-byte signature (v = 27 or 28).
-   * @throws IntegrityError when the enclave signed another digest than `TypedDataEncoder.hash`.
+   * @throws InvalidArgumentError for an unknown or missing member; IntegrityError when the enclave signed
+   *   another digest than `TypedDataEncoder.hash`.
    */
   async signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string> {
+    const encoder = TypedDataEncoder.from(types)
+    assertTypedDataMembers(types, encoder.primaryType, value)
+    await this.#identity()
     const populated = await TypedDataEncoder.resolveNames(domain, types, value, async (name) => {
       const provider = this.provider
       if (!provider) fail('domain/value', `contains the ENS name ${JSON.stringify(name)}, which needs a provider to resolve`)
@@ -192,7 +244,6 @@ export class EnclaveSigner extends AbstractSigner {
       if (!resolved) fail('domain/value', `contains the ENS name ${JSON.stringify(name)}, which does not resolve`)
       return resolved
     })
-    const encoder = TypedDataEncoder.from(types)
     // Canonical values: bigint quantities, lower-case hex bytes, checksummed addresses.
     const message = encoder.visit(populated.value, (type, v) => {
       if (/^u?int\d*$/.test(type)) return getBigInt(v)
@@ -225,6 +276,7 @@ export class EnclaveSigner extends AbstractSigner {
    * @throws IntegrityError when the signature does not recover to this signer for the requested tuple.
    */
   override async authorize(authorization: AuthorizationRequest): Promise<Authorization> {
+    await this.#identity()
     const address = await resolveAddress(authorization.address, this)
     const populated = await this.populateAuthorization({ ...authorization, address })
     const request = { chainId: getBigInt(populated.chainId ?? 0n), address: getAddress(address), nonce: getBigInt(populated.nonce ?? 0n) }
@@ -234,7 +286,7 @@ export class EnclaveSigner extends AbstractSigner {
     if (signed.address !== request.address || signed.chainId !== request.chainId || signed.nonce !== request.nonce) {
       throw new IntegrityError({ reason: 'the enclave signed another authorization tuple than requested' })
     }
-    if (verifyAuthorization(request, signature) !== (await this.getAddress())) throw new IntegrityError({ reason: 'the authorization does not recover to the signer' })
+    if (verifyAuthorization(request, signature) !== (await this.#identity())) throw new IntegrityError({ reason: 'the authorization does not recover to the signer' })
     return signed
   }
 }

@@ -6,6 +6,7 @@ describe('@enclave-custody/sdk/viem', () => {
     const entry = await import('@enclave-custody/sdk/viem')
     expect(Object.keys(entry).sort()).toMatchInlineSnapshot(`
       [
+        "enclaveAccount",
         "toEnclaveAccount",
       ]
     `)

@@ -3,10 +3,7 @@
  * parent proxy → enclave runtime (the local stack, `startDevStack`) → anvil. viem prepares (nonce, gas,
  * fees from the node), the enclave signs, anvil mines: the node, not this code, judges every transaction.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type Anvil, type DevStack, startAnvil, startDevStack } from '@enclave-custody/cli'
+import { type Anvil, startAnvil } from '@enclave-custody/cli'
 import { verifyMessage as ethersVerifyMessage, verifyTypedData as ethersVerifyTypedData } from 'ethers'
 import {
   type Chain,
@@ -25,52 +22,40 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { optimism, sepolia } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiKeyStamper } from '../auth/apiKeyStamper.js'
-import { generateApiKey } from '../auth/generateApiKey.js'
-import { type AuditReceipt, type CustodyClient, createCustodyClient } from '../client/createCustodyClient.js'
+import type { AuditReceipt, CustodyClient } from '../client/createCustodyClient.js'
 import { isCustodyError } from '../errors/CustodyError.js'
-import { nitroEnclave } from '../transports/nitroEnclave.js'
+import { ANVIL_ACCOUNT_0, type LocalStack, startLocalStack } from '../../test/localStack.js'
 import { type EnclaveAccount, toEnclaveAccount } from './toEnclaveAccount.js'
 
 /** Hand-assembled storage contract: `set(uint256)` stores slot 0, `get()` returns it (see the ethers suite). */
 const RUNTIME_CODE = '0x36602411600e57600435600055005b60005460005260206000f3'
 const INIT_CODE: Hex = `0x601a600c600039601a6000f3${RUNTIME_CODE.slice(2)}`
 const ABI = parseAbi(['function set(uint256 value)', 'function get() view returns (uint256)'])
-/** anvil's first default account (unlocked on the node): pays for the keys' funding. */
-const ANVIL_ACCOUNT_0 = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266'
 
 /** viem's chain definition pointed at a local node. */
 const onNode = (chain: Chain, rpcUrl: string): Chain => ({ ...chain, rpcUrls: { default: { http: [rpcUrl] } } })
 
 describe('toEnclaveAccount on anvil through the local stack', () => {
-  let dataDir: string | undefined
-  let stack: DevStack | undefined
+  let local: LocalStack | undefined
   let custody: CustodyClient
   /** One receipt per answer the client verified (signed by the attested enclave's response key). */
-  const receipts: AuditReceipt[] = []
+  let receipts: AuditReceipt[]
   let chain: Chain
   let publicClient: PublicClient
   let account: EnclaveAccount
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'custody-viem-'))
-    stack = await startDevStack({ dataDir })
     // One API key for the suite; the client attests the stack's enclave (its PCR0, the software NSM root).
-    custody = createCustodyClient({
-      transport: nitroEnclave({ url: stack.proxyUrl, attestation: stack.attestation }),
-      stamper: apiKeyStamper(generateApiKey()),
-      importer: stack.importer,
-      onReceipt: (r) => receipts.push(r),
-    })
-    chain = onNode(sepolia, stack.anvil!.rpcUrl)
+    local = await startLocalStack('custody-viem')
+    custody = local.custody
+    receipts = local.receipts
+    chain = onNode(sepolia, local.rpcUrl)
     publicClient = createPublicClient({ chain, transport: http(), pollingInterval: 50 })
     account = await newAccount(chain)
   })
 
   afterAll(async () => {
-    await custody?.close()
-    await stack?.close()
-    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+    await local?.close()
   })
 
   /** A fresh enclave-generated key, funded from anvil account 0 on `on`, as a viem account. */

@@ -22,11 +22,13 @@ import {
 } from 'viem'
 import { privateKeyToAccount, sign } from 'viem/accounts'
 import { optimism } from 'viem/chains'
+import { createNonceManager, jsonRpc } from 'viem/nonce'
 import { hashAuthorization } from 'viem/utils'
 import { describe, expect, it } from 'vitest'
-import { isCustodyError } from '../errors/CustodyError.js'
+import type { KeyInfo } from '../client/createCustodyClient.js'
+import { isCustodyError, PolicyDeniedError } from '../errors/CustodyError.js'
 import { DEFAULT_KEY_POLICY } from '../keys/keyPolicy.js'
-import { toEnclaveAccount } from './toEnclaveAccount.js'
+import { enclaveAccount, toEnclaveAccount } from './toEnclaveAccount.js'
 import type { CustodyViemTransactionFields } from './toCustodyViemTransaction.js'
 import type { EnclaveAccountClient } from './types.js'
 
@@ -35,7 +37,7 @@ const local = privateKeyToAccount(PRIVATE_KEY)
 const KEY_ID = 'viem-unit'
 const TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 
-type Tamper = { raw?: (raw: Hex) => Hex; hash?: boolean; tuple?: boolean }
+type Tamper = { raw?: (raw: Hex) => Hex; hash?: boolean; tuple?: boolean; key?: Partial<KeyInfo>; digest?: () => never }
 
 /** A custody client that signs with `PRIVATE_KEY` and records each request the adapter makes. */
 function fakeCustody(tamper: Tamper = {}) {
@@ -48,7 +50,12 @@ function fakeCustody(tamper: Tamper = {}) {
   const client: EnclaveAccountClient = {
     async getKey(keyId) {
       calls.push({ op: 'getKey', params: keyId })
-      return { keyId, kind: 'secp256k1', family: 'evm', address: local.address, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY }
+      return { keyId, kind: 'secp256k1', family: 'evm', address: local.address, publicKey: local.publicKey, curve: 'secp256k1', createdAt: new Date(0), policy: DEFAULT_KEY_POLICY, ...tamper.key }
+    },
+    async signDigest(_keyId, digest) {
+      calls.push({ op: 'signDigest', params: digest })
+      if (tamper.digest) tamper.digest()
+      return signDigest(digest as Hex)
     },
     async signTransaction(_keyId, request) {
       calls.push({ op: 'signTransaction', params: request })
@@ -94,8 +101,9 @@ describe('toEnclaveAccount', () => {
   it('is a viem local account with the key address and id, loaded once', async () => {
     const { client, calls } = fakeCustody()
     const account = await toEnclaveAccount(client, KEY_ID)
-    expect(account).toMatchObject({ address: local.address, keyId: KEY_ID, type: 'local', source: 'custom' })
-    expect(account.sign).toBeUndefined() // raw-digest signing is a per-key permission: not offered
+    expect(account).toMatchObject({ address: local.address, publicKey: local.publicKey, keyId: KEY_ID, type: 'local', source: 'custom' })
+    expect(account.publicKey).toMatch(/^0x04[0-9a-f]{128}$/)
+    expect(account.nonceManager).toBeUndefined()
     expect(calls).toEqual([{ op: 'getKey', params: KEY_ID }])
   })
 
@@ -260,10 +268,176 @@ describe('toEnclaveAccount: messages, typed data, authorizations', () => {
     const { client, calls } = fakeCustody()
     const account = await toEnclaveAccount(client, KEY_ID)
     const signed = await account.signAuthorization!({ contractAddress: TO, chainId: 11155111, nonce: 3 })
-    const { v: _v, ...expected } = await authorization()
-    expect(signed).toEqual(expected)
+    expect(signed).toEqual(await authorization()) // v included, as privateKeyToAccount returns it
     expect(calls.at(-1)).toEqual({ op: 'signAuthorization', params: { chainId: 11155111, address: TO, nonce: 3 } })
     const liar = await toEnclaveAccount(fakeCustody({ tuple: true }).client, KEY_ID)
     await expect(liar.signAuthorization!({ address: TO, chainId: 1, nonce: 0 })).rejects.toThrow(/another authorization tuple/)
+  })
+})
+
+describe('toEnclaveAccount: publicKey', () => {
+  it("is the key's public key as the enclave reports it, equal to privateKeyToAccount's (any case in, lower case out)", async () => {
+    const account = await toEnclaveAccount(fakeCustody({ key: { publicKey: local.publicKey.toUpperCase().replace('0X', '0x') as Hex } }).client, KEY_ID)
+    expect(account.publicKey).toBe(local.publicKey)
+  })
+
+  it('a report without a public key, with a malformed one or with the key of another address is an IntegrityError', async () => {
+    const other = privateKeyToAccount(`0x${'22'.repeat(32)}`)
+    const reports: Record<string, Partial<KeyInfo>> = {
+      missing: { publicKey: undefined },
+      compressed: { publicKey: `0x02${local.publicKey.slice(4, 68)}` as Hex },
+      "another key's": { publicKey: other.publicKey },
+    }
+    const reasons = []
+    for (const key of Object.values(reports)) {
+      const e = await toEnclaveAccount(fakeCustody({ key }).client, KEY_ID).catch((e: unknown) => e)
+      expect(isCustodyError(e, 'INTEGRITY_ERROR')).toBe(true)
+      reasons.push((e as Error).message)
+    }
+    expect(reasons).toMatchInlineSnapshot(`
+      [
+        "integrity check failed: the enclave did not report the public key of the key",
+        "integrity check failed: the reported public key is not an uncompressed secp256k1 key (0x04 and 64 bytes)",
+        "integrity check failed: the reported public key is not the key of the reported address",
+      ]
+    `)
+  })
+})
+
+describe('toEnclaveAccount: sign({ hash }) (raw digests)', () => {
+  const hash = keccak256(toHex('a user operation hash, say'))
+  const rawDigestKey = { policy: { ...DEFAULT_KEY_POLICY, allowRawDigest: true } }
+
+  it("equals privateKeyToAccount's sign for a key whose policy allows raw digests", async () => {
+    const { client, calls } = fakeCustody({ key: rawDigestKey })
+    const account = await toEnclaveAccount(client, KEY_ID)
+    expect(await account.sign({ hash })).toBe(await local.sign({ hash }))
+    expect(await account.sign({ hash: hash.toUpperCase().replace('0X', '0x') as Hex })).toBe(await local.sign({ hash }))
+    expect(calls.filter((c) => c.op === 'signDigest').map((c) => c.params)).toEqual([hash, hash.toUpperCase().replace('0X', '0x')])
+  })
+
+  it("refuses a key whose policy does not allow them with the enclave's PolicyDeniedError, before any request", async () => {
+    const { client, calls } = fakeCustody()
+    const account = await toEnclaveAccount(client, KEY_ID)
+    const e = await account.sign({ hash }).catch((e: unknown) => e)
+    expect(e).toBeInstanceOf(PolicyDeniedError)
+    expect(e).toMatchInlineSnapshot(`[PolicyDeniedError: denied: the key's policy does not allow raw-digest signing; import or generate it with policy.allowRawDigest]`)
+    expect(calls.map((c) => c.op)).toEqual(['getKey'])
+  })
+
+  it("passes the enclave's refusal through when it refuses a key the report said it would sign with", async () => {
+    const refusal = new PolicyDeniedError({ reason: 'a signing-policy rule denies raw digests', rule: 'no-digests' })
+    const account = await toEnclaveAccount(
+      fakeCustody({
+        key: rawDigestKey,
+        digest: () => {
+          throw refusal
+        },
+      }).client,
+      KEY_ID,
+    )
+    await expect(account.sign({ hash })).rejects.toBe(refusal)
+  })
+
+  it('refuses a hash that is not 32 bytes of hex, and a digest other than the one given', async () => {
+    const { client, calls } = fakeCustody({ key: rawDigestKey })
+    const account = await toEnclaveAccount(client, KEY_ID)
+    expect(await invalid(account.sign({ hash: '0x1234' }))).toMatchInlineSnapshot(`""hash" must be a 32-byte digest: 0x and 64 hex digits (got 4 characters)"`)
+    expect(await invalid(account.sign({ hash: 42 as never }))).toMatchInlineSnapshot(`""hash" must be a 32-byte digest: 0x and 64 hex digits (got number)"`)
+    expect(calls.map((c) => c.op)).toEqual(['getKey'])
+    const liar = await toEnclaveAccount(fakeCustody({ key: rawDigestKey, hash: true }).client, KEY_ID)
+    await expect(liar.sign({ hash })).rejects.toThrow(/another digest than the one given/)
+  })
+})
+
+describe('toEnclaveAccount: nonceManager', () => {
+  it('is set on the account as privateKeyToAccount sets it', async () => {
+    const nonceManager = createNonceManager({ source: jsonRpc() })
+    const account = await toEnclaveAccount(fakeCustody().client, KEY_ID, { nonceManager })
+    expect(account.nonceManager).toBe(nonceManager)
+    expect(account.nonceManager).toBe(privateKeyToAccount(PRIVATE_KEY, { nonceManager }).nonceManager)
+    expect(enclaveAccount(fakeCustody().client, { keyId: KEY_ID, address: local.address, publicKey: local.publicKey }, { nonceManager }).nonceManager).toBe(nonceManager)
+  })
+
+  it('refuses what is not a nonce manager, and unknown options', async () => {
+    const { client, calls } = fakeCustody()
+    expect(await invalid(toEnclaveAccount(client, KEY_ID, { nonceManager: {} as never }))).toMatchInlineSnapshot(`""options.nonceManager" must be a viem NonceManager with consume, increment, get and reset (createNonceManager) (got object)"`)
+    expect(await invalid(toEnclaveAccount(client, KEY_ID, { nonceManger: 1 } as never))).toMatchInlineSnapshot(`""options" has unknown field "nonceManger""`)
+    expect(calls).toEqual([])
+  })
+})
+
+describe('enclaveAccount (synchronous)', () => {
+  const key = { keyId: KEY_ID, address: local.address, publicKey: local.publicKey }
+  const typedData = { domain: { name: 'x' }, types: { Note: [{ name: 'text', type: 'string' }] }, primaryType: 'Note', message: { text: 'hi' } } as const
+  const tx = { chainId: 1, nonce: 0, to: TO, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n } as const
+  const uses: Record<string, (a: ReturnType<typeof enclaveAccount>) => Promise<unknown>> = {
+    signMessage: (a) => a.signMessage({ message: 'hi' }),
+    signTypedData: (a) => a.signTypedData(typedData),
+    signTransaction: (a) => a.signTransaction(tx),
+    signAuthorization: (a) => a.signAuthorization({ address: TO, chainId: 1, nonce: 0 }),
+    sign: (a) => a.sign({ hash: keccak256('0x01') }),
+  }
+
+  it('is the same account as toEnclaveAccount, built without a round trip', async () => {
+    const { client, calls } = fakeCustody()
+    const account = enclaveAccount(client, { ...key, address: local.address.toLowerCase(), publicKey: local.publicKey.toUpperCase().replace('0X', '0x') as Hex })
+    expect(calls).toEqual([])
+    const { sign: _a, signMessage: _b, signTransaction: _c, signTypedData: _d, signAuthorization: _e, ...identity } = account
+    const { sign: _f, signMessage: _g, signTransaction: _h, signTypedData: _i, signAuthorization: _j, ...expected } = await toEnclaveAccount(client, KEY_ID)
+    expect(identity).toEqual(expected)
+    expect(identity).toMatchObject({ address: local.address, publicKey: local.publicKey, type: 'local' })
+  })
+
+  for (const [name, use] of Object.entries(uses)) {
+    it(`${name}: checks the identity against getKey once, on first use; a mismatch is an IntegrityError and signs nothing`, async () => {
+      const good = fakeCustody({ key: { policy: { ...DEFAULT_KEY_POLICY, allowRawDigest: true } } })
+      const account = enclaveAccount(good.client, key)
+      await use(account)
+      await use(account)
+      expect(good.calls.map((c) => c.op).filter((op) => op === 'getKey')).toEqual(['getKey'])
+      expect(good.calls[0]?.op).toBe('getKey')
+
+      const other = privateKeyToAccount(`0x${'33'.repeat(32)}`)
+      const bad = fakeCustody({ key: { policy: { ...DEFAULT_KEY_POLICY, allowRawDigest: true } } })
+      const wrong = enclaveAccount(bad.client, { keyId: KEY_ID, address: other.address, publicKey: other.publicKey })
+      await expect(use(wrong)).rejects.toThrow(`integrity check failed: the key's address is ${local.address}, not ${other.address} as the account was built with`)
+      await expect(use(wrong)).rejects.toSatisfy((e: unknown) => isCustodyError(e, 'INTEGRITY_ERROR'))
+      expect(bad.calls.map((c) => c.op)).toEqual(['getKey', 'getKey']) // checked again each time; nothing signed
+    })
+  }
+
+  it('refuses a malformed identity at once', () => {
+    const { client } = fakeCustody()
+    const other = privateKeyToAccount(`0x${'44'.repeat(32)}`)
+    const messages = [
+      () => enclaveAccount(undefined as never, key),
+      () => enclaveAccount(client, null as never),
+      () => enclaveAccount(client, { ...key, keyId: '' }),
+      () => enclaveAccount(client, { ...key, address: '0x12' }),
+      () => enclaveAccount(client, { ...key, address: local.address.replace(/[a-f]/, (c) => c.toUpperCase()) }),
+      () => enclaveAccount(client, { ...key, publicKey: `0x03${local.publicKey.slice(4, 68)}` as Hex }),
+      () => enclaveAccount(client, { ...key, publicKey: other.publicKey }),
+      () => enclaveAccount(client, { ...key, extra: 1 } as never),
+    ].map((build) => {
+      try {
+        build()
+        return 'built'
+      } catch (e) {
+        return isCustodyError(e, 'INVALID_ARGUMENT') ? e.message : String(e)
+      }
+    })
+    expect(messages).toMatchInlineSnapshot(`
+      [
+        ""custody" must be a custody client from createCustodyClient (got undefined)",
+        ""key" must be an object (got null)",
+        ""keyId" must be a non-empty string (got string)",
+        ""address" must be an address: 0x and 40 hex digits, with a valid EIP-55 checksum when mixed case",
+        ""address" must be an address: 0x and 40 hex digits, with a valid EIP-55 checksum when mixed case",
+        ""publicKey" must be an uncompressed secp256k1 public key: 0x04 and 128 hex digits (KeyInfo.publicKey)",
+        ""publicKey" is not the public key of 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+        ""key" has unknown field "extra"",
+      ]
+    `)
   })
 })
