@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
@@ -16,6 +16,10 @@ export type DevStackOptions = {
   anvil?: boolean
   /** @default 11155111 */
   chainId?: number
+  /** Port of the parent proxy on 127.0.0.1. @default 0 (a free port) */
+  proxyPort?: number
+  /** Port of anvil's JSON-RPC on 127.0.0.1. @default 0 (a free port) */
+  rpcPort?: number
   /** Progress lines ("starting anvil…"). */
   onProgress?: (line: string) => void
   logger?: Logger
@@ -70,6 +74,18 @@ export type DevStack = {
 /** File name of the audit log in the data directory. */
 const AUDIT_LOG_FILE = 'audit.jsonl'
 
+/**
+ * Write `<dataDir>/.gitignore` with `*` unless the directory has one: the data directory holds dev credentials,
+ * the dev API key and local key records, and must never be committed (it often sits inside a repository).
+ */
+async function ignoreInGit(dataDir: string): Promise<void> {
+  try {
+    await writeFile(join(dataDir, '.gitignore'), '# Written by `custody dev`: dev credentials and keys live here; never commit them.\n*\n', { flag: 'wx', mode: 0o600 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+}
+
 const credentialsOf = (p: DevPrincipal) => ({ accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey })
 
 /**
@@ -84,6 +100,8 @@ export async function startDevStack({
   dataDir,
   anvil: withAnvil = true,
   chainId = 11155111,
+  proxyPort = 0,
+  rpcPort = 0,
   onProgress: report = () => {},
   logger = silentLogger,
   awsLatencyMs = 0,
@@ -106,6 +124,7 @@ export async function startDevStack({
   }
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    await ignoreInGit(dataDir)
     const config = await loadDevConfig(dataDir)
     const { region, principals } = config
     const identityPolicies = devIdentityPolicies({ accountId: config.accountId, region })
@@ -113,7 +132,7 @@ export async function startDevStack({
     let anvil: Anvil | undefined
     if (withAnvil) {
       onProgress(`starting anvil (chain id ${chainId})`)
-      anvil = await startAnvil({ chainId })
+      anvil = await startAnvil({ chainId, port: rpcPort })
       stops.push(anvil.stop)
     }
 
@@ -181,6 +200,7 @@ export async function startDevStack({
     const auditLog = createAuditFileSink(auditLogFile, { logger })
     stops.push(auditLog.close) // after the proxy closed: it flushes the last events
     const proxy = await startParentProxy({
+      port: proxyPort,
       enclave: { host: server.host, port: server.port },
       records: createSecretsManagerRecordSource({ client: instanceSecrets }),
       credentials: async () => credentialsOf(principals.instance),

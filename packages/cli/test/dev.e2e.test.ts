@@ -258,9 +258,9 @@ describe('custody dev + key commands, as real processes', () => {
     const relisted = await runCustody(['list', '--dev', dataDir])
     expect(relisted.stdout).toMatch(/^bob /m)
     expect(relisted.stdout).toMatch(/^carol /m)
-    const resigned = await runCustody(['sign', 'carol', '--dev', dataDir, '--to', TEST_ADDRESS, '--value-ether', '0', '--nonce', '0', '--gas', '21000', '--max-fee-gwei', '1', '--max-priority-gwei', '1', '--chain-id', '5'])
+    const resigned = await runCustody(['sign', 'carol', '--dev', dataDir, '--to', TEST_ADDRESS, '--value-ether', '0', '--nonce', '0', '--gas', '21000', '--max-fee-gwei', '1', '--max-priority-gwei', '1', '--chain-id', '560048'])
     expect(resigned.code).toBe(0)
-    expect(Transaction.from(/^rawTransaction +(\S+)$/m.exec(resigned.stdout)![1]!).chainId).toBe(5n)
+    expect(Transaction.from(/^rawTransaction +(\S+)$/m.exec(resigned.stdout)![1]!).chainId).toBe(560048n)
     // The audit log kept both boots (one segment each, its own response key) and every receipt matches.
     const audited = await runCustody(['audit', 'verify', '--dev', dataDir])
     expect(audited.code).toBe(0)

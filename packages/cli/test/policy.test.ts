@@ -389,8 +389,9 @@ describe('policy test (offline)', () => {
       EXTRA: await json('extra.json', { op: 'sign.eip1559', tx: {} }),
       ERC20: await json('erc20.json', { op: 'sign.eip1559', params: { tx: { ...transfer(0n).params.tx, gas: '60000', data: `0xa9059cbb${'00'.repeat(31)}` } } }),
     }
-    const argv = ['policy', 'test', '--file', policy, '--payload', await json('t-fine.json', transfer(1n)), ...extra.map((a) => (a.endsWith('.json') ? join(dir, a) : a))]
-    // The extra --payload wins: parseArgs keeps the last value of a flag.
+    // A flag is given once: a case's own --payload replaces the fine one.
+    const payload = extra.includes('--payload') ? [] : ['--payload', await json('t-fine.json', transfer(1n))]
+    const argv = ['policy', 'test', '--file', policy, ...payload, ...extra.map((a) => (a.endsWith('.json') ? join(dir, a) : a))]
     const { code, out, err } = await cli(argv)
     const expected = Object.entries(files).reduce((m, [k, path]) => m.replace(k, path), message)
     expect(out).toBe('')

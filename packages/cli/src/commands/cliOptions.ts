@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import type { z } from 'zod'
+import { z } from 'zod'
 
 /**
  * One command-line option: its flag, the environment variable it falls back to, its schema and help
@@ -55,17 +55,68 @@ export function parseArgv(specs: Record<string, OptionSpec>, positionals: readon
   )
   let parsed: ReturnType<typeof parseArgs>
   try {
-    parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true })
+    parsed = parseArgs({ args: joinNegativeValues(specs, argv), options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true, tokens: true })
   } catch (e) {
     throw new UsageError(describeParseError(e, specs))
   }
   const values = parsed.values as RawArguments['values']
   if (values.help) return { values, positionals: parsed.positionals, help: true }
+  // parseArgs keeps the last of a repeated flag: `--nonce 0 --nonce 1` would sign nonce 1. Only `multiple` flags repeat.
+  const seen = new Set<string>()
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option') continue
+    const spec = Object.values(specs).find((s) => s.flag === token.name)
+    if (!spec || spec.multiple) continue
+    if (seen.has(spec.flag)) throw new UsageError(`--${spec.flag} may be given once`)
+    seen.add(spec.flag)
+  }
   if (parsed.positionals.length > positionals.length) {
     const expected = positionals.length === 0 ? 'no arguments' : positionals.map((p) => (p.optional ? `[<${p.name}>]` : `<${p.name}>`)).join(' ')
     throw new UsageError(`unexpected argument #${positionals.length + 1} (expected ${expected}; options start with --)`)
   }
   return { values, positionals: parsed.positionals, help: false }
+}
+
+/**
+ * `--nonce -1` as `--nonce=-1`: parseArgs takes a value starting with a dash for a flag, so a negative number
+ * after a flag that takes a value is that flag's value (its schema then says what range it takes).
+ */
+function joinNegativeValues(specs: Record<string, OptionSpec>, argv: readonly string[]): string[] {
+  const valued = new Set(Object.values(specs).filter((s) => !s.boolean).map((s) => `--${s.flag}`))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') return [...out, ...argv.slice(i)]
+    const next = argv[i + 1]
+    if (valued.has(arg) && next !== undefined && /^-[0-9.]/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
+}
+
+/**
+ * A decimal integer flag in `[min, max]`, as a bigint: one message per broken rule, e.g. `--nonce -1` →
+ * "--nonce must be ≥ 0" (the flag or variable is put in front by `resolveOptions`).
+ */
+export function integerFlag({ min, max }: { min: bigint; max?: bigint }) {
+  return z.string().transform((v, ctx): bigint => {
+    if (!/^-?(?:0|[1-9][0-9]{0,77})$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a decimal integer ≥ ${min}` })
+      return z.NEVER
+    }
+    const n = BigInt(v)
+    if (n < min) ctx.addIssue({ code: 'custom', message: `must be ≥ ${min}` })
+    else if (max !== undefined && n > max) ctx.addIssue({ code: 'custom', message: `must be ≤ ${max}` })
+    else return n
+    return z.NEVER
+  })
+}
+
+/** `integerFlag` as a number (for ports, counts, milliseconds): `max` at most 2^53 − 1. */
+export function numberFlag({ min, max }: { min: number; max: number }) {
+  return integerFlag({ min: BigInt(min), max: BigInt(max) }).transform(Number)
 }
 
 /** Turn a `parseArgs` error into one short line naming the flag, without any value. */

@@ -219,7 +219,7 @@ export async function connect({
     ...(receipts ? { onReceipt: receipts.append } : {}),
     ...(proxy.trustedCreator?.length ? { trustedCreators: proxy.trustedCreator } : {}),
   })
-  const client = roots === undefined ? withDefaultRootHint(sdkClient) : sdkClient
+  const client = withHints(sdkClient, { url: proxy.url, defaultRoot: roots === undefined })
   return {
     client,
     async close() {
@@ -232,11 +232,21 @@ export async function connect({
   }
 }
 
+/** The message of a proxy that does not answer: where the CLI looked, and the likely reason. */
+export function unreachableProxyMessage(url: string): string {
+  let origin = url
+  try {
+    origin = new URL(url).origin
+  } catch {}
+  return `cannot reach the custody proxy at ${origin}: is \`custody dev\` running?`
+}
+
 /**
- * The client, with a hint on a failed attestation: without --attestation-root only the AWS Nitro root is
- * trusted, so a local stack (software NSM) is refused.
+ * The client, with hints on two failures a new user meets first: a proxy that does not answer (nothing
+ * listens at the URL: `custody dev` is not running, or the URL is wrong), and — without --attestation-root,
+ * when only the AWS Nitro root is trusted — a failed attestation of a local stack (software NSM).
  */
-function withDefaultRootHint(client: CustodyClient): CustodyClient {
+function withHints(client: CustodyClient, { url, defaultRoot }: { url: string; defaultRoot: boolean }): CustodyClient {
   const hinted = {} as Record<string, unknown>
   for (const [name, method] of Object.entries(client) as [string, unknown][]) {
     // Members that are not methods (approvalRequest, a table of builders) pass through as they are.
@@ -248,7 +258,8 @@ function withDefaultRootHint(client: CustodyClient): CustodyClient {
       try {
         return await method(...args)
       } catch (e) {
-        if (!isCustodyError(e, 'ATTESTATION_FAILED')) throw e
+        if (isCustodyError(e, 'UNAVAILABLE') && /cannot reach the parent proxy/.test(e.shortMessage)) throw new CommandFailure(unreachableProxyMessage(url))
+        if (!defaultRoot || !isCustodyError(e, 'ATTESTATION_FAILED')) throw e
         throw new CommandFailure(`${e.shortMessage} (ATTESTATION_FAILED); only the AWS Nitro root is trusted without --attestation-root (a local stack: --dev <dir>)`)
       }
     }

@@ -2,7 +2,9 @@ import { isAbsolute, join, relative, resolve } from 'node:path'
 import { z } from 'zod'
 import { type DevStack, type DevStackOptions, startDevStack } from '../devStack.js'
 import { createApiKeyFile, DEV_API_KEY_FILE, readApiKeyFile } from './apiKeyFile.js'
+import { chainIdFlag } from './chainIdFlag.js'
 import { type CliIo, signalExitCode } from './cliIo.js'
+import { numberFlag, UsageError } from './cliOptions.js'
 import { defineCommand } from './defineCommand.js'
 import { removeDevEnv, writeDevEnv } from './devEnv.js'
 import { DEV_RECEIPTS_FILE } from './receiptsFile.js'
@@ -13,6 +15,10 @@ export type RunDevStackParameters = {
   anvil: boolean
   chainId: number
   awsLatencyMs: number
+  /** @default 0 (a free port) */
+  proxyPort?: number
+  /** @default 0 (a free port) */
+  rpcPort?: number
 }
 
 export type RunDevStackDeps = {
@@ -35,14 +41,14 @@ const ANVIL_EXIT_GRACE_MS = 200
  * @throws whatever `startDevStack` throws (after it stopped what it had started); a UsageError when an
  * existing api-key.json is not an API key file (it is never replaced)
  */
-export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs }: RunDevStackParameters, { io, stop, start = startDevStack }: RunDevStackDeps): Promise<number> {
+export async function runDevStack({ dataDir, anvil, chainId, awsLatencyMs, proxyPort = 0, rpcPort = 0 }: RunDevStackParameters, { io, stop, start = startDevStack }: RunDevStackDeps): Promise<number> {
   const stoppedCode = () => signalExitCode(typeof stop.reason === 'string' ? (stop.reason as NodeJS.Signals) : 'SIGTERM')
   const apiKeyFile = join(dataDir, DEV_API_KEY_FILE)
   const apiKey = (await createApiKeyFile(apiKeyFile)) ?? (await readApiKeyFile(apiKeyFile, io, { source: 'the dev API key' }))
   let stack: DevStack
   try {
     // Keys of an older data directory (sealed before keys had owners) stay usable with the dev API key.
-    stack = await start({ dataDir, anvil, chainId, awsLatencyMs, legacyOwners: [apiKey.publicKey], signal: stop, onProgress: (line) => io.stdout(`• ${line}\n`) })
+    stack = await start({ dataDir, anvil, chainId, awsLatencyMs, proxyPort, rpcPort, legacyOwners: [apiKey.publicKey], signal: stop, onProgress: (line) => io.stdout(`• ${line}\n`) })
   } catch (e) {
     if (!stop.aborted) throw e
     io.stdout('stopped\n') // the start stopped what it had started
@@ -106,34 +112,30 @@ const STOP_TIMEOUT_MS = 15_000
 export const devCommand = defineCommand({
   name: 'dev',
   summary: 'run the local stack: KMS, Secrets Manager, attested enclave, proxy, anvil',
-  usage: 'custody dev [--data-dir <dir>] [--no-anvil] [--chain-id <n>]',
+  usage: 'custody dev [--data-dir <dir>] [--no-anvil] [--chain-id <n>] [--proxy-port <port>] [--rpc-port <port>] [--aws-latency-ms <ms>]',
   description:
-    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>` (endpoints, importer credentials, the\nenclave\'s PCR0 and attestation root, the API key file, the audit log and receipts files), and runs until\nCtrl-C. The dev API key <dir>/api-key.json (mode 0600) is created on the first start and kept; the proxy\nappends the enclave\'s signed audit events to <dir>/audit.jsonl, and the commands run with --dev append their\nreceipts to <dir>/receipts.jsonl (`custody audit verify --dev <dir>` checks both).',
+    'Starts local KMS + Secrets Manager (key policy enforced), the enclave runtime with software attestation,\nthe parent proxy and anvil, writes <dir>/dev.env for `--dev <dir>` (endpoints, importer credentials, the\nenclave\'s PCR0 and attestation root, the API key file, the audit log and receipts files), and runs until\nCtrl-C. The dev API key <dir>/api-key.json (mode 0600) is created on the first start and kept; the proxy\nappends the enclave\'s signed audit events to <dir>/audit.jsonl, and the commands run with --dev append their\nreceipts to <dir>/receipts.jsonl (`custody audit verify --dev <dir>` checks both). <dir>/.gitignore (`*`) keeps the\ndirectory out of git. anvil is stopped with the stack, and by a watchdog if custody dev is killed (even kill -9).',
   options: {
     dataDir: { flag: 'data-dir', env: 'CUSTODY_DEV_DIR', value: 'dir', help: 'state directory (default .custody-dev)', schema: z.string().min(1).default('.custody-dev') },
     noAnvil: { flag: 'no-anvil', boolean: true, help: 'do not start anvil', schema: z.boolean().default(false) },
     chainId: {
       flag: 'chain-id',
       value: 'n',
-      help: "anvil's chain id (default 11155111)",
-      schema: z
-        .string()
-        .regex(/^[1-9][0-9]{0,14}$/, 'must be a positive integer')
-        .transform(Number)
-        .default(11155111),
+      help: "anvil's chain id (default 11155111; retired testnets such as Goerli 5 are refused)",
+      schema: chainIdFlag.transform(Number).refine(Number.isSafeInteger, 'must be at most 2^53 - 1').default(11155111),
     },
+    proxyPort: { flag: 'proxy-port', value: 'port', help: 'port of the parent proxy on 127.0.0.1 (default: a free port)', schema: numberFlag({ min: 0, max: 65_535 }).default(0) },
+    rpcPort: { flag: 'rpc-port', value: 'port', help: "port of anvil's JSON-RPC on 127.0.0.1 (default: a free port)", schema: numberFlag({ min: 0, max: 65_535 }).default(0) },
     awsLatencyMs: {
       flag: 'aws-latency-ms',
       value: 'ms',
       help: 'delay every local AWS call (default 0)',
-      schema: z
-        .string()
-        .regex(/^(?:0|[1-9][0-9]{0,5})$/, 'must be an integer number of milliseconds')
-        .transform(Number)
-        .default(0),
+      schema: numberFlag({ min: 0, max: 999_999 }).default(0),
     },
   },
   async run({ options: o, io }) {
+    if (o.noAnvil && o.rpcPort !== 0) throw new UsageError('--rpc-port is the port of anvil: drop --no-anvil or --rpc-port')
+    if (!o.noAnvil && o.rpcPort !== 0 && o.rpcPort === o.proxyPort) throw new UsageError('--rpc-port and --proxy-port must differ')
     const controller = new AbortController()
     let stopping = false
     const off = io.onSignal((signal) => {
@@ -150,7 +152,10 @@ export const devCommand = defineCommand({
       }, STOP_TIMEOUT_MS).unref()
     })
     try {
-      return await runDevStack({ dataDir: resolve(io.cwd, o.dataDir), anvil: !o.noAnvil, chainId: o.chainId, awsLatencyMs: o.awsLatencyMs }, { io, stop: controller.signal })
+      return await runDevStack(
+        { dataDir: resolve(io.cwd, o.dataDir), anvil: !o.noAnvil, chainId: o.chainId, awsLatencyMs: o.awsLatencyMs, proxyPort: o.proxyPort, rpcPort: o.rpcPort },
+        { io, stop: controller.signal },
+      )
     } finally {
       off()
     }

@@ -9,11 +9,14 @@ export function listKeys({ client }: { client: CustodyClient }): Promise<KeyInfo
   return client.listKeys()
 }
 
-/** One line per key: keyId, address, creation time; aligned. */
+/**
+ * One line per key: keyId, address, creation time, under a header; each column as wide as its longest
+ * cell (ids and addresses vary in length: Bitcoin and Solana addresses are not 42 characters).
+ */
 export function formatKeyTable(keys: readonly KeyInfo[]): string {
-  const width = Math.max(5, ...keys.map((k) => k.keyId.length))
-  const rows = keys.map((k) => `${k.keyId.padEnd(width)}  ${k.address}  ${k.createdAt.toISOString()}`)
-  return `${['KEY ID'.padEnd(width), 'ADDRESS'.padEnd(42), 'CREATED'].join('  ')}\n${rows.join('\n')}\n`
+  const rows = [['KEY ID', 'ADDRESS', 'CREATED'], ...keys.map((k) => [k.keyId, String(k.address), k.createdAt.toISOString()])]
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n'
 }
 
 export const listCommand = defineCommand({

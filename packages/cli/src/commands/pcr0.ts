@@ -5,7 +5,7 @@ import { AutoScalingClient, type AutoScalingGroup, DescribeAutoScalingGroupsComm
 import { type GetCommandInvocationCommandOutput, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { z } from 'zod'
 import type { CliIo } from './cliIo.js'
-import { CommandFailure, UsageError } from './cliOptions.js'
+import { CommandFailure, numberFlag, UsageError } from './cliOptions.js'
 import { awsClientConfig, awsErrorText, regionSchema } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { type DescribedEnclave, type EnclaveMeasurements, parseDescribeEnclaves, parseNitroCliMeasurements } from './nitroCliJson.js'
@@ -259,11 +259,7 @@ export const pcr0Command = defineCommand({
       flag: 'timeout',
       value: 's',
       help: 'seconds to wait for SSM (default 120)',
-      schema: z
-        .string()
-        .regex(/^[1-9][0-9]{0,4}$/, 'must be a positive number of seconds')
-        .transform(Number)
-        .default(120),
+      schema: numberFlag({ min: 1, max: 99_999 }).default(120),
     },
     json: { flag: 'json', boolean: true, help: 'print JSON', schema: z.boolean().default(false) },
   },

@@ -12,7 +12,7 @@ import {
 import { z } from 'zod'
 import { approverStampers } from './apiKeyFile.js'
 import type { CliIo } from './cliIo.js'
-import { CommandFailure, type OptionSpec, UsageError } from './cliOptions.js'
+import { CommandFailure, numberFlag, type OptionSpec, UsageError } from './cliOptions.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, type ProxySettings, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { apiKeyArgument, type PolicyFile, readPayloadFile, readPolicyFile, secp256k1PublicKeyArgument } from './policyFiles.js'
@@ -30,11 +30,7 @@ const policyOptions = {
     flag: 'version',
     value: 'n',
     help: 'set: the new version (default: the version in force + 1)',
-    schema: z
-      .string()
-      .regex(/^[1-9][0-9]{0,14}$/, 'must be a positive integer')
-      .transform((v) => Number(v))
-      .optional(),
+    schema: numberFlag({ min: 1, max: 999_999_999_999_999 }).optional(),
   },
   approverKeyFile: {
     flag: 'approver-key-file',

@@ -1,7 +1,7 @@
 import type { CustodyClient, KeyInfo } from '@enclave-custody/sdk'
 import { z } from 'zod'
 import type { CliIo } from './cliIo.js'
-import { type OptionSpec, UsageError } from './cliOptions.js'
+import { numberFlag, type OptionSpec, UsageError } from './cliOptions.js'
 import { connect, credentialsOf, importerOptions, keyIdSchema, PROXY_HELP, PROXY_USAGE, proxyOptions } from './connection.js'
 import { defineCommand } from './defineCommand.js'
 import { keyJson, keyPolicyOptions, policyOf, printKey } from './keyCommands.js'
@@ -53,12 +53,7 @@ const walletOptions = {
     flag: 'index',
     value: 'n',
     help: "account add: account index in the family's default path (default: the next one)",
-    schema: z
-      .string()
-      .regex(/^(?:0|[1-9][0-9]{0,9})$/, 'must be a non-negative integer')
-      .transform((v) => Number(v))
-      .refine((n) => n <= 0x7fffffff, 'must be below 2^31')
-      .optional(),
+    schema: numberFlag({ min: 0, max: 0x7fffffff }).optional(),
   },
   network: {
     flag: 'network',
