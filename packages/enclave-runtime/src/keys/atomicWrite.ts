@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { UnavailableError } from '@enclave-custody/sdk'
+import { fileSystemCause } from '@enclave-custody/sdk/server'
 
 /** The open file of an atomic write: the few methods it calls. */
 export type AtomicWriteHandle = {
@@ -97,16 +98,6 @@ export async function createFileAtomic(path: string, data: string | Uint8Array, 
   }
 }
 
-const CAUSES: Readonly<Record<string, string>> = {
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EIO: 'input/output error',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files in the system',
-}
 
 /**
  * A failed write of the data directory as the caller should see it: an `UnavailableError` naming the cause and
@@ -118,7 +109,7 @@ const CAUSES: Readonly<Record<string, string>> = {
  * @param what - what was being written, for the message ("the key record")
  */
 export function storageWriteError(e: unknown, what: string): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
-  if (typeof code !== 'string' || !/^E[A-Z0-9]{1,16}$/.test(code)) return e
-  return new UnavailableError({ reason: `cannot store ${what}: ${CAUSES[code] ?? 'file-system error'} (${code})`, cause: e })
+  const fs = fileSystemCause(e)
+  if (!fs) return e
+  return new UnavailableError({ reason: `cannot store ${what}: ${fs.cause} (${fs.code})`, cause: e })
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { fileSystemCause } from '@enclave-custody/sdk/server'
 import { basename } from 'node:path'
 import { AwsServiceError } from '../protocol/AwsServiceError.js'
 import { atomicWriteFile, type StateFileSystem } from './atomicWriteFile.js'
@@ -12,15 +13,6 @@ export type OpenJsonStateStoreParameters<T> = {
   validate: (value: unknown) => T
   /** The file-system calls of its writes (tests inject ENOSPC / EROFS). @default node:fs/promises */
   fs?: StateFileSystem
-}
-
-const WRITE_CAUSES: Readonly<Record<string, string>> = {
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EIO: 'input/output error',
 }
 
 /**
@@ -104,11 +96,11 @@ export class JsonStateStore<T> {
 
 /** An fs error of a state write as the client sees it: 503 naming the cause (no path, no stack); others unchanged. */
 function writeFailure(e: unknown, file: string): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
-  if (typeof code !== 'string' || !/^E[A-Z0-9]{1,16}$/.test(code)) return e
+  const fs = fileSystemCause(e)
+  if (!fs) return e
   return new AwsServiceError({
     code: 'ServiceUnavailableException',
     statusCode: 503,
-    message: `local-aws cannot write its state (${basename(file)}): ${WRITE_CAUSES[code] ?? 'file-system error'} (${code}); nothing was changed`,
+    message: `local-aws cannot write its state (${basename(file)}): ${fs.cause} (${fs.code}); nothing was changed`,
   })
 }

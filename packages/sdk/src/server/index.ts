@@ -7,3 +7,4 @@
 export { configOrExit, runUntilSignal } from './process.js'
 export { helpText, type OptionSpec, type Parsed, parseConfig } from './config.js'
 export { type Logger, REDACT_PATHS, silentLogger } from './logger.js'
+export { fileSystemCause } from './fileSystemError.js'
