@@ -65,7 +65,7 @@ describe('production executables on loopback', () => {
     const enclave = run(
       'enclave',
       ['--port', String(enclavePort), '--sealing', 'kms', '--mode', 'development', '--attestation', 'software', '--software-nsm-dir', nsmDir],
-      { AWS_REGION: REGION, CUSTODY_KMS_ENDPOINT: aws.endpoint, CUSTODY_SECRETS_ENDPOINT: aws.endpoint, KMS_KEY_ARN: kmsKeyArn! },
+      { CUSTODY_REGION: REGION, CUSTODY_KMS_ENDPOINT: aws.endpoint, CUSTODY_SECRETS_ENDPOINT: aws.endpoint, CUSTODY_KMS_KEY_ID: kmsKeyArn! },
     )
     await waitForOutput(enclave.output, /enclave server listening/)
     expect(enclave.output()).toContain('"attestation":"software"')

@@ -223,7 +223,7 @@ export async function startProcessStack({ dir, sealing = 'kms' }: ProcessStackOp
       closers.push(() => kms.destroy(), () => secretsManager.destroy())
       importer = createKmsImporter({ kms, secretsManager, kmsKeyId: kmsKeyId! })
       enclaveArgs = ['--port', String(enclavePort), '--sealing', 'kms', '--mode', 'development', '--attestation', 'software', '--software-nsm-dir', nsmDir]
-      enclaveEnv = { AWS_REGION: REGION, CUSTODY_KMS_ENDPOINT: awsEndpoint, CUSTODY_SECRETS_ENDPOINT: awsEndpoint, KMS_KEY_ARN: kmsKeyArn! }
+      enclaveEnv = { CUSTODY_REGION: REGION, CUSTODY_KMS_ENDPOINT: awsEndpoint, CUSTODY_SECRETS_ENDPOINT: awsEndpoint, CUSTODY_KMS_KEY_ID: kmsKeyArn! }
       proxyArgs = [...proxyArgs, '--records', 'secretsmanager', '--credentials', 'env']
       proxyEnv = { CUSTODY_REGION: REGION, CUSTODY_AWS_ENDPOINT: awsEndpoint, AWS_ACCESS_KEY_ID: ROLES.instance.accessKeyId, AWS_SECRET_ACCESS_KEY: ROLES.instance.secretAccessKey }
     } else {

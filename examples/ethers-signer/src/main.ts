@@ -22,7 +22,7 @@ function env(name: string, fallback?: string): string {
   return value
 }
 
-const provider = new JsonRpcProvider(env('RPC_URL'))
+const provider = new JsonRpcProvider(env('CUSTODY_RPC_URL'))
 
 let custody: CustodyClient | undefined
 try {

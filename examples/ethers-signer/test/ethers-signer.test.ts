@@ -92,7 +92,7 @@ describe('example: ethers-signer', () => {
       CUSTODY_ATTESTATION_ROOT: stack!.attestationRootFile,
       CUSTODY_API_KEY: apiKey.privateKey,
       CUSTODY_KEY_ID: key.keyId,
-      RPC_URL: stack!.anvil!.rpcUrl,
+      CUSTODY_RPC_URL: stack!.anvil!.rpcUrl,
       TO: to,
       VALUE_WEI: '4321',
     }

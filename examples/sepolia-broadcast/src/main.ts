@@ -24,7 +24,7 @@ function env(name: string, fallback?: string): string {
 
 const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
 // staticNetwork: the chain id is checked once by run(), not re-queried before every call.
-const provider = new JsonRpcProvider(env('RPC_URL'), chainId, { staticNetwork: true })
+const provider = new JsonRpcProvider(env('CUSTODY_RPC_URL'), chainId, { staticNetwork: true })
 
 let custody: CustodyClient | undefined
 try {

@@ -148,7 +148,7 @@ describe('example: sepolia-broadcast', () => {
     const provider = providerFor(stack!.anvil!.rpcUrl, DEFAULT_CHAIN_ID)
     const key = await fundedKey(provider)
     const to = Wallet.createRandom().address
-    const chain = { CUSTODY_KEY_ID: key.keyId, RPC_URL: stack!.anvil!.rpcUrl, CHAIN_ID: '11155111', TO: to, VALUE_WEI: '12345' }
+    const chain = { CUSTODY_KEY_ID: key.keyId, CUSTODY_RPC_URL: stack!.anvil!.rpcUrl, CHAIN_ID: '11155111', TO: to, VALUE_WEI: '12345' }
     const keyFile = join(dataDir!, 'api-key.json')
     await writeFile(keyFile, JSON.stringify(apiKey), { mode: 0o600 })
 
@@ -164,7 +164,7 @@ describe('example: sepolia-broadcast', () => {
   })
 
   it('`pnpm start` without CUSTODY_PCR0 or an API key stops before any request, naming the variable', async () => {
-    const base = { ...deployment(), CUSTODY_KEY_ID: 'k', RPC_URL: stack!.anvil!.rpcUrl, TO: Wallet.createRandom().address }
+    const base = { ...deployment(), CUSTODY_KEY_ID: 'k', CUSTODY_RPC_URL: stack!.anvil!.rpcUrl, TO: Wallet.createRandom().address }
     const { CUSTODY_PCR0: _, ...noPcr0 } = base
     const missingPcr0 = await start({ ...noPcr0, CUSTODY_API_KEY: apiKey.privateKey })
     expect([missingPcr0.code, missingPcr0.output.trim()]).toEqual([2, expect.stringMatching(/^failed: INVALID_ARGUMENT: "CUSTODY_PCR0" is not set \(/)])

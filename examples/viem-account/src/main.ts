@@ -23,7 +23,7 @@ function env(name: string, fallback?: string): string {
   return value
 }
 
-const rpcUrl = env('RPC_URL')
+const rpcUrl = env('CUSTODY_RPC_URL')
 const chainId = Number(env('CHAIN_ID', String(DEFAULT_CHAIN_ID)))
 // viem's own definition when it has one (keeps chain-specific serializers and formatters).
 const chain: Chain =

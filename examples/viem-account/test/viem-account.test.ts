@@ -98,7 +98,7 @@ describe('example: viem-account', () => {
       CUSTODY_ATTESTATION_ROOT: stack!.attestationRootFile,
       CUSTODY_API_KEY: apiKey.privateKey,
       CUSTODY_KEY_ID: key.keyId,
-      RPC_URL: rpcUrl,
+      CUSTODY_RPC_URL: rpcUrl,
       CHAIN_ID: '11155111',
       TO: to,
       VALUE_WEI: '4321',

@@ -49,7 +49,7 @@ export type DevStack = {
   region: string
   /** The attested KMS key (its key id). */
   kmsKeyId: string
-  /** Its full key ARN: the enclave runtime pins it, as a production image does (`KMS_KEY_ARN`). */
+  /** Its full key ARN: the enclave runtime pins it, as a production image does (`CUSTODY_KMS_KEY_ID`). */
   kmsKeyArn: string
   /** PCR0 the key policy requires (the software NSM's measurement of the runtime code). */
   pcr0: string

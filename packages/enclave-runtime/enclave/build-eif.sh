@@ -155,8 +155,8 @@ build=(docker buildx build
   --build-arg "DEBIAN_SNAPSHOT=${DEBIAN_SNAPSHOT}"
   --build-arg "PNPM_VERSION=${PNPM_VERSION}"
   --build-arg "SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}"
-  --build-arg "AWS_REGION=${region}"
-  --build-arg "KMS_KEY_ARN=${kms_key_arn}"
+  --build-arg "CUSTODY_REGION=${region}"
+  --build-arg "CUSTODY_KMS_KEY_ID=${kms_key_arn}"
   --build-arg "CUSTODY_LEGACY_OWNERS=${legacy_owners}"
   --provenance=false
   --output "type=docker,name=${tag},rewrite-timestamp=true"

@@ -23,41 +23,41 @@
 # once the log bridge runs, to the log channel too.
 #
 # Environment (the image sets the first three; the rest have production defaults):
-#   AWS_REGION                required, e.g. us-east-1
-#   KMS_KEY_ARN               required, the pinned sealing key: full key ARN in AWS_REGION
-#   CUSTODY_APP_DIR           the deployed runtime (dist/, node_modules/)       [/opt/enclave-custody/runtime]
-#   CUSTODY_VSOCK_PORT        vsock port the parent proxy connects to           [5000]
-#   CUSTODY_RUNTIME_PORT      loopback TCP port of the runtime                  [5001]
-#   CUSTODY_KMS_PROXY_CID     vsock CID of the parent                           [3]
-#   CUSTODY_KMS_PROXY_PORT    vsock port of the parent's vsock-proxy            [8000]
-#   CUSTODY_KMS_LOCAL_PORT    loopback port the KMS hostname is served on       [443]
-#   CUSTODY_SECRETS_PROXY_PORT      vsock port of the parent's Secrets Manager vsock-proxy  [8001]
-#   CUSTODY_SECRETS_LOCAL_ADDRESS   loopback address the Secrets Manager hostname maps to   [127.0.0.2]
-#   CUSTODY_SECRETS_LOCAL_PORT      port the Secrets Manager hostname is served on          [443]
-#   CUSTODY_LOG_PROXY_PORT    vsock port of the parent's log receiver bridge    [5010]
-#   CUSTODY_LOG_LOCAL_PORT    loopback port the runtime sends log lines to      [5002]
-#   CUSTODY_HOSTS_FILE        hosts file to add the KMS mapping to              [/etc/hosts]
-#   CUSTODY_NODE              node executable                                   [node]
-#   CUSTODY_STOP_TIMEOUT      seconds each process gets to stop before SIGKILL  [10]
-#   CUSTODY_BRIDGE_TRANSPORT  vsock | tcp                                       [vsock]
+#   CUSTODY_REGION                 required, e.g. us-east-1
+#   CUSTODY_KMS_KEY_ID             required, the pinned sealing key: full key ARN in CUSTODY_REGION
+#   CUSTODY_APP_DIR                the deployed runtime (dist/, node_modules/)              [/opt/enclave-custody/runtime]
+#   CUSTODY_ENCLAVE_VSOCK_PORT     vsock port the parent proxy connects to                  [5000]
+#   CUSTODY_ENCLAVE_PORT           loopback TCP port of the runtime                         [5001]
+#   CUSTODY_KMS_PROXY_CID          vsock CID of the parent                                  [3]
+#   CUSTODY_KMS_PROXY_PORT         vsock port of the parent's vsock-proxy                   [8000]
+#   CUSTODY_KMS_LOCAL_PORT         loopback port the KMS hostname is served on              [443]
+#   CUSTODY_SECRETS_PROXY_PORT     vsock port of the parent's Secrets Manager vsock-proxy   [8001]
+#   CUSTODY_SECRETS_LOCAL_ADDRESS  loopback address the Secrets Manager hostname maps to    [127.0.0.2]
+#   CUSTODY_SECRETS_LOCAL_PORT     port the Secrets Manager hostname is served on           [443]
+#   CUSTODY_LOG_VSOCK_PORT         vsock port of the parent's log receiver bridge           [5010]
+#   CUSTODY_LOG_LOCAL_PORT         loopback port the runtime sends log lines to             [5002]
+#   CUSTODY_HOSTS_FILE             hosts file to add the KMS mapping to                     [/etc/hosts]
+#   CUSTODY_NODE                   node executable                                          [node]
+#   CUSTODY_STOP_TIMEOUT           seconds each process gets to stop before SIGKILL         [10]
+#   CUSTODY_BRIDGE_TRANSPORT       vsock | tcp                                              [vsock]
 #     `tcp` is for tests outside an enclave only: the bridges use TCP on 127.0.0.1 (listen on
-#     CUSTODY_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT, CUSTODY_SECRETS_PROXY_PORT and
-#     CUSTODY_LOG_PROXY_PORT) and `lo` is left alone. The image's environment
+#     CUSTODY_ENCLAVE_VSOCK_PORT, connect to CUSTODY_KMS_PROXY_PORT, CUSTODY_SECRETS_PROXY_PORT and
+#     CUSTODY_LOG_VSOCK_PORT) and `lo` is left alone. The image's environment
 #     is measured into PCR0, so a production image cannot carry it unnoticed.
 set -uo pipefail
 
-AWS_REGION="${AWS_REGION:-}"
-KMS_KEY_ARN="${KMS_KEY_ARN:-}"
+CUSTODY_REGION="${CUSTODY_REGION:-}"
+CUSTODY_KMS_KEY_ID="${CUSTODY_KMS_KEY_ID:-}"
 APP_DIR="${CUSTODY_APP_DIR:-/opt/enclave-custody/runtime}"
-VSOCK_PORT="${CUSTODY_VSOCK_PORT:-5000}"
-RUNTIME_PORT="${CUSTODY_RUNTIME_PORT:-5001}"
+VSOCK_PORT="${CUSTODY_ENCLAVE_VSOCK_PORT:-5000}"
+RUNTIME_PORT="${CUSTODY_ENCLAVE_PORT:-5001}"
 KMS_PROXY_CID="${CUSTODY_KMS_PROXY_CID:-3}"
 KMS_PROXY_PORT="${CUSTODY_KMS_PROXY_PORT:-8000}"
 KMS_LOCAL_PORT="${CUSTODY_KMS_LOCAL_PORT:-443}"
 SECRETS_PROXY_PORT="${CUSTODY_SECRETS_PROXY_PORT:-8001}"
 SECRETS_LOCAL_ADDRESS="${CUSTODY_SECRETS_LOCAL_ADDRESS:-127.0.0.2}"
 SECRETS_LOCAL_PORT="${CUSTODY_SECRETS_LOCAL_PORT:-443}"
-LOG_PROXY_PORT="${CUSTODY_LOG_PROXY_PORT:-5010}"
+LOG_PROXY_PORT="${CUSTODY_LOG_VSOCK_PORT:-5010}"
 LOG_LOCAL_PORT="${CUSTODY_LOG_LOCAL_PORT:-5002}"
 HOSTS_FILE="${CUSTODY_HOSTS_FILE:-/etc/hosts}"
 NODE_BIN="${CUSTODY_NODE:-node}"
@@ -86,11 +86,11 @@ die() {
 }
 
 # ---------------------------------------------------------------------------------------- configuration
-[[ "$AWS_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "AWS_REGION must be an AWS region such as us-east-1"
+[[ "$CUSTODY_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "CUSTODY_REGION must be an AWS region such as us-east-1"
 # The runtime checks it again (checkKmsKeyArn); failing here names the problem before anything starts.
 key_arn_re='^arn:aws(-[a-z]+)*:kms:([a-z]{2}(-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$'
-[[ "$KMS_KEY_ARN" =~ $key_arn_re ]] || die "KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)"
-[[ "${BASH_REMATCH[2]}" == "$AWS_REGION" ]] || die "KMS_KEY_ARN must be a key in AWS_REGION"
+[[ "$CUSTODY_KMS_KEY_ID" =~ $key_arn_re ]] || die "CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)"
+[[ "${BASH_REMATCH[2]}" == "$CUSTODY_REGION" ]] || die "CUSTODY_KMS_KEY_ID must be a key in CUSTODY_REGION"
 for port in "$VSOCK_PORT" "$RUNTIME_PORT" "$KMS_PROXY_PORT" "$KMS_LOCAL_PORT" "$SECRETS_PROXY_PORT" "$SECRETS_LOCAL_PORT" "$LOG_PROXY_PORT" "$LOG_LOCAL_PORT"; do
   if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then die "ports must be integers 1..65535"; fi
 done
@@ -123,8 +123,8 @@ SEED_MAIN="${APP_DIR}/dist/bin/seed-rng.js"
 [[ -f "$SEED_MAIN" ]] || die "the RNG seeder is missing: no dist/bin/seed-rng.js under CUSTODY_APP_DIR"
 command -v socat >/dev/null 2>&1 || die "socat is not installed"
 command -v "$NODE_BIN" >/dev/null 2>&1 || die "node is not installed"
-KMS_HOST="kms.${AWS_REGION}.amazonaws.com"
-SECRETS_HOST="secretsmanager.${AWS_REGION}.amazonaws.com"
+KMS_HOST="kms.${CUSTODY_REGION}.amazonaws.com"
+SECRETS_HOST="secretsmanager.${CUSTODY_REGION}.amazonaws.com"
 
 # -------------------------------------------------------------------------------------------- network
 if [[ "$TRANSPORT" == vsock ]]; then
@@ -221,7 +221,7 @@ fi
 start inbound-bridge socat -lpsocat-inbound "$INBOUND_LISTEN" "TCP:127.0.0.1:${RUNTIME_PORT}"
 start kms-bridge socat -lpsocat-kms "TCP-LISTEN:${KMS_LOCAL_PORT},bind=127.0.0.1,fork,reuseaddr" "$KMS_UPSTREAM"
 start secrets-bridge socat -lpsocat-secrets "TCP-LISTEN:${SECRETS_LOCAL_PORT},bind=${SECRETS_LOCAL_ADDRESS},fork,reuseaddr" "$SECRETS_UPSTREAM"
-runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$AWS_REGION" --kms-key-arn "$KMS_KEY_ARN" --log-port "$LOG_LOCAL_PORT")
+runtime_args=(--port "$RUNTIME_PORT" --sealing kms --attestation nsm --region "$CUSTODY_REGION" --kms-key-arn "$CUSTODY_KMS_KEY_ID" --log-port "$LOG_LOCAL_PORT")
 start runtime "$NODE_BIN" "$RUNTIME_MAIN" "${runtime_args[@]}"
 
 # ---------------------------------------------------------------------------------------- supervision

@@ -16,7 +16,7 @@ export const enclaveServerOptions = {
   attestation: { flag: 'attestation', env: 'CUSTODY_ATTESTATION', help: 'auto (NSM when /dev/nsm exists) | nsm | software', schema: z.enum(['auto', 'nsm', 'software']).default('auto') },
   allowSoftwareAttestation: { flag: 'allow-software-attestation', env: 'CUSTODY_ALLOW_SOFTWARE_ATTESTATION', help: 'allow the software NSM in production mode (staging only)', schema: z.stringbool().default(false), boolean: true },
   softwareNsmDir: { flag: 'software-nsm-dir', env: 'CUSTODY_SOFTWARE_NSM_DIR', help: 'directory of the software NSM CA (shared with local-aws)', schema: z.string().min(1).optional() },
-  region: { flag: 'region', env: 'AWS_REGION', help: 'AWS region of KMS (kms sealing)', schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional() },
+  region: { flag: 'region', env: 'CUSTODY_REGION', help: 'AWS region of KMS (kms sealing)', schema: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).optional() },
   kmsEndpoint: { flag: 'kms-endpoint', env: 'CUSTODY_KMS_ENDPOINT', help: 'KMS endpoint override; https only, except in --mode development [https://kms.<region>.amazonaws.com]', schema: z.url().optional() },
   secretsEndpoint: {
     flag: 'secrets-endpoint',
@@ -26,7 +26,7 @@ export const enclaveServerOptions = {
   },
   kmsKeyArn: {
     flag: 'kms-key-arn',
-    env: 'KMS_KEY_ARN',
+    env: 'CUSTODY_KMS_KEY_ID',
     help: 'the pinned sealing key: full KMS key ARN in --region, no alias or bare key id (kms sealing: required)',
     schema: z.string().min(1).max(2048).optional(),
   },
@@ -50,7 +50,7 @@ export const enclaveServerOptions = {
       .optional(),
   },
   logLevel: { flag: 'log-level', env: 'CUSTODY_LOG_LEVEL', help: 'fatal|error|warn|info|debug', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info') },
-  logPort: { flag: 'log-port', env: 'CUSTODY_LOG_PORT', help: 'loopback port of the log channel to the parent (the enclave entrypoint\'s vsock bridge); logs also go to stdout', schema: port.min(1).optional() },
+  logPort: { flag: 'log-port', env: 'CUSTODY_LOG_LOCAL_PORT', help: 'loopback port of the log channel to the parent (the enclave entrypoint\'s vsock bridge); logs also go to stdout', schema: port.min(1).optional() },
 } satisfies Record<string, OptionSpec>
 
 /** The parsed options of `custody-enclave`. */
@@ -72,13 +72,13 @@ export function checkEnclaveServerConfig(config: EnclaveServerConfig): EnclaveSe
     if (config.mode === 'production') throw new Error('--sealing dev is for --mode development only')
     return config
   }
-  if (!config.region) throw new Error('--sealing kms needs --region / AWS_REGION')
-  if (config.kmsKeyArn === undefined) throw new Error('--sealing kms needs --kms-key-arn / KMS_KEY_ARN (the full ARN of the sealing key)')
+  if (!config.region) throw new Error('--sealing kms needs --region / CUSTODY_REGION')
+  if (config.kmsKeyArn === undefined) throw new Error('--sealing kms needs --kms-key-arn / CUSTODY_KMS_KEY_ID (the full ARN of the sealing key)')
   try {
     checkKmsKeyArn(config.kmsKeyArn, { field: 'kmsKeyArn', region: config.region })
   } catch (e) {
     if (!isCustodyError(e, 'INVALID_ARGUMENT')) throw e
-    throw new Error(`invalid --kms-key-arn / KMS_KEY_ARN: ${String(e.details?.rule)}`)
+    throw new Error(`invalid --kms-key-arn / CUSTODY_KMS_KEY_ID: ${String(e.details?.rule)}`)
   }
   if (config.kmsEndpoint !== undefined && new URL(config.kmsEndpoint).protocol !== 'https:' && config.mode !== 'development') {
     throw new Error('invalid --kms-endpoint / CUSTODY_KMS_ENDPOINT: must be https in production mode (plain http only with --mode development)')

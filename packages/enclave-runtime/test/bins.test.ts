@@ -32,7 +32,7 @@ describe('process entry points', () => {
   it('refuses to run production sealing without an NSM (no silent software attestation)', async () => {
     const { exited, output } = run('enclave', ['--port', '0', '--region', 'us-east-1'], {
       CUSTODY_LOG_LEVEL: 'error',
-      KMS_KEY_ARN: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      CUSTODY_KMS_KEY_ID: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     })
     expect(await exited).not.toBe(0)
     expect(output()).toMatch(/software|nsm/i)

@@ -170,18 +170,18 @@ async function launch(env: Record<string, string> = {}) {
   const seedMark = join(dir, `seeded-${ports.inbound}`)
   await writeFile(hostsFile, '# test hosts file\n127.0.0.1 localhost\n')
   const p = start('bash', [ENTRYPOINT], {
-    AWS_REGION: 'eu-west-1',
-    KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    CUSTODY_REGION: 'eu-west-1',
+    CUSTODY_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     CUSTODY_BRIDGE_TRANSPORT: 'tcp',
     CUSTODY_APP_DIR: appDir,
     CUSTODY_NODE: process.execPath,
-    CUSTODY_VSOCK_PORT: String(ports.inbound),
-    CUSTODY_RUNTIME_PORT: String(ports.runtime),
+    CUSTODY_ENCLAVE_VSOCK_PORT: String(ports.inbound),
+    CUSTODY_ENCLAVE_PORT: String(ports.runtime),
     CUSTODY_KMS_PROXY_PORT: String(parentProxyPort),
     CUSTODY_KMS_LOCAL_PORT: String(ports.kmsLocal),
     CUSTODY_SECRETS_PROXY_PORT: String(parentSecretsProxyPort),
     CUSTODY_SECRETS_LOCAL_PORT: String(ports.secretsLocal),
-    CUSTODY_LOG_PROXY_PORT: String(logReceiverPort),
+    CUSTODY_LOG_VSOCK_PORT: String(logReceiverPort),
     CUSTODY_LOG_LOCAL_PORT: String(ports.logLocal),
     CUSTODY_HOSTS_FILE: hostsFile,
     CUSTODY_STOP_TIMEOUT: '5',
@@ -319,7 +319,7 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
   })
 
   it('runs without a parent log receiver (nothing listens on the log port): the channel is best effort', async () => {
-    const e = await launch({ CUSTODY_LOG_PROXY_PORT: String(await freePort()) })
+    const e = await launch({ CUSTODY_LOG_VSOCK_PORT: String(await freePort()) })
     await waitFor(e.output, /fake runtime listening/)
     expect(await ask(e.ports.inbound, 'ping')).toBe('runtime:ping')
     e.child.kill('SIGTERM')
@@ -329,15 +329,15 @@ describe.runIf(haveSocat)('entrypoint.sh (TCP stand-ins for vsock)', { timeout: 
 
 describe('entrypoint.sh configuration errors (exit 2 before starting anything)', () => {
   const cases: [string, Record<string, string>, string][] = [
-    ['a missing region', { AWS_REGION: '' }, 'AWS_REGION must be an AWS region such as us-east-1'],
-    ['a region that is not one', { AWS_REGION: 'eu-west-1.evil.com' }, 'AWS_REGION must be an AWS region such as us-east-1'],
-    ['a missing key ARN', { KMS_KEY_ARN: '' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
-    ['an alias', { KMS_KEY_ARN: 'alias/custody' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
-    ['an alias ARN', { KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:alias/custody' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
-    ['a bare key id', { KMS_KEY_ARN: '1234abcd-12ab-34cd-56ef-1234567890ab' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
-    ['a key ARN with more after it', { KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\nalias/x' }, 'KMS_KEY_ARN must be the full key ARN of the sealing key (no alias, no bare key id)'],
-    ['a key of another region', { KMS_KEY_ARN: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, 'KMS_KEY_ARN must be a key in AWS_REGION'],
-    ['a bad port', { CUSTODY_RUNTIME_PORT: '70000' }, 'ports must be integers 1..65535'],
+    ['a missing region', { CUSTODY_REGION: '' }, 'CUSTODY_REGION must be an AWS region such as us-east-1'],
+    ['a region that is not one', { CUSTODY_REGION: 'eu-west-1.evil.com' }, 'CUSTODY_REGION must be an AWS region such as us-east-1'],
+    ['a missing key ARN', { CUSTODY_KMS_KEY_ID: '' }, 'CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['an alias', { CUSTODY_KMS_KEY_ID: 'alias/custody' }, 'CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['an alias ARN', { CUSTODY_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:111122223333:alias/custody' }, 'CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a bare key id', { CUSTODY_KMS_KEY_ID: '1234abcd-12ab-34cd-56ef-1234567890ab' }, 'CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a key ARN with more after it', { CUSTODY_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\nalias/x' }, 'CUSTODY_KMS_KEY_ID must be the full key ARN of the sealing key (no alias, no bare key id)'],
+    ['a key of another region', { CUSTODY_KMS_KEY_ID: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' }, 'CUSTODY_KMS_KEY_ID must be a key in CUSTODY_REGION'],
+    ['a bad port', { CUSTODY_ENCLAVE_PORT: '70000' }, 'ports must be integers 1..65535'],
     ['an unknown transport', { CUSTODY_BRIDGE_TRANSPORT: 'udp' }, 'CUSTODY_BRIDGE_TRANSPORT must be vsock or tcp'],
     ['a missing runtime', { CUSTODY_APP_DIR: '/nonexistent' }, 'the runtime is missing: no dist/bin/enclave.js under CUSTODY_APP_DIR'],
     ['a bad log port', { CUSTODY_LOG_LOCAL_PORT: '0' }, 'ports must be integers 1..65535'],

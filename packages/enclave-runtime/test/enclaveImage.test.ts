@@ -59,14 +59,14 @@ describe('Dockerfile', () => {
   })
 
   it('requires its pinned inputs: no defaults, and each RUN that uses one fails fast without it', () => {
-    for (const arg of ['PNPM_VERSION', 'SOURCE_DATE_EPOCH', 'DEBIAN_SNAPSHOT', 'AWS_REGION']) {
+    for (const arg of ['PNPM_VERSION', 'SOURCE_DATE_EPOCH', 'DEBIAN_SNAPSHOT', 'CUSTODY_REGION']) {
       expect(instructions()).toContain(`ARG ${arg}`)
       expect(dockerfile).not.toMatch(new RegExp(`^ARG ${arg}=`, 'm'))
     }
     expect(dockerfile).toMatch(/test -n "\$\{PNPM_VERSION\}" \|\|/)
     expect(dockerfile).toMatch(/test -n "\$\{SOURCE_DATE_EPOCH\}" \|\|/)
     expect(dockerfile).toMatch(/test -n "\$\{DEBIAN_SNAPSHOT\}" \|\|/)
-    expect(dockerfile).toMatch(/grep -Eq '\^\[a-z\]\{2\}\(-\[a-z\]\+\)\+-\[0-9\]\+\$' \|\| \{ echo 'AWS_REGION is required/)
+    expect(dockerfile).toMatch(/grep -Eq '\^\[a-z\]\{2\}\(-\[a-z\]\+\)\+-\[0-9\]\+\$' \|\| \{ echo 'CUSTODY_REGION is required/)
   })
 
   it('installs only socat and iproute2, from the snapshot, and leaves no apt state or package managers', () => {
@@ -102,11 +102,11 @@ describe('Dockerfile', () => {
   it('runs the entrypoint as the whole command, with the region and key in the environment', () => {
     expect(instructions()).toContain('ENTRYPOINT []')
     expect(instructions()).toContain('CMD ["/usr/local/bin/custody-enclave-entrypoint"]')
-    expect(dockerfile).toMatch(/AWS_REGION=\$\{AWS_REGION\}/)
-    expect(dockerfile).toMatch(/KMS_KEY_ARN=\$\{KMS_KEY_ARN\}/)
-    // No default: the pinned key is a required build argument, checked as a key ARN in AWS_REGION.
-    expect(instructions()).toContain('ARG KMS_KEY_ARN')
-    expect(dockerfile).not.toContain('KMS_KEY_ID')
+    expect(dockerfile).toMatch(/CUSTODY_REGION=\$\{CUSTODY_REGION\}/)
+    expect(dockerfile).toMatch(/CUSTODY_KMS_KEY_ID=\$\{CUSTODY_KMS_KEY_ID\}/)
+    // No default: the pinned key is a required build argument, checked as a key ARN in CUSTODY_REGION.
+    expect(instructions()).toContain('ARG CUSTODY_KMS_KEY_ID')
+    expect(instructions()).not.toContain('ARG CUSTODY_KMS_KEY_ID=')
   })
 
   it('has a context allowlist that keeps build outputs and unrelated packages out', async () => {
@@ -136,8 +136,8 @@ describe('build-eif.sh', () => {
     expect(build).toContain('--build-arg DEBIAN_SNAPSHOT=')
     expect(build).toMatch(/--build-arg PNPM_VERSION=\d+\.\d+\.\d+ /)
     expect(build).toContain('--build-arg SOURCE_DATE_EPOCH=1700000000 ')
-    expect(build).toContain('--build-arg AWS_REGION=eu-west-1 ')
-    expect(build).toContain('--build-arg KMS_KEY_ARN=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab ')
+    expect(build).toContain('--build-arg CUSTODY_REGION=eu-west-1 ')
+    expect(build).toContain('--build-arg CUSTODY_KMS_KEY_ID=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab ')
     expect(build).toContain('--provenance=false')
     expect(build).toContain('--output type=docker\\,name=enclave-custody/enclave:test\\,rewrite-timestamp=true')
     expect(build.endsWith(` ${REPO_ROOT} `) || build.endsWith(` ${REPO_ROOT}`)).toBe(true)

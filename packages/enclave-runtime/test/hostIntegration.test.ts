@@ -278,7 +278,7 @@ describe('custody.env.example', () => {
     expect(env.CUSTODY_ENCLAVE_CID).toBe('16')
     expect(one(enclaveUnit, 'Service', 'ExecStart')).toMatch(new RegExp(`--enclave-cid ${env.CUSTODY_ENCLAVE_CID}$`))
     expect(env.CUSTODY_ENCLAVE_VSOCK_PORT).toBe('5000')
-    expect(entrypoint).toContain(`VSOCK_PORT="\${CUSTODY_VSOCK_PORT:-${env.CUSTODY_ENCLAVE_VSOCK_PORT}}"`)
+    expect(entrypoint).toContain(`VSOCK_PORT="\${CUSTODY_ENCLAVE_VSOCK_PORT:-${env.CUSTODY_ENCLAVE_VSOCK_PORT}}"`)
   })
 
   it('runs the proxy in production shape: records from Secrets Manager, credentials from IMDSv2, the enclave through the loopback bridge', () => {
@@ -316,7 +316,7 @@ describe('the enclave log channel: custody-enclave-log-bridge.service, custody-e
     expect(one(bridge, 'Service', 'DynamicUser')).toBe('yes')
     expect(one(bridge, 'Service', 'RestrictAddressFamilies').split(' ').sort()).toEqual(['AF_INET', 'AF_VSOCK'])
     // The entrypoint's defaults: it connects to CID 3 (the parent) on the same vsock port.
-    expect(entrypoint).toContain(`LOG_PROXY_PORT="\${CUSTODY_LOG_PROXY_PORT:-${env.CUSTODY_LOG_VSOCK_PORT}}"`)
+    expect(entrypoint).toContain(`LOG_PROXY_PORT="\${CUSTODY_LOG_VSOCK_PORT:-${env.CUSTODY_LOG_VSOCK_PORT}}"`)
     expect(entrypoint).toContain(`LOG_UPSTREAM="VSOCK-CONNECT:\${KMS_PROXY_CID}:\${LOG_PROXY_PORT}"`)
     // The receiver bin reads CUSTODY_LOG_RECEIVER_PORT, whose default is the same port.
     const receiverBin = await readFile(join(HOST_DIR, '..', 'src', 'bin', 'logReceiver.ts'), 'utf8')

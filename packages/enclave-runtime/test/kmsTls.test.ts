@@ -196,7 +196,7 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
       const enclave = runTs(
         join(PACKAGE_DIR, 'src/bin/enclave.ts'),
         ['--port', String(port), '--sealing', 'kms', '--attestation', 'software', '--allow-software-attestation', '--software-nsm-dir', join(dir, 'nsm')],
-        { ...hostileEnv, AWS_REGION: REGION, KMS_KEY_ARN: kmsKeyArn, CUSTODY_KMS_ENDPOINT: endpoint, CUSTODY_KMS_CA_BUNDLE: join(dir, 'bundle.pem'), CUSTODY_MODE: 'production' },
+        { ...hostileEnv, CUSTODY_REGION: REGION, CUSTODY_KMS_KEY_ID: kmsKeyArn, CUSTODY_KMS_ENDPOINT: endpoint, CUSTODY_KMS_CA_BUNDLE: join(dir, 'bundle.pem'), CUSTODY_MODE: 'production' },
       )
       await waitForOutput(enclave.output, /enclave server listening/, 60_000)
       const client = await rawClient(port)
@@ -233,8 +233,8 @@ describe.runIf(haveOpenssl)('TLS to KMS ends in the runtime, against its own bun
     ]
     const runs = envs.map((env) =>
       runTs(join(PACKAGE_DIR, 'src/bin/enclave.ts'), ['--port', '0', '--sealing', 'kms', '--attestation', 'software', '--allow-software-attestation'], {
-        AWS_REGION: REGION,
-        KMS_KEY_ARN: kmsKeyArn,
+        CUSTODY_REGION: REGION,
+        CUSTODY_KMS_KEY_ID: kmsKeyArn,
         ...env,
       }),
     )

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { checkEnclaveServerConfig, type EnclaveServerConfig, enclaveServerOptions, helpText, parseConfig } from '../src/config.js'
 
 const ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
-const KMS = { AWS_REGION: 'eu-west-1', KMS_KEY_ARN: ARN }
+const KMS = { CUSTODY_REGION: 'eu-west-1', CUSTODY_KMS_KEY_ID: ARN }
 
 function configFrom(env: Record<string, string>, argv: string[] = []): EnclaveServerConfig {
   const config = parseConfig(enclaveServerOptions, argv, env)

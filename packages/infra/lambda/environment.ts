@@ -1,7 +1,7 @@
 /** Environment variables of the deployed signing function, set by the SigningFunction construct. */
 export const HANDLER_ENVIRONMENT = {
   /** `https://<domain>` of the parent proxies' load balancer. */
-  proxyUrl: 'CUSTODY_PROXY_URL',
+  proxyUrl: 'CUSTODY_URL',
   /** Secret holding the proxies' bearer token. */
   authTokenSecretArn: 'CUSTODY_AUTH_TOKEN_SECRET_ARN',
   /** Secret the Lambda's API key is derived from (`deriveApiKey`): it stamps every request. */
@@ -17,5 +17,5 @@ export const HANDLER_ENVIRONMENT = {
   /** Name prefix of the records. */
   secretPrefix: 'CUSTODY_SECRET_PREFIX',
   /** keyId of payloads without `key_id`. */
-  defaultKeyId: 'CUSTODY_DEFAULT_KEY_ID',
+  defaultKeyId: 'CUSTODY_KEY_ID',
 } as const

@@ -637,12 +637,12 @@ describe('signing Lambda', () => {
       VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.signing.securityGroup), 'GroupId'] }], SubnetIds: Match.anyValue() },
       Environment: {
         Variables: {
-          CUSTODY_PROXY_URL: { 'Fn::Join': ['', ['https://', { Ref: 'ProxyDomainName' }]] },
+          CUSTODY_URL: { 'Fn::Join': ['', ['https://', { Ref: 'ProxyDomainName' }]] },
           CUSTODY_AUTH_TOKEN_SECRET_ARN: { Ref: idOf(stack.fleet.authTokenSecret) },
           CUSTODY_KMS_KEY_ID: FIXTURE_KMS_KEY_ARN,
           CUSTODY_RECORDS_KMS_KEY_ID: arnOf(stack.records.recordsKey),
           CUSTODY_SECRET_PREFIX: 'enclave-custody/keys/',
-          CUSTODY_DEFAULT_KEY_ID: 'default',
+          CUSTODY_KEY_ID: 'default',
           CUSTODY_API_KEY_SECRET_ARN: { Ref: idOf(stack.signing.apiKeySecret) },
           CUSTODY_PCR0: FIXTURE_PCRS.PCR0,
           CUSTODY_ALLOW_DEBUG_ENCLAVE: 'false',

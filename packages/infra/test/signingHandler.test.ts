@@ -48,12 +48,12 @@ function secretsOf(overrides: Record<string, string> = {}): SecretReader {
 
 /** The function's environment as the stack sets it, for the local stack. */
 const environment = (overrides: Record<string, string | undefined> = {}) => ({
-  CUSTODY_PROXY_URL: stack.proxyUrl,
+  CUSTODY_URL: stack.proxyUrl,
   CUSTODY_PCR0: stack.pcr0,
   CUSTODY_ALLOW_DEBUG_ENCLAVE: 'false',
   CUSTODY_AUTH_TOKEN_SECRET_ARN: TOKEN_ARN,
   CUSTODY_API_KEY_SECRET_ARN: API_KEY_ARN,
-  CUSTODY_DEFAULT_KEY_ID: 'lambda-default',
+  CUSTODY_KEY_ID: 'lambda-default',
   ...overrides,
 })
 

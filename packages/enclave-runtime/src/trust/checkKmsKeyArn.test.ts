@@ -25,7 +25,7 @@ describe('checkKmsKeyArn', () => {
     ]) {
       expect(checkKmsKeyArn(arn)).toBe(arn)
     }
-    expect(checkKmsKeyArn(ARN, { region: 'us-east-1', field: 'KMS_KEY_ARN' })).toBe(ARN)
+    expect(checkKmsKeyArn(ARN, { region: 'us-east-1', field: 'CUSTODY_KMS_KEY_ID' })).toBe(ARN)
   })
 
   it('refuses aliases: whoever administers an alias can point it at another key', () => {
@@ -36,8 +36,8 @@ describe('checkKmsKeyArn', () => {
 
   it('refuses a bare key id: it does not pin the account', () => {
     for (const id of ['1234abcd-12ab-34cd-56ef-1234567890ab', 'mrk-1234abcd12ab34cd56ef1234567890ab', '1234ABCD-12AB-34CD-56EF-1234567890AB']) {
-      expect(message(id, { field: 'KMS_KEY_ARN' })).toMatchInlineSnapshot(
-        `""KMS_KEY_ARN" must be the full KMS key ARN, not a bare key id (the ARN pins the account and region)"`,
+      expect(message(id, { field: 'CUSTODY_KMS_KEY_ID' })).toMatchInlineSnapshot(
+        `""CUSTODY_KMS_KEY_ID" must be the full KMS key ARN, not a bare key id (the ARN pins the account and region)"`,
       )
     }
   })

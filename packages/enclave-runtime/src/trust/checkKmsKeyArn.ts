@@ -40,7 +40,7 @@ export const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
  * @throws InvalidArgumentError naming `field` and the rule broken.
  * @example
  * import { checkKmsKeyArn } from '@enclave-custody/enclave-runtime'
- * const arn = checkKmsKeyArn(process.env.KMS_KEY_ARN, { field: 'KMS_KEY_ARN', region: 'us-east-1' })
+ * const arn = checkKmsKeyArn(process.env.CUSTODY_KMS_KEY_ID, { field: 'CUSTODY_KMS_KEY_ID', region: 'us-east-1' })
  */
 export function checkKmsKeyArn(value: unknown, parameters: CheckKmsKeyArnParameters = {}): CheckKmsKeyArnReturnType {
   const { field = 'kmsKeyArn', region } = parameters

@@ -47,7 +47,7 @@ const serialize = (sig: { r: string; s: string; yParity: 0 | 1 }) => Signature.f
  * import { EnclaveSigner } from '@enclave-custody/sdk/ethers'
  * import { JsonRpcProvider, parseEther } from 'ethers'
  *
- * const provider = new JsonRpcProvider(process.env.RPC_URL)
+ * const provider = new JsonRpcProvider(process.env.CUSTODY_RPC_URL)
  * const custody = createCustodyClient({
  *   // The PCR0 allowlist comes from the build's pcrs.json or the stack's output, never from the proxy.
  *   transport: nitroEnclave({ url: process.env.CUSTODY_URL!, attestation: { pcr0: process.env.CUSTODY_PCR0!.split(',') } }),

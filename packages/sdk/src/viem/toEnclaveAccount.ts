@@ -150,7 +150,7 @@ function nonceManagerOf(options: unknown): NonceManager | undefined {
  * const wallet = createWalletClient({
  *   account: await toEnclaveAccount(custody, process.env.CUSTODY_KEY_ID!), // was: privateKeyToAccount(pk)
  *   chain: sepolia,
- *   transport: http(process.env.RPC_URL),
+ *   transport: http(process.env.CUSTODY_RPC_URL),
  * })
  * const hash = await wallet.sendTransaction({ to: '0x…', value: parseEther('0.01') })
  */
