@@ -2,9 +2,9 @@
  * A full (ENOSPC) or read-only (EROFS) data directory, injected through the file-system seam of the atomic writes
  * (everything here runs as root: permissions cannot simulate either). At each step of a write — mkdir, open of the
  * temp file, write (half the bytes land, as on a disk that fills up), fsync, rename / link — the caller gets a
- * clear typed error naming the cause (UNAVAILABLE from the enclave, ServiceUnavailableException from local AWS),
- * no stack and no key material; the old file stays intact and readable, no temp file remains, and the next write
- * after the fault clears succeeds.
+ * clear typed error naming the cause (UNAVAILABLE from the enclave, ServiceUnavailableException from local AWS; both
+ * write through the one atomic write of `@enclave-custody/sdk/server`), no stack and no key material; the old file
+ * stays intact and readable, no temp file remains, and the next write after the fault clears succeeds.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -121,7 +121,7 @@ describe('enclave runtime (dev sealing): a full or read-only data directory', ()
 
 describe('local AWS: a full or read-only data directory', () => {
   for (const code of CODES) {
-    it(`Secrets Manager and KMS writes: ${code} at open, write, fsync, rename is a 503 ServiceUnavailableException naming the cause; state unchanged; the retry succeeds and survives a restart`, async () => {
+    it(`Secrets Manager and KMS writes: ${code} at mkdir, open, write, fsync, rename is a 503 ServiceUnavailableException naming the cause; state unchanged; the retry succeeds and survives a restart`, async () => {
       const dataDir = await tempDir('fault-fs-aws-')
       const faulty = createFaultyFs()
       const start = () => startLocalAws({ dataDir, stateFileSystem: faulty.fs })
@@ -134,7 +134,7 @@ describe('local AWS: a full or read-only data directory', () => {
       let { sm, kms } = clients(aws.endpoint)
       await sm.send(new CreateSecretCommand({ Name: 'kept', SecretString: 'v1' }))
       const file = join(dataDir, 'secretsmanager.json')
-      for (const step of ['open', 'write', 'fsync', 'rename'] as const) {
+      for (const step of ['mkdir', 'open', 'write', 'fsync', 'rename'] as const) {
         const before = await readFile(file, 'utf8')
         faulty.arm(step, code)
         const e = await rejection(sm.send(new PutSecretValueCommand({ SecretId: 'kept', SecretString: `v-${step}` })))

@@ -1,6 +1,7 @@
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms'
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { LocalAws } from '@enclave-custody/local-aws'
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { awsError, kmsFor, PRINCIPALS, secretsFor, startTestAws } from './local-aws-fixtures.js'
 
@@ -81,5 +82,133 @@ describe('SigV4 with the real SDK clients', () => {
   it('accepts a client clock 4 minutes off', async () => {
     const kms = track(kmsFor(aws, 'admin', { systemClockOffset: -4 * 60_000 }))
     expect((await kms.send(new DescribeKeyCommand({ KeyId: (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId }))).KeyMetadata).toBeDefined()
+  })
+})
+
+/** The request as the SDK hands it to its HTTP handler. */
+type WireRequest = { headers: Record<string, string>; body: string | Uint8Array; query: Record<string, string> }
+type Middleware = (next: (args: { request: unknown }) => Promise<unknown>) => (args: { request: unknown }) => Promise<unknown>
+
+/** A real KMS client for the admin whose request `edit` changes just after it is signed (or, with `beforeSigning`, just before). */
+function editedKms(edit: (request: WireRequest) => void, options: { beforeSigning?: boolean; region?: string } = {}) {
+  const kms = track(kmsFor(aws, 'admin', options.region === undefined ? {} : { region: options.region }))
+  const middleware: Middleware = (next) => (args) => {
+    edit(args.request as WireRequest)
+    return next(args)
+  }
+  if (options.beforeSigning) kms.middlewareStack.add(middleware as never, { step: 'build', name: 'editBeforeSigning' })
+  else kms.middlewareStack.addRelativeTo(middleware as never, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'editAfterSigning' })
+  return kms
+}
+
+const SIGNATURE_MISMATCH = {
+  name: 'InvalidSignatureException',
+  message:
+    'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+  status: 400,
+}
+
+/** The body with `from` replaced by `to` (same length: content-length stays right). */
+function replaceInBody(r: WireRequest, from: string, to: string): void {
+  const text = typeof r.body === 'string' ? r.body : new TextDecoder().decode(r.body)
+  expect(text).toContain(from)
+  r.body = text.replace(from, to)
+}
+
+/** `20260301T120000Z` moved by one second within the same day (so the credential scope date still agrees). */
+function oneSecondOff(amzDate: string): string {
+  const seconds = Number(amzDate.slice(13, 15))
+  return `${amzDate.slice(0, 13)}${String(seconds === 0 ? 1 : seconds - 1).padStart(2, '0')}Z`
+}
+
+describe('SigV4 signature: the expected signature is the one the real SDK computes, over HTTP', () => {
+  const createKey = () => new CreateKeyCommand({ Description: 'signature-check-a' })
+
+  it('accepts an untouched signed request, and one whose query the SDK signed (escaped and sorted by the signer)', async () => {
+    const signedHeaders: string[] = []
+    const untouched = editedKms((r) => {
+      signedHeaders.push(...(/SignedHeaders=([^,]+)/.exec(r.headers.authorization ?? '')?.[1]?.split(';') ?? []))
+    })
+    expect((await untouched.send(createKey())).KeyMetadata?.Description).toBe('signature-check-a')
+    // The JS SDK signs the payload hash header: the verifier must check it against the body it received.
+    expect(signedHeaders).toEqual(expect.arrayContaining(['host', 'x-amz-date', 'x-amz-target', 'content-type', 'x-amz-content-sha256', 'amz-sdk-invocation-id']))
+    const withQuery = editedKms(
+      (r) => {
+        r.query = { 'z-last': 'x y*', a: "it's ~ok/+", empty: '' }
+      },
+      { beforeSigning: true },
+    )
+    expect((await withQuery.send(new ListKeysCommand({}))).$metadata.httpStatusCode).toBe(200)
+  })
+
+  it.each<[string, (r: WireRequest) => void]>([
+    ['one byte of the body', (r) => replaceInBody(r, 'signature-check-a', 'signature-check-b')],
+    [
+      'one byte of the body, with x-amz-content-sha256 rewritten to match it',
+      (r) => {
+        replaceInBody(r, 'signature-check-a', 'signature-check-b')
+        r.headers['x-amz-content-sha256'] = createHash('sha256').update(r.body).digest('hex')
+      },
+    ],
+    [
+      'the operation (x-amz-target)',
+      (r) => {
+        r.headers['x-amz-target'] = 'TrentService.ListKeys'
+      },
+    ],
+    [
+      'a signed header no check requires (amz-sdk-invocation-id)',
+      (r) => {
+        const id = r.headers['amz-sdk-invocation-id']!
+        // Another first character, whatever the random id starts with.
+        r.headers['amz-sdk-invocation-id'] = `${id[0] === '0' ? '1' : '0'}${id.slice(1)}`
+      },
+    ],
+    [
+      'x-amz-date, by one second on the same day',
+      (r) => {
+        r.headers['x-amz-date'] = oneSecondOff(r.headers['x-amz-date']!)
+      },
+    ],
+    [
+      'the query (added after signing)',
+      (r) => {
+        r.query = { a: '1' }
+      },
+    ],
+    [
+      'the signature itself (last hex digit)',
+      (r) => {
+        r.headers.authorization = r.headers.authorization!.replace(/.$/, (c) => (c === '0' ? '1' : '0'))
+      },
+    ],
+  ])('refuses a signed request with %s changed in transit', async (_, edit) => {
+    expect(await awsError(editedKms(edit).send(createKey()))).toEqual(SIGNATURE_MISMATCH)
+  })
+
+  it('refuses a request signed for another region whose credential scope is rewritten to this one (the region is in the signing key)', async () => {
+    const other = aws.region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1'
+    const kms = editedKms(
+      (r) => {
+        r.headers.authorization = r.headers.authorization!.replace(`/${other}/kms/`, `/${aws.region}/kms/`)
+      },
+      { region: other },
+    )
+    expect(await awsError(kms.send(createKey()))).toEqual(SIGNATURE_MISMATCH)
+  })
+
+  it('refuses a request whose x-amz-date and credential scope date are both moved a day back (the date is in the signing key)', async () => {
+    const kms = editedKms((r) => {
+      const today = r.headers['x-amz-date']!.slice(0, 8)
+      const yesterday = new Date(Date.UTC(Number(today.slice(0, 4)), Number(today.slice(4, 6)) - 1, Number(today.slice(6, 8)) - 1))
+        .toISOString()
+        .slice(0, 10)
+        .replace(/-/g, '')
+      r.headers.authorization = r.headers.authorization!.replace(`/${today}/`, `/${yesterday}/`)
+      r.headers['x-amz-date'] = `${yesterday}${r.headers['x-amz-date']!.slice(8)}`
+    })
+    // Scope and x-amz-date agree, so only the signature (made with today's key) can tell; it is checked before the
+    // clock skew, which would refuse the request too.
+    expect(await awsError(kms.send(createKey()))).toEqual(SIGNATURE_MISMATCH)
   })
 })

@@ -3,7 +3,7 @@ export { type AuditLog, type AuditRecord, type CreateAuditLogParameters, createA
 export { type CreateNonceCacheParameters, createNonceCache, type NonceCache } from './auth/createNonceCache.js'
 export { type CreateEnclaveIdentityParameters, createEnclaveIdentity, createHpkeSuite, type EnclaveIdentity } from './identity/createEnclaveIdentity.js'
 export { type CreateEnclaveSessionParameters, createEnclaveSession } from './identity/createEnclaveSession.js'
-export { createFileAtomic, writeFileAtomic } from './keys/atomicWrite.js'
+export { createFileAtomic, writeFileAtomic } from '@enclave-custody/sdk/server'
 export { createFileKeyStore, createMemoryKeyStore } from './keys/fileKeyStore.js'
 export { createLocalSealer } from './keys/localSealer.js'
 export type {

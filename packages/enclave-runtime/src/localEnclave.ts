@@ -6,7 +6,7 @@ import { type AttestationPolicy, PROTOCOL_VERSION, type TrustConfiguration } fro
 import { createSoftwareNsm } from './attestation/softwareNsm.js'
 import { createRequestHandler, type RequestHandler } from './handler.js'
 import { createEnclaveSession } from './identity/createEnclaveSession.js'
-import { writeFileAtomic } from './keys/atomicWrite.js'
+import { writeFileAtomic } from '@enclave-custody/sdk/server'
 import { createFileKeyStore, createMemoryKeyStore } from './keys/fileKeyStore.js'
 import { createLocalSealer } from './keys/localSealer.js'
 import type { AttestationProvider, KeyStore, Sealer } from './keys/types.js'

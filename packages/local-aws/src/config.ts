@@ -7,7 +7,7 @@ import { PolicyDocumentError } from './policy/PolicyDocumentError.js'
 import { parseIdentityPolicy } from './policy/parseKeyPolicy.js'
 import type { IdentityPolicyDocument } from './policy/types.js'
 import type { LocalAwsLogEntry } from './server/createRequestHandler.js'
-import type { StateFileSystem } from './store/atomicWriteFile.js'
+import type { StateFileSystem } from './store/JsonStateStore.js'
 
 /** Options of {@link startLocalAws}. */
 export type StartLocalAwsParameters = {

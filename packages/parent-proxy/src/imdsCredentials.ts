@@ -1,91 +1,76 @@
-import { UnavailableError } from '@enclave-custody/sdk/protocol'
-import type { AwsCredentials } from './types.js'
 import { type Logger, silentLogger } from '@enclave-custody/sdk/server'
+import { UnavailableError } from '@enclave-custody/sdk/protocol'
+import { fromInstanceMetadata, type RemoteProviderInit } from '@smithy/credential-provider-imds'
+import type { AwsCredentials } from './types.js'
 
 export type ImdsCredentialsOptions = {
-  /** @default 'http://169.254.169.254' */
+  /**
+   * The instance metadata service. Handed to the library as `AWS_EC2_METADATA_SERVICE_ENDPOINT` (its only
+   * way in), so it wins over `ec2_metadata_service_endpoint` in `~/.aws/config`.
+   * @default 'http://169.254.169.254'
+   */
   endpoint?: string
   /** Refresh credentials this long before they expire. @default 300_000 (5 min) */
   refreshBeforeMs?: number
-  /** IMDSv2 session token lifetime. @default 21_600 (6 h, the maximum) */
-  tokenTtlSeconds?: number
-  /** Timeout of one IMDS call. @default 2_000 */
+  /** Timeout of one IMDS call, in ms. @default 2_000 */
   timeoutMs?: number
+  /** Retries of the role and credentials reads (the token request is not retried). @default 1 */
+  maxRetries?: number
   now?: () => number
-  fetch?: typeof globalThis.fetch
   logger?: Logger
 }
 
 export type CredentialsProvider = () => Promise<AwsCredentials>
 
+const ENDPOINT_ENV = 'AWS_EC2_METADATA_SERVICE_ENDPOINT'
+
 /**
- * The instance role's credentials from IMDSv2 (session-token protected; IMDSv1 is never used): a token
- * from `PUT /latest/api/token`, the role name from `…/iam/security-credentials/`, then its credentials.
- * Cached and refreshed `refreshBeforeMs` before they expire; concurrent callers share one refresh. A
- * refresh that fails while the cached credentials are still valid keeps serving them.
+ * The instance role's credentials from IMDSv2, read by `@smithy/credential-provider-imds`
+ * (`fromInstanceMetadata` with `ec2MetadataV1Disabled`: when no session token can be had the read fails,
+ * IMDSv1 is never used). Cached and refreshed `refreshBeforeMs` before they expire; concurrent callers
+ * share one refresh. A refresh that fails while the cached credentials are still valid keeps serving them.
+ * Each refresh uses a new library provider, so a token request that once timed out does not switch a
+ * long-lived provider into its IMDSv1 mode for good, and the library's own "static stability" (expired
+ * credentials served with a made-up expiration) never outlives one refresh: the expiration we keep is the
+ * one IMDS gave.
+ *
+ * @throws UnavailableError when the credentials cannot be read and none are cached that are still valid.
+ * @example
+ * import { createImdsCredentialsProvider } from '@enclave-custody/parent-proxy'
+ * const credentials = createImdsCredentialsProvider({ logger })
+ * const { accessKeyId, expiration } = await credentials()
  */
 export function createImdsCredentialsProvider({
   endpoint = 'http://169.254.169.254',
   refreshBeforeMs = 300_000,
-  tokenTtlSeconds = 21_600,
   timeoutMs = 2_000,
+  maxRetries = 1,
   now = Date.now,
-  fetch: fetchImpl = globalThis.fetch,
   logger = silentLogger,
 }: ImdsCredentialsOptions = {}): CredentialsProvider {
-  let token: { value: string; expires: number } | undefined
   let cached: { creds: AwsCredentials; expires: number } | undefined
   let refreshing: Promise<AwsCredentials> | undefined
 
-  async function call(method: 'GET' | 'PUT', path: string, headers: Record<string, string>): Promise<Response> {
-    try {
-      return await fetchImpl(new URL(path, endpoint), { method, headers, signal: AbortSignal.timeout(timeoutMs) })
-    } catch {
-      throw new UnavailableError({ reason: `instance metadata service unreachable (${method} ${path})` })
-    }
-  }
-
-  async function sessionToken(): Promise<string> {
-    if (token && token.expires > now() + 60_000) return token.value
-    const res = await call('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': String(tokenTtlSeconds) })
-    if (!res.ok) throw new UnavailableError({ reason: `IMDSv2 token request failed with HTTP ${res.status}` })
-    token = { value: await res.text(), expires: now() + tokenTtlSeconds * 1000 }
-    return token.value
-  }
-
-  async function get(path: string): Promise<string> {
-    let res = await call('GET', path, { 'x-aws-ec2-metadata-token': await sessionToken() })
-    if (res.status === 401) {
-      // The session token expired or was revoked: fetch a new one once.
-      token = undefined
-      res = await call('GET', path, { 'x-aws-ec2-metadata-token': await sessionToken() })
-    }
-    if (!res.ok) throw new UnavailableError({ reason: `IMDS ${path} answered HTTP ${res.status}` })
-    return res.text()
-  }
-
   async function refresh(): Promise<AwsCredentials> {
-    const base = '/latest/meta-data/iam/security-credentials/'
-    const role = (await get(base)).split('\n')[0]?.trim()
-    if (!role) throw new UnavailableError({ reason: 'the instance has no IAM role' })
-    const body = JSON.parse(await get(`${base}${encodeURIComponent(role)}`)) as {
-      Code?: string
-      AccessKeyId?: string
-      SecretAccessKey?: string
-      Token?: string
-      Expiration?: string
+    // The library reads the endpoint from the environment on each call.
+    process.env[ENDPOINT_ENV] = endpoint
+    const read = fromInstanceMetadata({ timeout: timeoutMs, maxRetries, ec2MetadataV1Disabled: true, logger: libraryLogger(logger) })
+    let got: Awaited<ReturnType<typeof read>>
+    try {
+      got = await read()
+    } catch (e) {
+      throw imdsError(e)
     }
-    if (body.Code !== undefined && body.Code !== 'Success') throw new UnavailableError({ reason: `IMDS credentials status ${body.Code}` })
-    if (!body.AccessKeyId || !body.SecretAccessKey || !body.Expiration) throw new UnavailableError({ reason: 'IMDS returned incomplete credentials' })
-    const expires = Date.parse(body.Expiration)
+    const expires = (got.originalExpiration ?? got.expiration)?.getTime()
+    if (expires === undefined || !Number.isFinite(expires)) throw new UnavailableError({ reason: 'IMDS returned credentials without a readable expiration' })
     const creds: AwsCredentials = {
-      accessKeyId: body.AccessKeyId,
-      secretAccessKey: body.SecretAccessKey,
-      ...(body.Token ? { sessionToken: body.Token } : {}),
+      accessKeyId: got.accessKeyId,
+      secretAccessKey: got.secretAccessKey,
+      ...(got.sessionToken ? { sessionToken: got.sessionToken } : {}),
       expiration: new Date(expires).toISOString(),
     }
     cached = { creds, expires }
-    logger.info({ role, expiresInS: Math.round((expires - now()) / 1000) }, 'instance credentials refreshed')
+    logger.info({ expiresInS: Math.round((expires - now()) / 1000) }, 'instance credentials refreshed')
     return creds
   }
 
@@ -104,4 +89,23 @@ export function createImdsCredentialsProvider({
       throw e
     }
   }
+}
+
+/** The library's errors as our UnavailableError, with the cause attached. */
+function imdsError(e: unknown): UnavailableError {
+  const { name, message, statusCode } = (e ?? {}) as { name?: string; message?: string; statusCode?: number }
+  const reason =
+    name === 'InstanceMetadataV1FallbackError'
+      ? 'no IMDSv2 session token (the token request failed or timed out; IMDSv1 is never used)'
+      : `instance metadata service: ${message ?? String(e)}${statusCode === undefined ? '' : ` (HTTP ${statusCode})`}`
+  return new UnavailableError({ reason, cause: e })
+}
+
+/** Our pino-shaped logger in the library's console shape (it logs only its own messages and errors). */
+function libraryLogger(logger: Logger): NonNullable<RemoteProviderInit['logger']> {
+  const line =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...content: unknown[]): void =>
+      logger[level]({ source: 'credential-provider-imds' }, content.map((c) => (c instanceof Error ? c.message : String(c))).join(' '))
+  return { trace: line('debug'), debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') }
 }

@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parseEnv } from 'node:util'
 import { writeFileAtomic } from '@enclave-custody/enclave-runtime'
 import { UsageError } from './cliOptions.js'
 
@@ -55,9 +56,14 @@ export async function removeDevEnv(dataDir: string): Promise<void> {
   await rm(devEnvPath(dataDir), { force: true })
 }
 
+/** Variable names taken from dev.env; parseEnv keeps any name, a shell only these. */
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
 /**
- * Read `<dataDir>/dev.env`: `NAME=value` lines, `#` comments, optional surrounding quotes.
- * @throws UsageError when the file is missing (custody dev is not running there)
+ * Read `<dataDir>/dev.env` with Node's `util.parseEnv` (dotenv syntax: `NAME=value` lines, `#` comments,
+ * also after an unquoted value, single, double or backtick quotes, `export ` prefixes, `\n` escapes in
+ * double quotes). Names that are not shell variable names are dropped.
+ * @throws UsageError when the file is missing (custody dev is not running there) or cannot be read
  */
 export async function readDevEnv(dataDir: string): Promise<Record<string, string>> {
   let text: string
@@ -69,11 +75,8 @@ export async function readDevEnv(dataDir: string): Promise<Record<string, string
     }
     throw new UsageError(`--dev: cannot read ${devEnvPath(dataDir)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
   }
-  const out: Record<string, string> = {}
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
-    if (!m || line.trimStart().startsWith('#')) continue
-    out[m[1]!] = m[2]!.trim().replace(/^(['"])(.*)\1$/, '$2')
-  }
-  return out
+  // Own properties only (Object.fromEntries): no line can reach the result's prototype.
+  return Object.fromEntries(
+    Object.entries(parseEnv(text)).flatMap(([name, value]) => (value !== undefined && NAME.test(name.trim()) ? [[name.trim(), value]] : [])),
+  )
 }

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject,
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '@enclave-custody/sdk'
-import { createFileAtomic, writeFileAtomic } from '../keys/atomicWrite.js'
+import { createFileAtomic, writeFileAtomic } from '@enclave-custody/sdk/server'
 import { type DistinguishedName, issueCertificate, toPem } from './certificates.js'
 
 /**

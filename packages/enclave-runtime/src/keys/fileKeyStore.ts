@@ -1,7 +1,8 @@
 import { readdir, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InternalError, KEY_ID_PATTERN, KeyExistsError } from '@enclave-custody/sdk/protocol'
-import { createFileAtomic, storageWriteError, type WriteSteps } from './atomicWrite.js'
+import { createFileAtomic, type WriteSteps } from '@enclave-custody/sdk/server'
+import { storageWriteError } from './storageWriteError.js'
 import type { KeyStore, SealedKeyRecord } from './types.js'
 
 const SUFFIX = '.json'

@@ -44,7 +44,7 @@ describe('createKeyCache', () => {
     cache.set('a', key(1))
     const stored = owned.at(-1)!
     expect(stored).toEqual(key(1))
-    vi.advanceTimersByTime(999)
+    vi.advanceTimersByTime(1000) // live for ttlMs inclusive (lru-cache: stale once age > ttl)
     expect(cache.has('a')).toBe(true)
     expect(stored).toEqual(key(1))
     vi.advanceTimersByTime(1)
@@ -59,9 +59,25 @@ describe('createKeyCache', () => {
     const cache = createKeyCache({ ttlMs: 1000, maxEntries: 10 })
     cache.set('a', key(1))
     const stored = owned.at(-1)!
-    vi.setSystemTime(Date.now() + 1000) // moves the clock without running timers
+    vi.setSystemTime(Date.now() + 1001) // moves the clock without running timers
     expect(cache.get('a')).toBeUndefined()
     expect(stored.every((b) => b === 0)).toBe(true)
+  })
+
+  it('zeroes entries past their TTL found by has() or size before the timer fires', () => {
+    const owned = spyOnOwnedBuffers()
+    const cache = createKeyCache({ ttlMs: 1000, maxEntries: 10 })
+    cache.set('a', key(1))
+    const a = owned.at(-1)!
+    cache.set('b', key(2))
+    const b = owned.at(-1)!
+    vi.setSystemTime(Date.now() + 1001) // no timer runs
+    expect(cache.has('a')).toBe(false)
+    expect(a.every((x) => x === 0)).toBe(true)
+    expect(b).toEqual(key(2))
+    expect(cache.size).toBe(0)
+    expect(b.every((x) => x === 0)).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('does not extend the TTL on reads', () => {
@@ -69,7 +85,7 @@ describe('createKeyCache', () => {
     cache.set('a', key(1))
     vi.advanceTimersByTime(600)
     expect(cache.get('a')).toBeDefined()
-    vi.advanceTimersByTime(400)
+    vi.advanceTimersByTime(401)
     expect(cache.get('a')).toBeUndefined()
   })
 
@@ -147,7 +163,7 @@ describe('createKeyCache', () => {
       await gate
       return k[0]
     })
-    vi.advanceTimersByTime(1000) // the entry expires and is zeroed while the loan is out
+    vi.advanceTimersByTime(1001) // the entry expires and is zeroed while the loan is out
     expect(cache.has('a')).toBe(false)
     expect(borrowed).toEqual(key(5))
     release()

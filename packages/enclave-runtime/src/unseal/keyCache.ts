@@ -1,10 +1,11 @@
 import { InvalidArgumentError } from '@enclave-custody/sdk'
+import { LRUCache } from 'lru-cache'
 
 /** Options of {@link createKeyCache}. */
 export type CreateKeyCacheParameters = {
   /** How long an entry lives after `set`, in ms (not extended by reads). */
   ttlMs: number
-  /** Most entries held; setting one more evicts the least recently used. */
+  /** Most entries held; setting one more evicts the least recently used. lru-cache sizes its index arrays for this many up front. */
   maxEntries: number
 }
 
@@ -37,14 +38,17 @@ export type KeyCache = {
 /** What {@link createKeyCache} returns. */
 export type CreateKeyCacheReturnType = KeyCache
 
-type Entry = { key: Uint8Array; expiresAt: number; timer: ReturnType<typeof setTimeout> }
-
 /**
  * Create a TTL + LRU cache of plaintext keys that zeroes every buffer it lets go of.
  *
- * Expiry is enforced twice: a timer zeroes the entry at `ttlMs` even if nobody asks again, and every
- * read checks the clock. JavaScript cannot guarantee that no other copy of a key exists (the GC may have
- * moved it, and OpenSSL keeps its own); the cache only guarantees that the buffers it owns are wiped.
+ * The bookkeeping is lru-cache's; its `dispose` hook zeroes the buffer on every way out (`evict`,
+ * `expire`, `set` over an existing entry, `delete`, `clear`). Expiry is enforced twice: lru-cache's
+ * autopurge timer zeroes an entry once `ttlMs` has passed even if nobody asks again, and every read
+ * checks the clock (`Date.now`). An entry is live for `ttlMs` ms after `set` and gone from the next
+ * millisecond on. JavaScript cannot guarantee that no other copy of a key exists (the GC may have moved
+ * it, and OpenSSL keeps its own); the cache only guarantees that the buffers it owns are wiped.
+ * lru-cache publishes each operation, value included, on the `lru-cache:metrics` diagnostics channel
+ * when something in the process subscribes; nothing in the enclave image does.
  *
  * @param parameters - TTL and capacity.
  * @returns The cache.
@@ -59,30 +63,18 @@ type Entry = { key: Uint8Array; expiresAt: number; timer: ReturnType<typeof setT
 export function createKeyCache({ ttlMs, maxEntries }: CreateKeyCacheParameters): CreateKeyCacheReturnType {
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new InvalidArgumentError({ field: 'ttlMs', rule: 'must be a positive integer' })
   if (!Number.isSafeInteger(maxEntries) || maxEntries <= 0) throw new InvalidArgumentError({ field: 'maxEntries', rule: 'must be a positive integer' })
-  const entries = new Map<string, Entry>()
-
-  const drop = (keyId: string): boolean => {
-    const entry = entries.get(keyId)
-    if (entry === undefined) return false
-    clearTimeout(entry.timer)
-    entry.key.fill(0)
-    entries.delete(keyId)
-    return true
-  }
-  /** The live entry, moved to most-recently-used; expired entries are dropped. */
-  const live = (keyId: string, touch: boolean): Entry | undefined => {
-    const entry = entries.get(keyId)
-    if (entry === undefined) return undefined
-    if (Date.now() >= entry.expiresAt) {
-      drop(keyId)
-      return undefined
-    }
-    if (touch) {
-      entries.delete(keyId)
-      entries.set(keyId, entry)
-    }
-    return entry
-  }
+  const entries = new LRUCache<string, Uint8Array>({
+    max: maxEntries,
+    ttl: ttlMs,
+    ttlAutopurge: true,
+    // Read the clock on every check (no 1 ms cache of `now`, whose reset timer would outlive `clear`).
+    ttlResolution: 0,
+    perf: { now: () => Date.now() },
+    updateAgeOnGet: false,
+    updateAgeOnHas: false,
+    allowStale: false,
+    dispose: (key) => key.fill(0),
+  })
   const checkKeyId = (keyId: unknown): string => {
     if (typeof keyId !== 'string' || keyId.length === 0) throw new InvalidArgumentError({ field: 'keyId', rule: 'must be a non-empty string' })
     return keyId
@@ -90,31 +82,30 @@ export function createKeyCache({ ttlMs, maxEntries }: CreateKeyCacheParameters):
 
   return {
     get(keyId) {
-      const entry = live(checkKeyId(keyId), true)
-      return entry === undefined ? undefined : entry.key.slice()
+      // A stale entry is deleted (and zeroed) by the read itself.
+      return entries.get(checkKeyId(keyId))?.slice()
     },
     set(keyId, key) {
       checkKeyId(keyId)
       if (!(key instanceof Uint8Array) || key.length === 0) throw new InvalidArgumentError({ field: 'key', rule: 'must be a non-empty Uint8Array' })
-      drop(keyId)
-      const timer = setTimeout(() => drop(keyId), ttlMs)
-      timer.unref?.()
-      entries.set(keyId, { key: Uint8Array.from(key), expiresAt: Date.now() + ttlMs, timer })
-      while (entries.size > maxEntries) drop(entries.keys().next().value as string)
+      entries.set(keyId, Uint8Array.from(key))
     },
     delete(keyId) {
-      return drop(checkKeyId(keyId))
+      return entries.delete(checkKeyId(keyId))
     },
     clear() {
-      for (const keyId of [...entries.keys()]) drop(keyId)
+      entries.clear()
     },
     has(keyId) {
-      return live(checkKeyId(keyId), false) !== undefined
+      const live = entries.has(checkKeyId(keyId))
+      // `has` leaves a stale entry in place: drop (and zero) it now rather than at the autopurge timer.
+      if (!live) entries.delete(keyId)
+      return live
     },
     use(keyId, fn) {
-      const entry = live(checkKeyId(keyId), true)
-      if (entry === undefined) return undefined
-      const loan = entry.key.slice()
+      const key = entries.get(checkKeyId(keyId))
+      if (key === undefined) return undefined
+      const loan = key.slice()
       let result: ReturnType<typeof fn>
       try {
         result = fn(loan)
@@ -129,7 +120,7 @@ export function createKeyCache({ ttlMs, maxEntries }: CreateKeyCacheParameters):
       return result
     },
     get size() {
-      for (const keyId of [...entries.keys()]) live(keyId, false)
+      entries.purgeStale()
       return entries.size
     },
   }

@@ -1,6 +1,8 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { AwsServiceError } from '../protocol/AwsServiceError.js'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { Hash } from '@smithy/hash-node'
+import { SignatureV4 } from '@smithy/signature-v4'
 import type { IdentityPolicyDocument } from '../policy/types.js'
+import { AwsServiceError } from '../protocol/AwsServiceError.js'
 import { accountOfArn } from './principals.js'
 
 /** A caller's long-term (or session) credentials, keyed by access key id in {@link VerifySigV4Parameters.principals}. */
@@ -56,6 +58,7 @@ export type VerifySigV4Parameters = {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
+const CONTENT_SHA256 = 'x-amz-content-sha256'
 const REQUIRED_SIGNED_HEADERS = ['content-type', 'x-amz-target'] as const
 
 /** `x-amz-target` → `X-Amz-Target`, as AWS names headers in its messages. */
@@ -70,8 +73,9 @@ const SIGNATURE_MISMATCH =
 /**
  * Verify an AWS Signature Version 4 `Authorization` header and return the signing principal.
  *
- * Recomputes the canonical request from the received method, path, query, signed headers and the SHA-256 of
- * the received body, with the secret from `principals`, and compares in constant time.
+ * Has the AWS SDK's own signer (`@smithy/signature-v4`, hashing with `node:crypto` through `@smithy/hash-node`) sign the request as received —
+ * method, raw path, query, exactly the headers named in `SignedHeaders`, the SHA-256 of the received body — with the
+ * secret from `principals` and the scope and date of the header, and compares the signatures in constant time.
  *
  * @param parameters - the request, expected scope, known principals and the current time
  * @returns the principal whose access key signed the request
@@ -82,9 +86,9 @@ const SIGNATURE_MISMATCH =
  *   `maxSkewMs` away from `now`)
  * @example
  * import { verifySigV4 } from '@enclave-custody/local-aws'
- * const principal = verifySigV4({ request, service: 'kms', region: 'us-east-1', principals, now: new Date() })
+ * const principal = await verifySigV4({ request, service: 'kms', region: 'us-east-1', principals, now: new Date() })
  */
-export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPrincipal {
+export async function verifySigV4(parameters: VerifySigV4Parameters): Promise<AuthenticatedPrincipal> {
   const { request, service, region, principals, now, maxSkewMs = 300_000, requiredSignedHeaders = REQUIRED_SIGNED_HEADERS } = parameters
   const headers = headerMap(request.rawHeaders)
 
@@ -143,27 +147,18 @@ export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPri
     throw authError('InvalidSignatureException', `Credential should be scoped to correct service: '${service}'. `)
   }
 
-  const canonicalRequest = [
-    request.method.toUpperCase(),
-    canonicalPath(request.url),
-    canonicalQuery(request.url),
-    signedHeaders.map((name) => `${name}:${canonicalHeaderValue(headers.get(name))}`).join('\n'),
-    '',
-    auth.signedHeaders,
-    sha256Hex(request.body),
-  ].join('\n')
-  const stringToSign = [ALGORITHM, amzDate, `${scopeDate}/${scopeRegion}/${scopeService}/aws4_request`, sha256Hex(canonicalRequest)].join('\n')
-  let key = hmac(`AWS4${credentials.secretAccessKey}`, scopeDate)
-  key = hmac(key, scopeRegion)
-  key = hmac(key, scopeService)
-  key = hmac(key, 'aws4_request')
-  const expected = hmac(key, stringToSign)
-  const provided = Buffer.from(auth.signature, 'hex')
-  if (!/^[0-9a-f]{64}$/.test(auth.signature) || !timingSafeEqual(expected, provided)) {
+  const signedAt = parseAmzDate(amzDate)
+  const expected = await expectedSignature(request, headers, signedHeaders, {
+    accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+    signingDate: new Date(signedAt),
+    region: scopeRegion,
+    service: scopeService,
+  })
+  if (expected === undefined || !/^[0-9a-f]{64}$/.test(auth.signature) || !timingSafeEqual(expected, Buffer.from(auth.signature, 'hex'))) {
     throw authError('InvalidSignatureException', SIGNATURE_MISMATCH)
   }
 
-  const signedAt = parseAmzDate(amzDate)
   const nowMs = now.getTime()
   if (nowMs - signedAt > maxSkewMs) {
     throw authError(
@@ -179,6 +174,65 @@ export function verifySigV4(parameters: VerifySigV4Parameters): AuthenticatedPri
   }
 
   return { accessKeyId, arn: credentials.arn, accountId: accountOfArn(credentials.arn) }
+}
+
+type SigningScope = { accessKeyId: string; secretAccessKey: string; signingDate: Date; region: string; service: string }
+
+/**
+ * The signature the client should have sent, computed by `@smithy/signature-v4` over the request as received: the
+ * raw path (the signer normalises and escapes it once more, as for every service but S3), the query decoded into
+ * its parameters (the signer escapes and sorts them), only the headers the client signed (so an unsigned one cannot
+ * change the result, and one it signed that is usually unsignable, such as `user-agent`, still counts), and the
+ * SHA-256 of the body received. `undefined` when a signed `x-amz-content-sha256` is not the hash of that body: the
+ * signer would take the header's word for the payload.
+ */
+async function expectedSignature(
+  request: SigV4Request,
+  headers: ReadonlyMap<string, readonly string[]>,
+  signedHeaders: readonly string[],
+  scope: SigningScope,
+): Promise<Buffer | undefined> {
+  const signed = Object.fromEntries(signedHeaders.map((name) => [name, (headers.get(name) ?? []).map((v) => v.trim()).join(',')]))
+  const bodyHash = createHash('sha256').update(request.body).digest('hex')
+  if (Object.hasOwn(signed, CONTENT_SHA256) && signed[CONTENT_SHA256] !== bodyHash) return undefined
+  const signer = new SignatureV4({
+    service: scope.service,
+    region: scope.region,
+    credentials: { accessKeyId: scope.accessKeyId, secretAccessKey: scope.secretAccessKey },
+    sha256: Hash.bind(null, 'sha256'),
+    // Sign what was received: no x-amz-content-sha256 header added where the client sent none.
+    applyChecksum: false,
+  })
+  const q = request.url.indexOf('?')
+  const result = await signer.sign(
+    {
+      method: request.method,
+      protocol: 'http:',
+      hostname: 'localhost',
+      path: q === -1 ? request.url : request.url.slice(0, q),
+      query: q === -1 ? {} : queryParameters(request.url.slice(q + 1)),
+      headers: signed,
+      body: request.body,
+    },
+    { signingDate: scope.signingDate, signingRegion: scope.region, signingService: scope.service, signableHeaders: new Set(signedHeaders) },
+  )
+  const signature = /, Signature=([0-9a-f]{64})$/.exec(String(result.headers.authorization))?.[1]
+  return signature === undefined ? undefined : Buffer.from(signature, 'hex')
+}
+
+/** `a=1&b=x%20y&a=2` → `{ a: ['1', '2'], b: 'x y' }`: each name and value percent-decoded once (kept as is when invalid). */
+function queryParameters(query: string): Record<string, string | string[]> {
+  const parameters = new Map<string, string[]>()
+  for (const part of query.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const name = safeDecode(eq === -1 ? part : part.slice(0, eq))
+    const value = eq === -1 ? '' : safeDecode(part.slice(eq + 1))
+    const values = parameters.get(name)
+    if (values === undefined) parameters.set(name, [value])
+    else values.push(value)
+  }
+  return Object.fromEntries([...parameters].map(([name, values]) => [name, values.length === 1 ? values[0]! : values]))
 }
 
 type ParsedAuthorization = { credential: string; signedHeaders: string; signature: string }
@@ -211,43 +265,6 @@ function headerMap(rawHeaders: readonly string[]): Map<string, string[]> {
   return map
 }
 
-function canonicalHeaderValue(values: readonly string[] | undefined): string {
-  return (values ?? []).map((v) => v.trim().replace(/\s+/g, ' ')).join(',')
-}
-
-/** RFC 3986 unreserved characters stay; everything else is percent-encoded (as the AWS SDKs do). */
-function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-}
-
-/** Non-S3 services: normalise the path, then URI-encode each (already encoded) segment once more. */
-function canonicalPath(url: string): string {
-  const path = url.split('?', 1)[0] ?? '/'
-  const segments: string[] = []
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.') continue
-    if (segment === '..') segments.pop()
-    else segments.push(segment)
-  }
-  const trailing = path.endsWith('/') && segments.length > 0 ? '/' : ''
-  return `/${segments.map(escapeUri).join('/')}${trailing}`
-}
-
-function canonicalQuery(url: string): string {
-  const q = url.indexOf('?')
-  if (q === -1) return ''
-  const pairs: [string, string][] = []
-  for (const part of url.slice(q + 1).split('&')) {
-    if (part === '') continue
-    const eq = part.indexOf('=')
-    const rawKey = eq === -1 ? part : part.slice(0, eq)
-    const rawValue = eq === -1 ? '' : part.slice(eq + 1)
-    pairs.push([escapeUri(safeDecode(rawKey)), escapeUri(safeDecode(rawValue))])
-  }
-  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&')
-}
-
 function safeDecode(value: string): string {
   try {
     return decodeURIComponent(value)
@@ -256,18 +273,11 @@ function safeDecode(value: string): string {
   }
 }
 
-function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest()
-}
-
 function parseAmzDate(value: string): number {
   const iso = `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}T${value.slice(9, 11)}:${value.slice(11, 13)}:${value.slice(13, 15)}Z`
   const ms = Date.parse(iso)
-  if (Number.isNaN(ms)) throw incomplete(`Invalid X-Amz-Date '${value}'.`)
+  // Date.parse rolls 20260230 over to 20260302: only a date that formats back to itself is one.
+  if (Number.isNaN(ms) || formatAmzDate(ms) !== value) throw incomplete(`Invalid X-Amz-Date '${value}'.`)
   return ms
 }
 

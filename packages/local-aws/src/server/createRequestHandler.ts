@@ -94,7 +94,7 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: Inco
       if (target === undefined || service === undefined) {
         throw new AwsServiceError({ code: 'UnknownOperationException', message: target === undefined ? 'Missing X-Amz-Target header.' : undefined })
       }
-      const principal = verifySigV4({
+      const principal = await verifySigV4({
         request: { method: req.method, url: req.url ?? '/', rawHeaders: req.rawHeaders, body },
         service: service.signingName,
         region: options.region,

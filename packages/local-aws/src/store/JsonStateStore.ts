@@ -1,8 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import { fileSystemCause } from '@enclave-custody/sdk/server'
 import { basename } from 'node:path'
+import { type AtomicWriteFs, fileSystemCause, writeFileAtomic } from '@enclave-custody/sdk/server'
 import { AwsServiceError } from '../protocol/AwsServiceError.js'
-import { atomicWriteFile, type StateFileSystem } from './atomicWriteFile.js'
+
+/**
+ * The file-system calls of state writes (`node:fs/promises` by default), injectable so that tests can fail a step
+ * as a full (ENOSPC) or read-only (EROFS) file system would.
+ */
+export type StateFileSystem = AtomicWriteFs
 
 export type OpenJsonStateStoreParameters<T> = {
   /** Where the state lives; `undefined` keeps it in memory only. */
@@ -75,7 +80,7 @@ export class JsonStateStore<T> {
       const result = mutate(draft)
       if (this.#file !== undefined) {
         try {
-          await atomicWriteFile(this.#file, `${JSON.stringify(draft, null, 2)}\n`, this.#fs)
+          await writeFileAtomic(this.#file, `${JSON.stringify(draft, null, 2)}\n`, { mode: 0o600, fs: this.#fs })
         } catch (e) {
           throw writeFailure(e, this.#file)
         }

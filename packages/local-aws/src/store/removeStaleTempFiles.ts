@@ -2,9 +2,10 @@ import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /**
- * Remove the temporary files that {@link atomicWriteFile} leaves beside `<name>` when the process dies between
- * writing and renaming (`kill -9`, power loss): `.<name>.<uuid>.tmp`. Only call it while holding the data
- * directory's lock (no live writer). The state files themselves and every other file are left alone.
+ * Remove the temporary files that `writeFileAtomic` (`@enclave-custody/sdk/server`) leaves beside `<name>` when
+ * the process dies between writing and renaming (`kill -9`, power loss): `.<name>.<uuid>.tmp`. Only call it while
+ * holding the data directory's lock (no live writer). The state files themselves and every other file are left
+ * alone.
  *
  * @param dir - the data directory
  * @param names - the state files whose temporary files to remove (e.g. `kms.json`)

@@ -6,6 +6,12 @@
  * indefinite lengths, floats, `undefined`, other simple values, duplicate map keys, invalid UTF-8, nesting
  * deeper than `maxDepth` and trailing bytes. Integers above `Number.MAX_SAFE_INTEGER` decode as `bigint`.
  *
+ * Hand-written rather than a library because the document comes from the hostile parent and must have
+ * one reading: general-purpose decoders are lenient where this one refuses. cbor-x (the tests'
+ * cross-check) lets a repeated map key overwrite the first and reads indefinite lengths. Like cbor-x,
+ * this decoder takes a head longer than needed: the signature is checked over the payload's own bytes,
+ * never over a re-encoding.
+ *
  * @internal Not part of the package's public surface.
  */
 

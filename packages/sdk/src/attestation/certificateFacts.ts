@@ -1,10 +1,16 @@
 /**
  * Reads the facts of an X.509 certificate that Node's `X509Certificate` does not expose on Node 20:
  * exact validity instants, the signature algorithms, basic constraints, key usage and which extensions
- * are critical. A small strict DER reader (definite lengths only).
+ * are critical. Parsing is `@peculiar/asn1-x509`'s; DER is enforced on top of it: the library decodes
+ * BER and ignores what follows the certificate, so the certificate (and each extension value read here)
+ * must re-encode to exactly its input bytes. That refuses trailing bytes, indefinite and non-minimal
+ * lengths, BOOLEANs other than 0x00/0xff, explicitly encoded DEFAULT values, non-canonical times and
+ * anything the schema does not hold.
  *
  * @internal Not part of the package's public surface.
  */
+import { AsnConvert, AsnParser } from '@peculiar/asn1-schema'
+import { BasicConstraints, Certificate, KeyUsage, KeyUsageFlags, Version } from '@peculiar/asn1-x509'
 
 /** Thrown for malformed DER. Messages name offsets and fields, never content. */
 export class DerDecodeError extends Error {
@@ -36,269 +42,112 @@ export const OID_KEY_USAGE = '2.5.29.15'
 /** ecdsa-with-SHA384, the only signature algorithm of the Nitro PKI. */
 export const OID_ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3'
 
-type Tlv = { tag: number; start: number; valueStart: number; end: number }
-
-const TAG_BOOLEAN = 0x01
-const TAG_INTEGER = 0x02
-const TAG_BIT_STRING = 0x03
-const TAG_OCTET_STRING = 0x04
-const TAG_OID = 0x06
-const TAG_UTC_TIME = 0x17
-const TAG_GENERALIZED_TIME = 0x18
-const TAG_SEQUENCE = 0x30
-
 /**
  * Parse the facts of one DER certificate.
  *
  * @param der - The certificate, DER.
  * @returns Its validity, algorithms and relevant extensions.
- * @throws DerDecodeError when the encoding is not a well-formed certificate.
+ * @throws DerDecodeError when the encoding is not a well-formed DER certificate.
  * @example
  * import { readCertificateFacts } from './certificateFacts.js'
  * const { notAfter, basicConstraints } = readCertificateFacts(der)
  */
 export function readCertificateFacts(der: Uint8Array): CertificateFacts {
-  const cert = readTlv(der, 0, 'certificate')
-  if (cert.end !== der.length) throw new DerDecodeError('trailing bytes after the certificate')
-  expectTag(cert, TAG_SEQUENCE, 'certificate')
-  const [tbs, outerAlg, signatureValue, ...rest] = children(der, cert, 'certificate')
-  if (tbs === undefined || outerAlg === undefined || signatureValue === undefined || rest.length > 0) {
-    throw new DerDecodeError('certificate must be a SEQUENCE of three elements')
-  }
-  expectTag(tbs, TAG_SEQUENCE, 'tbsCertificate')
-  expectTag(signatureValue, TAG_BIT_STRING, 'signatureValue')
-  const signatureAlgorithm = algorithmOid(der, outerAlg, 'signatureAlgorithm')
-
-  const fields = children(der, tbs, 'tbsCertificate')
-  let i = 0
-  let version = 1
-  if (fields[i]?.tag === 0xa0) {
-    const inner = children(der, fields[i]!, 'version')
-    if (inner.length !== 1) throw new DerDecodeError('version must hold one INTEGER')
-    const v = smallInteger(der, inner[0]!, 'version')
-    if (v < 0 || v > 2) throw new DerDecodeError('version must be v1, v2 or v3')
-    version = v + 1
-    i++
-  }
-  const serial = fields[i++]
-  if (serial === undefined) throw new DerDecodeError('tbsCertificate is missing serialNumber')
-  expectTag(serial, TAG_INTEGER, 'serialNumber')
-  const innerAlg = fields[i++]
-  if (innerAlg === undefined) throw new DerDecodeError('tbsCertificate is missing signature')
-  if (algorithmOid(der, innerAlg, 'signature') !== signatureAlgorithm) {
+  const cert = parseDer(der, Certificate, 'certificate')
+  const tbs = cert.tbsCertificate
+  const signatureAlgorithm = cert.signatureAlgorithm.algorithm
+  // RFC 5280 §4.1.1.2: the two fields must be identical (the re-encoding check made both canonical).
+  if (!equalBytes(encode(tbs.signature), encode(cert.signatureAlgorithm))) {
     throw new DerDecodeError('tbsCertificate.signature differs from signatureAlgorithm')
   }
-  const issuer = fields[i++]
-  const validity = fields[i++]
-  const subject = fields[i++]
-  const spki = fields[i++]
-  if (issuer === undefined || validity === undefined || subject === undefined || spki === undefined) {
-    throw new DerDecodeError('tbsCertificate is missing a mandatory field')
+  if (tbs.version !== Version.v1 && tbs.version !== Version.v2 && tbs.version !== Version.v3) {
+    throw new DerDecodeError('version must be v1, v2 or v3')
   }
-  expectTag(issuer, TAG_SEQUENCE, 'issuer')
-  expectTag(subject, TAG_SEQUENCE, 'subject')
-  expectTag(spki, TAG_SEQUENCE, 'subjectPublicKeyInfo')
-  expectTag(validity, TAG_SEQUENCE, 'validity')
-  const times = children(der, validity, 'validity')
-  if (times.length !== 2) throw new DerDecodeError('validity must hold notBefore and notAfter')
-  const notBefore = readTime(der, times[0]!, 'notBefore')
-  const notAfter = readTime(der, times[1]!, 'notAfter')
-
-  if (fields[i]?.tag === 0x81) i++ // issuerUniqueID
-  if (fields[i]?.tag === 0x82) i++ // subjectUniqueID
   const facts: CertificateFacts = {
-    version,
+    version: tbs.version + 1,
     signatureAlgorithm,
-    notBefore,
-    notAfter,
+    notBefore: tbs.validity.notBefore.getTime(),
+    notAfter: tbs.validity.notAfter.getTime(),
     extensionOids: [],
     criticalExtensionOids: [],
   }
-  const extensionsField = fields[i]
-  if (extensionsField !== undefined) {
-    if (extensionsField.tag !== 0xa3) throw new DerDecodeError('unexpected field after subjectPublicKeyInfo')
-    if (version !== 3) throw new DerDecodeError('extensions require a v3 certificate')
-    i++
-    const wrapped = children(der, extensionsField, 'extensions')
-    if (wrapped.length !== 1) throw new DerDecodeError('extensions must hold one SEQUENCE')
-    expectTag(wrapped[0]!, TAG_SEQUENCE, 'extensions')
-    for (const extension of children(der, wrapped[0]!, 'extensions')) readExtension(der, extension, facts)
+  if (tbs.extensions !== undefined && tbs.version !== Version.v3) throw new DerDecodeError('extensions require a v3 certificate')
+  for (const extension of tbs.extensions ?? []) {
+    const oid = extension.extnID
+    if (facts.extensionOids.includes(oid)) throw new DerDecodeError(`extension ${oid} appears twice`)
+    facts.extensionOids.push(oid)
+    if (extension.critical) facts.criticalExtensionOids.push(oid)
+    const value = new Uint8Array(extension.extnValue.buffer)
+    if (oid === OID_BASIC_CONSTRAINTS) facts.basicConstraints = readBasicConstraints(value)
+    if (oid === OID_KEY_USAGE) facts.keyUsage = readKeyUsage(value)
   }
-  if (i !== fields.length) throw new DerDecodeError('unexpected trailing fields in tbsCertificate')
   return facts
 }
 
-function readExtension(der: Uint8Array, extension: Tlv, facts: CertificateFacts): void {
-  expectTag(extension, TAG_SEQUENCE, 'extension')
-  const parts = children(der, extension, 'extension')
-  const oidTlv = parts[0]
-  if (oidTlv === undefined) throw new DerDecodeError('extension is empty')
-  const oid = readOid(der, oidTlv, 'extnID')
-  let critical = false
-  let valueTlv = parts[1]
-  if (valueTlv?.tag === TAG_BOOLEAN) {
-    critical = readBoolean(der, valueTlv, 'critical')
-    valueTlv = parts[2]
-    if (parts.length !== 3) throw new DerDecodeError('extension must be { extnID, critical, extnValue }')
-  } else if (parts.length !== 2) {
-    throw new DerDecodeError('extension must be { extnID, extnValue }')
-  }
-  if (valueTlv === undefined) throw new DerDecodeError('extension is missing extnValue')
-  expectTag(valueTlv, TAG_OCTET_STRING, 'extnValue')
-  if (facts.extensionOids.includes(oid)) throw new DerDecodeError(`extension ${oid} appears twice`)
-  facts.extensionOids.push(oid)
-  if (critical) facts.criticalExtensionOids.push(oid)
-  const value = der.subarray(valueTlv.valueStart, valueTlv.end)
-  if (oid === OID_BASIC_CONSTRAINTS) facts.basicConstraints = readBasicConstraints(value)
-  if (oid === OID_KEY_USAGE) facts.keyUsage = readKeyUsage(value)
-}
-
 function readBasicConstraints(value: Uint8Array): { ca: boolean; pathLength?: number } {
-  const seq = readTlv(value, 0, 'basicConstraints')
-  if (seq.end !== value.length) throw new DerDecodeError('trailing bytes in basicConstraints')
-  expectTag(seq, TAG_SEQUENCE, 'basicConstraints')
-  const parts = children(value, seq, 'basicConstraints')
-  let ca = false
-  let pathLength: number | undefined
-  let i = 0
-  if (parts[i]?.tag === TAG_BOOLEAN) ca = readBoolean(value, parts[i++]!, 'basicConstraints.cA')
-  if (parts[i]?.tag === TAG_INTEGER) {
-    pathLength = smallInteger(value, parts[i++]!, 'basicConstraints.pathLenConstraint')
-    if (pathLength < 0) throw new DerDecodeError('basicConstraints.pathLenConstraint must not be negative')
-  }
-  if (i !== parts.length) throw new DerDecodeError('unexpected content in basicConstraints')
-  return pathLength === undefined ? { ca } : { ca, pathLength }
+  const { cA, pathLenConstraint } = parseDer(value, BasicConstraints, 'basicConstraints')
+  if (pathLenConstraint === undefined) return { ca: cA }
+  if (pathLenConstraint < 0) throw new DerDecodeError('basicConstraints.pathLenConstraint must not be negative')
+  if (!Number.isSafeInteger(pathLenConstraint)) throw new DerDecodeError('basicConstraints.pathLenConstraint: INTEGER out of range')
+  return { ca: cA, pathLength: pathLenConstraint }
 }
 
 function readKeyUsage(value: Uint8Array): { digitalSignature: boolean; keyCertSign: boolean } {
-  const bits = readTlv(value, 0, 'keyUsage')
-  if (bits.end !== value.length) throw new DerDecodeError('trailing bytes in keyUsage')
-  expectTag(bits, TAG_BIT_STRING, 'keyUsage')
-  const content = value.subarray(bits.valueStart, bits.end)
-  if (content.length < 1 || content[0]! > 7) throw new DerDecodeError('keyUsage is not a valid BIT STRING')
-  const first = content[1] ?? 0
-  return { digitalSignature: (first & 0x80) !== 0, keyCertSign: (first & 0x04) !== 0 }
+  const keyUsage = parseDer(value, KeyUsage, 'keyUsage')
+  if (keyUsage.unusedBits > 7) throw new DerDecodeError('keyUsage is not a valid BIT STRING')
+  const flags = keyUsage.toNumber()
+  return { digitalSignature: (flags & KeyUsageFlags.digitalSignature) !== 0, keyCertSign: (flags & KeyUsageFlags.keyCertSign) !== 0 }
 }
 
-function readTlv(der: Uint8Array, offset: number, field: string): Tlv {
-  const start = offset
-  if (offset + 2 > der.length) throw new DerDecodeError(`${field}: unexpected end of input`)
-  const tag = der[offset++]!
-  if ((tag & 0x1f) === 0x1f) throw new DerDecodeError(`${field}: multi-byte tags are not supported`)
-  let length = der[offset++]!
-  if (length === 0x80) throw new DerDecodeError(`${field}: indefinite length is not DER`)
-  if (length > 0x80) {
-    const count = length & 0x7f
-    if (count > 4) throw new DerDecodeError(`${field}: length too large`)
-    if (offset + count > der.length) throw new DerDecodeError(`${field}: unexpected end of input`)
-    length = 0
-    for (let k = 0; k < count; k++) length = length * 256 + der[offset++]!
-    if (length < 0x80) throw new DerDecodeError(`${field}: non-minimal length`)
+/** `AsnConvert.parse`, then DER: the value must re-encode to exactly `der`. */
+function parseDer<T extends object>(der: Uint8Array, type: new () => T, field: string): T {
+  let parsed: T
+  try {
+    parsed = AsnConvert.parse(der, type)
+  } catch (cause) {
+    throw new DerDecodeError(`${field}: not a well-formed ${field === 'certificate' ? 'X.509 certificate' : 'value'}`, { cause })
   }
-  const end = offset + length
-  if (end > der.length) throw new DerDecodeError(`${field}: length runs past the end of the input`)
-  return { tag, start, valueStart: offset, end }
-}
-
-function children(der: Uint8Array, parent: Tlv, field: string): Tlv[] {
-  if ((parent.tag & 0x20) === 0) throw new DerDecodeError(`${field}: expected a constructed element`)
-  const out: Tlv[] = []
-  let offset = parent.valueStart
-  while (offset < parent.end) {
-    const child = readTlv(der.subarray(0, parent.end), offset, field)
-    out.push(child)
-    offset = child.end
+  let canonical: Uint8Array
+  try {
+    canonical = encode(parsed)
+  } catch (cause) {
+    throw new DerDecodeError(`${field}: does not re-encode`, { cause })
   }
-  return out
-}
-
-function expectTag(tlv: Tlv, tag: number, field: string): void {
-  if (tlv.tag !== tag) throw new DerDecodeError(`${field}: unexpected tag 0x${tlv.tag.toString(16)}`)
-}
-
-function algorithmOid(der: Uint8Array, tlv: Tlv, field: string): string {
-  expectTag(tlv, TAG_SEQUENCE, field)
-  const parts = children(der, tlv, field)
-  if (parts.length < 1 || parts.length > 2) throw new DerDecodeError(`${field}: malformed AlgorithmIdentifier`)
-  return readOid(der, parts[0]!, field)
-}
-
-function readOid(der: Uint8Array, tlv: Tlv, field: string): string {
-  expectTag(tlv, TAG_OID, field)
-  const bytes = der.subarray(tlv.valueStart, tlv.end)
-  if (bytes.length === 0 || (bytes[bytes.length - 1]! & 0x80) !== 0) throw new DerDecodeError(`${field}: malformed OID`)
-  const arcs: number[] = []
-  let value = 0
-  for (let k = 0; k < bytes.length; k++) {
-    const b = bytes[k]!
-    if (value === 0 && b === 0x80) throw new DerDecodeError(`${field}: non-minimal OID arc`)
-    value = value * 128 + (b & 0x7f)
-    if (value > Number.MAX_SAFE_INTEGER / 128) throw new DerDecodeError(`${field}: OID arc too large`)
-    if ((b & 0x80) === 0) {
-      if (arcs.length === 0) {
-        const first = value < 80 ? Math.floor(value / 40) : 2
-        arcs.push(first, value - first * 40)
-      } else {
-        arcs.push(value)
-      }
-      value = 0
-    }
+  if (equalBytes(canonical, der)) return parsed
+  if (der.length > canonical.length && equalBytes(der.subarray(0, canonical.length), canonical)) {
+    throw new DerDecodeError(field === 'certificate' ? 'trailing bytes after the certificate' : `trailing bytes in ${field}`)
   }
-  return arcs.join('.')
+  if (hasIndefiniteLength(AsnParser.parse(der, BerNode).node)) throw new DerDecodeError(`${field}: indefinite length is not DER`)
+  let offset = 0
+  while (der[offset] === canonical[offset]) offset++
+  throw new DerDecodeError(`${field}: not DER (differs from its canonical encoding at byte ${offset})`)
 }
 
-function readBoolean(der: Uint8Array, tlv: Tlv, field: string): boolean {
-  expectTag(tlv, TAG_BOOLEAN, field)
-  if (tlv.end - tlv.valueStart !== 1) throw new DerDecodeError(`${field}: BOOLEAN must be one byte`)
-  const b = der[tlv.valueStart]!
-  if (b !== 0x00 && b !== 0xff) throw new DerDecodeError(`${field}: BOOLEAN must be 0x00 or 0xff in DER`)
-  return b === 0xff
+function encode(value: object): Uint8Array {
+  return new Uint8Array(AsnConvert.serialize(value))
 }
 
-function smallInteger(der: Uint8Array, tlv: Tlv, field: string): number {
-  expectTag(tlv, TAG_INTEGER, field)
-  const bytes = der.subarray(tlv.valueStart, tlv.end)
-  if (bytes.length === 0 || bytes.length > 4) throw new DerDecodeError(`${field}: INTEGER out of range`)
-  if (bytes.length > 1 && ((bytes[0] === 0x00 && (bytes[1]! & 0x80) === 0) || (bytes[0] === 0xff && (bytes[1]! & 0x80) !== 0))) {
-    throw new DerDecodeError(`${field}: non-minimal INTEGER`)
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i])
+}
+
+/** The subset of asn1js's decoded node read here. */
+type DecodedNode = { lenBlock?: { isIndefiniteForm?: boolean }; valueBlock?: { value?: unknown } }
+
+/** The decoder's raw node, taken through asn1-schema's convertible-type hook (for the error message only). */
+class BerNode {
+  node: DecodedNode = {}
+  fromASN(node: DecodedNode): this {
+    this.node = node
+    return this
   }
-  const unsigned = unsignedValue(bytes)
-  return (bytes[0]! & 0x80) !== 0 ? unsigned - 2 ** (8 * bytes.length) : unsigned
+  toASN(): DecodedNode {
+    return this.node
+  }
 }
 
-function unsignedValue(bytes: Uint8Array): number {
-  let value = 0
-  for (const b of bytes) value = value * 256 + b
-  return value
-}
-
-function readTime(der: Uint8Array, tlv: Tlv, field: string): Date {
-  const text = String.fromCharCode(...der.subarray(tlv.valueStart, tlv.end))
-  let match: RegExpExecArray | null
-  let year: number
-  if (tlv.tag === TAG_UTC_TIME) {
-    match = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    if (match === null) throw new DerDecodeError(`${field}: malformed UTCTime`)
-    const yy = Number(match[1])
-    year = yy >= 50 ? 1900 + yy : 2000 + yy
-  } else if (tlv.tag === TAG_GENERALIZED_TIME) {
-    match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    if (match === null) throw new DerDecodeError(`${field}: malformed GeneralizedTime`)
-    year = Number(match[1])
-  } else {
-    throw new DerDecodeError(`${field}: expected UTCTime or GeneralizedTime`)
-  }
-  const [month, day, hour, minute, second] = match.slice(2, 7).map(Number) as [number, number, number, number, number]
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
-  if (
-    date.getUTCFullYear() !== year ||
-    date.getUTCMonth() !== month - 1 ||
-    date.getUTCDate() !== day ||
-    date.getUTCHours() !== hour ||
-    date.getUTCMinutes() !== minute ||
-    date.getUTCSeconds() !== second
-  ) {
-    throw new DerDecodeError(`${field}: invalid calendar date`)
-  }
-  return date
+function hasIndefiniteLength(node: DecodedNode): boolean {
+  if (node.lenBlock?.isIndefiniteForm === true) return true
+  const children = node.valueBlock?.value
+  return Array.isArray(children) && children.some((child) => hasIndefiniteLength(child as DecodedNode))
 }

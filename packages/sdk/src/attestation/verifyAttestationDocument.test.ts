@@ -1,6 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { Certificate } from '@peculiar/asn1-x509'
 import { describe, expect, it } from 'vitest'
 import { AttestationError, InvalidArgumentError, isCustodyError } from '../errors/CustodyError.js'
 import { AWS_NITRO_ENCLAVES_ROOT_G1_PEM, AWS_NITRO_ENCLAVES_ROOT_G1_SHA256 } from './awsNitroRootCertificate.js'
@@ -296,6 +298,48 @@ describe('verifyAttestationDocument payload schema', () => {
     m.set('user_data', new Uint8Array(0))
     m.set('nonce', new Uint8Array(512))
     expect(reason(document(m))).toBe('cabundle[0] is not a trusted root certificate')
+  })
+
+  describe('a malformed leaf certificate under the real root', () => {
+    const rootDer = new Uint8Array(new X509Certificate(AWS_NITRO_ENCLAVES_ROOT_G1_PEM).raw)
+    const rootHex = Buffer.from(rootDer).toString('hex')
+    const patched = (from: string, to: string) => {
+      expect(rootHex.split(from)).toHaveLength(2)
+      return new Uint8Array(Buffer.from(rootHex.replace(from, to), 'hex'))
+    }
+    const edited = (change: (cert: Certificate) => void) => {
+      const cert = AsnConvert.parse(rootDer, Certificate)
+      change(cert)
+      return new Uint8Array(AsnConvert.serialize(cert))
+    }
+    const withLeaf = (certificate: Uint8Array) => document(new Map([...base(), ['cabundle', [rootDer]], ['certificate', certificate]]))
+    const unparseable = 'certificate is not a parseable X.509 certificate'
+
+    it.each([
+      ['truncated by one byte', rootDer.subarray(0, rootDer.length - 1), unparseable],
+      ['truncated to its first half', rootDer.subarray(0, 260), unparseable],
+      ['with a trailing zero byte', Uint8Array.of(...rootDer, 0), 'certificate is not a well-formed certificate (trailing bytes after the certificate)'],
+      ['with 16 trailing bytes', Uint8Array.of(...rootDer, ...new Uint8Array(16).fill(0xa5)), 'certificate is not a well-formed certificate (trailing bytes after the certificate)'],
+      [
+        'with a duplicate extension',
+        edited((cert) => {
+          cert.tbsCertificate.extensions!.push(cert.tbsCertificate.extensions![0]!)
+        }),
+        'certificate is not a well-formed certificate (extension 2.5.29.19 appears twice)',
+      ],
+      [
+        'whose TBS names another signature algorithm',
+        edited((cert) => {
+          cert.tbsCertificate.signature.algorithm = '1.2.840.10045.4.3.2'
+        }),
+        'certificate is not a well-formed certificate (tbsCertificate.signature differs from signatureAlgorithm)',
+      ],
+      ['with a SET for its outer SEQUENCE', patched('30820211', '31820211'), unparseable],
+      ['with a PrintableString for notBefore', patched('170d313931303238', '130d313931303238'), unparseable],
+      ['with a BIT STRING for an extnValue', patched('0603551d130101ff0405', '0603551d130101ff0305'), unparseable],
+    ])('is refused: %s', (_name, certificate, expected) => {
+      expect(reason(withLeaf(certificate))).toBe(expected)
+    })
   })
 
   it('rejects malformed CBOR with a reason', () => {

@@ -1,3 +1,11 @@
+/**
+ * EIP-712 validation and hashing, hand-written rather than ethers' `TypedDataEncoder` or viem's
+ * `hashTypedData`: the enclave hashes and applies policy to what the caller sent, so a payload must have
+ * one meaning. Both libraries hash a message that carries members its type does not declare (they ignore
+ * them), and viem also takes a struct that repeats a member name and types that `primaryType` never uses.
+ * `normalizeTypedData` refuses all three, requires `EIP712Domain` to list exactly the domain fields
+ * present, and bounds sizes and nesting (`TYPED_DATA_LIMITS`). The enclave image carries neither library.
+ */
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { type Address, assertAddress } from '../utils/address.js'
 import { assertObject, fail, ownValue, typeName } from '../utils/assert.js'

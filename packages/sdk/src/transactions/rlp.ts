@@ -1,3 +1,12 @@
+/**
+ * Recursive Length Prefix (RLP), hand-written rather than a library: `decodeRlp` must refuse every
+ * non-canonical encoding (a single byte below 0x80 behind a prefix, the long form for a length ≤ 55, a
+ * length with leading zero bytes, trailing bytes), so that a transaction has one encoding when the SDK
+ * checks what the enclave signed. ethers v6's `decodeRlp` accepts the first three; viem's `fromRlp`
+ * refuses them, but viem is only an optional peer dependency of the adapters, and the enclave image,
+ * which runs `encodeRlp`, carries neither library.
+ */
+
 /** An RLP item: a byte string or a list of items. */
 export type RlpItem = Uint8Array | RlpItem[]
 

@@ -2,7 +2,8 @@ import { open, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { IntegrityError, InvalidArgumentError, type SignedSigningPolicy, UnavailableError } from '@enclave-custody/sdk'
 import { KEY_ID_PATTERN, KEY_ID_RULE } from '@enclave-custody/sdk/protocol'
-import { storageWriteError, writeFileAtomic, type WriteSteps } from '../../keys/atomicWrite.js'
+import { type WriteSteps, writeFileAtomic } from '@enclave-custody/sdk/server'
+import { storageWriteError } from '../../keys/storageWriteError.js'
 import type { PolicyStore } from '../types.js'
 
 /** Options of {@link createFilePolicyStore}. */
