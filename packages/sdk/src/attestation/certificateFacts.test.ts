@@ -22,6 +22,21 @@ describe('readCertificateFacts', () => {
     })
   })
 
+  it('reads a certificate once: the same bytes give the same facts, which no caller can change for the next', () => {
+    const first = readCertificateFacts(root)
+    first.notBefore.setTime(0)
+    expect(() => first.extensionOids.push('1.2.3')).toThrow(TypeError)
+    expect(() => {
+      first.basicConstraints!.ca = false
+    }).toThrow(TypeError)
+    const again = readCertificateFacts(root)
+    expect(again.notBefore).toEqual(new Date('2019-10-28T13:28:05Z'))
+    expect(again.basicConstraints).toEqual({ ca: true })
+    expect(again.extensionOids).toHaveLength(3)
+    // Other bytes are read anew, even when the valid certificate was read just before.
+    expect(() => readCertificateFacts(Uint8Array.of(...root, 0))).toThrow(/trailing bytes/)
+  })
+
   it('agrees with Node on validity', () => {
     const node = new X509Certificate(root)
     const facts = readCertificateFacts(root)

@@ -53,6 +53,31 @@ export const OID_ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3'
  * const { notAfter, basicConstraints } = readCertificateFacts(der)
  */
 export function readCertificateFacts(der: Uint8Array): CertificateFacts {
+  // Every document of an enclave carries the same root and intermediates: read each once (about 2 ms with the
+  // library's parser and the re-encoding check). Keyed by the whole DER, so only identical bytes share facts.
+  const id = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64')
+  let facts = KNOWN_FACTS.get(id)
+  if (facts === undefined) {
+    facts = deepFreeze(readFacts(der))
+    if (KNOWN_FACTS.size >= KNOWN_FACTS_MAX) KNOWN_FACTS.delete(KNOWN_FACTS.keys().next().value!)
+    KNOWN_FACTS.set(id, facts)
+  }
+  // Dates cannot be frozen: each caller gets its own.
+  return { ...facts, notBefore: new Date(facts.notBefore), notAfter: new Date(facts.notAfter) }
+}
+
+const KNOWN_FACTS = new Map<string, CertificateFacts>()
+const KNOWN_FACTS_MAX = 64
+
+function deepFreeze(facts: CertificateFacts): CertificateFacts {
+  Object.freeze(facts.extensionOids)
+  Object.freeze(facts.criticalExtensionOids)
+  if (facts.basicConstraints) Object.freeze(facts.basicConstraints)
+  if (facts.keyUsage) Object.freeze(facts.keyUsage)
+  return Object.freeze(facts)
+}
+
+function readFacts(der: Uint8Array): CertificateFacts {
   const cert = parseDer(der, Certificate, 'certificate')
   const tbs = cert.tbsCertificate
   const signatureAlgorithm = cert.signatureAlgorithm.algorithm
