@@ -146,6 +146,27 @@ describe('custody dev: ports, .gitignore, list, address --json, sign --broadcast
       const offline = await runCustody(['sign', 'a', '--dev', dataDir, '--to', recipient, '--value-ether', '0.1', '--nonce', '9', '--gas', '21000', '--max-fee-gwei', '3', '--max-priority-gwei', '1'])
       expect(offline).toMatchObject({ code: 0, stderr: '' })
       expect(await provider.getTransactionCount(TEST_ADDRESS)).toBe(2)
+
+      // A contract whose every call reverts (runtime code PUSH1 0 PUSH1 0 REVERT), deployed by anvil's first account.
+      const deployed = await (await (await provider.getSigner(0)).sendTransaction({ data: '0x6005600c60003960056000f360006000fd' })).wait()
+      const reverter = deployed!.contractAddress!
+      // The node cannot estimate gas for a call that reverts: nothing is signed or sent, the node's refusal is named.
+      const unestimable = await runCustody(['sign', 'a', '--dev', dataDir, '--to', reverter, '--value-ether', '0', '--broadcast'])
+      expect(unestimable).toMatchObject({ code: 1, stdout: '' })
+      expect(unestimable.stderr).toMatch(new RegExp(`^custody sign: the node at http://127\\.0\\.0\\.1:${rpcPort} refused eth_estimateGas: .*revert`, 'mi'))
+      // With the gas given, it is signed, sent and mined, and reverts: exit 1, the receipt's status on stdout.
+      const reverted = await runCustody(['sign', 'a', '--dev', dataDir, '--to', reverter, '--value-ether', '0', '--gas', '50000', '--broadcast'])
+      const [, revertedHash] = /^hash +(0x[0-9a-f]{64})$/m.exec(reverted.stdout)!
+      const revertedReceipt = await provider.getTransactionReceipt(revertedHash!)
+      expect(revertedReceipt?.status).toBe(0)
+      expect(reverted.code).toBe(1)
+      expect(reverted.stdout).toMatch(new RegExp(`^block +${revertedReceipt!.blockNumber}\\nstatus +reverted\\n$`, 'm'))
+      expect(reverted.stderr.split('\n').slice(-3)).toEqual([
+        `mined in block ${revertedReceipt!.blockNumber}: reverted (gas used ${revertedReceipt!.gasUsed})`,
+        `custody sign: the transaction reverted in block ${revertedReceipt!.blockNumber} (its hash is on stdout)`,
+        '',
+      ])
+      expect(await provider.getTransactionCount(TEST_ADDRESS)).toBe(3)
     } finally {
       provider.destroy()
     }

@@ -209,7 +209,8 @@ export const signCommand = defineCommand({
       const receipt = await broadcast(node, signed, { io, timeoutMs: o.timeout * 1000 })
       if (o.json) io.stdout(`${JSON.stringify({ ...signed, receipt: { blockNumber: Number(receipt.blockNumber), status: receipt.status, gasUsed: receipt.gasUsed.toString() } })}\n`)
       else io.stdout(`block           ${receipt.blockNumber}\nstatus          ${receipt.status}\n`)
-      if (receipt.status === 'reverted') throw new CommandFailure(`${signed.hash} reverted in block ${receipt.blockNumber}`)
+      // Not the hash: error lines redact every 32-byte hex run (a private key's length); it is on stdout.
+      if (receipt.status === 'reverted') throw new CommandFailure(`the transaction reverted in block ${receipt.blockNumber} (its hash is on stdout)`)
       return 0
     } finally {
       await close()
