@@ -1,7 +1,9 @@
 /**
- * The published packages as a consumer gets them: `pnpm build`, `pnpm pack` of every public package, the
- * tarballs installed with npm into a fresh project under the OS temp directory (outside the workspace:
- * nothing resolves to the workspace's sources or node_modules), then plain `node` — no tsx, no
+ * The published packages as a consumer gets them: `pnpm release:dry-run` (scripts/release-dry-run.ts: `pnpm
+ * build`, `changeset version` in a staged copy of the workspace, `pnpm pack` of every public package, publint
+ * and are-the-types-wrong on each tarball), so the tarballs installed here are exactly the ones a release
+ * would publish; they are installed with npm into a fresh project under the OS temp directory (outside the
+ * workspace: nothing resolves to the workspace's sources or node_modules), then plain `node` — no tsx, no
  * workspace condition — from an ES module and from a CommonJS script:
  *
  * - sign an EIP-1559 transaction through `localEnclave()` with requests stamped by a fresh API key (the
@@ -13,7 +15,9 @@
  *   built files, not our TypeScript sources;
  * - every entry point of every package loads in both formats with the same export names, the adapters
  *   sign through `/ethers` and `/viem`, the bins answer `--help`;
- * - are-the-types-wrong (every resolution mode, node10 included) and publint pass on every tarball.
+ * - the dry run exits 0: versions bumped as the pending changesets say, their entries in each packed
+ *   CHANGELOG.md, no `workspace:` range in a packed manifest (publint and are-the-types-wrong, every resolution
+ *   mode with node10, are the dry run's own checks: it exits 1 naming the package when one fails).
  *
  * Needs the npm registry for the packages' own dependencies (npm's cache makes reruns fast).
  */
@@ -21,7 +25,7 @@ import { type ExecFileOptions, execFile } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve, sep } from 'node:path'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { computeAddress, Transaction } from 'ethers'
 import { recoverTransactionAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -173,9 +177,25 @@ async function recoverBoth(raw: string): Promise<{ ethers: string; viem: string 
   return { ethers: parsed.from!, viem: await recoverTransactionAddress({ serializedTransaction: raw as `0x02${string}` }) }
 }
 
+/** The pending changesets' releases and first summary lines, read from .changeset/ (front matter `"name": bump`). */
+function pendingChangesets(): { releases: Record<string, string>; firstLine: string }[] {
+  const dir = join(repoRoot, '.changeset')
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.md') && f !== 'README.md')
+    .map((f) => {
+      const [, front = '', body = ''] = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(readFileSync(join(dir, f), 'utf8')) ?? []
+      const releases = Object.fromEntries([...front.matchAll(/^\s*"([^"]+)":\s*(\w+)\s*$/gm)].map((m) => [m[1]!, m[2]!]))
+      return { releases, firstLine: body.trim().split('\n')[0]!.trim() }
+    })
+}
+
+type DryRunPackage = { name: string; dir: string; oldVersion: string; newVersion: string; bump: string; tarball: string }
+
 describe('published packages, installed from their tarballs outside the workspace', () => {
   let work: string
   let consumer: string
+  let dryRun: Run
+  let released: DryRunPackage[] = []
   const tarballs: Record<string, string> = {}
   const sizes: Record<string, number> = {}
   const expected = computeAddress(KEY)
@@ -185,23 +205,21 @@ describe('published packages, installed from their tarballs outside the workspac
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'custody-pack-'))
     consumer = join(work, 'consumer')
-    await mkdir(join(work, 'tarballs'), { recursive: true })
     await mkdir(consumer)
 
-    expectSuccess('pnpm build', await run('pnpm', ['build'], { cwd: repoRoot, timeout: 900_000 }))
-    for (const name of PUBLISHED) {
-      const packed = await run('pnpm', ['pack', '--pack-destination', join(work, 'tarballs')], { cwd: join(repoRoot, 'packages', name), timeout: 300_000 })
-      expectSuccess(`pnpm pack (${name})`, packed)
-    }
-    for (const file of readdirSync(join(work, 'tarballs'))) {
-      const name = PUBLISHED.find((p) => file === `enclave-custody-${p}-0.1.0.tgz`)
-      if (name === undefined) continue
-      tarballs[name] = join(work, 'tarballs', file)
+    // The release dry run builds, versions a staged copy, packs and lints; its tarballs are what consumers get.
+    dryRun = await run('pnpm', ['release:dry-run', '--out', join(work, 'tarballs')], { cwd: repoRoot, timeout: 1_500_000 })
+    console.log(`[pack] release dry run:\n${dryRun.stdout.trim()}`)
+    expectSuccess('pnpm release:dry-run', dryRun)
+    released = (JSON.parse(await readFile(join(work, 'tarballs', 'dry-run.json'), 'utf8')) as { packages: DryRunPackage[] }).packages
+    for (const p of released) {
+      const name = basename(p.dir)
+      tarballs[name] = join(work, 'tarballs', p.tarball)
       sizes[name] = statSync(tarballs[name]).size
     }
     console.log(`[pack] tarball sizes (bytes): ${JSON.stringify(sizes)}`)
     await writeFile(join(consumer, 'package.json'), `${JSON.stringify({ name: 'custody-consumer', version: '1.0.0', private: true }, null, 2)}\n`)
-  }, 1_200_000)
+  }, 1_800_000)
 
   afterAll(async () => {
     if (work !== undefined) await rm(work, { recursive: true, force: true })
@@ -214,22 +232,37 @@ describe('published packages, installed from their tarballs outside the workspac
     for (let dir = dirname(consumer); dir !== dirname(dir); dir = dirname(dir)) expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false)
   })
 
-  it('are-the-types-wrong passes on every tarball, in every resolution mode including node10', async () => {
-    for (const [name, tarball] of Object.entries(tarballs)) {
-      const r = await run(join(repoRoot, 'node_modules', '.bin', 'attw'), [tarball, '--format', 'json'], { cwd: work, timeout: 300_000 })
-      expectSuccess(`attw ${name}`, r)
-      const report = JSON.parse(r.stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }> } }
-      expect(report.analysis.problems, name).toEqual([])
-      // Every entry point resolves in node10 too (old TypeScript settings and bundlers without "exports").
-      for (const [entry, e] of Object.entries(report.analysis.entrypoints)) expect(e.resolutions.node10?.resolution?.fileName, `${name} ${entry} under node10`).toBeTruthy()
+  it('the release dry run exits 0 with versions bumped as the pending changesets say and their entries in each packed CHANGELOG.md', async () => {
+    expect(dryRun.code).toBe(0)
+    expect(dryRun.stdout).toContain('publint and are-the-types-wrong pass on every tarball')
+    const byName = new Map(released.map((p) => [p.name, p]))
+    for (const p of released) expect(p.oldVersion, p.name).toBe(JSON.parse(readFileSync(join(repoRoot, p.dir, 'package.json'), 'utf8')).version)
+    for (const { releases, firstLine } of pendingChangesets()) {
+      for (const [name, bump] of Object.entries(releases)) {
+        if (bump === 'none') continue
+        const p = byName.get(name)!
+        expect(p, name).toBeDefined()
+        expect(p.newVersion, name).not.toBe(p.oldVersion)
+        const changelog = await run('tar', ['-xzOf', join(work, 'tarballs', p.tarball), 'package/CHANGELOG.md'], { timeout: 60_000 })
+        expectSuccess(`CHANGELOG.md in ${p.tarball}`, changelog)
+        const newest = changelog.stdout.split(/^## /m)[1]!
+        expect(newest.split('\n')[0], name).toBe(p.newVersion)
+        expect(newest, name).toContain(firstLine)
+      }
     }
+    // The working tree is not touched: the versions above are still the repository's (the fixture workspace of
+    // test/release-dry-run.slow.test.ts checks the bumps themselves when no changeset is pending here).
   })
 
-  it('publint passes on every tarball (strict: warnings fail)', async () => {
-    for (const [name, tarball] of Object.entries(tarballs)) {
-      const r = await run(join(repoRoot, 'node_modules', '.bin', 'publint'), ['run', tarball, '--strict'], { cwd: work, timeout: 300_000 })
-      expectSuccess(`publint ${name}`, r)
-      expect(r.stdout, name).toContain('All good!')
+  it('no packed manifest holds a workspace: range; workspace dependencies are pinned to their released versions', async () => {
+    const versions = new Map(released.map((p) => [p.name, p.newVersion]))
+    for (const p of released) {
+      const manifest = await run('tar', ['-xzOf', join(work, 'tarballs', p.tarball), 'package/package.json'], { timeout: 60_000 })
+      expectSuccess(`package.json in ${p.tarball}`, manifest)
+      expect(manifest.stdout, p.name).not.toContain('workspace:')
+      const packed = JSON.parse(manifest.stdout) as { version: string; dependencies?: Record<string, string> }
+      expect(packed.version, p.name).toBe(p.newVersion)
+      for (const [dep, range] of Object.entries(packed.dependencies ?? {})) if (versions.has(dep)) expect(range, `${p.name} → ${dep}`).toBe(versions.get(dep))
     }
   })
 
@@ -245,7 +278,6 @@ describe('published packages, installed from their tarballs outside the workspac
       expect(exportsMap, name).not.toMatch(/"source"/)
       // .ts targets only under the private workspace condition, never under a condition a consumer may set.
       for (const m of exportsMap.matchAll(/"([^"]+)":"\.\/src\/[^"]+\.ts"/g)) expect(m[1], name).toBe('@enclave-custody/source')
-      expect(JSON.parse(manifest.stdout).dependencies?.['@enclave-custody/sdk'] ?? '0.1.0', name).toBe('0.1.0')
     }
   })
 

@@ -60,8 +60,8 @@ function watch(child: ChildProcess): ChildProcess | undefined {
 /**
  * Start a real anvil node on a loopback port and wait until it listens. A watchdog process stops anvil when
  * this process dies, even by SIGKILL (see WATCHDOG).
- * @param chainId chain id of the node. @default 11155111 (Sepolia)
- * @param port TCP port on 127.0.0.1. @default 0 (a free port)
+ * @param options - `chainId`: chain id of the node, default 11155111 (Sepolia); `port`: TCP port on 127.0.0.1,
+ *   default 0 (a free port); `blockTime`: seconds between blocks, default none (a block per transaction).
  */
 export async function startAnvil({ chainId = 11155111, blockTime, port = 0 }: { chainId?: number; blockTime?: number; port?: number } = {}): Promise<Anvil> {
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId)]

@@ -1,3 +1,8 @@
+/**
+ * `@enclave-custody/cli`: the functions behind the `custody` command and the local dev stack.
+ *
+ * @module @enclave-custody/cli
+ */
 export { type Anvil, anvilBinary, startAnvil, stopChild } from './anvil.js'
 export { type DevStack, type DevStackOptions, startDevStack } from './devStack.js'
 export { type DevIdentityPolicies, devIdentityPolicies } from './devConfig.js'

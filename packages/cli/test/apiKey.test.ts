@@ -179,6 +179,24 @@ describe('against an attesting enclave behind a proxy', () => {
     expect(err).toMatch(/^custody list: .*PCR0 [0-9a-f]{16}… is not in the allowlist.*\(ATTESTATION_FAILED\)\n$/)
   })
 
+  it('sends CUSTODY_AUTH_TOKEN of its environment to a proxy that requires a bearer token', async () => {
+    const token = 'tok_cli_0123456789abcdef0123456789abcdef'
+    const guarded = await startParentProxy({ enclave: { host: '127.0.0.1', port: server.port }, auth: { bearerTokens: [token] } })
+    try {
+      const at = (env: Record<string, string>) =>
+        cli(['list', '--url', guarded.url, '--api-key-file', keyFile, '--pcr0', pcr0, '--attestation-root', rootFile], { env })
+      expect(await at({ CUSTODY_AUTH_TOKEN: token })).toEqual({ code: 0, out: '', err: 'no keys\n' })
+      for (const env of [{}, { CUSTODY_AUTH_TOKEN: `${token}x` }] as Record<string, string>[]) {
+        const refused = await at(env)
+        expect(refused.code).toBe(1)
+        expect(refused.err).toMatch(/token/)
+        expect(refused.err).not.toContain(token)
+      }
+    } finally {
+      await guarded.close()
+    }
+  })
+
   it('refuses the software NSM without --attestation-root (the default root is AWS Nitro)', async () => {
     const { code, err } = await list(['--pcr0', pcr0])
     expect(code).toBe(1)

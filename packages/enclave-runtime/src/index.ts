@@ -1,3 +1,9 @@
+/**
+ * `@enclave-custody/enclave-runtime`: the code measured into the enclave image, and `localEnclave()`, the same
+ * runtime in-process as a transport for tests.
+ *
+ * @module @enclave-custody/enclave-runtime
+ */
 export { createRequestHandler, type EnclaveSession, type RequestHandler, type RequestHandlerOptions } from './handler.js'
 export { type AuditLog, type AuditRecord, type CreateAuditLogParameters, createAuditLog } from './audit/createAuditLog.js'
 export { type CreateNonceCacheParameters, createNonceCache, type NonceCache } from './auth/createNonceCache.js'

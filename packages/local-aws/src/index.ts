@@ -1,3 +1,8 @@
+/**
+ * `@enclave-custody/local-aws`: wire-compatible local KMS and Secrets Manager for development and tests.
+ *
+ * @module @enclave-custody/local-aws
+ */
 export {
   sdkVerifyAttestation,
   type VerifiedAttestationDocument,

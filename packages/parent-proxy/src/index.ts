@@ -1,3 +1,9 @@
+/**
+ * `@enclave-custody/parent-proxy`: the untrusted parent instance's side: `custody-proxy`, the record source, IMDS
+ * credentials and the log receiver.
+ *
+ * @module @enclave-custody/parent-proxy
+ */
 export { createEnclaveConnection, createEnclavePool, type EnclaveConnection, type EnclaveConnectionOptions, type EnclavePoolOptions } from './enclaveConnection.js'
 export { formatEnclaveLogLine, MAX_ENCLAVE_LOG_STRING_CHARS } from './formatEnclaveLogLine.js'
 export { type CredentialsProvider, createImdsCredentialsProvider, type ImdsCredentialsOptions } from './imdsCredentials.js'

@@ -1,3 +1,9 @@
+/**
+ * `@enclave-custody/sdk`: the custody client, its transports, the importer, the KMS key policy builder, validation
+ * helpers, chains, the attestation verifier and `parseEther` / `formatEther`.
+ *
+ * @module @enclave-custody/sdk
+ */
 export {
   type ApprovalRequests,
   type AuditReceipt,

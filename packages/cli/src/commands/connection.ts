@@ -206,7 +206,7 @@ export async function connect({
     kmsImporter = createKmsImporter({ kms, secretsManager, kmsKeyId: importer.kmsKeyId })
   }
   // The proxy's bearer token, when it requires one, comes only from the environment (never a flag value).
-  const token = process.env.CUSTODY_AUTH_TOKEN
+  const token = io.env.CUSTODY_AUTH_TOKEN
   const transport = nitroEnclave({
     url: proxy.url,
     attestation: { pcr0: [...proxy.pcr0], ...(roots ? { roots } : {}) },

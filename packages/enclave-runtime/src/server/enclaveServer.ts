@@ -62,7 +62,7 @@ export type EnclaveServer = {
   close(): Promise<void>
 }
 
-/** The defaults of {@link EnclaveServerLimits}. */
+/** The defaults of `EnclaveServerLimits`. */
 export const ENCLAVE_SERVER_LIMITS: Readonly<Required<EnclaveServerLimits>> = Object.freeze({
   maxConnections: 64,
   maxInFlight: 256,
@@ -82,7 +82,7 @@ export const ENCLAVE_SERVER_LIMITS: Readonly<Required<EnclaveServerLimits>> = Ob
  *
  * Nothing a peer sends can stop the process: every answer is bounded (errors never echo unbounded
  * input), an answer that cannot be framed becomes a generic INTERNAL error, a handler that throws is
- * answered INTERNAL, and the resources a peer can hold are capped ({@link EnclaveServerLimits}).
+ * answered INTERNAL, and the resources a peer can hold are capped (`EnclaveServerLimits`).
  */
 export async function startEnclaveServer({ handler, port, host = '127.0.0.1', maxFrameBytes = MAX_FRAME_BYTES, logger = silentLogger, ...overrides }: EnclaveServerOptions): Promise<EnclaveServer> {
   const limits = { ...ENCLAVE_SERVER_LIMITS, ...definedOnly(overrides) }

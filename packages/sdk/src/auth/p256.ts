@@ -152,12 +152,12 @@ export function nodeCryptoP256Backend(crypto: typeof NodeCrypto): P256Backend {
 /** The backend this process uses: OpenSSL where `node:crypto` exists, @noble/curves elsewhere. */
 export const selectedBackend: P256Backend = nodeCrypto ? nodeCryptoP256Backend(nodeCrypto) : nobleP256Backend()
 
-/** {@link P256Backend.verify} of the selected backend. */
+/** `P256Backend.verify` of the selected backend. */
 export function verifyP256(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   return selectedBackend.verify(signature, message, publicKey)
 }
 
-/** {@link P256Backend.signer} of the selected backend. */
+/** `P256Backend.signer` of the selected backend. */
 export function p256Signer(secret: Uint8Array, compressed = true): P256Signer {
   return selectedBackend.signer(secret, compressed)
 }

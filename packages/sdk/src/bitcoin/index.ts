@@ -1,6 +1,8 @@
 /**
  * `@enclave-custody/sdk/bitcoin`: a PSBT signer backed by the enclave, for @scure/btc-signer and bitcoinjs-lib
  * flows. Neither library is a dependency of this entry point: their objects are read structurally.
+ *
+ * @module @enclave-custody/sdk/bitcoin
  */
 export {
   type BitcoinAddressFormat,

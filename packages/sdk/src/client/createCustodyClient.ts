@@ -80,7 +80,7 @@ export type KeyInfo = {
   /**
    * The key's primary address: EIP-55 for EVM keys and accounts (then a checked `Address`), base58 for Solana keys
    * and accounts, a Bitcoin address (the first receive address) for a Bitcoin account; `''` for an HD wallet, which
-   * has none. Narrow with `family` (see {@link EvmKeyInfo}).
+   * has none. Narrow with `family` (see `EvmKeyInfo`).
    */
   address: Address
   curve: 'secp256k1' | 'ed25519'

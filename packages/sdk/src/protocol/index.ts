@@ -1,6 +1,8 @@
 /**
  * The wire protocol shared by the SDK, the parent proxy and the enclave runtime: message schemas,
  * length-prefixed JSON framing, error codes and the HTTP route table.
+ *
+ * @module @enclave-custody/sdk/protocol
  */
 export {
   AttestationError,

@@ -3,6 +3,8 @@
  * into PCR0) and the parent proxy (untrusted) — so that neither has to import the other: the logger shape and
  * its redaction list, option parsing from flags and environment, signal handling, and atomic file writes (also
  * used by local-aws). Not part of the client API; it may change with any release.
+ *
+ * @module @enclave-custody/sdk/server
  */
 export { configOrExit, runUntilSignal } from './process.js'
 export { helpText, type OptionSpec, type Parsed, parseConfig } from './config.js'

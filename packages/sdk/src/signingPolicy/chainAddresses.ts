@@ -29,7 +29,7 @@ function bitcoinAddressType(address: string): string | undefined {
  * compares, so that an address matches its output whatever network a request declares (a plain key's PSBT does not
  * prove its network: its outputs' scripts are the same on every network).
  *
- * @param entry - A canonical entry (see {@link canonicalBitcoinAddress}) or a fact's address.
+ * @param entry - A canonical entry (see `canonicalBitcoinAddress`) or a fact's address.
  * @returns `script:` and the lower-case hex of the output script, or `undefined` when `entry` is neither.
  * @example
  * bitcoinEntryScript('bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4') // 'script:0014751e76e8199196d454941c45d1b3a323f1433bd6'

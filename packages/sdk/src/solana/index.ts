@@ -2,6 +2,8 @@
  * `@enclave-custody/sdk/solana`: a @solana/kit signer (and `@solana/keychain-core` `SolanaSigner`) backed by the
  * enclave. @solana/kit is a peer dependency of this entry point (for its types: nothing of it is imported at run
  * time).
+ *
+ * @module @enclave-custody/sdk/solana
  */
 export {
   type CreateEnclaveSolanaSignerErrorType,

@@ -21,7 +21,7 @@ export type SignedTransactionReport = {
  * with its signature, the signature is low-s and recovers to `expected`, and `type`, `hash`, `from` and
  * `signature` (with `v` for legacy) agree with the bytes. Defence against a faulty or hostile backend.
  *
- * The usual answer is checked the cheap way ({@link acceptAsBuilt}: the SDK builds the signed encoding from the
+ * The usual answer is checked the cheap way (`acceptAsBuilt`: the SDK builds the signed encoding from the
  * requested fields and the reported signature and requires the same bytes, then recovers over its own digest);
  * anything that way does not accept goes through the strict parser, which accepts or refuses it with the precise
  * reason. Both accept exactly the same answers (verifySignedTransaction.test.ts compares them).

@@ -1,6 +1,8 @@
 /**
  * `@enclave-custody/sdk/viem`: a viem account backed by the enclave. viem is a peer dependency of this
  * entry point.
+ *
+ * @module @enclave-custody/sdk/viem
  */
 export {
   type EnclaveAccount,
