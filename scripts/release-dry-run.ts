@@ -19,13 +19,13 @@
  *
  * Usage: pnpm release:dry-run [--no-build] [--keep] [--out DIR] [--root DIR] [--help]
  */
-import { type ExecFileOptions, execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { type CommandRun as Run, runCommand as run } from './runCommand.js'
 
 const scriptRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = (name: string) => join(scriptRoot, 'node_modules', '.bin', name)
@@ -64,17 +64,6 @@ const BUMPS: readonly Bump[] = ['patch', 'minor', 'major']
 const DEP_FIELDS = ['dependencies', 'peerDependencies', 'optionalDependencies', 'devDependencies'] as const
 type Manifest = { name: string; version: string; private?: boolean } & Partial<Record<(typeof DEP_FIELDS)[number], Record<string, string>>>
 type WorkspacePackage = { name: string; dir: string; manifest: Manifest }
-type Run = { code: number; stdout: string; stderr: string }
-
-function run(command: string, args: string[], options: ExecFileOptions & { timeout: number }): Promise<Run> {
-  return new Promise((done) => {
-    execFile(command, args, { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...options }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      done({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
-  })
-}
-
 /** The last lines of a failed command's output, on one line. */
 function tail(r: Run, lines = 6): string {
   const text = `${r.stdout}\n${r.stderr}`

@@ -21,7 +21,6 @@
  *
  * Needs the npm registry for the packages' own dependencies (npm's cache makes reruns fast).
  */
-import { type ExecFileOptions, execFile } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -29,19 +28,8 @@ import { basename, dirname, join, resolve, sep } from 'node:path'
 import { computeAddress, Transaction } from 'ethers'
 import { recoverTransactionAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CommandRun as Run, runCommand as run } from '../scripts/runCommand.js'
 import { ANVIL_KEYS, repoRoot } from './vectors.js'
-
-type Run = { code: number; stdout: string; stderr: string }
-
-/** Run a command; never throws: the caller asserts on the exit code and shows the output when it fails. */
-function run(command: string, args: string[], options: ExecFileOptions & { timeout: number }): Promise<Run> {
-  return new Promise((done) => {
-    execFile(command, args, { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...options }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      done({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
-  })
-}
 
 function expectSuccess(what: string, r: Run): void {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`)

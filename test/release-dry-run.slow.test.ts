@@ -5,24 +5,13 @@
  * 1 and one line naming the package. The real workspace's dry run is test/pack.slow.test.ts's first step (its
  * tarballs are the ones installed there).
  */
-import { type ExecFileOptions, execFile } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCommand as run } from '../scripts/runCommand.js'
 import { repoRoot } from './vectors.js'
-
-type Run = { code: number; stdout: string; stderr: string }
-
-function run(command: string, args: string[], options: ExecFileOptions & { timeout: number }): Promise<Run> {
-  return new Promise((done) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', ...options }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      done({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
-  })
-}
 
 const script = join(repoRoot, 'scripts', 'release-dry-run.ts')
 const dryRun = (args: string[]) => run(join(repoRoot, 'node_modules', '.bin', 'tsx'), [script, ...args], { cwd: repoRoot, timeout: 300_000 })

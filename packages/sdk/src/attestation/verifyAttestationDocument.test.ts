@@ -342,6 +342,25 @@ describe('verifyAttestationDocument payload schema', () => {
     })
   })
 
+  it('reads the facts of a certificate only once the ones above it verified: a forged chain costs its first forged certificate', () => {
+    // Red team, issue 15: a proxy sending a document full of forged certificates had every one of them parsed
+    // (about 8 ms each with many extensions) before any link was checked.
+    const rootDer = new Uint8Array(new X509Certificate(AWS_NITRO_ENCLAVES_ROOT_G1_PEM).raw)
+    const edited = (change: (cert: Certificate) => void) => {
+      const cert = AsnConvert.parse(rootDer, Certificate)
+      change(cert)
+      return new Uint8Array(AsnConvert.serialize(cert))
+    }
+    const forged = edited((cert) => {
+      cert.tbsCertificate.serialNumber = Uint8Array.of(0x01, 0x02, 0x03).buffer
+    })
+    const unreadable = edited((cert) => {
+      cert.tbsCertificate.extensions!.push(cert.tbsCertificate.extensions![0]!)
+    })
+    const chain = document(new Map([...base(), ['cabundle', [rootDer, forged, unreadable, unreadable]], ['certificate', unreadable]]))
+    expect(reason(chain)).toBe('the signature on cabundle[1] does not verify with cabundle[0]')
+  })
+
   it('rejects malformed CBOR with a reason', () => {
     expect(reason(Uint8Array.of(0x9f, 0xff))).toMatch(/^the document is not well-formed CBOR \(indefinite-length/)
     expect(reason(Uint8Array.of(0x84, 0x44))).toMatch(/^the document is not well-formed CBOR/)

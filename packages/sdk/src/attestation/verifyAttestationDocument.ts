@@ -309,20 +309,23 @@ function verifyChain(leafDer: Uint8Array, cabundle: Uint8Array[], roots: X509Cer
       return reject(`${names[i]} is not a parseable X.509 certificate`, cause)
     }
   })
-  const facts = ders.map((der, i) => {
+  // Read one certificate's facts only once every certificate above it passed, its own link included: a forged
+  // chain then costs the parse of its first forged certificate, not of all of them (a hostile proxy can send up
+  // to the document's size limit of certificates full of extensions).
+  const factsOf = (i: number) => {
     try {
-      return readCertificateFacts(der)
+      return readCertificateFacts(ders[i]!)
     } catch (cause) {
       return reject(`${names[i]} is not a well-formed certificate (${(cause as Error).message})`, cause)
     }
-  })
+  }
 
   const root = certs[0]!
   if (!guarded(() => root.checkIssued(root) && root.verify(root.publicKey))) reject('the root certificate is not self-signed')
   const leafIndex = certs.length - 1
   for (let i = 0; i < certs.length; i++) {
     const cert = certs[i]!
-    const fact = facts[i]!
+    const fact = factsOf(i)
     const name = names[i]!
     if (fact.version !== 3) reject(`${name} is not an X.509 v3 certificate`)
     if (fact.signatureAlgorithm !== OID_ECDSA_WITH_SHA384) reject(`${name} is not signed with ecdsa-with-SHA384`)

@@ -97,7 +97,8 @@ export function fetchExchange(fetchImpl: typeof globalThis.fetch): HttpExchange 
       const timedOut = (cause: unknown) => cause instanceof Error && cause.name === 'TimeoutError'
       let response: Response
       try {
-        response = await fetchImpl(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) })
+        // A redirect is the proxy's answer, never followed: it would carry the stamped request and headers elsewhere.
+        response = await fetchImpl(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
       } catch (cause) {
         throw timedOut(cause) ? new TimeoutError({ operation, ms: timeoutMs }) : unreachable(url, cause)
       }

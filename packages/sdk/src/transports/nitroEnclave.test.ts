@@ -71,6 +71,29 @@ describe.each([
     await expect(nitroEnclave({ url: silent, attestation, timeoutMs: 200, ...options }).request(get)).rejects.toMatchObject({ code: 'TIMEOUT' })
   })
 
+  it('a redirect is not followed: the stamped request, the token and the headers go nowhere else', async () => {
+    const elsewhere: string[] = []
+    const other = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`)
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ keyId: 'k' }))
+    })
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+    try {
+      const target = `http://127.0.0.1:${(other.address() as { port: number }).port}`
+      const url = await proxy((req, res) => {
+        res.writeHead(307, { location: `${target}${req.url}` })
+        res.end()
+      })
+      const transport = nitroEnclave({ url, attestation, token: 't'.repeat(40), headers: { 'x-gateway-key': 'g' }, ...options })
+      await expect(transport.request(get)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('HTTP 307') })
+      expect(elsewhere).toEqual([])
+    } finally {
+      other.closeAllConnections()
+      await new Promise((r) => other.close(r))
+    }
+  })
+
   it('an answer cut off mid-body is UNAVAILABLE, never a result', async () => {
     const url = await proxy((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
