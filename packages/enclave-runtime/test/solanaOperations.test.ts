@@ -114,9 +114,11 @@ function solanaEnclave(key: TestKey, tamper: (a: Answer, message: Uint8Array) =>
 }
 
 async function connect(transport: Transport) {
-  const custody = createCustodyClient({ transport, stamper })
-  const { keyId } = await custody.importKey({ generate: true })
-  return { custody, keyId }
+  // The key is generated as an EVM key and then read as a Solana one (key.get is edited above): a client that saw
+  // the generated key refuses the keyId's other identity (test/hostile-key-rebinding.test.ts), so a fresh client
+  // signs, as an application started after the key was made.
+  const { keyId } = await createCustodyClient({ transport, stamper }).importKey({ generate: true })
+  return { custody: createCustodyClient({ transport, stamper }), keyId }
 }
 
 describe('signSolanaTransaction / signSolanaMessage through the SDK', () => {

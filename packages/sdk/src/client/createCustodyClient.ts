@@ -425,8 +425,8 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
   let policy: Promise<AttestationPolicy> | undefined
   /** keyId → address: a key's address never changes, so one lookup serves every later signature. */
   const addresses = new Map<string, Address>()
-  /** keyId → the address (else public key, else xpub) first reported for it, lower-case. */
-  const identities = new Map<string, string>()
+  /** keyId → the address, public key and xpub first reported for it (hex lower-case). */
+  const identities = new Map<string, { address?: string; publicKey?: string; xpub?: string }>()
   /** Attested response keys by id: each instance of a fleet (and each boot) has its own. */
   const enclaves = new Map<Hex, AttestedEnclave>()
   let first: Promise<AttestedEnclave> | undefined
@@ -553,16 +553,19 @@ export function createCustodyClient({ transport, stamper, importer, maxGas = DEF
     // A keyId names one key for the life of this client: a hostile parent can make a second key under the same
     // id (a key.generate replayed to another instance) and forward it later; its signatures must not be taken
     // for the first key's because a later getKey or listKeys reported it.
-    const reported = k.address ?? k.publicKey ?? k.xpub
-    if (reported !== undefined) {
-      // Hex in either case is one value; base58 and bech32 are compared as given.
-      const identity = /^0x[0-9a-f]*$/i.test(reported) ? reported.toLowerCase() : reported
-      const first = identities.get(k.keyId)
-      if (first === undefined) identities.set(k.keyId, identity)
-      else if (first !== identity) {
-        throw new IntegrityError({ reason: `key "${k.keyId}" now reports another address or public key than it did to this client before: a second key under the same keyId (made on another enclave instance?)` })
+    // Each of address, public key and xpub is compared where both this answer and an earlier one carry it (some
+    // answers carry only some of them); hex in either case is one value, base58 and bech32 compare as given.
+    const known = identities.get(k.keyId) ?? {}
+    for (const field of ['address', 'publicKey', 'xpub'] as const) {
+      const reported = k[field]
+      if (reported === undefined) continue
+      const value = /^0x[0-9a-f]*$/i.test(reported) ? reported.toLowerCase() : reported
+      if (known[field] === undefined) known[field] = value
+      else if (known[field] !== value) {
+        throw new IntegrityError({ reason: `key "${k.keyId}" now reports another ${field} than it did to this client before: a second key under the same keyId (made on another enclave instance?)` })
       }
     }
+    identities.set(k.keyId, known)
     if (k.family === 'evm') addresses.set(k.keyId, k.address as Address)
     return {
       keyId: k.keyId,
