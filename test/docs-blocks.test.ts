@@ -18,11 +18,11 @@
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
 import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { runCli, runDevStack } from '@enclave-custody/cli'
+import { readDevEnv, runCli, runDevStack } from '@enclave-custody/cli'
 import { normalizeSigningPolicy } from '@enclave-custody/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readPayloadFile } from '../packages/cli/src/commands/policyFiles.js'
@@ -327,12 +327,7 @@ describe('documentation code blocks', () => {
         if (Date.now() > deadline || devStopped) throw new Error(`custody dev did not start:\n${devOutput}`)
         await new Promise((r) => setTimeout(r, 100))
       }
-      const devEnv = Object.fromEntries(
-        (await readFile(envFile, 'utf8'))
-          .split('\n')
-          .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]),
-      )
+      const devEnv = await readDevEnv(join(work, '.custody-dev'))
       tsEnv = { ...shEnv, ...devEnv }
 
       const dir = join(work, '.doc-blocks')
