@@ -7,24 +7,15 @@
  * one key for the life of a client: a different address (or public key) for it is an INTEGRITY_ERROR.
  */
 import { createForwardedKeyStore, createLocalRuntime, createLocalSealer, createSoftwareNsm, type LocalRuntime } from '@enclave-custody/enclave-runtime'
-import { apiKeyStamper, type CustodyClient, createCustodyClient, generateApiKey, isCustodyError, type SealedKeyRecord, type Transport } from '@enclave-custody/sdk'
+import { apiKeyStamper, type CustodyClient, createCustodyClient, generateApiKey, type SealedKeyRecord, type Transport } from '@enclave-custody/sdk'
 import { EnclaveSigner } from '@enclave-custody/sdk/ethers'
 import type { RequestMessage, ResponseMessage } from '@enclave-custody/sdk/protocol'
 import { enclaveAccount, toEnclaveAccount } from '@enclave-custody/sdk/viem'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { codeOf } from './support/stampAttacks.js'
 
 const TRUST = { protocolVersion: 1, sealing: 'local', sealingKeyId: `0x${'0d'.repeat(32)}` } as const
 const TX = { chainId: 1, nonce: 0, to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', value: 1n, gas: 21000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1n } as const
-
-/** What a call ended in: 'signed', or the error code. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'signed'
-  } catch (e) {
-    return isCustodyError(e) ? e.code : `not a CustodyError: ${String(e)}`
-  }
-}
 
 describe('a second key under the same keyId, forwarded after the first was read', () => {
   let custody: CustodyClient
@@ -80,8 +71,8 @@ describe('a second key under the same keyId, forwarded after the first was read'
     const syncAccount = enclaveAccount(custody, { keyId: 'treasury', address: first.address as `0x${string}`, publicKey: first.publicKey as `0x${string}` })
     const syncSigner = new EnclaveSigner(custody, { keyId: 'treasury', address: first.address })
     // Checked on first use, while the first key is forwarded.
-    expect(await outcome(syncAccount.signMessage({ message: 'warm' }))).toBe('signed')
-    expect(await outcome(syncSigner.signMessage('warm'))).toBe('signed')
+    expect(await codeOf(syncAccount.signMessage({ message: 'warm' }))).toBe('resolved')
+    expect(await codeOf(syncSigner.signMessage('warm'))).toBe('resolved')
 
     forwardSecond()
     const attempts = () => [
@@ -94,11 +85,11 @@ describe('a second key under the same keyId, forwarded after the first was read'
       syncSigner.signMessage('pay'),
       custody.signEip1559('treasury', TX),
     ]
-    expect(await Promise.all(attempts().map(outcome))).toEqual(Array(8).fill('INTEGRITY_ERROR'))
+    expect(await Promise.all(attempts().map(codeOf))).toEqual(Array(8).fill('INTEGRITY_ERROR'))
     // Reading the key again (this code, or any code sharing the client) no longer rebinds the keyId.
-    expect(await outcome(custody.getKey('treasury'))).toBe('INTEGRITY_ERROR')
-    expect(await outcome(custody.listKeys())).toBe('INTEGRITY_ERROR')
-    expect(await outcome(toEnclaveAccount(custody, 'treasury'))).toBe('INTEGRITY_ERROR')
-    expect(await Promise.all(attempts().map(outcome))).toEqual(Array(8).fill('INTEGRITY_ERROR'))
+    expect(await codeOf(custody.getKey('treasury'))).toBe('INTEGRITY_ERROR')
+    expect(await codeOf(custody.listKeys())).toBe('INTEGRITY_ERROR')
+    expect(await codeOf(toEnclaveAccount(custody, 'treasury'))).toBe('INTEGRITY_ERROR')
+    expect(await Promise.all(attempts().map(codeOf))).toEqual(Array(8).fill('INTEGRITY_ERROR'))
   })
 })

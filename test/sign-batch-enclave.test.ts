@@ -15,6 +15,7 @@ import { countingSealer } from '../packages/enclave-runtime/test/countingSealer.
 import { testHandler } from '../packages/enclave-runtime/test/support/runtime.js'
 import { attestationPolicyOf, sharedSoftwareNsm } from '../packages/enclave-runtime/test/support/session.js'
 import { newStamper, stampingHandler } from '../packages/enclave-runtime/test/support/stamps.js'
+import { EIP712_MAIL } from './support/eip712Mail.js'
 
 const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318'
 const ADDRESS = computeAddress(KEY)
@@ -23,26 +24,7 @@ const DIGEST = `0x${'ab'.repeat(32)}`
 
 const eip1559 = (value: bigint | number, nonce = 0) => ({ chainId: '1', nonce: String(nonce), to: TO, value: String(value), gas: '21000', maxFeePerGas: '2000000000', maxPriorityFeePerGas: '1' })
 const legacy = { type: 'legacy', chainId: '1', nonce: '7', to: TO, value: '5', gas: '21000', gasPrice: '1000000000' }
-const typedData = {
-  domain: { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
-  types: {
-    Person: [
-      { name: 'name', type: 'string' },
-      { name: 'wallet', type: 'address' },
-    ],
-    Mail: [
-      { name: 'from', type: 'Person' },
-      { name: 'to', type: 'Person' },
-      { name: 'contents', type: 'string' },
-    ],
-  },
-  primaryType: 'Mail',
-  message: {
-    from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' },
-    to: { name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' },
-    contents: 'Hello, Bob!',
-  },
-}
+const typedData = EIP712_MAIL
 const authorization = { chainId: '1', address: TO, nonce: '3' }
 
 /** Every EVM kind, as single operations and as batch items (params without keyId). */

@@ -31,25 +31,12 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { type Address, getBase58Encoder, getOffchainMessageV0Codec, type OffchainMessageV0 } from '@solana/kit'
 import * as bitcoin from 'bitcoinjs-lib'
+import { EIP712_MAIL } from './support/eip712Mail.js'
+import { codeOf } from './support/stampAttacks.js'
 
 const TO = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 const tx = (value: bigint, nonce = 0n) => ({ chainId: 1n, nonce, to: TO, value, gas: 21_000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1n }) as const
-const typedData = {
-  domain: { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
-  types: {
-    Person: [
-      { name: 'name', type: 'string' },
-      { name: 'wallet', type: 'address' },
-    ],
-    Mail: [
-      { name: 'from', type: 'Person' },
-      { name: 'to', type: 'Person' },
-      { name: 'contents', type: 'string' },
-    ],
-  },
-  primaryType: 'Mail',
-  message: { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, to: { name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' }, contents: 'Hello, Bob!' },
-} as const
+const typedData = EIP712_MAIL
 const DIGEST = `0x${'ab'.repeat(32)}` as const
 
 const ALL_KINDS = [
@@ -63,15 +50,6 @@ const ALL_KINDS = [
 
 const newStamper = () => apiKeyStamper({ privateKey: generateApiKey().privateKey })
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'resolved'
-  } catch (e) {
-    if (isCustodyError(e)) return e.code
-    throw e
-  }
-}
 
 /** The runtime behind an in-process transport; `tamper` is a parent that edits the (signed) answer it passes on. */
 function inProcess(runtime: LocalRuntime, tamper?: (response: ResponseMessage, message: { op: string }) => ResponseMessage): Transport {

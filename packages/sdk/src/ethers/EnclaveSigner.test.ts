@@ -28,6 +28,7 @@ import { EnclaveSigner } from './EnclaveSigner.js'
 import type { CustodyTransactionFields } from './toCustodyTransaction.js'
 import type { EnclaveSignerClient } from './types.js'
 import type { EnclaveAccountClient } from '../viem/types.js'
+import { MAIL_TO_MANY } from '../../test/mailToMany.js'
 
 const wallet = new Wallet('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const KEY_ID = 'ethers-unit'
@@ -385,17 +386,7 @@ describe('EnclaveSigner: a known address, checked on first use', () => {
 })
 
 describe('EnclaveSigner.signTypedData: as strict as the viem adapter', () => {
-  const types = {
-    Person: [
-      { name: 'name', type: 'string' },
-      { name: 'wallet', type: 'address' },
-    ],
-    Mail: [
-      { name: 'from', type: 'Person' },
-      { name: 'to', type: 'Person[]' },
-      { name: 'contents', type: 'string' },
-    ],
-  }
+  const { types } = MAIL_TO_MANY
   const domain = { name: 'Ether Mail', version: '1', chainId: 11155111 }
   const person = { name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' }
   const message = { from: person, to: [person], contents: 'hi' }

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isCustodyError } from '../errors/CustodyError.js'
 import { type LocalStack, startLocalStack } from '../../test/localStack.js'
 import { EnclaveSigner } from './EnclaveSigner.js'
+import { MAIL_TO_MANY } from '../../test/mailToMany.js'
 
 describe('ethers parity: Wallet and EnclaveSigner, on anvil', () => {
   let local: LocalStack
@@ -114,20 +115,4 @@ describe('ethers parity: Wallet and EnclaveSigner, on anvil', () => {
   })
 })
 
-const domain = { name: 'Ether Mail', version: '1', chainId: 11155111, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' }
-const types = {
-  Person: [
-    { name: 'name', type: 'string' },
-    { name: 'wallet', type: 'address' },
-  ],
-  Mail: [
-    { name: 'from', type: 'Person' },
-    { name: 'to', type: 'Person[]' },
-    { name: 'contents', type: 'string' },
-  ],
-}
-const value = {
-  from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' },
-  to: [{ name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' }],
-  contents: 'Hello, Bob!',
-}
+const { domain, types, message: value } = MAIL_TO_MANY

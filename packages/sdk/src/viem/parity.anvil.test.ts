@@ -25,6 +25,7 @@ import { isCustodyError, PolicyDeniedError } from '../errors/CustodyError.js'
 import { EnclaveSigner } from '../ethers/EnclaveSigner.js'
 import { type LocalStack, startLocalStack } from '../../test/localStack.js'
 import { type EnclaveAccount, enclaveAccount, toEnclaveAccount } from './toEnclaveAccount.js'
+import { MAIL_TO_MANY } from '../../test/mailToMany.js'
 
 const TO = privateKeyToAccount(generatePrivateKey()).address
 
@@ -194,23 +195,4 @@ describe('viem parity: privateKeyToAccount and the enclave accounts, on anvil', 
   })
 })
 
-const typedData = {
-  domain: { name: 'Ether Mail', version: '1', chainId: 11155111, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
-  types: {
-    Person: [
-      { name: 'name', type: 'string' },
-      { name: 'wallet', type: 'address' },
-    ],
-    Mail: [
-      { name: 'from', type: 'Person' },
-      { name: 'to', type: 'Person[]' },
-      { name: 'contents', type: 'string' },
-    ],
-  },
-  primaryType: 'Mail',
-  message: {
-    from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' },
-    to: [{ name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' }],
-    contents: 'Hello, Bob!',
-  },
-} as const
+const typedData = MAIL_TO_MANY
